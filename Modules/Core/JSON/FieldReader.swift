@@ -1,0 +1,139 @@
+/// Reads a JSON request object field by field, collecting every problem so one `VALIDATION_ERROR`
+/// names them all. Unknown fields are rejected (DESIGN §4); `ignored` fields are accepted and dropped.
+///
+/// ```swift
+/// var reader = try FieldReader(body, allowed: ["name", "favorite"], ignored: ["project_id"])
+/// let name = reader.string("name", required: true, length: 1...200)
+/// let favorite = reader.bool("favorite")
+/// try reader.finish()
+/// ```
+public struct FieldReader {
+    public let object: JSONObject
+    public private(set) var problems: [String: String] = [:]
+
+    public init(_ value: JSON, allowed: Set<String>, ignored: Set<String> = []) throws(APIError) {
+        guard case .object(let object) = value else {
+            throw APIError.validation(["body": "must be a JSON object, got \(value.typeName)"], detail: "Request body must be a JSON object")
+        }
+        self.object = object
+        for key in object.keys where !allowed.contains(key) && !ignored.contains(key) {
+            problems[key] = "unknown field"
+        }
+    }
+
+    /// Whether the client sent the key at all (even as null).
+    public func has(_ key: String) -> Bool { object[key] != nil }
+
+    public mutating func fail(_ key: String, _ message: String) {
+        if problems[key] == nil { problems[key] = message }
+    }
+
+    public mutating func string(_ key: String, required: Bool = false, length: ClosedRange<Int>? = nil, nullable: Bool = false) -> String? {
+        guard let value = object[key] else {
+            if required { fail(key, "is required") }
+            return nil
+        }
+        if value.isNull {
+            if !nullable || required { fail(key, "must not be null") }
+            return nil
+        }
+        guard case .string(let s) = value else {
+            fail(key, "must be a string, got \(value.typeName)")
+            return nil
+        }
+        if let length, !length.contains(s.count) {
+            fail(key, "length must be \(length.lowerBound)..\(length.upperBound)")
+            return nil
+        }
+        return s
+    }
+
+    public mutating func bool(_ key: String, required: Bool = false) -> Bool? {
+        guard let value = object[key] else {
+            if required { fail(key, "is required") }
+            return nil
+        }
+        guard case .bool(let b) = value else {
+            fail(key, "must be a boolean, got \(value.typeName)")
+            return nil
+        }
+        return b
+    }
+
+    public mutating func int(_ key: String, required: Bool = false, range: ClosedRange<Int64>? = nil) -> Int64? {
+        guard let value = object[key] else {
+            if required { fail(key, "is required") }
+            return nil
+        }
+        guard let n = value.int64Value else {
+            fail(key, value.doubleValue != nil ? "must be an integer" : "must be an integer, got \(value.typeName)")
+            return nil
+        }
+        if let range, !range.contains(n) {
+            fail(key, "must be \(range.lowerBound)..\(range.upperBound)")
+            return nil
+        }
+        return n
+    }
+
+    public mutating func double(_ key: String, required: Bool = false, nullable: Bool = false) -> Double? {
+        guard let value = object[key] else {
+            if required { fail(key, "is required") }
+            return nil
+        }
+        if value.isNull {
+            if !nullable { fail(key, "must not be null") }
+            return nil
+        }
+        guard let n = value.doubleValue else {
+            fail(key, "must be a number, got \(value.typeName)")
+            return nil
+        }
+        return n
+    }
+
+    public mutating func stringArray(_ key: String, required: Bool = false, itemLength: ClosedRange<Int>? = nil, maxCount: Int = 1000) -> [String]? {
+        guard let value = object[key] else {
+            if required { fail(key, "is required") }
+            return nil
+        }
+        guard case .array(let items) = value else {
+            fail(key, "must be an array of strings, got \(value.typeName)")
+            return nil
+        }
+        if items.count > maxCount {
+            fail(key, "at most \(maxCount) items")
+            return nil
+        }
+        var result: [String] = []
+        for item in items {
+            guard case .string(let s) = item else {
+                fail(key, "must be an array of strings")
+                return nil
+            }
+            if let itemLength, !itemLength.contains(s.count) {
+                fail(key, "each item's length must be \(itemLength.lowerBound)..\(itemLength.upperBound)")
+                return nil
+            }
+            result.append(s)
+        }
+        return result
+    }
+
+    public mutating func objectValue(_ key: String, required: Bool = false) -> JSONObject? {
+        guard let value = object[key] else {
+            if required { fail(key, "is required") }
+            return nil
+        }
+        guard case .object(let o) = value else {
+            fail(key, "must be an object, got \(value.typeName)")
+            return nil
+        }
+        return o
+    }
+
+    /// Throws one `VALIDATION_ERROR` naming every problem found, if any.
+    public func finish() throws(APIError) {
+        if !problems.isEmpty { throw APIError.validation(problems) }
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+
+/// Layered configuration: defaults < JSON file (`--config`) < environment (`IOT_…`) < command-line flags.
+///
+/// Keys are dotted (`server.port`); a JSON file nests them (`{"server": {"port": 8080}}`); the
+/// environment spells them `IOT_SERVER_PORT`. `IOT_DB` is the documented alias of `db.path`.
+public struct Config: Sendable {
+    public private(set) var values: [String: String] = [:]
+
+    public init(_ values: [String: String] = [:]) { self.values = values }
+
+    /// Loads a JSON config file, flattening nested objects into dotted keys.
+    public static func load(file path: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
+                            overrides: [String: String] = [:]) throws(APIError) -> Config {
+        var config = Config()
+        if let path {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw APIError.badRequest("Cannot read config file \(path)")
+            }
+            let json: JSON
+            do { json = try JSONParser.parse(Array(data)) } catch {
+                throw APIError.badRequest("Config file \(path) is not valid JSON: \(error)")
+            }
+            guard case .object(let object) = json else { throw APIError.badRequest("Config file \(path) must hold a JSON object") }
+            config.flatten(object, prefix: "")
+        }
+        for (name, value) in environment where name.hasPrefix("IOT_") {
+            if name == "IOT_DB" {
+                config.values["db.path"] = value
+            } else {
+                let key = name.dropFirst(4).lowercased().replacingOccurrences(of: "_", with: ".")
+                config.values[key] = value
+            }
+        }
+        for (key, value) in overrides { config.values[key] = value }
+        return config
+    }
+
+    private mutating func flatten(_ object: JSONObject, prefix: String) {
+        for (key, value) in object.entries {
+            let name = prefix.isEmpty ? key : "\(prefix).\(key)"
+            switch value {
+            case .object(let nested): flatten(nested, prefix: name)
+            case .string(let s): values[name] = s
+            case .number, .bool: values[name] = JSONWriter.string(value)
+            case .null: values[name] = nil
+            case .array: values[name] = JSONWriter.string(value)
+            }
+        }
+    }
+
+    public subscript(key: String) -> String? {
+        get { values[key] }
+        set { values[key] = newValue }
+    }
+
+    public func string(_ key: String, default value: String) -> String { values[key] ?? value }
+
+    public func int(_ key: String, default value: Int) -> Int {
+        values[key].flatMap { Int($0) } ?? value
+    }
+
+    public func bool(_ key: String, default value: Bool) -> Bool {
+        guard let text = values[key]?.lowercased() else { return value }
+        return ["1", "true", "yes", "on"].contains(text)
+    }
+
+    /// A duration in seconds, accepting `30d`, `10m`, `5s` or plain seconds.
+    public func seconds(_ key: String, default value: Double) -> Double {
+        values[key].flatMap(DurationText.seconds) ?? value
+    }
+}

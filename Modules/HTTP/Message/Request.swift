@@ -1,0 +1,102 @@
+import Core
+
+/// A complete HTTP request as handlers see it: decoded path, parsed query, whole body.
+public struct Request: Sendable {
+    public var method: HTTPMethod
+    /// The raw request-target (`/api/v2/projects/?page=2`).
+    public var target: String
+    /// Percent-decoded path without the query.
+    public var path: String
+    public var query: QueryParameters
+    public var version: HTTPVersion
+    public var headers: HTTPHeaders
+    public var body: [UInt8]
+    /// Path parameters captured by the router.
+    public var parameters: Parameters = Parameters()
+    /// The route pattern that matched (for metrics and logs), set by the router.
+    public var routePattern: String?
+    /// `X-Request-Id`: echoed from the client or generated.
+    public var requestID: String = ""
+    public var remoteAddress: String = ""
+
+    /// Builds a request from a parsed head; throws 400 when the target cannot be decoded.
+    public init(method: HTTPMethod, target: String, version: HTTPVersion = .http1_1, headers: HTTPHeaders = HTTPHeaders(),
+                body: [UInt8] = []) throws(APIError) {
+        self.method = method
+        self.target = target
+        self.version = version
+        self.headers = headers
+        self.body = body
+        let rawPath: Substring
+        let rawQuery: Substring?
+        if let mark = target.firstIndex(of: "?") {
+            rawPath = target[..<mark]
+            rawQuery = target[target.index(after: mark)...]
+        } else {
+            rawPath = target[...]
+            rawQuery = nil
+        }
+        guard rawPath.hasPrefix("/") || rawPath == "*" else { throw APIError.badRequest("Request target must be an absolute path") }
+        guard let path = PercentDecoding.decode(rawPath, plusAsSpace: false) else {
+            throw APIError.badRequest("Invalid percent-encoding in path")
+        }
+        self.path = path
+        guard let query = QueryParameters(rawQuery.map(String.init) ?? "") else {
+            throw APIError.badRequest("Invalid percent-encoding in query")
+        }
+        self.query = query
+    }
+
+    /// Whether the connection should stay open after this request (HTTP/1.1 default, HTTP/1.0 opt-in).
+    public var keepAlive: Bool {
+        let connection = headers["Connection"]?.lowercased() ?? ""
+        if version == .http1_0 { return connection.contains("keep-alive") }
+        return !connection.contains("close")
+    }
+
+    /// The body as JSON; 415 unless the content type is JSON, 400 `MALFORMED_JSON` when it does not parse.
+    public func json() throws(APIError) -> JSON {
+        if let type = headers["Content-Type"] {
+            let media = type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+            guard media == "application/json" || media.hasSuffix("+json") else { throw APIError.unsupportedMediaType() }
+        } else if !body.isEmpty {
+            throw APIError.unsupportedMediaType()
+        }
+        if body.isEmpty { throw APIError.malformedJSON("Request body is empty; a JSON document is required") }
+        do {
+            return try JSONParser.parse(body)
+        } catch {
+            throw APIError.malformedJSON("Malformed JSON: \(error.description)")
+        }
+    }
+
+    /// Like `json()`, but an empty body (with any or no content type) reads as an empty object.
+    public func jsonOrEmpty() throws(APIError) -> JSON {
+        if body.isEmpty || (body.count == 4 && body == Array("null".utf8)) { return .object([:]) }
+        return try json()
+    }
+}
+
+/// Path parameters captured by the router (`:project_id`), with typed access that throws 400.
+public struct Parameters: Sendable {
+    public private(set) var values: [(String, String)] = []
+    public init() {}
+
+    public mutating func set(_ name: String, _ value: String) { values.append((name, value)) }
+
+    public subscript(name: String) -> String? {
+        values.first { $0.0 == name }?.1
+    }
+
+    public func require(_ name: String) throws(APIError) -> String {
+        guard let value = self[name] else { throw APIError.badRequest("Missing path parameter \(name)") }
+        return value
+    }
+
+    /// An integer parameter; a non-integer answers 404 with `notFoundCode`, since no such resource can exist.
+    public func requireInt(_ name: String, notFoundCode: String = "NOT_FOUND") throws(APIError) -> Int64 {
+        let text = try require(name)
+        guard let value = Int64(text), value > 0 else { throw APIError.notFound("No resource with \(name) \(text)", code: notFoundCode) }
+        return value
+    }
+}

@@ -1,0 +1,96 @@
+import Core
+
+/// An HTTP response. The server adds `Date`, `Content-Length` and `Connection`.
+public struct Response: Sendable {
+    public var status: Int
+    public var headers: HTTPHeaders
+    public var body: [UInt8]
+
+    public init(status: Int = 200, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// A JSON response.
+    public static func json(_ value: some JSONRepresentable, status: Int = 200) -> Response {
+        var headers = HTTPHeaders()
+        headers.add("Content-Type", "application/json")
+        return Response(status: status, headers: headers, body: JSONWriter.bytes(value.json))
+    }
+
+    /// 201 Created with a `Location` header.
+    public static func created(_ value: some JSONRepresentable, location: String) -> Response {
+        var response = json(value, status: 201)
+        response.headers.add("Location", location)
+        return response
+    }
+
+    /// 204 No Content.
+    public static let noContent = Response(status: 204)
+
+    public static func text(_ text: String, status: Int = 200, contentType: String = "text/plain; charset=utf-8") -> Response {
+        var headers = HTTPHeaders()
+        headers.add("Content-Type", contentType)
+        return Response(status: status, headers: headers, body: Array(text.utf8))
+    }
+
+    /// The DESIGN §4 error envelope `{"code", "detail", "fields"?}` — the one place errors become responses.
+    public static func error(_ error: any PlatformError) -> Response {
+        var object = JSONObject()
+        object.append("code", .string(error.code))
+        object.append("detail", .string(error.detail))
+        if !error.fields.isEmpty {
+            var fields = JSONObject()
+            for key in error.fields.keys.sorted() { fields.append(key, .string(error.fields[key]!)) }
+            object.append("fields", .object(fields))
+        }
+        var response = json(object, status: error.status)
+        for (name, value) in error.headers { response.headers.add(name, value) }
+        return response
+    }
+
+    /// Standard reason phrases.
+    public static func reason(for status: Int) -> String {
+        switch status {
+        case 100: "Continue"
+        case 200: "OK"
+        case 201: "Created"
+        case 202: "Accepted"
+        case 204: "No Content"
+        case 301: "Moved Permanently"
+        case 304: "Not Modified"
+        case 400: "Bad Request"
+        case 401: "Unauthorized"
+        case 403: "Forbidden"
+        case 404: "Not Found"
+        case 405: "Method Not Allowed"
+        case 408: "Request Timeout"
+        case 409: "Conflict"
+        case 411: "Length Required"
+        case 413: "Content Too Large"
+        case 415: "Unsupported Media Type"
+        case 417: "Expectation Failed"
+        case 422: "Unprocessable Content"
+        case 429: "Too Many Requests"
+        case 431: "Request Header Fields Too Large"
+        case 500: "Internal Server Error"
+        case 501: "Not Implemented"
+        case 503: "Service Unavailable"
+        case 505: "HTTP Version Not Supported"
+        default: "Status \(status)"
+        }
+    }
+}
+
+/// Anything that answers requests. The server calls it on a worker thread; it may block (SQLite).
+public protocol HTTPResponder: Sendable {
+    func respond(to request: Request) -> Response
+}
+
+/// A responder from a closure.
+public struct ClosureResponder: HTTPResponder {
+    let body: @Sendable (Request) -> Response
+    public init(_ body: @escaping @Sendable (Request) -> Response) { self.body = body }
+    public func respond(to request: Request) -> Response { body(request) }
+}

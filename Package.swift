@@ -1,0 +1,40 @@
+// swift-tools-version:6.1
+// The IoT device platform: one SwiftPM package, no package dependencies.
+// Only Foundation, Dispatch, Glibc, Synchronization, and the system libraries SQLite and OpenSSL.
+import PackageDescription
+
+let package = Package(
+    name: "iot-platform",
+    products: [
+        .executable(name: "api-server", targets: ["api-server"]),
+        .executable(name: "admin-cli", targets: ["admin-cli"]),
+    ],
+    targets: [
+        // System libraries and header shims.
+        .systemLibrary(name: "CSQLite", path: "Modules/CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "COpenSSL", path: "Modules/COpenSSL", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CEpoll", path: "Modules/CEpoll"),
+
+        // Kernel.
+        .target(name: "Core", path: "Modules/Core"),
+        .target(name: "HTTP", dependencies: ["Core", "CEpoll"], path: "Modules/HTTP"),
+        .target(name: "Persistence", dependencies: ["Core", "CSQLite"], path: "Modules/Persistence"),
+        .target(name: "Platform", dependencies: ["Core", "HTTP", "Persistence"], path: "Modules/Platform"),
+
+        // Domain modules.
+        .target(name: "Auth", dependencies: ["Core", "HTTP", "Persistence", "Platform", "COpenSSL"], path: "Modules/Auth"),
+
+        // Apps: thin composition roots.
+        .executableTarget(name: "api-server", dependencies: ["Platform", "Auth"], path: "Apps/api-server"),
+        .executableTarget(name: "admin-cli", dependencies: ["Platform", "Auth"], path: "Apps/admin-cli"),
+
+        // Tests.
+        .target(name: "TestSupport", dependencies: ["Core", "HTTP", "Persistence", "Platform"], path: "Tests/TestSupport"),
+        .testTarget(name: "CoreTests", dependencies: ["Core", "TestSupport"], path: "Tests/CoreTests"),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Core", "TestSupport"], path: "Tests/HTTPTests"),
+        .testTarget(name: "PersistenceTests", dependencies: ["Persistence", "Core", "TestSupport"], path: "Tests/PersistenceTests"),
+        .testTarget(name: "AuthTests", dependencies: ["Auth", "Platform", "HTTP", "Persistence", "Core", "TestSupport"], path: "Tests/AuthTests"),
+        .testTarget(name: "EndToEndTests", dependencies: ["Core", "TestSupport"], path: "Tests/EndToEndTests"),
+    ],
+    swiftLanguageModes: [.v6]
+)
