@@ -1,0 +1,103 @@
+import Foundation
+internal import COpenSSL
+
+/// Cryptographic primitives through OpenSSL: random secrets, SHA-256, PBKDF2-HMAC-SHA256 and
+/// constant-time comparison. Other modules (device keys, safe codes) use these too.
+public enum Secrets {
+    /// `count` bytes from OpenSSL's CSPRNG (`RAND_bytes`).
+    public static func randomBytes(_ count: Int) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        let status = bytes.withUnsafeMutableBufferPointer { RAND_bytes($0.baseAddress, Int32(count)) }
+        precondition(status == 1, "RAND_bytes failed: the system has no entropy source")
+        return bytes
+    }
+
+    /// A random URL-safe secret with a readable prefix, e.g. `iot_3q2…` (32 random bytes).
+    public static func token(prefix: String = "iot_") -> String {
+        prefix + base64URL(randomBytes(32))
+    }
+
+    /// SHA-256 digest.
+    public static func sha256(_ bytes: [UInt8]) -> [UInt8] {
+        var digest = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 0
+        let status = bytes.withUnsafeBufferPointer { input in
+            digest.withUnsafeMutableBufferPointer { output in
+                EVP_Digest(input.baseAddress, input.count, output.baseAddress, &length, EVP_sha256(), nil)
+            }
+        }
+        precondition(status == 1, "EVP_Digest failed")
+        return digest
+    }
+
+    /// Lower-case hex SHA-256 of a UTF-8 string: how tokens and device keys are stored.
+    public static func sha256Hex(_ text: String) -> String { hex(sha256(Array(text.utf8))) }
+
+    /// PBKDF2-HMAC-SHA256.
+    public static func pbkdf2(password: String, salt: [UInt8], iterations: Int, length: Int = 32) -> [UInt8] {
+        var output = [UInt8](repeating: 0, count: length)
+        let passwordBytes = Array(password.utf8)
+        let status = passwordBytes.withUnsafeBufferPointer { pw in
+            salt.withUnsafeBufferPointer { saltBuffer in
+                output.withUnsafeMutableBufferPointer { out in
+                    pw.baseAddress!.withMemoryRebound(to: CChar.self, capacity: max(pw.count, 1)) { pwChars in
+                        PKCS5_PBKDF2_HMAC(pw.count == 0 ? "" : pwChars, Int32(pw.count), saltBuffer.baseAddress, Int32(salt.count),
+                                          Int32(iterations), EVP_sha256(), Int32(length), out.baseAddress)
+                    }
+                }
+            }
+        }
+        precondition(status == 1, "PKCS5_PBKDF2_HMAC failed")
+        return output
+    }
+
+    /// Compares two byte strings in time independent of where they differ (`CRYPTO_memcmp`).
+    public static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        if a.isEmpty { return true }
+        return a.withUnsafeBytes { x in b.withUnsafeBytes { y in CRYPTO_memcmp(x.baseAddress, y.baseAddress, a.count) == 0 } }
+    }
+
+    public static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
+        // Hash first so lengths leak nothing either.
+        constantTimeEquals(sha256(Array(a.utf8)), sha256(Array(b.utf8)))
+    }
+
+    public static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0xF)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public static func base64URL(_ bytes: [UInt8]) -> String {
+        Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+}
+
+/// Password hashes in the self-describing form `pbkdf2_sha256$<iterations>$<salt b64>$<hash b64>`.
+public enum PasswordHasher {
+    public static let defaultIterations = 600_000
+
+    public static func hash(_ password: String, iterations: Int) -> String {
+        let salt = Secrets.randomBytes(16)
+        let derived = Secrets.pbkdf2(password: password, salt: salt, iterations: iterations)
+        return "pbkdf2_sha256$\(iterations)$\(Data(salt).base64EncodedString())$\(Data(derived).base64EncodedString())"
+    }
+
+    public static func verify(_ password: String, against encoded: String) -> Bool {
+        let parts = encoded.split(separator: "$", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0] == "pbkdf2_sha256", let iterations = Int(parts[1]), iterations > 0, iterations <= 10_000_000,
+              let salt = Data(base64Encoded: String(parts[2])), let expected = Data(base64Encoded: String(parts[3]))
+        else { return false }
+        let derived = Secrets.pbkdf2(password: password, salt: Array(salt), iterations: iterations, length: expected.count)
+        return Secrets.constantTimeEquals(derived, Array(expected))
+    }
+}

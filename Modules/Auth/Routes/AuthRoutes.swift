@@ -1,0 +1,93 @@
+import Core
+import HTTP
+import Platform
+
+extension AuthService {
+    /// The caller of `request`, through the one scope checker (401 when the token is not valid).
+    public func caller(_ request: Request) throws(APIError) -> Caller {
+        try authenticate(authorization: request.headers["Authorization"])
+    }
+}
+
+extension AuthModule {
+    public func registerRoutes(on api: RouteGroup) {
+        let auth = service
+        api.post("/auth/login/", summary: "Exchange username and password for a token", authenticated: false) { request in
+            var reader = try FieldReader(request.json(), allowed: ["username", "password"])
+            let username = reader.string("username", required: true, length: 1...64)
+            let password = reader.string("password", required: true, length: 1...1024)
+            try reader.finish()
+            let address = Self.clientAddress(request.remoteAddress)
+            let (issued, caller) = try auth.login(username: username!, password: password!, clientAddress: address)
+            guard case .object(var body) = caller.json else { return .json(caller.json) }
+            body["token"] = .string(issued.secret)
+            body["expires_at"] = issued.record.expiresAt.map { .string(Timestamp.format(unixSeconds: $0)) } ?? .null
+            return .json(body)
+        }
+        api.get("/me/", summary: "The caller: user, organization, token scope") { request in
+            .json(try auth.caller(request).json)
+        }
+        api.get("/tokens/", summary: "List tokens (managers: the organization's; viewers: their own)") { request in
+            let caller = try auth.caller(request)
+            let page = try request.pageRequest()
+            return .page(try auth.tokens(visibleTo: caller, page: page), of: page, for: request)
+        }
+        api.post("/tokens/", summary: "Mint a token with at most the caller's rights; the secret is shown once") { request in
+            let caller = try auth.caller(request)
+            try caller.require(.manager)
+            let tokenRequest = try Self.tokenRequest(request.json())
+            let issued = try auth.mintToken(by: caller, tokenRequest)
+            return .created(issued, location: "/api/v2/tokens/\(issued.record.id)/")
+        }
+        api.get("/tokens/:token_id/", summary: "One token (never its secret)") { request in
+            let caller = try auth.caller(request)
+            let id = try request.parameters.requireInt("token_id")
+            return .json(try auth.token(id: id, visibleTo: caller))
+        }
+        api.delete("/tokens/:token_id/", summary: "Revoke a token") { request in
+            let caller = try auth.caller(request)
+            let id = try request.parameters.requireInt("token_id")
+            try auth.revokeToken(id: id, by: caller)
+            return .noContent
+        }
+    }
+
+    static func tokenRequest(_ body: JSON) throws -> TokenRequest {
+        var reader = try FieldReader(body, allowed: ["name", "role", "all_projects", "projects", "expires_in"])
+        let name = reader.string("name", length: 0...100) ?? ""
+        var role: Role?
+        if let text = reader.string("role") {
+            role = Role(rawValue: text)
+            if role == nil { reader.fail("role", "must be one of owner, manager, viewer") }
+        }
+        let allProjects = reader.bool("all_projects")
+        let projects = reader.stringArray("projects", itemLength: 1...64, maxCount: 1000)
+        if let projects, let bad = projects.first(where: { !AuthPatterns.isValidProjectID($0) }) {
+            reader.fail("projects", "\(bad) is not a valid project_id")
+        }
+        var expiresIn: Double?
+        if let value = reader.object["expires_in"] {
+            switch value {
+            case .number(let seconds) where seconds > 0 && seconds <= 10 * 365 * 86_400: expiresIn = seconds
+            case .string(let text):
+                if let seconds = DurationText.seconds(text), seconds > 0, seconds <= 10 * 365 * 86_400 { expiresIn = seconds } else {
+                    reader.fail("expires_in", "must be a duration such as 30d, 12h or seconds, up to 10 years")
+                }
+            case .null: break
+            default: reader.fail("expires_in", "must be a duration such as 30d, 12h or seconds, up to 10 years")
+            }
+        }
+        if allProjects == true, let projects, !projects.isEmpty {
+            reader.fail("projects", "must be empty when all_projects is true")
+        }
+        try reader.finish()
+        return TokenRequest(name: name, role: role, allProjects: allProjects, projects: projects, expiresIn: expiresIn)
+    }
+
+    /// The address part of `host:port` / `[v6]:port`, for per-address rate limits.
+    static func clientAddress(_ remote: String) -> String {
+        if remote.hasPrefix("["), let end = remote.firstIndex(of: "]") { return String(remote[remote.index(after: remote.startIndex)..<end]) }
+        if remote.filter({ $0 == ":" }).count == 1, let colon = remote.lastIndex(of: ":") { return String(remote[..<colon]) }
+        return remote
+    }
+}

@@ -1,0 +1,287 @@
+import Core
+import Foundation
+import Persistence
+import Platform
+import Synchronization
+
+/// Auth's domain API: organizations, users, tokens, login, and the one scope checker every route calls.
+public final class AuthService: Sendable {
+    let db: DatabasePool
+    let bus: EventBus
+    let clock: any WallClock
+    let logger: Logger
+    let iterations: Int
+    let loginTokenLifetime: Double
+    let loginLimiter: RateLimiter
+    private let dummyHash = Mutex<String?>(nil)
+
+    public init(context: PlatformContext) {
+        db = context.db
+        bus = context.bus
+        clock = context.clock
+        logger = context.logger
+        iterations = max(1, context.config.int("auth.pbkdf2_iterations", default: PasswordHasher.defaultIterations))
+        loginTokenLifetime = context.config.seconds("auth.login_token_ttl", default: 30 * 86_400)
+        loginLimiter = RateLimiter(maxFailures: context.config.int("auth.login_max_failures", default: 5),
+                                   window: context.config.seconds("auth.login_window", default: 900), clock: context.clock)
+    }
+
+    var now: String { Timestamp.format(clock.now()) }
+
+    // MARK: - The scope checker
+
+    /// Authenticates an `Authorization` header value. Missing, malformed, unknown, expired or revoked → 401.
+    public func authenticate(authorization: String?) throws(APIError) -> Caller {
+        guard let header = authorization else { throw APIError.unauthorized("Missing Authorization: Bearer <token>") }
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            throw APIError.unauthorized("Authorization must be: Bearer <token>")
+        }
+        let secret = parts[1].trimmingCharacters(in: .whitespaces)
+        guard !secret.isEmpty, secret.utf8.count <= 256 else { throw APIError.unauthorized }
+        let hash = Secrets.sha256Hex(secret)
+        let found: (Caller, revoked: Bool)?
+        do {
+            found = try db.read { try AuthStore(db: $0).caller(tokenHash: hash) }
+        } catch {
+            logger.error("token lookup failed", ["error": .string(String(describing: error))])
+            throw APIError(status: 503, code: "UNAVAILABLE", detail: "Authentication is temporarily unavailable")
+        }
+        guard let (caller, revoked) = found, !revoked else { throw APIError.unauthorized }
+        if let expiresAt = caller.expiresAt, expiresAt <= clock.unixSeconds() {
+            throw APIError.unauthorized("Token expired")
+        }
+        return caller
+    }
+
+    // MARK: - Organizations and users
+
+    public func createOrganization(slug: String, name: String) throws -> Organization {
+        var problems: [String: String] = [:]
+        if !AuthPatterns.isValidSlug(slug) { problems["slug"] = "must match ^[a-z0-9][a-z0-9-]{0,62}$" }
+        if !(1...200).contains(name.count) { problems["name"] = "length must be 1..200" }
+        if !problems.isEmpty { throw APIError.validation(problems) }
+        return try db.write { tx in
+            let store = AuthStore(db: tx)
+            if try store.organization(slug: slug) != nil {
+                throw APIError.conflict("ORGANIZATION_EXISTS", "Organization \(slug) already exists")
+            }
+            let organization = try store.insertOrganization(slug: slug, name: name, createdAt: now)
+            try bus.publish(OrganizationCreated(organization: organization), in: tx)
+            return organization
+        }
+    }
+
+    public func organizations() throws -> [Organization] {
+        try db.read { try AuthStore(db: $0).organizations() }
+    }
+
+    public func organization(slug: String) throws -> Organization? {
+        try db.read { try AuthStore(db: $0).organization(slug: slug) }
+    }
+
+    public func organization(id: Int64) throws -> Organization? {
+        try db.read { try AuthStore(db: $0).organization(id: id) }
+    }
+
+    public func createUser(username: String, organizationSlug: String, role: Role, password: String) throws -> User {
+        try validateUser(username: username, password: password)
+        let hash = PasswordHasher.hash(password, iterations: iterations)
+        return try db.write { tx in
+            let store = AuthStore(db: tx)
+            guard let organization = try store.organization(slug: organizationSlug) else {
+                throw APIError.notFound("Organization \(organizationSlug) does not exist", code: "ORGANIZATION_NOT_FOUND")
+            }
+            if try store.user(username: username) != nil { throw APIError.conflict("USER_EXISTS", "User \(username) already exists") }
+            let user = try store.insertUser(organizationID: organization.id, username: username, role: role, passwordHash: hash, createdAt: now)
+            try bus.publish(UserCreated(user: user), in: tx)
+            return user
+        }
+    }
+
+    func validateUser(username: String, password: String) throws(APIError) {
+        var problems: [String: String] = [:]
+        if !AuthPatterns.isValidUsername(username) { problems["username"] = "must match ^[A-Za-z0-9_.@-]{1,64}$" }
+        if password.count < 8 || password.utf8.count > 1024 { problems["password"] = "length must be 8..1024" }
+        if !problems.isEmpty { throw APIError.validation(problems) }
+    }
+
+    public func users(organizationSlug: String) throws -> [User] {
+        try db.read { db in
+            let store = AuthStore(db: db)
+            guard let organization = try store.organization(slug: organizationSlug) else {
+                throw APIError.notFound("Organization \(organizationSlug) does not exist", code: "ORGANIZATION_NOT_FOUND")
+            }
+            return try store.users(organizationID: organization.id)
+        }
+    }
+
+    public func setPassword(username: String, password: String) throws {
+        try validateUser(username: username, password: password)
+        let hash = PasswordHasher.hash(password, iterations: iterations)
+        try db.write { tx in
+            let store = AuthStore(db: tx)
+            guard let (user, _) = try store.user(username: username) else { throw APIError.notFound("No user \(username)", code: "USER_NOT_FOUND") }
+            try store.setPassword(userID: user.id, passwordHash: hash)
+        }
+    }
+
+    /// `admin-cli init`: the organization, its owner and an owner token, in one transaction.
+    public func initialize(organizationSlug: String, organizationName: String, username: String, password: String) throws
+        -> (Organization, User, IssuedToken) {
+        try validateUser(username: username, password: password)
+        let organization = try createOrganization(slug: organizationSlug, name: organizationName)
+        let user = try createUser(username: username, organizationSlug: organizationSlug, role: .owner, password: password)
+        let token = try issueToken(username: username, TokenRequest(name: "init"))
+        return (organization, user, token)
+    }
+
+    /// First start of `api-server` on an empty database: org `default`, owner `admin` (random password,
+    /// set one with `admin-cli user passwd`), and an owner token. Returns the token, or nil if any org exists.
+    public func bootstrapIfEmpty() throws -> String? {
+        let count = try db.read { try AuthStore(db: $0).organizationCount() }
+        guard count == 0 else { return nil }
+        _ = try createOrganization(slug: "default", name: "Default organization")
+        _ = try createUser(username: "admin", organizationSlug: "default", role: .owner, password: Secrets.token(prefix: ""))
+        return try issueToken(username: "admin", TokenRequest(name: "bootstrap")).secret
+    }
+
+    // MARK: - Tokens
+
+    /// Mints a token for `username` with at most the user's role (the CLI path: the operator is trusted).
+    public func issueToken(username: String, _ request: TokenRequest) throws -> IssuedToken {
+        let user = try db.read { db -> User in
+            guard let (user, _) = try AuthStore(db: db).user(username: username) else {
+                throw APIError.notFound("No user \(username)", code: "USER_NOT_FOUND")
+            }
+            return user
+        }
+        let role = request.role ?? user.role
+        guard role <= user.role else { throw APIError.forbidden("User \(username) is \(user.role.rawValue); cannot issue a \(role.rawValue) token") }
+        let expiresAt = request.expiresIn.map { clock.unixSeconds() + Int64($0.rounded()) }
+        return try store(user: user, name: request.name, role: role, allProjects: request.allProjects ?? (request.projects == nil),
+                         projects: request.projects ?? [], expiresAt: expiresAt)
+    }
+
+    /// Mints a token through the API: never more rights than the minting token (role, projects, lifetime).
+    public func mintToken(by caller: Caller, _ request: TokenRequest) throws -> IssuedToken {
+        try caller.require(.manager)
+        let role = request.role ?? caller.role
+        guard role <= caller.role else {
+            throw APIError.forbidden("A \(caller.role.rawValue) token cannot mint a \(role.rawValue) token")
+        }
+        let allProjects = request.allProjects ?? (request.projects == nil ? caller.allProjects : false)
+        let projects = Array(Set(request.projects ?? (allProjects ? [] : caller.projects))).sorted()
+        if allProjects, !caller.allProjects {
+            throw APIError.forbidden("A token scoped to projects cannot mint an all-projects token")
+        }
+        if !caller.allProjects, let outside = projects.first(where: { !caller.projects.contains($0) }) {
+            throw APIError.forbidden("The token is not scoped to project \(outside)")
+        }
+        if !allProjects, projects.isEmpty {
+            throw APIError.validation(field: "projects", "must name at least one project when all_projects is false")
+        }
+        var expiresAt = request.expiresIn.map { clock.unixSeconds() + Int64($0.rounded()) }
+        if let limit = caller.expiresAt, expiresAt == nil || expiresAt! > limit { expiresAt = limit }
+        let user = User(id: caller.userID, organizationID: caller.organizationID, username: caller.username, role: caller.role, createdAt: "")
+        return try store(user: user, name: request.name, role: role, allProjects: allProjects, projects: projects, expiresAt: expiresAt)
+    }
+
+    private func store(user: User, name: String, role: Role, allProjects: Bool, projects: [String], expiresAt: Int64?) throws -> IssuedToken {
+        let secret = Secrets.token()
+        let hash = Secrets.sha256Hex(secret)
+        let createdAt = now
+        let id = try db.write { tx in
+            try AuthStore(db: tx).insertToken(hash: hash, name: name, userID: user.id, organizationID: user.organizationID, role: role,
+                                              allProjects: allProjects, projects: allProjects ? [] : projects, createdAt: createdAt,
+                                              expiresAt: expiresAt)
+        }
+        let record = TokenRecord(id: id, name: name, userID: user.id, username: user.username, organizationID: user.organizationID,
+                                 role: role, allProjects: allProjects, projects: allProjects ? [] : projects, createdAt: createdAt,
+                                 expiresAt: expiresAt, revokedAt: nil)
+        return IssuedToken(record: record, secret: secret)
+    }
+
+    /// Tokens the caller may see: all of the organization's for managers and owners, their own for viewers.
+    public func tokens(visibleTo caller: Caller, page: PageRequest) throws -> PageResult<TokenRecord> {
+        let userFilter: Int64? = caller.role >= .manager ? nil : caller.userID
+        let (count, items) = try db.read {
+            try AuthStore(db: $0).tokens(organizationID: caller.organizationID, userID: userFilter, limit: page.limit, offset: page.offset)
+        }
+        return PageResult(count: count, items: items)
+    }
+
+    public func token(id: Int64, visibleTo caller: Caller) throws -> TokenRecord {
+        guard let token = try db.read({ try AuthStore(db: $0).token(id: id) }), token.organizationID == caller.organizationID,
+              caller.role >= .manager || token.userID == caller.userID
+        else { throw APIError.notFound("No token \(id)") }
+        return token
+    }
+
+    /// Revokes a token: one's own always; others' with a manager role at least as high as the token's.
+    public func revokeToken(id: Int64, by caller: Caller) throws {
+        let token = try token(id: id, visibleTo: caller)
+        if token.userID != caller.userID {
+            try caller.require(.manager)
+            guard token.role <= caller.role else { throw APIError.forbidden("Cannot revoke a token with a higher role") }
+        }
+        try revokeToken(id: id)
+    }
+
+    /// Revokes without rights checks (the CLI path). Idempotent.
+    public func revokeToken(id: Int64) throws {
+        try db.write { tx in
+            let store = AuthStore(db: tx)
+            guard try store.token(id: id) != nil else { throw APIError.notFound("No token \(id)") }
+            try store.revokeToken(id: id, at: now)
+            try bus.publish(TokenRevoked(tokenID: id), in: tx)
+        }
+    }
+
+    /// Every token, optionally of one organization (the CLI path).
+    public func allTokens(organizationSlug: String?) throws -> [TokenRecord] {
+        try db.read { db in
+            let store = AuthStore(db: db)
+            let organizations = try organizationSlug.map { slug -> [Organization] in
+                guard let organization = try store.organization(slug: slug) else {
+                    throw APIError.notFound("Organization \(slug) does not exist", code: "ORGANIZATION_NOT_FOUND")
+                }
+                return [organization]
+            } ?? store.organizations()
+            return try organizations.flatMap { try store.tokens(organizationID: $0.id, userID: nil, limit: 1_000_000, offset: 0).items }
+        }
+    }
+
+    // MARK: - Login
+
+    /// Username + password → a new all-projects token with the user's role. Failures are rate limited
+    /// per username and per client address (429 with `Retry-After`).
+    public func login(username: String, password: String, clientAddress: String) throws -> (IssuedToken, Caller) {
+        let keys = ["login:user:\(username.lowercased())", "login:addr:\(clientAddress)"]
+        try loginLimiter.check(keys)
+        let found = try db.read { try AuthStore(db: $0).user(username: username) }
+        let verified: Bool
+        if let found {
+            verified = PasswordHasher.verify(password, against: found.passwordHash)
+        } else {
+            // Spend the same time as a real check so timing does not reveal which usernames exist.
+            _ = PasswordHasher.verify(password, against: dummyPasswordHash())
+            verified = false
+        }
+        guard verified, let user = found?.0 else {
+            loginLimiter.recordFailure(keys)
+            throw APIError.unauthorized("Invalid username or password")
+        }
+        loginLimiter.reset(keys[0])
+        let issued = try issueToken(username: user.username, TokenRequest(name: "login", expiresIn: loginTokenLifetime))
+        let caller = try authenticate(authorization: "Bearer \(issued.secret)")
+        return (issued, caller)
+    }
+
+    private func dummyPasswordHash() -> String {
+        if let hash = dummyHash.withLock({ $0 }) { return hash }
+        let hash = PasswordHasher.hash(Secrets.token(), iterations: iterations)
+        dummyHash.withLock { $0 = hash }
+        return hash
+    }
+}

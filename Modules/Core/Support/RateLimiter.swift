@@ -1,0 +1,61 @@
+import Foundation
+import Synchronization
+
+/// Counts failures per key in a fixed window and blocks a key once it reaches `maxFailures`
+/// (login attempts per username and per address, wrong safe codes per device and per token).
+public final class RateLimiter: Sendable {
+    private struct Entry { var failures: Int; var windowStart: Double }
+
+    private let maxFailures: Int
+    private let window: Double
+    private let clock: any WallClock
+    private let entries = Mutex<[String: Entry]>([:])
+
+    public init(maxFailures: Int, window: Double, clock: any WallClock) {
+        self.maxFailures = max(1, maxFailures)
+        self.window = max(1, window)
+        self.clock = clock
+    }
+
+    /// Seconds until `key` may try again, or nil when it may try now.
+    public func retryAfter(_ key: String) -> Int? {
+        let now = clock.now().timeIntervalSince1970
+        return entries.withLock { entries in
+            guard let entry = entries[key] else { return nil }
+            let remaining = entry.windowStart + window - now
+            if remaining <= 0 {
+                entries[key] = nil
+                return nil
+            }
+            return entry.failures >= maxFailures ? Int(remaining.rounded(.up)) : nil
+        }
+    }
+
+    /// Throws 429 `RATE_LIMITED` with `Retry-After` when any of `keys` is blocked.
+    public func check(_ keys: [String]) throws(APIError) {
+        for key in keys {
+            if let seconds = retryAfter(key) { throw APIError.rateLimited(retryAfter: seconds) }
+        }
+    }
+
+    public func recordFailure(_ keys: [String]) {
+        let now = clock.now().timeIntervalSince1970
+        entries.withLock { entries in
+            for key in keys {
+                if var entry = entries[key], entry.windowStart + window > now {
+                    entry.failures += 1
+                    entries[key] = entry
+                } else {
+                    entries[key] = Entry(failures: 1, windowStart: now)
+                }
+            }
+            if entries.count > 100_000 {
+                entries = entries.filter { $0.value.windowStart + window > now }
+            }
+        }
+    }
+
+    public func reset(_ key: String) {
+        _ = entries.withLock { $0.removeValue(forKey: key) }
+    }
+}

@@ -1,0 +1,86 @@
+import Core
+import Dispatch
+
+/// The application responder: request id, routing, the one error mapping, metrics and the access log.
+/// Everything the HTTP layer does around a handler happens here, knowing no domain.
+public struct APIResponder: HTTPResponder {
+    let table: RouterTable
+    let logger: Logger
+    let metrics: MetricsRegistry
+    let accessLog: Bool
+
+    public init(table: RouterTable, logger: Logger, metrics: MetricsRegistry, accessLog: Bool = true) {
+        self.table = table
+        self.logger = logger
+        self.metrics = metrics
+        self.accessLog = accessLog
+    }
+
+    public func respond(to incoming: Request) -> Response {
+        let started = DispatchTime.now().uptimeNanoseconds
+        var request = incoming
+        request.requestID = Self.requestID(from: request.headers["X-Request-Id"])
+        var response: Response
+        var route = "unmatched"
+        switch table.match(method: request.method, path: request.path) {
+        case .found(let handler, let pattern, let parameters):
+            request.parameters = parameters
+            request.routePattern = pattern
+            route = pattern
+            response = Self.run(handler, request, logger: logger)
+        case .methodNotAllowed(let allow):
+            response = .error(APIError.methodNotAllowed(allow: allow))
+        case .notFound:
+            response = .error(APIError.notFound("No route for \(request.method) \(request.path)"))
+        }
+        response.headers.set("X-Request-Id", request.requestID)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        metrics.recordRequest(method: request.method.rawValue, route: route, status: response.status, seconds: seconds)
+        if accessLog, logger.isEnabled(.info) {
+            var line = JSONObject()
+            line.append("ts", .string(Timestamp.format(unixSeconds: Int64(Date.nowSeconds))))
+            line.append("level", .string("info"))
+            line.append("msg", .string("request"))
+            line.append("request_id", .string(request.requestID))
+            line.append("method", .string(request.method.rawValue))
+            line.append("path", .string(request.path))
+            line.append("route", .string(route))
+            line.append("status", .int(response.status))
+            line.append("bytes", .int(response.body.count))
+            line.append("duration_ms", .number((seconds * 100_000).rounded() / 100))
+            line.append("remote", .string(request.remoteAddress))
+            logger.writeLine(JSONWriter.bytes(.object(line)))
+        }
+        return response
+    }
+
+    /// Runs a handler and maps whatever it throws to the §4 envelope. 5xx details stay in the log.
+    static func run(_ handler: Handler, _ request: Request, logger: Logger) -> Response {
+        do {
+            return try handler(request)
+        } catch let error as any PlatformError {
+            if error.status >= 500, error.code != "DEVICE_COMMAND_FAILED", error.code != "DEVICE_OFFLINE" {
+                logger.error("handler failed", ["request_id": .string(request.requestID), "error": .string(String(describing: error))])
+                return .error(APIError.internalError(requestID: request.requestID))
+            }
+            return .error(error)
+        } catch {
+            logger.error("handler failed", ["request_id": .string(request.requestID), "error": .string(String(describing: error))])
+            return .error(APIError.internalError(requestID: request.requestID))
+        }
+    }
+
+    /// Echoes a sane client-supplied id (1–128 visible ASCII characters), otherwise makes one.
+    static func requestID(from header: String?) -> String {
+        if let header, !header.isEmpty, header.utf8.count <= 128, header.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
+            return header
+        }
+        return RandomID.make(length: 16)
+    }
+}
+
+import Foundation
+
+extension Date {
+    static var nowSeconds: Double { Date().timeIntervalSince1970 }
+}

@@ -1,0 +1,169 @@
+import Core
+
+/// A route handler: takes the request (with path parameters), returns a response or throws a `PlatformError`.
+public typealias Handler = @Sendable (Request) throws -> Response
+
+/// One registered route, as the OpenAPI document and `/metrics` see it.
+public struct RouteInfo: Sendable {
+    public let method: HTTPMethod
+    /// The full pattern, e.g. `/api/v2/projects/:project_id/`.
+    public let pattern: String
+    public let summary: String
+    /// The module that registered it (an OpenAPI tag).
+    public let tag: String
+    /// Whether the route requires a bearer token (documentation only; handlers check).
+    public let authenticated: Bool
+}
+
+/// Builds the routing table at startup ("build mutable, run frozen"): modules add routes through
+/// `RouteGroup`s, then `freeze()` hands an immutable, `Sendable` `RouterTable` to the server.
+public final class Router {
+    fileprivate var root = RouteNode()
+    public private(set) var routes: [RouteInfo] = []
+
+    public init() {}
+
+    /// A group of routes under `prefix` (e.g. `/api/v2`), tagged with `tag`.
+    public func group(_ prefix: String, tag: String = "") -> RouteGroup {
+        RouteGroup(router: self, prefix: prefix, tag: tag)
+    }
+
+    /// Registers `handler` for `method` and `path`. Path segments starting with `:` capture a parameter.
+    /// A trailing slash is optional when matching: `/api/v2/projects/` also answers `/api/v2/projects`.
+    public func add(_ method: HTTPMethod, _ path: String, summary: String = "", tag: String = "", authenticated: Bool = true,
+                    handler: @escaping Handler) {
+        let segments = RouteNode.segments(of: path)
+        var node = root
+        node.insert(segments[...], method: method, pattern: path, handler: handler)
+        root = node
+        routes.append(RouteInfo(method: method, pattern: path, summary: summary, tag: tag, authenticated: authenticated))
+    }
+
+    /// The immutable routing table.
+    public func freeze() -> RouterTable { RouterTable(root: root, routes: routes) }
+}
+
+/// Routes under a common prefix, handed to a module so it never sees the server.
+public struct RouteGroup {
+    let router: Router
+    public let prefix: String
+    public let tag: String
+
+    public func group(_ path: String, tag: String? = nil) -> RouteGroup {
+        RouteGroup(router: router, prefix: join(path), tag: tag ?? self.tag)
+    }
+
+    private func join(_ path: String) -> String {
+        let base = prefix.hasSuffix("/") ? String(prefix.dropLast()) : prefix
+        return base + (path.hasPrefix("/") ? path : "/" + path)
+    }
+
+    public func on(_ method: HTTPMethod, _ path: String, summary: String = "", authenticated: Bool = true, use handler: @escaping Handler) {
+        router.add(method, join(path), summary: summary, tag: tag, authenticated: authenticated, handler: handler)
+    }
+
+    public func get(_ path: String, summary: String = "", authenticated: Bool = true, use handler: @escaping Handler) {
+        on(.get, path, summary: summary, authenticated: authenticated, use: handler)
+    }
+
+    public func post(_ path: String, summary: String = "", authenticated: Bool = true, use handler: @escaping Handler) {
+        on(.post, path, summary: summary, authenticated: authenticated, use: handler)
+    }
+
+    public func patch(_ path: String, summary: String = "", authenticated: Bool = true, use handler: @escaping Handler) {
+        on(.patch, path, summary: summary, authenticated: authenticated, use: handler)
+    }
+
+    public func put(_ path: String, summary: String = "", authenticated: Bool = true, use handler: @escaping Handler) {
+        on(.put, path, summary: summary, authenticated: authenticated, use: handler)
+    }
+
+    public func delete(_ path: String, summary: String = "", authenticated: Bool = true, use handler: @escaping Handler) {
+        on(.delete, path, summary: summary, authenticated: authenticated, use: handler)
+    }
+}
+
+/// The outcome of looking a request up in the table.
+public enum RouteMatch: Sendable {
+    case found(Handler, pattern: String, parameters: Parameters)
+    /// The path exists but not for this method.
+    case methodNotAllowed(allow: [String])
+    case notFound
+}
+
+/// The frozen routing table: a segment trie, literal segments before parameters.
+public struct RouterTable: Sendable {
+    fileprivate let root: RouteNode
+    public let routes: [RouteInfo]
+
+    public func match(method: HTTPMethod, path: String) -> RouteMatch {
+        let segments = RouteNode.segments(of: path)
+        // An empty segment inside the path (`//`) never matches a route.
+        if segments.dropLast().contains(where: \.isEmpty) { return .notFound }
+        var captured: [(String, String)] = []
+        guard let node = root.find(segments[...], captured: &captured) else { return .notFound }
+        let lookup = method == .head ? HTTPMethod.get : method
+        if let entry = node.handlers[lookup] ?? (method == .head ? node.handlers[.head] : nil) {
+            var parameters = Parameters()
+            for (name, value) in captured { parameters.set(name, value) }
+            return .found(entry.handler, pattern: entry.pattern, parameters: parameters)
+        }
+        var allow = node.handlers.keys.map(\.rawValue)
+        if allow.contains("GET"), !allow.contains("HEAD") { allow.append("HEAD") }
+        return .methodNotAllowed(allow: allow.sorted())
+    }
+}
+
+/// A trie node: handlers by method, literal children, one parameter child.
+struct RouteNode: Sendable {
+    struct Entry: Sendable {
+        let handler: Handler
+        let pattern: String
+    }
+
+    var handlers: [HTTPMethod: Entry] = [:]
+    var literals: [String: RouteNode] = [:]
+    var parameterName: String?
+    var parameter: [RouteNode] = []   // zero or one element (a struct cannot contain itself directly)
+
+    /// Path segments without empty leading/trailing ones: `/a/b/` → ["a", "b"].
+    static func segments(of path: String) -> [String] {
+        var parts = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        if parts.first == "" { parts.removeFirst() }
+        if parts.last == "" { parts.removeLast() }
+        return parts
+    }
+
+    mutating func insert(_ segments: ArraySlice<String>, method: HTTPMethod, pattern: String, handler: @escaping Handler) {
+        guard let first = segments.first else {
+            precondition(handlers[method] == nil, "Route registered twice: \(method) \(pattern)")
+            handlers[method] = Entry(handler: handler, pattern: pattern)
+            return
+        }
+        if first.hasPrefix(":") {
+            let name = String(first.dropFirst())
+            precondition(parameterName == nil || parameterName == name, "Conflicting parameter names at \(pattern)")
+            parameterName = name
+            var child = parameter.first ?? RouteNode()
+            child.insert(segments.dropFirst(), method: method, pattern: pattern, handler: handler)
+            parameter = [child]
+        } else {
+            var child = literals[first] ?? RouteNode()
+            child.insert(segments.dropFirst(), method: method, pattern: pattern, handler: handler)
+            literals[first] = child
+        }
+    }
+
+    func find(_ segments: ArraySlice<String>, captured: inout [(String, String)]) -> RouteNode? {
+        guard let first = segments.first else { return handlers.isEmpty ? nil : self }
+        if let child = literals[first], let found = child.find(segments.dropFirst(), captured: &captured) {
+            return found
+        }
+        if let name = parameterName, let child = parameter.first, !first.isEmpty {
+            captured.append((name, first))
+            if let found = child.find(segments.dropFirst(), captured: &captured) { return found }
+            captured.removeLast()
+        }
+        return nil
+    }
+}

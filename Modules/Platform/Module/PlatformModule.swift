@@ -1,0 +1,82 @@
+import Core
+import HTTP
+import Persistence
+
+/// The plugin shape every domain module implements: its tables (migrations), its routes, its bus
+/// subscriptions, its scheduler jobs and its admin-cli commands. An app is a list of modules.
+///
+/// ```swift
+/// let platform = Platform(context: context, modules: [AuthModule(context: context), ProjectsModule(...)])
+/// ```
+public protocol PlatformModule: AnyObject, Sendable {
+    /// Short name, used as migration prefix and OpenAPI tag (`auth`, `projects`).
+    var name: String { get }
+    /// Append-only, named migrations of the module's own tables.
+    var migrations: [Migration] { get }
+    /// Adds the module's routes under the API group (`/api/v2`). Implemented in the module's `Routes/`.
+    func registerRoutes(on api: RouteGroup)
+    /// Subscribes the module's reactions to other modules' events.
+    func subscribe(to bus: EventBus)
+    /// Background jobs the scheduler runs.
+    var jobs: [Job] { get }
+    /// `admin-cli` subcommands.
+    var commands: [any CLICommand] { get }
+    /// Flushes buffered work before the process exits (pending ingestion).
+    func shutdown()
+}
+
+extension PlatformModule {
+    public var migrations: [Migration] { [] }
+    public func registerRoutes(on api: RouteGroup) {}
+    public func subscribe(to bus: EventBus) {}
+    public var jobs: [Job] { [] }
+    public var commands: [any CLICommand] { [] }
+    public func shutdown() {}
+}
+
+/// A periodic background job run by the scheduler.
+public struct Job: Sendable {
+    public let name: String
+    /// Seconds between runs.
+    public let interval: Double
+    public let run: @Sendable () throws -> Void
+
+    public init(name: String, interval: Double, run: @escaping @Sendable () throws -> Void) {
+        self.name = name
+        self.interval = interval
+        self.run = run
+    }
+}
+
+/// Everything a module needs from the process: the database, the bus, the clock, configuration, logging, metrics.
+public struct PlatformContext: Sendable {
+    public let db: DatabasePool
+    public let bus: EventBus
+    public let clock: any WallClock
+    public let config: Config
+    public let logger: Logger
+    public let metrics: MetricsRegistry
+
+    public init(db: DatabasePool, bus: EventBus, clock: any WallClock, config: Config, logger: Logger, metrics: MetricsRegistry) {
+        self.db = db
+        self.bus = bus
+        self.clock = clock
+        self.config = config
+        self.logger = logger
+        self.metrics = metrics
+    }
+
+    /// Opens the database named by `db.path` (default `./data/iot.db`) with the configured tuning.
+    public static func open(config: Config, clock: any WallClock = SystemClock(), logger: Logger? = nil) throws -> PlatformContext {
+        let logger = logger ?? Logger(level: Logger.Level(name: config.string("log.level", default: "info")) ?? .info)
+        var dbConfig = DatabaseConfiguration()
+        dbConfig.readers = max(1, config.int("db.readers", default: dbConfig.readers))
+        dbConfig.synchronous = config.string("db.synchronous", default: dbConfig.synchronous).uppercased()
+        dbConfig.busyTimeoutMilliseconds = config.int("db.busy_timeout_ms", default: dbConfig.busyTimeoutMilliseconds)
+        let db = try DatabasePool(path: config.string("db.path", default: "./data/iot.db"), configuration: dbConfig)
+        let bus = EventBus { error, event in
+            logger.error("event subscriber failed", ["event": .string(event), "error": .string(String(describing: error))])
+        }
+        return PlatformContext(db: db, bus: bus, clock: clock, config: config, logger: logger, metrics: MetricsRegistry())
+    }
+}

@@ -1,0 +1,56 @@
+import Core
+import Foundation
+import HTTP
+
+/// Runs the API server for a composed platform: binds, prints the contract line
+/// `listening on http://HOST:PORT`, serves until SIGTERM/SIGINT, then shuts down gracefully
+/// (stop accepting, finish in-flight requests, flush modules, close the database).
+public enum ServerRunner {
+    /// The server configuration from `server.*` keys; bad values are usage errors.
+    public static func configuration(from config: Config) throws -> HTTPServerConfiguration {
+        var configuration = HTTPServerConfiguration()
+        configuration.host = config.string("server.host", default: "127.0.0.1")
+        if let text = config["server.port"] {
+            guard let port = Int(text), (0...65_535).contains(port) else { throw UsageError("--port must be 0..65535") }
+            configuration.port = port
+        }
+        configuration.limits.maxBodyBytes = config.int("server.max_body_bytes", default: configuration.limits.maxBodyBytes)
+        configuration.limits.maxHeaderBytes = config.int("server.max_header_bytes", default: configuration.limits.maxHeaderBytes)
+        configuration.headerTimeout = config.seconds("server.header_timeout", default: configuration.headerTimeout)
+        configuration.idleTimeout = config.seconds("server.idle_timeout", default: configuration.idleTimeout)
+        configuration.maxConnections = config.int("server.max_connections", default: configuration.maxConnections)
+        configuration.workerThreads = max(1, config.int("server.workers", default: configuration.workerThreads))
+        return configuration
+    }
+
+    /// Serves until a termination signal; returns after a graceful shutdown.
+    public static func run(_ platform: Platform, printLine: @Sendable (String) -> Void = ServerRunner.printLine) throws {
+        let config = platform.context.config
+        let configuration = try configuration(from: config)
+        let server = HTTPServer(configuration: configuration, responder: platform.makeResponder(), logger: platform.context.logger)
+        let stop = DispatchSemaphore(value: 0)
+        let sources = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { stop.signal() }
+            source.resume()
+            return source
+        }
+        let port = try server.start()
+        printLine("listening on http://\(configuration.host):\(port)")
+        platform.context.logger.info("listening", ["host": .string(configuration.host), "port": .int(port)])
+        stop.wait()
+        platform.context.logger.info("shutting down")
+        server.shutdown(gracePeriod: config.seconds("server.shutdown_grace", default: 10))
+        platform.shutdown()
+        platform.context.bus.drainAsync()
+        platform.context.db.close()
+        platform.context.logger.info("stopped")
+        sources.forEach { $0.cancel() }
+    }
+
+    /// Writes one line to standard output and flushes it (scripts wait for these lines).
+    @Sendable public static func printLine(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    }
+}

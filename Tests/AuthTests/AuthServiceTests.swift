@@ -1,0 +1,255 @@
+import Auth
+import Core
+import Foundation
+import Platform
+import Testing
+import TestSupport
+
+/// One org `acme` (owner alice, manager bob, viewer carol) and one org `globex` (owner gina).
+final class AuthFixture: @unchecked Sendable {
+    let test: TestContext
+    let auth: AuthService
+    let platform: Platform
+
+    init(config: [String: String] = [:]) throws {
+        test = try TestContext(config: config)
+        let module = AuthModule(context: test.context)
+        platform = Platform(context: test.context, modules: [module])
+        try platform.migrate()
+        auth = module.service
+        _ = try auth.initialize(organizationSlug: "acme", organizationName: "Acme", username: "alice", password: "alice-password")
+        _ = try auth.createUser(username: "bob", organizationSlug: "acme", role: .manager, password: "bob-password")
+        _ = try auth.createUser(username: "carol", organizationSlug: "acme", role: .viewer, password: "carol-password")
+        _ = try auth.initialize(organizationSlug: "globex", organizationName: "Globex", username: "gina", password: "gina-password")
+    }
+
+    func caller(_ username: String, _ request: TokenRequest = TokenRequest()) throws -> Caller {
+        let issued = try auth.issueToken(username: username, request)
+        return try auth.authenticate(authorization: "Bearer \(issued.secret)")
+    }
+
+    deinit { test.close() }
+}
+
+@Suite struct SecretsTests {
+    @Test func sha256KnownVector() {
+        #expect(Secrets.sha256Hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    }
+
+    @Test func tokensAreRandomAndPrefixed() {
+        let a = Secrets.token()
+        let b = Secrets.token()
+        #expect(a != b)
+        #expect(a.hasPrefix("iot_") && a.count == 47)
+    }
+
+    @Test func pbkdf2MatchesRFC7914TestVector() {
+        // RFC 7914 §11: PBKDF2-HMAC-SHA256, P="passwd", S="salt", c=1, dkLen=64.
+        let derived = Secrets.pbkdf2(password: "passwd", salt: Array("salt".utf8), iterations: 1, length: 64)
+        #expect(Secrets.hex(derived).hasPrefix("55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc"))
+    }
+
+    @Test func passwordHashesVerifyAndResistTampering() {
+        let hash = PasswordHasher.hash("correct horse", iterations: 1000)
+        #expect(hash.hasPrefix("pbkdf2_sha256$1000$"))
+        #expect(PasswordHasher.verify("correct horse", against: hash))
+        #expect(!PasswordHasher.verify("correct horsE", against: hash))
+        #expect(!PasswordHasher.verify("correct horse", against: "pbkdf2_sha256$0$AAAA$AAAA"))
+        #expect(!PasswordHasher.verify("correct horse", against: "garbage"))
+        #expect(PasswordHasher.hash("x", iterations: 1000) != PasswordHasher.hash("x", iterations: 1000))
+    }
+
+    @Test func constantTimeEquality() {
+        #expect(Secrets.constantTimeEquals("8K2P", "8K2P"))
+        #expect(!Secrets.constantTimeEquals("8K2P", "8K2Q"))
+        #expect(!Secrets.constantTimeEquals("8K2P", "8K2"))
+    }
+}
+
+@Suite struct ScopeCheckerTests {
+    @Test func validTokenAuthenticatesWithItsScope() throws {
+        let fixture = try AuthFixture()
+        let caller = try fixture.caller("bob", TokenRequest(projects: ["greenhouse-a"]))
+        #expect(caller.username == "bob" && caller.role == .manager && caller.organizationSlug == "acme")
+        #expect(!caller.allProjects && caller.projects == ["greenhouse-a"])
+    }
+
+    @Test(arguments: [nil, "", "Bearer", "Bearer ", "Basic Zm9vOmJhcg==", "Bearer iot_not-a-real-token", "bearer   "])
+    func badCredentialsAre401(_ header: String?) throws {
+        let fixture = try AuthFixture()
+        do {
+            _ = try fixture.auth.authenticate(authorization: header)
+            Issue.record("expected 401")
+        } catch {
+            #expect(error.status == 401 && error.code == "UNAUTHORIZED")
+        }
+    }
+
+    @Test func revokedAndExpiredTokensAre401() throws {
+        let fixture = try AuthFixture()
+        let revoked = try fixture.auth.issueToken(username: "alice", TokenRequest())
+        try fixture.auth.revokeToken(id: revoked.record.id)
+        #expect(throws: APIError.self) { try fixture.auth.authenticate(authorization: "Bearer \(revoked.secret)") }
+        let expiring = try fixture.auth.issueToken(username: "alice", TokenRequest(expiresIn: 60))
+        _ = try fixture.auth.authenticate(authorization: "Bearer \(expiring.secret)")
+        fixture.test.clock.advance(by: 61)
+        #expect(throws: APIError.self) { try fixture.auth.authenticate(authorization: "Bearer \(expiring.secret)") }
+    }
+
+    @Test func authorizeMatrix() throws {
+        let fixture = try AuthFixture()
+        let acme = try #require(try fixture.auth.organization(slug: "acme"))
+        let globex = try #require(try fixture.auth.organization(slug: "globex"))
+        let notFound = APIError.notFound("Project p1 not found", code: "PROJECT_NOT_FOUND")
+        let owner = try fixture.caller("alice")
+        let viewer = try fixture.caller("carol")
+        let scoped = try fixture.caller("bob", TokenRequest(projects: ["p1"]))
+
+        func status(_ caller: Caller, _ project: String, _ org: Int64, _ access: Caller.Access) -> Int {
+            do {
+                try caller.authorize(projectID: project, organizationID: org, access: access, notFound: notFound)
+                return 200
+            } catch {
+                return error.status
+            }
+        }
+        #expect(status(owner, "p1", acme.id, .write) == 200)
+        #expect(status(owner, "p1", globex.id, .read) == 404)       // another org's project is never revealed
+        #expect(status(viewer, "p1", acme.id, .read) == 200)
+        #expect(status(viewer, "p1", acme.id, .write) == 403)       // viewers cannot write
+        #expect(status(scoped, "p1", acme.id, .write) == 200)
+        #expect(status(scoped, "p2", acme.id, .read) == 403)        // outside the token's scope
+        #expect(status(scoped, "p2", globex.id, .read) == 404)      // other org wins over scope: still 404
+    }
+
+    @Test func effectiveRoleIsCappedByTheUsersRole() throws {
+        let fixture = try AuthFixture()
+        #expect(throws: APIError.self) { _ = try fixture.auth.issueToken(username: "carol", TokenRequest(role: .owner)) }
+        let viewerToken = try fixture.caller("bob", TokenRequest(role: .viewer))
+        #expect(viewerToken.role == .viewer)
+    }
+}
+
+@Suite struct TokenMintingTests {
+    @Test func viewerCannotMint() throws {
+        let fixture = try AuthFixture()
+        let viewer = try fixture.caller("carol")
+        #expect(throws: APIError.self) { _ = try fixture.auth.mintToken(by: viewer, TokenRequest()) }
+    }
+
+    @Test func neverMoreRoleOrProjectsThanTheMinter() throws {
+        let fixture = try AuthFixture()
+        let manager = try fixture.caller("bob")
+        #expect(throws: APIError.self) { _ = try fixture.auth.mintToken(by: manager, TokenRequest(role: .owner)) }
+        let scoped = try fixture.caller("bob", TokenRequest(projects: ["p1", "p2"]))
+        #expect(throws: APIError.self) { _ = try fixture.auth.mintToken(by: scoped, TokenRequest(allProjects: true)) }
+        #expect(throws: APIError.self) { _ = try fixture.auth.mintToken(by: scoped, TokenRequest(projects: ["p3"])) }
+        let child = try fixture.auth.mintToken(by: scoped, TokenRequest(role: .viewer, projects: ["p2"]))
+        let childCaller = try fixture.auth.authenticate(authorization: "Bearer \(child.secret)")
+        #expect(childCaller.role == .viewer && childCaller.projects == ["p2"] && !childCaller.allProjects)
+        let inherited = try fixture.auth.mintToken(by: scoped, TokenRequest())
+        #expect(inherited.record.projects == ["p1", "p2"] && !inherited.record.allProjects)
+    }
+
+    @Test func expiryNeverOutlivesTheMinter() throws {
+        let fixture = try AuthFixture()
+        let shortLived = try fixture.caller("alice", TokenRequest(expiresIn: 3600))
+        let forever = try fixture.auth.mintToken(by: shortLived, TokenRequest())
+        #expect(forever.record.expiresAt == shortLived.expiresAt)
+        let longer = try fixture.auth.mintToken(by: shortLived, TokenRequest(expiresIn: 86_400))
+        #expect(longer.record.expiresAt == shortLived.expiresAt)
+        let shorter = try fixture.auth.mintToken(by: shortLived, TokenRequest(expiresIn: 60))
+        #expect(shorter.record.expiresAt! < shortLived.expiresAt!)
+    }
+
+    @Test func visibilityAndRevocationRules() throws {
+        let fixture = try AuthFixture()
+        let viewer = try fixture.caller("carol")
+        let manager = try fixture.caller("bob")
+        let owner = try fixture.caller("alice")
+        let gina = try fixture.caller("gina")
+        // Viewers list only their own tokens; managers the organization's.
+        let viewerList = try fixture.auth.tokens(visibleTo: viewer, page: PageRequest())
+        #expect(viewerList.items.allSatisfy { $0.username == "carol" })
+        let managerList = try fixture.auth.tokens(visibleTo: manager, page: PageRequest())
+        #expect(Set(managerList.items.map(\.username)) == ["alice", "bob", "carol"])
+        // Another org's token is 404, never revocable.
+        do {
+            try fixture.auth.revokeToken(id: owner.tokenID, by: gina)
+            Issue.record("expected 404")
+        } catch let error as APIError {
+            #expect(error.status == 404)
+        }
+        // A manager cannot revoke the owner's token; the owner can revoke the manager's; anyone their own.
+        #expect(throws: APIError.self) { try fixture.auth.revokeToken(id: owner.tokenID, by: manager) }
+        try fixture.auth.revokeToken(id: viewer.tokenID, by: viewer)
+        try fixture.auth.revokeToken(id: manager.tokenID, by: owner)
+        #expect(throws: APIError.self) { _ = try fixture.auth.authenticate(authorization: "Bearer x") }
+    }
+}
+
+@Suite struct LoginTests {
+    @Test func loginIssuesAnAllProjectsTokenWithTheUsersRole() throws {
+        let fixture = try AuthFixture()
+        let (issued, caller) = try fixture.auth.login(username: "bob", password: "bob-password", clientAddress: "10.0.0.1")
+        #expect(caller.role == .manager && caller.allProjects)
+        #expect(issued.record.expiresAt != nil)
+    }
+
+    @Test func failuresAreRateLimitedPerUsername() throws {
+        let fixture = try AuthFixture(config: ["auth.login_max_failures": "3", "auth.login_window": "60"])
+        for _ in 0..<3 {
+            do {
+                _ = try fixture.auth.login(username: "bob", password: "wrong-password", clientAddress: "10.0.0.\(Int.random(in: 1...200))")
+                Issue.record("expected 401")
+            } catch let error as APIError {
+                #expect(error.status == 401)
+            }
+        }
+        do {
+            _ = try fixture.auth.login(username: "bob", password: "bob-password", clientAddress: "10.9.9.9")
+            Issue.record("expected 429")
+        } catch let error as APIError {
+            #expect(error.status == 429 && error.code == "RATE_LIMITED")
+            #expect(error.headers.contains { $0.0 == "Retry-After" })
+        }
+        fixture.test.clock.advance(by: 61)
+        _ = try fixture.auth.login(username: "bob", password: "bob-password", clientAddress: "10.9.9.9")
+    }
+
+    @Test func unknownUserAndWrongPasswordLookTheSame() throws {
+        let fixture = try AuthFixture()
+        var details: [String] = []
+        for username in ["nobody", "bob"] {
+            do {
+                _ = try fixture.auth.login(username: username, password: "wrong-password", clientAddress: "1.1.1.1")
+            } catch let error as APIError {
+                details.append("\(error.status) \(error.code) \(error.detail)")
+            }
+        }
+        #expect(details.count == 2 && details[0] == details[1])
+    }
+}
+
+@Suite struct OrganizationTests {
+    @Test func validatesAndRejectsDuplicates() throws {
+        let fixture = try AuthFixture()
+        #expect(throws: APIError.self) { _ = try fixture.auth.createOrganization(slug: "Bad Slug", name: "x") }
+        #expect(throws: APIError.self) { _ = try fixture.auth.createOrganization(slug: "acme", name: "Again") }
+        #expect(throws: APIError.self) { _ = try fixture.auth.createUser(username: "bob", organizationSlug: "acme", role: .viewer, password: "password1") }
+        #expect(throws: APIError.self) { _ = try fixture.auth.createUser(username: "dave", organizationSlug: "nope", role: .viewer, password: "password1") }
+        #expect(throws: APIError.self) { _ = try fixture.auth.createUser(username: "dave", organizationSlug: "acme", role: .viewer, password: "short") }
+        #expect(try fixture.auth.organizations().map(\.slug) == ["acme", "globex"])
+    }
+
+    @Test func bootstrapOnlyOnAnEmptyDatabase() throws {
+        let test = try TestContext()
+        defer { test.close() }
+        let module = AuthModule(context: test.context)
+        try Platform(context: test.context, modules: [module]).migrate()
+        let token = try #require(try module.service.bootstrapIfEmpty())
+        let caller = try module.service.authenticate(authorization: "Bearer \(token)")
+        #expect(caller.organizationSlug == "default" && caller.username == "admin" && caller.role == .owner)
+        #expect(try module.service.bootstrapIfEmpty() == nil)
+    }
+}

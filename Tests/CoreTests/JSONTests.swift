@@ -1,0 +1,92 @@
+import Core
+import Testing
+
+@Suite struct JSONParserTests {
+    @Test func parsesEveryValueKind() throws {
+        let value = try JSONParser.parse(#"{"a": [1, -2.5, 3e2, true, false, null], "b": {"c": "d\n\u00e9\ud83d\ude00"}}"#)
+        #expect(value["a"] == .array([.number(1), .number(-2.5), .number(300), .bool(true), .bool(false), .null]))
+        #expect(value["b"]?["c"] == .string("d\né😀"))
+    }
+
+    @Test func keepsObjectKeyOrderAndLastDuplicateWins() throws {
+        let value = try JSONParser.parse(#"{"z": 1, "a": 2, "z": 3}"#)
+        #expect(value.objectValue?.keys == ["z", "a"])
+        #expect(value["z"] == .number(3))
+    }
+
+    @Test(arguments: [
+        "", "{", "[1,]", "{\"a\":1,}", "NaN", "Infinity", "-Infinity", "[1 2]", "01", "1.", ".5", "\"\\x\"", "\"a", "tru", "{\"a\" 1}",
+        "[1]x", "\"\u{01}\"", "\"\\ud800\"", "1e400", "{'a': 1}",
+    ])
+    func rejectsMalformedText(_ text: String) {
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(text) }
+    }
+
+    @Test func rejectsInvalidUTF8() {
+        #expect(throws: JSONParseError.self) { try JSONParser.parse([0x22, 0xFF, 0xFE, 0x22]) }
+    }
+
+    @Test func limitsNestingDepthInsteadOfOverflowingTheStack() {
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(deep) }
+        let fine = String(repeating: "[", count: 60) + String(repeating: "]", count: 60)
+        #expect((try? JSONParser.parse(fine)) != nil)
+    }
+
+    @Test func writerRoundTripsAndEscapes() throws {
+        let value: JSON = .object(["s": .string("quote\" back\\ nl\n tab\t ctl\u{01} é"), "n": .number(24.1), "i": .int(-42),
+                                   "big": .number(1e300), "arr": .array([.null, .bool(true)])])
+        let text = JSONWriter.string(value)
+        #expect(text.contains(#"\u0001"#))
+        #expect(text.contains(#""i":-42"#))
+        #expect(try JSONParser.parse(text) == value)
+    }
+
+    @Test func writerNeverEmitsNonFiniteNumbers() {
+        #expect(JSONWriter.string(.array([.number(.nan), .number(.infinity)])) == "[null,null]")
+    }
+
+    @Test func int64ValueOnlyForIntegralNumbers() {
+        #expect(JSON.number(42).int64Value == 42)
+        #expect(JSON.number(4.5).int64Value == nil)
+        #expect(JSON.string("42").int64Value == nil)
+    }
+}
+
+@Suite struct FieldReaderTests {
+    @Test func readsTypedFieldsAndRejectsUnknownOnes() throws {
+        let body = try JSONParser.parse(#"{"name": "x", "favorite": true, "project_id": "ignored", "bogus": 1}"#)
+        var reader = try FieldReader(body, allowed: ["name", "favorite"], ignored: ["project_id"])
+        #expect(reader.string("name", required: true) == "x")
+        #expect(reader.bool("favorite") == true)
+        do {
+            try reader.finish()
+            Issue.record("expected a validation error")
+        } catch {
+            #expect(error.code == "VALIDATION_ERROR")
+            #expect(error.fields == ["bogus": "unknown field"])
+        }
+    }
+
+    @Test func collectsEveryProblem() throws {
+        var reader = try FieldReader(try JSONParser.parse(#"{"name": 5, "count": 1.5, "tags": ["a", 2]}"#),
+                                     allowed: ["name", "count", "tags", "needed"])
+        _ = reader.string("name")
+        _ = reader.int("count")
+        _ = reader.stringArray("tags")
+        _ = reader.string("needed", required: true)
+        #expect(Set(reader.problems.keys) == ["name", "count", "tags", "needed"])
+        #expect(throws: APIError.self) { try reader.finish() }
+    }
+
+    @Test func nonObjectBodyIsAValidationError() {
+        #expect(throws: APIError.self) { _ = try FieldReader(.array([]), allowed: []) }
+    }
+
+    @Test func enforcesLengthsAndRanges() throws {
+        var reader = try FieldReader(try JSONParser.parse(#"{"name": "", "port": 70000}"#), allowed: ["name", "port"])
+        #expect(reader.string("name", length: 1...200) == nil)
+        #expect(reader.int("port", range: 1...65_535) == nil)
+        #expect(reader.problems["name"] != nil && reader.problems["port"] != nil)
+    }
+}

@@ -1,0 +1,136 @@
+import Core
+import Foundation
+import Testing
+import TestSupport
+
+@Suite struct AdminCLITests {
+    func cli(_ db: String, _ arguments: [String]) throws -> CommandResult {
+        try runProgram("admin-cli", ["--db", db] + arguments)
+    }
+
+    @Test func initPrintsTheOwnerTokenAndJSON() throws {
+        let directory = TemporaryDirectory("iot-cli")
+        defer { directory.remove() }
+        let db = directory.file("data/iot.db")
+        let result = try cli(db, ["init", "--org", "acme", "--org-name", "Acme", "--user", "alice", "--password", "alice-password", "--json"])
+        #expect(result.exitCode == 0)
+        let json = try JSONParser.parse(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(json["organization"] == .string("acme") && json["user"] == .string("alice"))
+        let token = try #require(json["token"]?.stringValue)
+        #expect(FileManager.default.fileExists(atPath: db))
+        // The printed token works against a server on the same file.
+        let server = try ServerProcess(databasePath: db)
+        defer { server.stop() }
+        #expect(server.adminToken == nil)
+        #expect(try server.client(token: token).get("/api/v2/me/").json["organization"]?["slug"] == .string("acme"))
+        // Again: the organization exists → failure, exit 1.
+        let again = try cli(db, ["init", "--org", "acme", "--org-name", "Acme", "--user", "alice2", "--password", "alice-password"])
+        #expect(again.exitCode == 1)
+        #expect(again.stderr.contains("acme"))
+    }
+
+    @Test func orgsUsersAndTokens() throws {
+        let directory = TemporaryDirectory("iot-cli")
+        defer { directory.remove() }
+        let db = directory.file("iot.db")
+        #expect(try cli(db, ["org", "create", "acme", "--name", "Acme Corp"]).exitCode == 0)
+        #expect(try cli(db, ["org", "create", "globex", "--name", "Globex"]).exitCode == 0)
+        let orgs = try JSONParser.parse(try cli(db, ["org", "list", "--json"]).stdout)
+        #expect(orgs.arrayValue?.compactMap { $0["slug"]?.stringValue } == ["acme", "globex"])
+        #expect(try cli(db, ["org", "list"]).stdout.contains("acme\tAcme Corp"))
+        #expect(try cli(db, ["user", "create", "bob", "--org", "acme", "--role", "manager", "--password", "bob-password"]).exitCode == 0)
+        let users = try JSONParser.parse(try cli(db, ["user", "list", "--org", "acme", "--json"]).stdout)
+        #expect(users.arrayValue?.first?["role"] == .string("manager"))
+        let plain = try cli(db, ["token", "create", "--user", "bob", "--projects", "p1,p2", "--expires-in", "30d"])
+        #expect(plain.exitCode == 0 && plain.stdout.hasPrefix("iot_"))
+        let created = try JSONParser.parse(try cli(db, ["token", "create", "--user", "bob", "--role", "viewer", "--json"]).stdout)
+        let id = try #require(created["id"]?.int64Value)
+        #expect(created["token"]?.stringValue?.hasPrefix("iot_") == true)
+        let list = try JSONParser.parse(try cli(db, ["token", "list", "--json"]).stdout)
+        #expect(list.arrayValue?.count == 2)
+        #expect(!(try cli(db, ["token", "list"]).stdout.contains("iot_")))
+        #expect(try cli(db, ["token", "revoke", String(id)]).exitCode == 0)
+        let after = try JSONParser.parse(try cli(db, ["token", "list", "--json"]).stdout)
+        #expect(after.arrayValue?.first { $0["id"]?.int64Value == id }?["revoked"] == .bool(true))
+        // A viewer-only user cannot receive a higher-role token.
+        #expect(try cli(db, ["user", "create", "carol", "--org", "acme", "--role", "viewer", "--password", "carol-password"]).exitCode == 0)
+        #expect(try cli(db, ["token", "create", "--user", "carol", "--role", "owner"]).exitCode == 1)
+    }
+
+    @Test func usageErrorsExit2FailuresExit1HelpExits0() throws {
+        let directory = TemporaryDirectory("iot-cli")
+        defer { directory.remove() }
+        let db = directory.file("iot.db")
+        #expect(try cli(db, ["--help"]).exitCode == 0)
+        #expect(try cli(db, ["--help"]).stdout.contains("token create"))
+        #expect(try cli(db, ["token", "create", "--help"]).exitCode == 0)
+        #expect(try cli(db, ["token", "create", "--help"]).stdout.contains("--user"))
+        #expect(try cli(db, []).exitCode == 2)
+        #expect(try cli(db, ["frobnicate"]).exitCode == 2)
+        #expect(try cli(db, ["org", "create"]).exitCode == 2)
+        #expect(try cli(db, ["org", "create", "x1", "--name"]).exitCode == 2)
+        #expect(try cli(db, ["org", "create", "x1", "--name", "X", "--bogus"]).exitCode == 2)
+        #expect(try cli(db, ["user", "create", "u", "--org", "acme", "--role", "emperor", "--password", "password1"]).exitCode == 2)
+        #expect(try cli(db, ["org", "create", "Bad Slug", "--name", "X"]).exitCode == 1)
+        #expect(try cli(db, ["user", "list", "--org", "nope"]).exitCode == 1)
+        #expect(try cli(db, ["token", "revoke", "999"]).exitCode == 1)
+        #expect(!FileManager.default.fileExists(atPath: directory.file("help-only.db")))
+        _ = try runProgram("admin-cli", ["--db", directory.file("help-only.db"), "--help"])
+        #expect(!FileManager.default.fileExists(atPath: directory.file("help-only.db")))
+    }
+
+    @Test func migrateCheckAndBackup() throws {
+        let directory = TemporaryDirectory("iot-cli")
+        defer { directory.remove() }
+        let db = directory.file("iot.db")
+        let pending = try cli(db, ["check", "--json"])
+        #expect(pending.exitCode == 1)
+        #expect(try JSONParser.parse(pending.stdout)["pending_migrations"]?.arrayValue?.isEmpty == false)
+        let first = try cli(db, ["migrate"])
+        #expect(first.exitCode == 0 && first.stdout.contains("applied auth.001"))
+        let second = try cli(db, ["migrate"])
+        #expect(second.exitCode == 0 && second.stdout.contains("up to date"))
+        #expect(try cli(db, ["check"]).exitCode == 0)
+        #expect(try cli(db, ["org", "create", "acme", "--name", "Acme"]).exitCode == 0)
+        let backup = directory.file("backup/copy.db")
+        #expect(try cli(db, ["backup", backup]).exitCode == 0)
+        #expect(try cli(backup, ["check"]).exitCode == 0)
+        #expect(try cli(backup, ["org", "list"]).stdout.contains("acme"))
+    }
+
+    @Test func serverAndCLIShareOneDatabaseAtOnce() throws {
+        let server = try ServerProcess()
+        defer { server.stop() }
+        let db = server.databasePath
+        // Writes from the CLI while the server answers requests on the same file.
+        let port = server.port
+        let token = server.adminToken
+        let stop = Mutex(false)
+        let served = Mutex(0)
+        let loop = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            let client = HTTPTestClient(port: port, token: token)
+            while !stop.withLock({ $0 }) {
+                if (try? client.get("/api/v2/me/").status) == 200 { served.withLock { $0 += 1 } }
+            }
+            loop.signal()
+        }
+        var tokens: [(Int64, String)] = []
+        for index in 0..<5 {
+            let created = try cli(db, ["user", "create", "worker\(index)", "--org", "default", "--role", "viewer", "--password", "password-\(index)"])
+            #expect(created.exitCode == 0)
+            let minted = try JSONParser.parse(try cli(db, ["token", "create", "--user", "worker\(index)", "--json"]).stdout)
+            tokens.append((try #require(minted["id"]?.int64Value), try #require(minted["token"]?.stringValue)))
+        }
+        stop.withLock { $0 = true }
+        loop.wait()
+        #expect(served.withLock { $0 } > 0)
+        for (id, secret) in tokens {
+            #expect(try server.client(token: secret).get("/api/v2/me/").status == 200)
+            #expect(try cli(db, ["token", "revoke", String(id)]).exitCode == 0)
+            #expect(try server.client(token: secret).get("/api/v2/me/").status == 401)
+        }
+    }
+}
+
+import Synchronization

@@ -1,0 +1,128 @@
+import Core
+import HTTP
+import Testing
+
+@Suite struct RouterTests {
+    static func makeResponder() -> APIResponder {
+        let router = Router()
+        let api = router.group("/api/v2", tag: "test")
+        api.get("/projects/") { _ in .text("list") }
+        api.post("/projects/") { _ in .text("create", status: 201) }
+        api.get("/projects/trash/") { _ in .text("trash") }
+        api.get("/projects/:project_id/") { request in .text("detail \(try request.parameters.require("project_id"))") }
+        api.patch("/projects/:project_id/") { _ in .text("patch") }
+        api.get("/projects/:project_id/devices/:device_pk/") { request in
+            let pk = try request.parameters.requireInt("device_pk", notFoundCode: "DEVICE_NOT_FOUND")
+            return .text("device \(try request.parameters.require("project_id")) \(pk)")
+        }
+        api.get("/boom/") { _ in throw APIError.conflict("DEVICE_ALREADY_BOUND", "taken") }
+        api.get("/crash/") { _ in
+            struct Secret: Error {}
+            throw Secret()
+        }
+        api.get("/query/") { request in .text(request.query["q"] ?? "-") }
+        return APIResponder(table: router.freeze(), logger: Logger(level: .error), metrics: MetricsRegistry(), accessLog: false)
+    }
+
+    let responder = RouterTests.makeResponder()
+
+    func call(_ method: HTTPMethod, _ target: String, headers: [(String, String)] = []) throws -> Response {
+        responder.respond(to: try Request(method: method, target: target, headers: HTTPHeaders(headers)))
+    }
+
+    func text(_ response: Response) -> String { String(decoding: response.body, as: UTF8.self) }
+
+    @Test func matchesWithAndWithoutTrailingSlash() throws {
+        #expect(text(try call(.get, "/api/v2/projects/")) == "list")
+        #expect(text(try call(.get, "/api/v2/projects")) == "list")
+        #expect(text(try call(.get, "/api/v2/projects/abc")) == "detail abc")
+    }
+
+    @Test func literalSegmentsWinOverParameters() throws {
+        #expect(text(try call(.get, "/api/v2/projects/trash/")) == "trash")
+    }
+
+    @Test func capturesTypedParametersAndPercentDecodes() throws {
+        #expect(text(try call(.get, "/api/v2/projects/a%20b/devices/42/")) == "device a b 42")
+        let bad = try call(.get, "/api/v2/projects/p/devices/abc/")
+        #expect(bad.status == 404)
+        #expect(text(bad).contains("DEVICE_NOT_FOUND"))
+    }
+
+    @Test func unknownPathIs404AndWrongMethodIs405WithAllow() throws {
+        let missing = try call(.get, "/api/v2/nothing/")
+        #expect(missing.status == 404)
+        #expect(text(missing).contains(#""code":"NOT_FOUND""#))
+        let wrong = try call(.put, "/api/v2/projects/abc/")
+        #expect(wrong.status == 405)
+        #expect(wrong.headers["Allow"] == "GET, HEAD, PATCH")
+        #expect(text(wrong).contains("METHOD_NOT_ALLOWED"))
+        #expect(try call(.get, "/api//v2/projects/").status == 404)
+    }
+
+    @Test func headUsesTheGetHandler() throws {
+        #expect(try call(.head, "/api/v2/projects/").status == 200)
+    }
+
+    @Test func platformErrorsBecomeTheEnvelopeAndUnknownErrorsA500WithoutDetails() throws {
+        let conflict = try call(.get, "/api/v2/boom/")
+        #expect(conflict.status == 409)
+        #expect(text(conflict) == #"{"code":"DEVICE_ALREADY_BOUND","detail":"taken"}"#)
+        let crash = try call(.get, "/api/v2/crash/")
+        #expect(crash.status == 500)
+        #expect(text(crash).contains("INTERNAL_ERROR"))
+        #expect(!text(crash).contains("Secret"))
+    }
+
+    @Test func requestIDIsEchoedOrGenerated() throws {
+        #expect(try call(.get, "/api/v2/projects/", headers: [("X-Request-Id", "abc-123")]).headers["X-Request-Id"] == "abc-123")
+        let generated = try call(.get, "/api/v2/projects/").headers["X-Request-Id"]
+        #expect(generated != nil && generated!.count == 16)
+        let hostile = try call(.get, "/api/v2/projects/", headers: [("X-Request-Id", "bad id\u{7F}")]).headers["X-Request-Id"]
+        #expect(hostile != "bad id\u{7F}")
+    }
+
+    @Test func queryParametersArePercentDecoded() throws {
+        #expect(text(try call(.get, "/api/v2/query/?q=a%2Bb+c")) == "a+b c")
+        #expect(throws: APIError.self) { try Request(method: .get, target: "/api/v2/query/?q=%zz") }
+        #expect(throws: APIError.self) { try Request(method: .get, target: "/api/%ff%fe/") }
+    }
+}
+
+@Suite struct RequestBodyTests {
+    @Test func jsonRequiresAJSONContentTypeAndValidText() throws {
+        let good = try Request(method: .post, target: "/", headers: HTTPHeaders([("Content-Type", "application/json; charset=utf-8")]),
+                               body: Array(#"{"a":1}"#.utf8))
+        #expect(try good.json()["a"] == .number(1))
+        let wrongType = try Request(method: .post, target: "/", headers: HTTPHeaders([("Content-Type", "text/plain")]), body: Array("{}".utf8))
+        #expect(throws: APIError.self) { try wrongType.json() }
+        do {
+            _ = try wrongType.json()
+        } catch {
+            #expect(error.status == 415)
+        }
+        let malformed = try Request(method: .post, target: "/", headers: HTTPHeaders([("Content-Type", "application/json")]), body: Array("{x".utf8))
+        do {
+            _ = try malformed.json()
+            Issue.record("expected MALFORMED_JSON")
+        } catch {
+            #expect(error.code == "MALFORMED_JSON")
+        }
+    }
+}
+
+@Suite struct PaginationTests {
+    struct Item: JSONRepresentable, Sendable { let n: Int; var json: JSON { .int(n) } }
+
+    @Test func envelopeHasLinks() throws {
+        let request = try Request(method: .get, target: "/api/v2/tokens/?page=2&page_size=2&search=a%20b",
+                                  headers: HTTPHeaders([("Host", "example:8080")]))
+        let page = try request.pageRequest()
+        let response = Response.page(PageResult(count: 7, items: [Item(n: 3), Item(n: 4)]), of: page, for: request)
+        let json = try JSONParser.parse(response.body)
+        #expect(json["count"] == .number(7))
+        #expect(json["next"]?.stringValue == "http://example:8080/api/v2/tokens/?page_size=2&search=a%20b&page=3")
+        #expect(json["previous"]?.stringValue == "http://example:8080/api/v2/tokens/?page_size=2&search=a%20b&page=1")
+        #expect(json["results"] == .array([.number(3), .number(4)]))
+    }
+}

@@ -1,0 +1,24 @@
+import Core
+import Foundation
+import Persistence
+import Platform
+
+/// An in-process platform context over a temp WAL database, for module tests.
+public struct TestContext: Sendable {
+    public let directory: TemporaryDirectory
+    public let context: PlatformContext
+    public let clock: ManualClock
+
+    public init(config: [String: String] = [:]) throws {
+        directory = TemporaryDirectory("iot-ctx")
+        clock = ManualClock()
+        var values = ["auth.pbkdf2_iterations": "1000", "db.path": directory.file("test.db")]
+        for (key, value) in config { values[key] = value }
+        context = try PlatformContext.open(config: Config(values), clock: clock, logger: Logger(level: .error))
+    }
+
+    public func close() {
+        context.db.close()
+        directory.remove()
+    }
+}
