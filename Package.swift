@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Core", "HTTP", "Persistence", "Platform"], path: "Tests/TestSupport"),
         .testTarget(name: "CoreTests", dependencies: ["Core", "TestSupport"], path: "Tests/CoreTests"),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Core", "TestSupport"], path: "Tests/HTTPTests"),
-        .testTarget(name: "PersistenceTests", dependencies: ["Persistence", "Core", "TestSupport"], path: "Tests/PersistenceTests"),
+        .testTarget(name: "PersistenceTests", dependencies: ["Persistence", "Core"], path: "Tests/PersistenceTests"),
         .testTarget(name: "AuthTests", dependencies: ["Auth", "Platform", "HTTP", "Persistence", "Core", "TestSupport"], path: "Tests/AuthTests"),
         .testTarget(name: "EndToEndTests", dependencies: ["Core", "TestSupport"], path: "Tests/EndToEndTests"),
     ],

@@ -70,7 +70,7 @@ public final class ServerProcess: @unchecked Sendable {
     public let databasePath: String
     public let directory: TemporaryDirectory
     public let stderrPath: String
-    private let lines: Mutex<[String]>
+    private let lines = LineCollector()
 
     /// Starts `api-server --port 0` on `databasePath` (a fresh temp database by default) and waits for
     /// the `listening on` line.
@@ -87,8 +87,7 @@ public final class ServerProcess: @unchecked Sendable {
         process.standardOutput = pipe
         process.standardError = FileHandle(forWritingAtPath: stderrPath)!
         process.standardInput = FileHandle.nullDevice
-        let collected = Mutex<[String]>([])
-        lines = collected
+        let collected = lines
         let reader = pipe.fileHandleForReading
         try process.run()
         let pid = process.processIdentifier
@@ -102,14 +101,14 @@ public final class ServerProcess: @unchecked Sendable {
                 while let newline = pending.firstIndex(of: "\n") {
                     let line = String(pending[..<newline])
                     pending = String(pending[pending.index(after: newline)...])
-                    collected.withLock { $0.append(line) }
+                    collected.lines.withLock { $0.append(line) }
                 }
             }
         }
         let deadline = Date().addingTimeInterval(60)
         var foundPort: Int?
         while Date() < deadline, foundPort == nil {
-            foundPort = collected.withLock { lines in
+            foundPort = collected.lines.withLock { lines in
                 lines.first { $0.hasPrefix("listening on http://") }.flatMap { Int($0.split(separator: ":").last ?? "") }
             }
             if foundPort == nil {
@@ -123,13 +122,13 @@ public final class ServerProcess: @unchecked Sendable {
             throw TestClientError("api-server did not start: \(log.suffix(2000))")
         }
         port = foundPort
-        adminToken = collected.withLock { lines in
+        adminToken = collected.lines.withLock { lines in
             lines.first { $0.hasPrefix("admin token: ") }.map { String($0.dropFirst("admin token: ".count)) }
         }
     }
 
     /// Every stdout line so far.
-    public var outputLines: [String] { lines.withLock { $0 } }
+    public var outputLines: [String] { lines.lines.withLock { $0 } }
 
     public var log: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
 
@@ -154,4 +153,9 @@ public final class ServerProcess: @unchecked Sendable {
             process.waitUntilExit()
         }
     }
+}
+
+/// Lines a child process printed, shared with the thread that reads them.
+final class LineCollector: Sendable {
+    let lines = Mutex<[String]>([])
 }

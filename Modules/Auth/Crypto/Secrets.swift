@@ -36,14 +36,12 @@ public enum Secrets {
     /// PBKDF2-HMAC-SHA256.
     public static func pbkdf2(password: String, salt: [UInt8], iterations: Int, length: Int = 32) -> [UInt8] {
         var output = [UInt8](repeating: 0, count: length)
-        let passwordBytes = Array(password.utf8)
-        let status = passwordBytes.withUnsafeBufferPointer { pw in
+        let passwordLength = Int32(password.utf8.count)
+        let status = password.withCString { pw in
             salt.withUnsafeBufferPointer { saltBuffer in
                 output.withUnsafeMutableBufferPointer { out in
-                    pw.baseAddress!.withMemoryRebound(to: CChar.self, capacity: max(pw.count, 1)) { pwChars in
-                        PKCS5_PBKDF2_HMAC(pw.count == 0 ? "" : pwChars, Int32(pw.count), saltBuffer.baseAddress, Int32(salt.count),
-                                          Int32(iterations), EVP_sha256(), Int32(length), out.baseAddress)
-                    }
+                    PKCS5_PBKDF2_HMAC(pw, passwordLength, saltBuffer.baseAddress, Int32(salt.count), Int32(iterations), EVP_sha256(),
+                                      Int32(length), out.baseAddress)
                 }
             }
         }

@@ -60,6 +60,11 @@ public struct JSONObject: Sendable, Equatable, ExpressibleByDictionaryLiteral {
         for (key, value) in pairs { self[key] = value }
     }
 
+    /// `JSONObject(["status": .string("ok")])`, keys in literal order.
+    public init(_ pairs: KeyValuePairs<String, JSON>) {
+        for (key, value) in pairs { self[key] = value }
+    }
+
     public var keys: [String] { entries.map(\.key) }
     public var count: Int { entries.count }
 

@@ -28,8 +28,11 @@ public struct Config: Sendable {
             if name == "IOT_DB" {
                 config.values["db.path"] = value
             } else {
-                let key = name.dropFirst(4).lowercased().replacingOccurrences(of: "_", with: ".")
-                config.values[key] = value
+                // `_` stands for both `.` and `_` (IOT_AUTH_PBKDF2_ITERATIONS is auth.pbkdf2_iterations): keep the
+                // normalized name and let lookups match it; it shadows the file's value for the same key.
+                let normalized = String(name.dropFirst(4)).lowercased()
+                for key in config.values.keys where Self.normalize(key) == normalized { config.values[key] = nil }
+                config.environment[normalized] = value
             }
         }
         for (key, value) in overrides { config.values[key] = value }
@@ -49,24 +52,29 @@ public struct Config: Sendable {
         }
     }
 
+    /// Environment values by normalized key (`auth_pbkdf2_iterations`).
+    private var environment: [String: String] = [:]
+
+    static func normalize(_ key: String) -> String { key.lowercased().replacingOccurrences(of: ".", with: "_") }
+
     public subscript(key: String) -> String? {
-        get { values[key] }
+        get { values[key] ?? (environment.isEmpty ? nil : environment[Self.normalize(key)]) }
         set { values[key] = newValue }
     }
 
-    public func string(_ key: String, default value: String) -> String { values[key] ?? value }
+    public func string(_ key: String, default value: String) -> String { self[key] ?? value }
 
     public func int(_ key: String, default value: Int) -> Int {
-        values[key].flatMap { Int($0) } ?? value
+        self[key].flatMap { Int($0) } ?? value
     }
 
     public func bool(_ key: String, default value: Bool) -> Bool {
-        guard let text = values[key]?.lowercased() else { return value }
+        guard let text = self[key]?.lowercased() else { return value }
         return ["1", "true", "yes", "on"].contains(text)
     }
 
     /// A duration in seconds, accepting `30d`, `10m`, `5s` or plain seconds.
     public func seconds(_ key: String, default value: Double) -> Double {
-        values[key].flatMap(DurationText.seconds) ?? value
+        self[key].flatMap(DurationText.seconds) ?? value
     }
 }

@@ -13,6 +13,14 @@ public struct RouteInfo: Sendable {
     public let tag: String
     /// Whether the route requires a bearer token (documentation only; handlers check).
     public let authenticated: Bool
+
+    public init(method: HTTPMethod, pattern: String, summary: String, tag: String, authenticated: Bool) {
+        self.method = method
+        self.pattern = pattern
+        self.summary = summary
+        self.tag = tag
+        self.authenticated = authenticated
+    }
 }
 
 /// Builds the routing table at startup ("build mutable, run frozen"): modules add routes through

@@ -1,0 +1,442 @@
+import Core
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Our HTTP/1.1 server: one epoll thread does all socket I/O and parsing, a fixed pool of worker
+/// threads runs the responder. Keep-alive, pipelining (answered in order, one request at a time per
+/// connection), chunked bodies, `Expect: 100-continue`, limits (431/413), header and idle timeouts,
+/// a connection cap, and graceful shutdown.
+///
+/// ```swift
+/// let server = HTTPServer(configuration: configuration, responder: responder, logger: logger)
+/// let port = try server.start()
+/// …
+/// server.shutdown(gracePeriod: 10)
+/// ```
+public final class HTTPServer: Sendable {
+    public let configuration: HTTPServerConfiguration
+    let responder: any HTTPResponder
+    let logger: Logger
+    let workers: WorkerPool
+    private let loop = Mutex<EventLoop?>(nil)
+    let shutdownRequested = Atomic<Bool>(false)
+
+    public init(configuration: HTTPServerConfiguration, responder: any HTTPResponder, logger: Logger) {
+        self.configuration = configuration
+        self.responder = responder
+        self.logger = logger
+        self.workers = WorkerPool(threads: configuration.workerThreads)
+    }
+
+    /// Binds and starts serving on a background thread; returns the bound port.
+    public func start() throws -> Int {
+        Posix.raiseFileLimit()
+        signal(SIGPIPE, SIG_IGN)
+        let (fd, port) = try Posix.listen(host: configuration.host, port: configuration.port)
+        let eventLoop = try EventLoop(server: self, listenFD: fd)
+        loop.withLock { $0 = eventLoop }
+        let thread = Thread { eventLoop.run() }
+        thread.name = "http-event-loop"
+        thread.start()
+        return port
+    }
+
+    /// Stops accepting, closes idle connections, lets in-flight requests finish (up to `gracePeriod`
+    /// seconds, their responses carry `Connection: close`), then stops the loop and the workers.
+    public func shutdown(gracePeriod: Double) {
+        guard let eventLoop = loop.withLock({ $0 }) else { return }
+        shutdownRequested.store(true, ordering: .sequentiallyConsistent)
+        eventLoop.selector.wakeUp()
+        _ = eventLoop.drained.wait(timeout: .now() + max(0, gracePeriod))
+        eventLoop.stopRequested.store(true, ordering: .sequentiallyConsistent)
+        eventLoop.selector.wakeUp()
+        _ = eventLoop.finished.wait(timeout: .now() + 5)
+        workers.stop()
+        loop.withLock { $0 = nil }
+    }
+
+    /// Runs on a worker thread: builds the `Request`, calls the responder, encodes the answer.
+    func handle(head: RequestHead, body: [UInt8], remoteAddress: String) -> (bytes: [UInt8], keepAlive: Bool) {
+        var response: Response
+        do {
+            var request = try Request(method: head.method, target: head.target, version: head.version, headers: head.headers, body: body)
+            request.remoteAddress = remoteAddress
+            response = responder.respond(to: request)
+        } catch {
+            response = .error(error)
+        }
+        let closeRequested = response.headers["Connection"]?.lowercased() == "close"
+        let keepAlive = head.keepAlive && !closeRequested && !shutdownRequested.load(ordering: .relaxed)
+        return (ResponseEncoder.encode(response, headRequest: head.method == .head, keepAlive: keepAlive, version: head.version), keepAlive)
+    }
+}
+
+/// The event loop: owns the selector, the listening socket and every connection. Its mutable state is
+/// confined to the loop thread; other threads only touch `completions`, the atomics and `selector.wakeUp()`.
+final class EventLoop: @unchecked Sendable {
+    struct Completion {
+        let fd: Int32
+        let id: UInt64
+        let bytes: [UInt8]
+        let keepAlive: Bool
+    }
+
+    unowned let server: HTTPServer
+    let selector: Selector
+    var listenFD: Int32
+    let configuration: HTTPServerConfiguration
+    let completions = Mutex<[Completion]>([])
+    let stopRequested = Atomic<Bool>(false)
+    /// Signalled once, when shutdown has no request left in flight.
+    let drained = DispatchSemaphore(value: 0)
+    let finished = DispatchSemaphore(value: 0)
+
+    private var connections: [Connection?] = []
+    private var connectionCount = 0
+    private var inFlight = 0
+    private var nextID: UInt64 = 1
+    private var scratch = [UInt8](repeating: 0, count: 65_536)
+    private var shutdownApplied = false
+    private var drainedSignalled = false
+    private var lastSweep: Double = 0
+
+    init(server: HTTPServer, listenFD: Int32) throws {
+        self.server = server
+        self.listenFD = listenFD
+        self.configuration = server.configuration
+        self.selector = try Selector()
+        try selector.add(listenFD, .read)
+    }
+
+    static func now() -> Double {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+    }
+
+    // MARK: - Loop
+
+    func run() {
+        while !stopRequested.load(ordering: .relaxed) {
+            let events = selector.wait(timeoutMilliseconds: 250)
+            let now = Self.now()
+            drainCompletions(now: now)
+            for event in events {
+                if event.fd == listenFD {
+                    acceptAll(now: now)
+                } else if let connection = connection(event.fd) {
+                    handle(connection, event, now: now)
+                }
+            }
+            if server.shutdownRequested.load(ordering: .relaxed) { applyShutdown() }
+            if now - lastSweep >= 0.25 {
+                sweep(now: now)
+                lastSweep = now
+            }
+        }
+        for case let connection? in connections { close(connection) }
+        if listenFD >= 0 {
+            selector.remove(listenFD)
+            Glibc.close(listenFD)
+            listenFD = -1
+        }
+        finished.signal()
+    }
+
+    private func connection(_ fd: Int32) -> Connection? {
+        Int(fd) < connections.count ? connections[Int(fd)] : nil
+    }
+
+    func complete(_ completion: Completion) {
+        completions.withLock { $0.append(completion) }
+        selector.wakeUp()
+    }
+
+    // MARK: - Accept
+
+    private func acceptAll(now: Double) {
+        while true {
+            var storage = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let fd = withUnsafeMutablePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.accept(listenFD, $0, &length) }
+            }
+            if fd < 0 {
+                let code = errno
+                if code == EINTR || code == ECONNABORTED { continue }
+                if code != EAGAIN && code != EWOULDBLOCK {
+                    server.logger.warning("accept failed", ["errno": .int(Int(code))])
+                }
+                return
+            }
+            if server.shutdownRequested.load(ordering: .relaxed) || connectionCount >= configuration.maxConnections {
+                Glibc.close(fd)
+                continue
+            }
+            Posix.setNonBlocking(fd)
+            Posix.setNoDelay(fd)
+            let connection = Connection(fd: fd, id: nextID, remoteAddress: Posix.describe(storage), limits: configuration.limits, now: now)
+            nextID += 1
+            do {
+                try selector.add(fd, .read)
+            } catch {
+                Glibc.close(fd)
+                continue
+            }
+            if Int(fd) >= connections.count {
+                connections.append(contentsOf: repeatElement(nil, count: Int(fd) - connections.count + 1024))
+            }
+            connections[Int(fd)] = connection
+            connectionCount += 1
+        }
+    }
+
+    // MARK: - I/O
+
+    private func handle(_ connection: Connection, _ event: IOEvent, now: Double) {
+        if event.writable, connection.hasPendingOutput {
+            guard flush(connection) else { return }
+            if connection.responsePending, !connection.hasPendingOutput { responseWritten(connection, now: now) }
+        }
+        guard connections[Int(connection.fd)] === connection else { return }
+        if event.readable || event.hangup {
+            readAvailable(connection, now: now)
+        }
+    }
+
+    private func readAvailable(_ connection: Connection, now: Double) {
+        guard connection.phase == .reading || connection.phase == .draining else {
+            // Paused; a hangup while a handler runs is noticed when its response is written.
+            if connection.phase == .awaitingResponse { updateInterest(connection) }
+            return
+        }
+        let fd = connection.fd
+        for _ in 0..<4 {
+            let count = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count > 0 {
+                connection.lastActivity = now
+                if connection.phase != .draining {
+                    scratch.withUnsafeBytes { connection.input.append(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+                }
+                if count < scratch.count { break }
+            } else if count == 0 {
+                connection.readClosed = true
+                break
+            } else {
+                let code = errno
+                if code == EINTR { continue }
+                if code == EAGAIN || code == EWOULDBLOCK { break }
+                close(connection)
+                return
+            }
+        }
+        if connection.phase == .draining {
+            if connection.readClosed { close(connection) }
+            return
+        }
+        process(connection, now: now)
+    }
+
+    /// Parses buffered input until a request is complete (then hands it to a worker) or more bytes are needed.
+    private func process(_ connection: Connection, now: Double) {
+        while connection.phase == .reading {
+            let part: HTTPPart?
+            do {
+                part = try connection.parser.parse(&connection.input)
+            } catch {
+                fail(connection, error, now: now)
+                return
+            }
+            guard let part else { break }
+            switch part {
+            case .head(let head):
+                connection.head = head
+                connection.body = []
+                connection.headStartedAt = nil
+                if head.expectsContinue, head.hasBody, connection.input.isEmpty {
+                    connection.output.append(contentsOf: ResponseEncoder.continueLine)
+                    guard flush(connection) else { return }
+                }
+            case .body(let bytes):
+                connection.body.append(contentsOf: bytes)
+            case .end:
+                dispatch(connection)
+            }
+        }
+        if connection.phase == .reading {
+            if connection.readClosed {
+                // EOF between or inside requests: nothing more will come and no answer is owed.
+                close(connection)
+                return
+            }
+            if connection.parser.isIdle, !connection.input.isEmpty, connection.headStartedAt == nil {
+                connection.headStartedAt = now
+            }
+        }
+        updateInterest(connection)
+    }
+
+    private func dispatch(_ connection: Connection) {
+        guard let head = connection.head else { return }
+        let body = connection.body
+        connection.head = nil
+        connection.body = []
+        connection.phase = .awaitingResponse
+        inFlight += 1
+        let fd = connection.fd
+        let id = connection.id
+        let remote = connection.remoteAddress
+        let server = self.server
+        server.workers.submit { [self] in
+            let (bytes, keepAlive) = server.handle(head: head, body: body, remoteAddress: remote)
+            complete(Completion(fd: fd, id: id, bytes: bytes, keepAlive: keepAlive))
+        }
+    }
+
+    private func drainCompletions(now: Double) {
+        let ready = completions.withLock { list -> [Completion] in
+            defer { list.removeAll(keepingCapacity: true) }
+            return list
+        }
+        for completion in ready {
+            inFlight -= 1
+            guard let connection = connection(completion.fd), connection.id == completion.id else { continue }
+            connection.output.append(contentsOf: completion.bytes)
+            connection.responsePending = true
+            connection.phase = completion.keepAlive ? .reading : .closingAfterWrite
+            connection.lastActivity = now
+            guard flush(connection) else { continue }
+            if !connection.hasPendingOutput {
+                responseWritten(connection, now: now)
+            } else {
+                updateInterest(connection)
+            }
+        }
+    }
+
+    /// The current response is fully written: close, or go on with pipelined requests.
+    private func responseWritten(_ connection: Connection, now: Double) {
+        connection.responsePending = false
+        if connection.phase == .closingAfterWrite {
+            beginClose(connection, now: now)
+        } else {
+            process(connection, now: now)
+        }
+    }
+
+    /// Writes what it can; false when the connection was closed because of a write error.
+    @discardableResult
+    private func flush(_ connection: Connection) -> Bool {
+        while connection.hasPendingOutput {
+            let count = connection.output.withUnsafeBytes { raw in
+                send(connection.fd, raw.baseAddress! + connection.outputOffset, raw.count - connection.outputOffset, Int32(MSG_NOSIGNAL))
+            }
+            if count > 0 {
+                connection.outputOffset += count
+            } else {
+                let code = errno
+                if count < 0, code == EINTR { continue }
+                if count < 0, code == EAGAIN || code == EWOULDBLOCK { break }
+                close(connection)
+                return false
+            }
+        }
+        if !connection.hasPendingOutput {
+            connection.output.removeAll(keepingCapacity: connection.output.capacity <= 65_536)
+            connection.outputOffset = 0
+        }
+        updateInterest(connection)
+        return true
+    }
+
+    /// A request that cannot be parsed: answer once with the matching status, then close.
+    private func fail(_ connection: Connection, _ error: HTTPParserError, now: Double) {
+        let response = Response.error(APIError(status: error.status, code: error.code, detail: error.detail))
+        connection.output.append(contentsOf: ResponseEncoder.encode(response, headRequest: false, keepAlive: false, version: .http1_1))
+        connection.phase = .closingAfterWrite
+        connection.responsePending = true
+        connection.input = ByteBuffer()
+        guard flush(connection) else { return }
+        if !connection.hasPendingOutput { responseWritten(connection, now: now) }
+    }
+
+    private func beginClose(_ connection: Connection, now: Double) {
+        Glibc.shutdown(connection.fd, Int32(SHUT_WR))
+        connection.phase = .draining
+        connection.input = ByteBuffer()
+        connection.drainDeadline = now + 2
+        if connection.readClosed {
+            close(connection)
+        } else {
+            updateInterest(connection)
+        }
+    }
+
+    private func updateInterest(_ connection: Connection) {
+        let desired = connection.desiredInterest
+        if desired != connection.interest {
+            selector.modify(connection.fd, desired)
+            connection.interest = desired
+        }
+    }
+
+    private func close(_ connection: Connection) {
+        guard connections[Int(connection.fd)] === connection else { return }
+        selector.remove(connection.fd)
+        Glibc.close(connection.fd)
+        connections[Int(connection.fd)] = nil
+        connectionCount -= 1
+    }
+
+    // MARK: - Timeouts and shutdown
+
+    private func sweep(now: Double) {
+        let headerTimeout = configuration.headerTimeout
+        let idleTimeout = configuration.idleTimeout
+        for case let connection? in connections {
+            switch connection.phase {
+            case .awaitingResponse:
+                continue
+            case .draining:
+                if now >= connection.drainDeadline { close(connection) }
+            case .closingAfterWrite:
+                if now - connection.lastActivity > idleTimeout { close(connection) }
+            case .reading:
+                if let started = connection.headStartedAt, now - started > headerTimeout {
+                    close(connection)
+                } else if now - connection.lastActivity > idleTimeout {
+                    close(connection)
+                }
+            }
+        }
+        if server.shutdownRequested.load(ordering: .relaxed) { checkDrained() }
+    }
+
+    private func applyShutdown() {
+        if !shutdownApplied {
+            shutdownApplied = true
+            selector.remove(listenFD)
+            Glibc.close(listenFD)
+            listenFD = -1
+        }
+        // Connections with nothing in flight and nothing to write are closed now; the others close
+        // after their response (which carries `Connection: close`).
+        for case let connection? in connections where connection.phase != .awaitingResponse && !connection.hasPendingOutput {
+            if connection.phase == .reading, !connection.parser.isIdle { continue }   // a body is arriving: let it finish
+            close(connection)
+        }
+        checkDrained()
+    }
+
+    private func checkDrained() {
+        guard !drainedSignalled, inFlight == 0 else { return }
+        let writing = connections.contains { $0?.hasPendingOutput ?? false }
+        if !writing {
+            drainedSignalled = true
+            drained.signal()
+        }
+    }
+}

@@ -1,0 +1,19 @@
+/// Everything the server needs to know (the `server.*` configuration keys), with their defaults.
+public struct HTTPServerConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    /// 0 picks a free port (`start()` returns it).
+    public var port = 8080
+    public var limits = HTTPLimits()
+    /// Seconds a request head may take to arrive, from its first byte (slowloris defence).
+    public var headerTimeout: Double = 10
+    /// Seconds an idle keep-alive connection (or a stalled body or write) stays open.
+    public var idleTimeout: Double = 60
+    /// Connections beyond this are closed as soon as they are accepted.
+    public var maxConnections = 10_000
+    /// Handler threads.
+    public var workerThreads = 32
+    /// Bytes a connection may buffer ahead (pipelined requests) while its current request is handled.
+    public var maxPipelineBufferBytes = 1 << 20
+
+    public init() {}
+}

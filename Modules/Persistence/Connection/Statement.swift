@@ -1,0 +1,99 @@
+internal import CSQLite
+
+/// A prepared statement that owns its handle: prepared in `init`, finalized in `deinit`.
+/// Not `Sendable`: it lives and dies with its connection.
+final class Statement {
+    let handle: OpaquePointer
+    let sql: String
+    unowned let connection: Database
+
+    init(connection: Database, sql: String, persistent: Bool) throws {
+        var handle: OpaquePointer?
+        let flags: UInt32 = persistent ? UInt32(SQLITE_PREPARE_PERSISTENT) : 0
+        let code = sqlite3_prepare_v3(connection.handle, sql, -1, flags, &handle, nil)
+        guard code == SQLITE_OK, let handle else {
+            if let handle { sqlite3_finalize(handle) }
+            throw connection.error(code: code, sql: sql)
+        }
+        self.handle = handle
+        self.sql = sql
+        self.connection = connection
+    }
+
+    deinit { sqlite3_finalize(handle) }
+
+    /// Resets the statement and binds `arguments` to its placeholders.
+    func bind(_ arguments: [any SQLBindable]) throws {
+        sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
+        let expected = Int(sqlite3_bind_parameter_count(handle))
+        guard expected == arguments.count else {
+            throw PersistenceUsageError("statement expects \(expected) arguments, got \(arguments.count): \(sql.prefix(200))")
+        }
+        for (offset, argument) in arguments.enumerated() {
+            let index = Int32(offset + 1)
+            let code: Int32
+            switch argument.sqlValue {
+            case .null: code = sqlite3_bind_null(handle, index)
+            case .integer(let value): code = sqlite3_bind_int64(handle, index, value)
+            case .real(let value): code = sqlite3_bind_double(handle, index, value)
+            case .text(var text):
+                // Explicit byte length: a -1 length would cut the text at an embedded NUL.
+                code = text.withUTF8 { utf8 in
+                    utf8.withMemoryRebound(to: CChar.self) { chars in
+                        guard let base = chars.baseAddress else { return sqlite3_bind_text(handle, index, "", 0, csqlite_transient()) }
+                        return sqlite3_bind_text(handle, index, base, Int32(chars.count), csqlite_transient())
+                    }
+                }
+            case .blob(let bytes):
+                code = bytes.withUnsafeBytes { raw in
+                    sqlite3_bind_blob(handle, index, raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(raw.count), csqlite_transient())
+                }
+            }
+            guard code == SQLITE_OK else { throw connection.error(code: code, sql: sql) }
+        }
+    }
+
+    /// One step: true when a row is available, false when done.
+    func step() throws -> Bool {
+        switch sqlite3_step(handle) {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
+        case let code:
+            let error = connection.error(code: code, sql: sql)
+            sqlite3_reset(handle)
+            throw error
+        }
+    }
+
+    /// The current row's values.
+    func row() -> Row {
+        let count = sqlite3_column_count(handle)
+        var values: [SQLValue] = []
+        values.reserveCapacity(Int(count))
+        for column in 0..<count {
+            switch sqlite3_column_type(handle, column) {
+            case SQLITE_INTEGER: values.append(.integer(sqlite3_column_int64(handle, column)))
+            case SQLITE_FLOAT: values.append(.real(sqlite3_column_double(handle, column)))
+            case SQLITE_TEXT:
+                if let text = sqlite3_column_text(handle, column) {
+                    let length = Int(sqlite3_column_bytes(handle, column))
+                    values.append(.text(String(decoding: UnsafeBufferPointer(start: text, count: length), as: UTF8.self)))
+                } else {
+                    values.append(.text(""))
+                }
+            case SQLITE_BLOB:
+                let length = Int(sqlite3_column_bytes(handle, column))
+                if let pointer = sqlite3_column_blob(handle, column), length > 0 {
+                    values.append(.blob(Array(UnsafeRawBufferPointer(start: pointer, count: length))))
+                } else {
+                    values.append(.blob([]))
+                }
+            default: values.append(.null)
+            }
+        }
+        return Row(values: values)
+    }
+
+    func reset() { sqlite3_reset(handle) }
+}

@@ -1,0 +1,11 @@
+/// Tuning of a `DatabasePool` (`db.*` configuration keys).
+public struct DatabaseConfiguration: Sendable {
+    /// Read-only connections in the pool, besides the one writer.
+    public var readers = 8
+    /// `NORMAL` (default; durable across process crashes, may lose the last commits on power loss) or `FULL`.
+    public var synchronous = "NORMAL"
+    /// How long a connection waits for another process's lock before failing with `SQLITE_BUSY`.
+    public var busyTimeoutMilliseconds = 5000
+
+    public init() {}
+}

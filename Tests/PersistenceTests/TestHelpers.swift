@@ -1,0 +1,53 @@
+import Foundation
+import Persistence
+
+/// A fresh folder under the system temporary directory, removed by `remove()`.
+struct TemporaryFolder {
+    let path: String
+
+    init() throws {
+        path = (NSTemporaryDirectory() as NSString).appendingPathComponent("persistence-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
+
+    func remove() { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// A thread started immediately; `join()` waits for it to finish.
+final class TestThread: Sendable {
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(_ body: @escaping @Sendable () -> Void) {
+        let finished = self.finished
+        let thread = Thread {
+            body()
+            finished.signal()
+        }
+        thread.start()
+    }
+
+    func join() { finished.wait() }
+}
+
+struct ExpectedFailure: Error {}
+
+extension DatabasePool {
+    /// The number of rows of `table`, read through a reader connection.
+    func count(_ table: String) throws -> Int64 {
+        try read { db in try db.queryOne("SELECT count(*) FROM \(table)")?.int(0) ?? -1 }
+    }
+}
+
+/// A value shared between test threads.
+final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+
+    init(_ value: Value) { self.value = value }
+
+    var current: Value { lock.withLock { value } }
+
+    func mutate<T>(_ body: (inout Value) -> T) -> T { lock.withLock { body(&value) } }
+}
