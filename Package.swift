@@ -23,10 +23,13 @@ let package = Package(
 
         // Domain modules.
         .target(name: "Auth", dependencies: ["Core", "HTTP", "Persistence", "Platform", "COpenSSL"], path: "Modules/Auth"),
+        .target(name: "Projects", dependencies: ["Core", "HTTP", "Persistence", "Platform", "Auth"], path: "Modules/Projects"),
+        .target(name: "Devices", dependencies: ["Core", "HTTP", "Persistence", "Platform", "Auth", "Projects"], path: "Modules/Devices"),
 
         // Apps: thin composition roots.
-        .executableTarget(name: "api-server", dependencies: ["Platform", "Auth"], path: "Apps/api-server"),
-        .executableTarget(name: "admin-cli", dependencies: ["Platform", "Auth"], path: "Apps/admin-cli"),
+        .target(name: "Composition", dependencies: ["Core", "Platform", "Auth", "Projects", "Devices"], path: "Apps/Composition"),
+        .executableTarget(name: "api-server", dependencies: ["Platform", "Composition"], path: "Apps/api-server"),
+        .executableTarget(name: "admin-cli", dependencies: ["Platform", "Composition"], path: "Apps/admin-cli"),
 
         // Tests.
         .target(name: "TestSupport", dependencies: ["Core", "HTTP", "Persistence", "Platform"], path: "Tests/TestSupport"),
@@ -34,6 +37,8 @@ let package = Package(
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Core", "TestSupport"], path: "Tests/HTTPTests"),
         .testTarget(name: "PersistenceTests", dependencies: ["Persistence", "Core"], path: "Tests/PersistenceTests"),
         .testTarget(name: "AuthTests", dependencies: ["Auth", "Platform", "HTTP", "Persistence", "Core", "TestSupport"], path: "Tests/AuthTests"),
+        .testTarget(name: "ProjectsTests", dependencies: ["Projects", "Auth", "Platform", "Persistence", "Core", "TestSupport"], path: "Tests/ProjectsTests"),
+        .testTarget(name: "DevicesTests", dependencies: ["Devices", "Projects", "Auth", "Platform", "Persistence", "Core", "TestSupport"], path: "Tests/DevicesTests"),
         .testTarget(name: "EndToEndTests", dependencies: ["Core", "TestSupport"], path: "Tests/EndToEndTests"),
     ],
     swiftLanguageModes: [.v6]

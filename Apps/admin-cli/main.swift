@@ -1,5 +1,5 @@
 // admin-cli: parse global options → open the database → compose modules → run one maintenance command.
-import Auth
+import Composition
 import Core
 import Foundation
 import Platform
@@ -12,7 +12,7 @@ do {
     // Help needs the command list but must not create a database file.
     if wantsHelp { options.config["db.path"] = ":memory:" }
     let context = try PlatformContext.open(config: options.config)
-    let platform = Platform(context: context, modules: [AuthModule(context: context)])
+    let platform = Platform(context: context, modules: Composition(context: context).modules)
     let runner = CommandRunner(program: "admin-cli", commands: platform.maintenanceCommands + platform.commands)
     // Every command but the ones that inspect or apply migrations themselves works on an up-to-date schema.
     if !wantsHelp, let first = words.first, !["check", "migrate", "backup"].contains(first), runner.select(words) != nil {

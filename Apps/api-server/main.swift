@@ -1,5 +1,5 @@
 // api-server: parse config → open the database → compose modules → migrate → serve.
-import Auth
+import Composition
 import Core
 import Foundation
 import Platform
@@ -21,8 +21,9 @@ do {
     if let extra = options.rest.first { throw UsageError("unexpected argument \(extra)") }
     _ = try ServerRunner.configuration(from: options.config)
     let context = try PlatformContext.open(config: options.config)
-    let auth = AuthModule(context: context)
-    let platform = Platform(context: context, modules: [auth])
+    let composition = Composition(context: context)
+    let auth = composition.auth
+    let platform = Platform(context: context, modules: composition.modules)
     try platform.migrate()
     if let token = try auth.service.bootstrapIfEmpty() { ServerRunner.printLine("admin token: \(token)") }
     try ServerRunner.run(platform)

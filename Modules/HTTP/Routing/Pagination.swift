@@ -7,9 +7,12 @@ extension Request {
     }
 
     /// The link to another page of the same list: the request's URL with `page` replaced.
-    func pageLink(_ page: Int) -> String {
-        var items = query.items.filter { $0.name != "page" }
-        items.append(("page", String(page)))
+    func pageLink(_ page: Int) -> String { link(replacing: "page", with: String(page)) }
+
+    /// The request's absolute URL with query parameter `name` set to `value` (cursor and page links).
+    public func link(replacing name: String, with value: String) -> String {
+        var items = query.items.filter { $0.name != name }
+        items.append((name, value))
         let queryText = items.map { "\(PercentDecoding.encodeComponent($0.name))=\(PercentDecoding.encodeComponent($0.value))" }
             .joined(separator: "&")
         let rawPath = target.split(separator: "?", maxSplits: 1).first.map(String.init) ?? path

@@ -37,14 +37,7 @@ final class Statement {
             case .null: code = sqlite3_bind_null(handle, index)
             case .integer(let value): code = sqlite3_bind_int64(handle, index, value)
             case .real(let value): code = sqlite3_bind_double(handle, index, value)
-            case .text(var text):
-                // Explicit byte length: a -1 length would cut the text at an embedded NUL.
-                code = text.withUTF8 { utf8 in
-                    utf8.withMemoryRebound(to: CChar.self) { chars in
-                        guard let base = chars.baseAddress else { return sqlite3_bind_text(handle, index, "", 0, csqlite_transient()) }
-                        return sqlite3_bind_text(handle, index, base, Int32(chars.count), csqlite_transient())
-                    }
-                }
+            case .text(let text): code = Statement.bindText(handle, index, text)
             case .blob(let bytes):
                 code = bytes.withUnsafeBytes { raw in
                     sqlite3_bind_blob(handle, index, raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(raw.count), csqlite_transient())
@@ -96,4 +89,53 @@ final class Statement {
     }
 
     func reset() { sqlite3_reset(handle) }
+
+    /// Binds text with its explicit byte length: a -1 length would cut the text at an embedded NUL.
+    static func bindText(_ handle: OpaquePointer, _ index: Int32, _ value: String) -> Int32 {
+        var text = value
+        return text.withUTF8 { utf8 in
+            utf8.withMemoryRebound(to: CChar.self) { chars in
+                guard let base = chars.baseAddress else { return sqlite3_bind_text(handle, index, "", 0, csqlite_transient()) }
+                return sqlite3_bind_text(handle, index, base, Int32(chars.count), csqlite_transient())
+            }
+        }
+    }
+}
+
+/// A cached prepared statement for hot loops (telemetry ingestion): typed binds, no existential boxing.
+/// Borrowed from its `Database` inside a `read`/`write` closure; never store it.
+///
+/// ```swift
+/// let insert = try db.prepared("INSERT INTO points (series, t, value) VALUES (?, ?, ?)")
+/// for point in points {
+///     insert.bind(1, point.series); insert.bind(2, point.t); insert.bind(3, point.value)
+///     try insert.run()
+/// }
+/// ```
+public struct PreparedStatement {
+    let statement: Statement
+
+    public func bind(_ index: Int32, _ value: Int64) { sqlite3_bind_int64(statement.handle, index, value) }
+    public func bind(_ index: Int32, _ value: Double) { sqlite3_bind_double(statement.handle, index, value) }
+    public func bind(_ index: Int32, _ value: String) { _ = Statement.bindText(statement.handle, index, value) }
+    public func bindNull(_ index: Int32) { sqlite3_bind_null(statement.handle, index) }
+
+    /// Executes to completion and resets (bindings are kept until rebound).
+    public func run() throws {
+        defer { sqlite3_reset(statement.handle) }
+        while try statement.step() {}
+    }
+
+    /// Executes and returns the first row (then resets).
+    public func first() throws -> Row? {
+        defer { sqlite3_reset(statement.handle) }
+        return try statement.step() ? statement.row() : nil
+    }
+}
+
+extension Database {
+    /// The cached prepared statement for `sql`, for typed binding in hot loops.
+    public func prepared(_ sql: String) throws -> PreparedStatement {
+        PreparedStatement(statement: try statement(sql))
+    }
 }

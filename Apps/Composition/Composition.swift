@@ -1,0 +1,22 @@
+import Auth
+import Core
+import Devices
+import Platform
+import Projects
+
+/// The one list of modules both apps compose (adding a module is one line here), and the wiring of
+/// the small reverse protocols between them.
+public struct Composition: Sendable {
+    public let auth: AuthModule
+    public let projects: ProjectsModule
+    public let devices: DevicesModule
+
+    public init(context: PlatformContext) {
+        auth = AuthModule(context: context)
+        projects = ProjectsModule(context: context, auth: auth.service)
+        devices = DevicesModule(context: context, auth: auth.service, projects: projects.service)
+        projects.service.setDeviceCounter(devices.service)
+    }
+
+    public var modules: [any PlatformModule] { [auth, projects, devices] }
+}

@@ -1,0 +1,45 @@
+import Core
+
+/// A device joined a project (and so an organization).
+public struct DeviceBound: DomainEvent {
+    public let devicePK: Int64
+    public let projectPK: Int64
+    public let organizationID: Int64
+}
+
+/// A device left its project and organization (unbind, or its project went to the trash).
+public struct DeviceUnbound: DomainEvent {
+    public let devicePK: Int64
+    public let projectPK: Int64
+    public let organizationID: Int64
+}
+
+/// A device moved to another project of the same organization (set-project).
+public struct DeviceMoved: DomainEvent {
+    public let devicePK: Int64
+    public let fromProjectPK: Int64
+    public let toProjectPK: Int64
+    public let organizationID: Int64
+}
+
+/// A device's metadata changed (name, info, allow).
+public struct DeviceUpdated: DomainEvent {
+    public let devicePK: Int64
+    public let projectPK: Int64?
+    public let organizationID: Int64?
+}
+
+/// One committed telemetry batch of one device (published after commit; Alerts evaluates rules on it).
+public struct TelemetryReceived: DomainEvent {
+    public struct Point: Sendable, Equatable {
+        public let agriID: String
+        public let value: Double
+        public let t: Int64
+    }
+
+    public let devicePK: Int64
+    public let projectPK: Int64
+    public let projectID: String
+    public let organizationID: Int64
+    public let points: [Point]
+}

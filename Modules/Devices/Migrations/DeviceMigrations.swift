@@ -1,0 +1,57 @@
+import Persistence
+
+/// Devices' tables. Append-only: never edit a shipped migration, add the next one.
+///
+/// Telemetry layout (DESIGN §3.2: the layout decides the ingestion ceiling): a point row is keyed by an
+/// integer series id and `t`, WITHOUT ROWID; a series is one agri_id of one device in one project and
+/// organization, and carries the enrichment (`the_type`, project, org) once instead of on every point.
+enum DeviceMigrations {
+    static let all: [Migration] = [
+        Migration("devices.001.create-devices", """
+            CREATE TABLE devices (
+                id INTEGER PRIMARY KEY,
+                device_id TEXT NOT NULL UNIQUE,
+                safe_code_hash TEXT NOT NULL,
+                device_key_hash TEXT NOT NULL UNIQUE,
+                agri_id TEXT NOT NULL UNIQUE,
+                model TEXT NOT NULL,
+                capabilities TEXT NOT NULL,
+                device_name TEXT NOT NULL,
+                info TEXT NOT NULL,
+                allow INTEGER NOT NULL,
+                organization_id INTEGER,
+                project_pk INTEGER,
+                create_time TEXT NOT NULL,
+                bind_time TEXT,
+                connect_time INTEGER
+            );
+            CREATE INDEX devices_by_project ON devices(project_pk);
+            CREATE INDEX devices_by_organization ON devices(organization_id);
+            """),
+        Migration("devices.002.create-telemetry", """
+            CREATE TABLE telemetry_series (
+                id INTEGER PRIMARY KEY,
+                device_pk INTEGER NOT NULL,
+                agri_id TEXT NOT NULL,
+                project_pk INTEGER NOT NULL,
+                organization_id INTEGER NOT NULL,
+                the_type TEXT NOT NULL,
+                UNIQUE (device_pk, agri_id, project_pk, organization_id)
+            );
+            CREATE INDEX telemetry_series_by_project ON telemetry_series(project_pk);
+            CREATE TABLE telemetry_points (
+                series_id INTEGER NOT NULL,
+                t INTEGER NOT NULL,
+                value REAL NOT NULL,
+                PRIMARY KEY (series_id, t)
+            ) WITHOUT ROWID;
+            CREATE TABLE telemetry_latest (
+                device_pk INTEGER NOT NULL,
+                agri_id TEXT NOT NULL,
+                t INTEGER NOT NULL,
+                value REAL NOT NULL,
+                PRIMARY KEY (device_pk, agri_id)
+            ) WITHOUT ROWID;
+            """),
+    ]
+}

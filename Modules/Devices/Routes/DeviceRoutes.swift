@@ -1,0 +1,115 @@
+import Auth
+import Core
+import HTTP
+import Platform
+
+extension DevicesModule {
+    public func registerRoutes(on api: RouteGroup) {
+        let devices = service
+        let auth = service.auth
+        api.get("/devices/", summary: "All devices of the organization the token sees (flat; ?search=&project_id=)") { request in
+            let caller = try auth.caller(request)
+            let views = try devices.list(caller: caller, search: request.query["search"], projectID: request.query["project_id"])
+            return .json(JSON.array(views.map(\.json)))
+        }
+        let project = api.group("/projects/:project_id/devices")
+        project.get("/", summary: "Devices of a project (paginated, ?search=)") { request in
+            let caller = try auth.caller(request)
+            let page = try request.pageRequest()
+            let result = try devices.list(projectID: request.parameters.require("project_id"), caller: caller, search: request.query["search"],
+                                          page: page)
+            return .page(result, of: page, for: request)
+        }
+        project.post("/bind/", summary: "Bind a provisioned device by device_id + safe_code") { request in
+            let caller = try auth.caller(request)
+            var reader = try FieldReader(request.json(), allowed: ["device_id", "safe_code"])
+            let deviceID = reader.string("device_id", required: true, length: 1...64)
+            let safeCode = reader.string("safe_code", required: true, length: 1...64)
+            try reader.finish()
+            let view = try devices.bind(projectID: request.parameters.require("project_id"), deviceID: deviceID!, safeCode: safeCode!,
+                                        caller: caller)
+            return .json(view)
+        }
+        project.get("/:device_pk/", summary: "Device detail") { request in
+            let caller = try auth.caller(request)
+            return .json(try devices.detail(projectID: request.parameters.require("project_id"), pk: Self.devicePK(request), caller: caller))
+        }
+        let update: Handler = { request in
+            let caller = try auth.caller(request)
+            var reader = try FieldReader(request.json(), allowed: ["device_name", "info", "allow", "project"], ignored: Self.readOnlyFields)
+            if reader.has("project") { reader.fail("project", "cannot be changed here; use POST …/set-project/ {\"project_id\"}") }
+            let name = reader.string("device_name", length: 0...100)
+            let info = reader.string("info", length: 0...500)
+            let allow = reader.bool("allow")
+            try reader.finish()
+            return .json(try devices.update(projectID: request.parameters.require("project_id"), pk: Self.devicePK(request), caller: caller,
+                                            deviceName: name, info: info, allow: allow))
+        }
+        project.patch("/:device_pk/", summary: "Update device_name, info, allow (partial)", use: update)
+        project.put("/:device_pk/", summary: "Same as PATCH (seed 001 lists PUT/PATCH); partial", use: update)
+        project.post("/:device_pk/unbind/", summary: "Unbind: the device returns to the unassigned pool") { request in
+            let caller = try auth.caller(request)
+            try devices.unbind(projectID: request.parameters.require("project_id"), pk: Self.devicePK(request), caller: caller)
+            return .noContent
+        }
+        project.post("/:device_pk/set-project/", summary: "Move the device to another project of the organization") { request in
+            let caller = try auth.caller(request)
+            var reader = try FieldReader(request.json(), allowed: ["project_id"])
+            let target = reader.string("project_id", required: true, length: 1...64)
+            try reader.finish()
+            return .json(try devices.setProject(projectID: request.parameters.require("project_id"), pk: Self.devicePK(request),
+                                                targetProjectID: target!, caller: caller))
+        }
+        project.post("/:device_pk/data/", summary: "Push telemetry: [{agri_id, value, t?}] → 202 {accepted, dropped} after commit") { request in
+            let caller = try auth.caller(request)
+            let result = try devices.ingest(projectID: request.parameters.require("project_id"), pk: Self.devicePK(request), caller: caller,
+                                            body: request.json())
+            return .json(result, status: 202)
+        }
+        project.get("/:device_pk/data/", summary: "Latest value per agri_id; with ?agri_id=&start=&end= the history") { request in
+            let caller = try auth.caller(request)
+            let projectID = try request.parameters.require("project_id")
+            let pk = try Self.devicePK(request)
+            let query = request.query
+            let wantsHistory = ["agri_id", "start", "end", "cursor", "limit"].contains { query[$0] != nil }
+            guard wantsHistory else { return .json(JSON.array(try devices.latest(projectID: projectID, pk: pk, caller: caller))) }
+            var problems: [String: String] = [:]
+            func time(_ name: String, default value: Int64) -> Int64 {
+                guard let text = query[name] else { return value }
+                guard let seconds = Timestamp.parseFilter(text), seconds >= 0, seconds < 1e11 else {
+                    problems[name] = "must be Unix seconds or an RFC 3339 time"
+                    return value
+                }
+                return Int64(seconds.rounded(.down))
+            }
+            let start = time("start", default: 0)
+            let end = time("end", default: Int64(1e11))
+            var limit = 1000
+            if let text = query["limit"] {
+                if let value = Int(text), (1...10_000).contains(value) { limit = value } else { problems["limit"] = "must be an integer 1..10000" }
+            }
+            if let agriID = query["agri_id"], agriID.isEmpty || agriID.utf8.count > 128 { problems["agri_id"] = "must be 1..128 bytes" }
+            if problems.isEmpty, end <= start { problems["end"] = "must be after start" }
+            if !problems.isEmpty { throw APIError.validation(problems) }
+            let page = try devices.history(projectID: projectID, pk: pk, caller: caller, agriID: query["agri_id"], start: start, end: end,
+                                           cursor: query["cursor"], limit: limit)
+            var body = JSONObject()
+            body.append("agri_id", .optional(query["agri_id"]))
+            body.append("start", .int64(start))
+            body.append("end", .int64(end))
+            body.append("results", .array(page.points.map {
+                .object(["agri_id": .string($0.agriID), "value": .number($0.value), "t": .int64($0.t)])
+            }))
+            body.append("next", page.nextCursor.map { .string(request.link(replacing: "cursor", with: $0)) } ?? .null)
+            return .json(body)
+        }
+    }
+
+    /// Fields of the device record a PATCH may carry back unchanged; they are ignored.
+    static let readOnlyFields: Set<String> = ["id", "device_id", "agri_id", "model", "capabilities", "create_time", "bind_time",
+                                              "connect_time", "online", "has_thresholds", "project_id", "organization_id"]
+
+    static func devicePK(_ request: Request) throws(APIError) -> Int64 {
+        try request.parameters.requireInt("device_pk", notFoundCode: "DEVICE_NOT_FOUND")
+    }
+}

@@ -1,0 +1,86 @@
+import Auth
+import Core
+import Persistence
+import Projects
+
+/// The answer to a telemetry POST: how many points were stored and how many dropped (wrong prefix).
+public struct IngestResult: Sendable, Equatable, JSONRepresentable {
+    public let accepted: Int
+    public let dropped: Int
+    public var json: JSON { .object(["accepted": .int(accepted), "dropped": .int(dropped)]) }
+}
+
+/// One page of telemetry history, ordered by `t`; `nextCursor` continues after the last point.
+public struct HistoryPage: Sendable {
+    public struct Point: Sendable, Equatable {
+        public let agriID: String
+        public let value: Double
+        public let t: Int64
+    }
+
+    public let points: [Point]
+    public let nextCursor: String?
+}
+
+extension DeviceService {
+    /// Stores a telemetry POST of a user token (`POST …/devices/{pk}/data/`): validated, enriched,
+    /// group-committed; returns only after the points are durable.
+    public func ingest(projectID: String, pk: Int64, caller: Caller, body: JSON) throws -> IngestResult {
+        let project = try projects.resolve(projectID, for: caller, access: .write)
+        return try ingest(device: device(pk, in: project), project: project, body: body)
+    }
+
+    func ingest(device: Device, project: ProjectRef, body: JSON) throws -> IngestResult {
+        guard device.allow else {
+            throw APIError.forbidden("Device \(device.id) is not allowed to relay data (allow is false)")
+        }
+        let now = clock.unixSeconds()
+        let (points, dropped) = try TelemetryPayload.parse(body, prefix: device.agriID, now: now, maxPoints: maxPointsPerRequest)
+        try ingestor.ingest(TelemetryIngestor.Batch(devicePK: device.id, projectPK: project.pk, projectID: project.projectID,
+                                                    organizationID: project.organizationID, theType: device.model, points: points,
+                                                    connectTime: now))
+        dataCache.invalidate(scope: device.id)
+        invalidate(organizationID: project.organizationID)
+        return IngestResult(accepted: points.count, dropped: dropped)
+    }
+
+    /// The latest value of every agri_id under the device's prefix (seed 001's shape): the factor's
+    /// name as key when Factors knows one, else `value`.
+    public func latest(projectID: String, pk: Int64, caller: Caller) throws -> [JSON] {
+        let project = try projects.resolve(projectID, for: caller, access: .read)
+        let device = try device(pk, in: project)
+        let values = try dataCache.value(for: device.id, scope: device.id) {
+            try db.read { try TelemetryStore(db: $0).latest(devicePK: device.id) }
+        }
+        let names = try factors?.factorNames(devicePK: device.id) ?? [:]
+        return values.map { entry in
+            var object = JSONObject()
+            object.append("agri_id", .string(entry.agriID))
+            object.append(names[entry.agriID] ?? "value", .number(entry.value))
+            object.append("t", .int64(entry.t))
+            return .object(object)
+        }
+    }
+
+    /// History in `[start, end)`, optionally of one agri_id, at most `limit` points after `cursor`.
+    public func history(projectID: String, pk: Int64, caller: Caller, agriID: String?, start: Int64, end: Int64, cursor: String?,
+                        limit: Int) throws -> HistoryPage {
+        let project = try projects.resolve(projectID, for: caller, access: .read)
+        let device = try device(pk, in: project)
+        var after: (t: Int64, series: Int64)?
+        if let cursor {
+            let parts = cursor.split(separator: ".")
+            guard parts.count == 2, let t = Int64(parts[0]), let series = Int64(parts[1]) else {
+                throw APIError.validation(field: "cursor", "is not a cursor from a previous page")
+            }
+            after = (t, series)
+        }
+        let rows = try db.read {
+            try TelemetryStore(db: $0).history(devicePK: device.id, organizationID: project.organizationID, agriID: agriID, start: start,
+                                               end: end, after: after, limit: limit + 1)
+        }
+        let page = rows.prefix(limit)
+        let next = rows.count > limit ? page.last.map { "\($0.t).\($0.series)" } : nil
+        return HistoryPage(points: page.map { HistoryPage.Point(agriID: $0.agriID, value: $0.value, t: $0.t) }, nextCursor: next)
+    }
+}

@@ -1,0 +1,295 @@
+import Auth
+import Core
+import Persistence
+import Platform
+import Projects
+import Synchronization
+
+/// Devices' domain API: provisioning, bind/unbind, lists, metadata, set-project, and the project
+/// device counts (it implements Projects' `ProjectDeviceCounter`). Telemetry is in `DeviceService+Telemetry`.
+public final class DeviceService: Sendable, ProjectDeviceCounter {
+    let db: DatabasePool
+    let bus: EventBus
+    let clock: any WallClock
+    let logger: Logger
+    let auth: AuthService
+    let projects: ProjectService
+    let ingestor: TelemetryIngestor
+    /// Seconds without contact after which a device is offline (`devices.offline_after`, default 10m).
+    public let offlineAfter: Int64
+    let maxPointsPerRequest: Int
+    let bindLimiter: RateLimiter
+    /// Device lists and details by organization (60 s, seed 001), invalidated on every device change.
+    let viewCache: ScopedCache<String, CachedList>
+    /// Latest values by device (120 s, seed 001), invalidated on every commit of the device's telemetry.
+    let dataCache: ScopedCache<Int64, [(agriID: String, value: Double, t: Int64)]>
+    /// A cached list answer: one page (or the flat list) and the total count.
+    struct CachedList: Sendable {
+        let count: Int64
+        let views: [DeviceView]
+    }
+
+    private let factorInfo = Mutex<(any DeviceFactorInfo)?>(nil)
+
+    public init(context: PlatformContext, auth: AuthService, projects: ProjectService) {
+        db = context.db
+        bus = context.bus
+        clock = context.clock
+        logger = context.logger
+        self.auth = auth
+        self.projects = projects
+        let config = context.config
+        offlineAfter = Int64(config.seconds("devices.offline_after", default: 600))
+        maxPointsPerRequest = max(1, config.int("devices.max_points_per_request", default: 10_000))
+        bindLimiter = RateLimiter(maxFailures: config.int("devices.bind_max_failures", default: 5),
+                                  window: config.seconds("devices.bind_window", default: 900), clock: context.clock)
+        viewCache = ScopedCache(ttl: config.seconds("devices.cache_ttl", default: 60))
+        dataCache = ScopedCache(ttl: config.seconds("devices.data_cache_ttl", default: 120))
+        ingestor = TelemetryIngestor(db: context.db, bus: context.bus, logger: context.logger, metrics: context.metrics,
+                                     maxPointsPerCommit: max(100, config.int("devices.max_points_per_commit", default: 50_000)))
+    }
+
+    /// Wires the Factors implementation (done by the app at composition).
+    public func setFactorInfo(_ info: any DeviceFactorInfo) {
+        factorInfo.withLock { $0 = info }
+    }
+
+    var factors: (any DeviceFactorInfo)? { factorInfo.withLock { $0 } }
+
+    var now: String { Timestamp.format(clock.now()) }
+
+    static func notFound(_ pk: Int64, in project: ProjectRef) -> APIError {
+        APIError.notFound("Device \(pk) is not in project \(project.projectID)", code: "DEVICE_NOT_FOUND")
+    }
+
+    // MARK: - Provisioning
+
+    /// Creates devices from a manufacturing file, all or nothing; returns each device's gateway key (shown once).
+    public func provision(_ devices: [ProvisionedDevice]) throws -> [(deviceID: String, deviceKey: String)] {
+        let keys = devices.map { _ in Secrets.token(prefix: "dk_") }
+        let time = now
+        try db.write { tx in
+            let store = DeviceStore(db: tx)
+            let existing = try store.existingDeviceIDs(devices.map(\.deviceID))
+            if !existing.isEmpty {
+                throw APIError.conflict("DEVICE_EXISTS", "Already provisioned: \(existing.prefix(10).joined(separator: ", ")); nothing was applied")
+            }
+            let clashing = try store.clashingAgriIDs(devices.map(\.agriID))
+            if !clashing.isEmpty {
+                throw APIError.conflict("AGRI_ID_EXISTS",
+                                        "agri_id already used or nested with an existing one: \(clashing.prefix(10).joined(separator: ", ")); nothing was applied")
+            }
+            for (device, key) in zip(devices, keys) {
+                _ = try store.insert(device, safeCodeHash: Self.safeCodeHash(deviceID: device.deviceID, safeCode: device.safeCode),
+                                     deviceKeyHash: Secrets.sha256Hex(key), createTime: time)
+            }
+        }
+        return zip(devices, keys).map { ($0.deviceID, $1) }
+    }
+
+    static func safeCodeHash(deviceID: String, safeCode: String) -> String {
+        Secrets.sha256Hex("safe-code:\(deviceID):\(safeCode.uppercased())")
+    }
+
+    // MARK: - Views
+
+    func views(_ devices: [Device]) throws -> [DeviceView] {
+        let refs = try projects.projects(pks: Array(Set(devices.compactMap(\.projectPK))))
+        let withThresholds = try factors?.devicesWithThresholds(devices.map(\.id)) ?? []
+        let nowSeconds = clock.unixSeconds()
+        return devices.map { device in
+            DeviceView(device: device, project: device.projectPK.flatMap { refs[$0] },
+                       online: device.isOnline(now: nowSeconds, offlineAfter: offlineAfter), hasThresholds: withThresholds.contains(device.id))
+        }
+    }
+
+    /// The device `pk` if it is in `project`; 404 `DEVICE_NOT_FOUND` otherwise.
+    func device(_ pk: Int64, in project: ProjectRef) throws -> Device {
+        guard let device = try db.read({ try DeviceStore(db: $0).device(pk: pk) }), device.projectPK == project.pk else {
+            throw Self.notFound(pk, in: project)
+        }
+        return device
+    }
+
+    func invalidate(organizationID: Int64?) {
+        if let organizationID { viewCache.invalidate(scope: organizationID) }
+    }
+
+    // MARK: - Bind / unbind
+
+    /// Binds a provisioned device to a project by `device_id` + `safe_code` (compared in constant time).
+    /// Unknown id and wrong code answer the same 404; wrong codes are rate-limited per device and per token.
+    public func bind(projectID: String, deviceID: String, safeCode: String, caller: Caller) throws -> DeviceView {
+        let project = try projects.resolve(projectID, for: caller, access: .write)
+        let keys = ["device:\(deviceID)", "token:\(caller.tokenID)"]
+        try bindLimiter.check(keys)
+        let notFound = APIError.notFound("Device not found or safe code mismatch", code: "DEVICE_NOT_FOUND")
+        let found = try db.read { try DeviceStore(db: $0).deviceForBind(deviceID: deviceID) }
+        let presented = Self.safeCodeHash(deviceID: deviceID, safeCode: safeCode)
+        // The comparison runs for unknown ids too, so timing does not tell them apart.
+        let matches = Secrets.constantTimeEquals(presented, found?.safeCodeHash ?? Self.safeCodeHash(deviceID: "", safeCode: "????"))
+        guard let (device, _) = found, matches else {
+            bindLimiter.recordFailure(keys)
+            logger.warning("device bind failed", ["project_id": .string(projectID), "token_id": .int64(caller.tokenID)])
+            throw notFound
+        }
+        let time = now
+        let bound = try db.write { tx -> Device in
+            let store = DeviceStore(db: tx)
+            guard var current = try store.device(pk: device.id) else { throw notFound }
+            if current.projectPK == project.pk { return current }   // idempotent re-bind
+            if current.projectPK != nil { throw APIError.conflict("DEVICE_ALREADY_BOUND", "Device \(deviceID) is already bound to a project") }
+            try store.bind(pk: current.id, projectPK: project.pk, organizationID: project.organizationID, at: time)
+            try TelemetryStore(db: tx).deleteLatest(devicePK: current.id)
+            current.projectPK = project.pk
+            current.organizationID = project.organizationID
+            current.bindTime = time
+            try bus.publish(DeviceBound(devicePK: current.id, projectPK: project.pk, organizationID: project.organizationID), in: tx)
+            let organizationID = project.organizationID
+            let devicePK = current.id
+            tx.onCommit { [self] in
+                invalidate(organizationID: organizationID)
+                dataCache.invalidate(scope: devicePK)
+            }
+            return current
+        }
+        return try views([bound])[0]
+    }
+
+    /// Unbinds a device: it returns to the unassigned pool (no organization, no project); its latest
+    /// values are forgotten so the next owner never sees them.
+    public func unbind(projectID: String, pk: Int64, caller: Caller) throws {
+        let project = try projects.resolve(projectID, for: caller, access: .write)
+        try db.write { tx in
+            let store = DeviceStore(db: tx)
+            guard let device = try store.device(pk: pk), device.projectPK == project.pk else { throw Self.notFound(pk, in: project) }
+            try unbind(device, tx)
+        }
+    }
+
+    func unbind(_ device: Device, _ tx: Database) throws {
+        guard let projectPK = device.projectPK, let organizationID = device.organizationID else { return }
+        try DeviceStore(db: tx).unbind(pk: device.id)
+        try TelemetryStore(db: tx).deleteLatest(devicePK: device.id)
+        try bus.publish(DeviceUnbound(devicePK: device.id, projectPK: projectPK, organizationID: organizationID), in: tx)
+        tx.onCommit { [self] in
+            invalidate(organizationID: organizationID)
+            dataCache.invalidate(scope: device.id)
+        }
+    }
+
+    // MARK: - Lists and detail
+
+    /// The organization-wide flat list (`GET /api/v2/devices/`), only devices of projects the token sees.
+    public func list(caller: Caller, search: String?, projectID: String?) throws -> [DeviceView] {
+        let key = "org|\(caller.organizationID)|\(caller.allProjects ? "*" : caller.projects.joined(separator: ","))|\(projectID ?? "")|\(search ?? "")"
+        var scopePKs: [Int64]?
+        if let projectID {
+            scopePKs = [try projects.resolve(projectID, for: caller, access: .read).pk]
+        }
+        return try viewCache.value(for: key, scope: caller.organizationID) {
+            var devices = try db.read {
+                try DeviceStore(db: $0).devices(organizationID: caller.organizationID, projectPKs: scopePKs, search: search, limit: 100_000, offset: 0)
+            }
+            if !caller.allProjects {
+                let refs = try projects.projects(pks: Array(Set(devices.compactMap(\.projectPK))))
+                devices = devices.filter { device in device.projectPK.flatMap { refs[$0] }.map { caller.canSee(projectID: $0.projectID) } ?? false }
+            }
+            return CachedList(count: Int64(devices.count), views: try views(devices))
+        }.views
+    }
+
+    /// One page of a project's devices, with `search`.
+    public func list(projectID: String, caller: Caller, search: String?, page: PageRequest) throws -> PageResult<DeviceView> {
+        let project = try projects.resolve(projectID, for: caller, access: .read)
+        let key = "project|\(project.pk)|\(page.page)|\(page.pageSize)|\(search ?? "")"
+        let cached = try viewCache.value(for: key, scope: project.organizationID) {
+            let (count, devices) = try db.read { db in
+                let store = DeviceStore(db: db)
+                return (try store.count(organizationID: project.organizationID, projectPKs: [project.pk], search: search),
+                        try store.devices(organizationID: project.organizationID, projectPKs: [project.pk], search: search,
+                                          limit: page.limit, offset: page.offset))
+            }
+            return CachedList(count: count, views: try views(devices))
+        }
+        return PageResult(count: cached.count, items: cached.views)
+    }
+
+    public func detail(projectID: String, pk: Int64, caller: Caller) throws -> DeviceView {
+        let project = try projects.resolve(projectID, for: caller, access: .read)
+        return try views([device(pk, in: project)])[0]
+    }
+
+    /// Changes `device_name`, `info`, `allow` (nil = unchanged).
+    public func update(projectID: String, pk: Int64, caller: Caller, deviceName: String?, info: String?, allow: Bool?) throws -> DeviceView {
+        let project = try projects.resolve(projectID, for: caller, access: .write)
+        let updated = try db.write { tx -> Device in
+            let store = DeviceStore(db: tx)
+            guard var device = try store.device(pk: pk), device.projectPK == project.pk else { throw Self.notFound(pk, in: project) }
+            if let deviceName { device.deviceName = deviceName }
+            if let info { device.info = info }
+            if let allow { device.allow = allow }
+            try store.update(device)
+            try bus.publish(DeviceUpdated(devicePK: device.id, projectPK: device.projectPK, organizationID: device.organizationID), in: tx)
+            let organizationID = project.organizationID
+            tx.onCommit { [self] in invalidate(organizationID: organizationID) }
+            return device
+        }
+        return try views([updated])[0]
+    }
+
+    /// Moves a device to another project of the same organization, within the token's scope.
+    public func setProject(projectID: String, pk: Int64, targetProjectID: String, caller: Caller) throws -> DeviceView {
+        let source = try projects.resolve(projectID, for: caller, access: .write)
+        let target = try projects.resolve(targetProjectID, for: caller, access: .write)
+        let moved = try db.write { tx -> Device in
+            let store = DeviceStore(db: tx)
+            guard var device = try store.device(pk: pk), device.projectPK == source.pk else { throw Self.notFound(pk, in: source) }
+            if source.pk == target.pk { return device }
+            try store.move(pk: device.id, toProjectPK: target.pk)
+            device.projectPK = target.pk
+            try bus.publish(DeviceMoved(devicePK: device.id, fromProjectPK: source.pk, toProjectPK: target.pk,
+                                        organizationID: source.organizationID), in: tx)
+            let organizationID = source.organizationID
+            tx.onCommit { [self] in invalidate(organizationID: organizationID) }
+            return device
+        }
+        return try views([moved])[0]
+    }
+
+    // MARK: - ProjectDeviceCounter
+
+    public func deviceCounts(projectPKs: [Int64]) throws -> [Int64: DeviceCounts] {
+        let since = clock.unixSeconds() - offlineAfter
+        let counts = try db.read { try DeviceStore(db: $0).counts(projectPKs: projectPKs, onlineSince: since) }
+        return counts.mapValues { DeviceCounts(total: $0.0, offline: $0.1) }
+    }
+
+    // MARK: - Reactions to Projects' events
+
+    func subscribe(to bus: EventBus) {
+        // In the project's transaction: the project leaves the org's view and its devices unbind atomically.
+        bus.subscribe(ProjectDeleted.self, delivery: .inTransaction) { [self] event, scope in
+            guard let tx = scope as? Database else { return }
+            for device in try DeviceStore(db: tx).devices(projectPK: event.project.pk) { try unbind(device, tx) }
+        }
+        bus.subscribe(ProjectTransferred.self, delivery: .inTransaction) { [self] event, scope in
+            guard let tx = scope as? Database else { return }
+            try DeviceStore(db: tx).moveProject(projectPK: event.project.pk, toOrganizationID: event.toOrganizationID)
+            try TelemetryStore(db: tx).moveProject(projectPK: event.project.pk, toOrganizationID: event.toOrganizationID)
+            tx.onCommit { [self] in
+                invalidate(organizationID: event.fromOrganizationID)
+                invalidate(organizationID: event.toOrganizationID)
+            }
+        }
+        bus.subscribe(ProjectPurged.self, delivery: .inTransaction) { [self] event, scope in
+            guard let tx = scope as? Database else { return }
+            for device in try DeviceStore(db: tx).devices(projectPK: event.project.pk) { try unbind(device, tx) }
+            try TelemetryStore(db: tx).purge(projectPK: event.project.pk)
+            tx.onCommit { [ingestor] in ingestor.forgetSeries() }
+        }
+    }
+
+    /// Commits pending telemetry and stops the committer (graceful shutdown).
+    func shutdown() { ingestor.stop() }
+}

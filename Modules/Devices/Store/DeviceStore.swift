@@ -1,0 +1,154 @@
+import Core
+import Persistence
+
+/// SQL over Devices' `devices` table.
+struct DeviceStore {
+    let db: Database
+
+    static let columns = """
+        id, device_id, agri_id, model, capabilities, device_name, info, allow, create_time, bind_time, connect_time,
+        organization_id, project_pk
+        """
+
+    static func device(_ row: Row) -> Device {
+        Device(id: row.int(0), deviceID: row.string(1), agriID: row.string(2), model: row.string(3),
+               capabilities: row.string(4).split(separator: ";").map(String.init), deviceName: row.string(5), info: row.string(6),
+               allow: row.bool(7), createTime: row.string(8), bindTime: row.optionalString(9), connectTime: row.optionalInt(10),
+               organizationID: row.optionalInt(11), projectPK: row.optionalInt(12))
+    }
+
+    // MARK: Provisioning
+
+    func insert(_ new: ProvisionedDevice, safeCodeHash: String, deviceKeyHash: String, createTime: String) throws -> Int64 {
+        try db.execute("""
+            INSERT INTO devices (device_id, safe_code_hash, device_key_hash, agri_id, model, capabilities, device_name, info, allow,
+                                 create_time)
+            VALUES (?, ?, ?, ?, ?, ?, '', '', 1, ?)
+            """, [new.deviceID, safeCodeHash, deviceKeyHash, new.agriID, new.model, new.capabilities.joined(separator: ";"), createTime])
+        return db.lastInsertRowID
+    }
+
+    func existingDeviceIDs(_ ids: [String]) throws -> [String] {
+        var found: [String] = []
+        for id in ids where try db.queryOne("SELECT 1 FROM devices WHERE device_id = ?", [id]) != nil { found.append(id) }
+        return found
+    }
+
+    /// agri_ids already used, or that would nest with a new one (one prefix of the other).
+    func clashingAgriIDs(_ agriIDs: [String]) throws -> [String] {
+        var found: [String] = []
+        for agriID in agriIDs {
+            let clash = try db.queryOne("""
+                SELECT agri_id FROM devices
+                WHERE agri_id = ? OR substr(?, 1, length(agri_id)) = agri_id OR substr(agri_id, 1, length(?)) = ?
+                LIMIT 1
+                """, [agriID, agriID, agriID, agriID])
+            if clash != nil { found.append(agriID) }
+        }
+        return found
+    }
+
+    // MARK: Lookups
+
+    func device(pk: Int64) throws -> Device? {
+        try db.queryOne("SELECT \(Self.columns) FROM devices WHERE id = ?", [pk]).map(Self.device)
+    }
+
+    /// The device and its safe-code hash, for bind.
+    func deviceForBind(deviceID: String) throws -> (Device, safeCodeHash: String)? {
+        guard let row = try db.queryOne("SELECT \(Self.columns), safe_code_hash FROM devices WHERE device_id = ?", [deviceID]) else {
+            return nil
+        }
+        return (Self.device(row), row.string(13))
+    }
+
+    func device(keyHash: String) throws -> Device? {
+        try db.queryOne("SELECT \(Self.columns) FROM devices WHERE device_key_hash = ?", [keyHash]).map(Self.device)
+    }
+
+    func device(deviceID: String) throws -> Device? {
+        try db.queryOne("SELECT \(Self.columns) FROM devices WHERE device_id = ?", [deviceID]).map(Self.device)
+    }
+
+    /// Devices of an organization, optionally of some projects, filtered by a case-insensitive search.
+    func devices(organizationID: Int64, projectPKs: [Int64]?, search: String?, limit: Int, offset: Int) throws -> [Device] {
+        var sql = "SELECT \(Self.columns) FROM devices WHERE organization_id = ?"
+        var arguments: [any SQLBindable] = [organizationID]
+        appendFilters(&sql, &arguments, projectPKs: projectPKs, search: search)
+        sql += " ORDER BY id LIMIT ? OFFSET ?"
+        arguments += [limit, offset]
+        return try db.query(sql, arguments).map(Self.device)
+    }
+
+    func count(organizationID: Int64, projectPKs: [Int64]?, search: String?) throws -> Int64 {
+        var sql = "SELECT COUNT(*) FROM devices WHERE organization_id = ?"
+        var arguments: [any SQLBindable] = [organizationID]
+        appendFilters(&sql, &arguments, projectPKs: projectPKs, search: search)
+        return try db.queryOne(sql, arguments)?.int(0) ?? 0
+    }
+
+    private func appendFilters(_ sql: inout String, _ arguments: inout [any SQLBindable], projectPKs: [Int64]?, search: String?) {
+        if let projectPKs {
+            if projectPKs.isEmpty {
+                sql += " AND 0 = 1"
+            } else {
+                sql += " AND project_pk IN (\(Array(repeating: "?", count: projectPKs.count).joined(separator: ", ")))"
+                arguments += projectPKs.map { $0 as any SQLBindable }
+            }
+        }
+        if let search, !search.isEmpty {
+            let pattern = "%" + Self.escapeLike(search.lowercased()) + "%"
+            sql += " AND (lower(device_id) LIKE ? ESCAPE '\\' OR lower(device_name) LIKE ? ESCAPE '\\' OR lower(info) LIKE ? ESCAPE '\\')"
+            arguments += [pattern, pattern, pattern]
+        }
+    }
+
+    static func escapeLike(_ text: String) -> String {
+        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+    }
+
+    func devices(projectPK: Int64) throws -> [Device] {
+        try db.query("SELECT \(Self.columns) FROM devices WHERE project_pk = ? ORDER BY id", [projectPK]).map(Self.device)
+    }
+
+    // MARK: Changes
+
+    func bind(pk: Int64, projectPK: Int64, organizationID: Int64, at time: String) throws {
+        try db.execute("UPDATE devices SET project_pk = ?, organization_id = ?, bind_time = ? WHERE id = ?", [projectPK, organizationID, time, pk])
+    }
+
+    func unbind(pk: Int64) throws {
+        try db.execute("UPDATE devices SET project_pk = NULL, organization_id = NULL, bind_time = NULL WHERE id = ?", [pk])
+    }
+
+    func move(pk: Int64, toProjectPK: Int64) throws {
+        try db.execute("UPDATE devices SET project_pk = ? WHERE id = ?", [toProjectPK, pk])
+    }
+
+    func moveProject(projectPK: Int64, toOrganizationID: Int64) throws {
+        try db.execute("UPDATE devices SET organization_id = ? WHERE project_pk = ?", [toOrganizationID, projectPK])
+    }
+
+    func update(_ device: Device) throws {
+        try db.execute("UPDATE devices SET device_name = ?, info = ?, allow = ? WHERE id = ?",
+                       [device.deviceName, device.info, device.allow, device.id])
+    }
+
+    func touch(pk: Int64, connectTime: Int64) throws {
+        try db.execute("UPDATE devices SET connect_time = ? WHERE id = ? AND (connect_time IS NULL OR connect_time < ?)",
+                       [connectTime, pk, connectTime])
+    }
+
+    /// Total and offline device counts per project.
+    func counts(projectPKs: [Int64], onlineSince: Int64) throws -> [Int64: (Int, Int)] {
+        guard !projectPKs.isEmpty else { return [:] }
+        let placeholders = Array(repeating: "?", count: projectPKs.count).joined(separator: ", ")
+        let rows = try db.query("""
+            SELECT project_pk, COUNT(*), SUM(CASE WHEN connect_time IS NULL OR connect_time < ? THEN 1 ELSE 0 END)
+            FROM devices WHERE project_pk IN (\(placeholders)) GROUP BY project_pk
+            """, [onlineSince] + projectPKs.map { $0 as any SQLBindable })
+        var result: [Int64: (Int, Int)] = [:]
+        for row in rows { result[row.int(0)] = (Int(row.int(1)), Int(row.int(2))) }
+        return result
+    }
+}

@@ -1,0 +1,93 @@
+import Core
+import Persistence
+
+/// SQL over Devices' telemetry tables: series, points, latest values.
+struct TelemetryStore {
+    let db: Database
+
+    struct SeriesKey: Hashable, Sendable {
+        let devicePK: Int64
+        let agriID: String
+        let projectPK: Int64
+        let organizationID: Int64
+    }
+
+    /// The series id for `key`, created when new.
+    func seriesID(_ key: SeriesKey, theType: String) throws -> Int64 {
+        let select = try db.prepared("""
+            SELECT id FROM telemetry_series WHERE device_pk = ? AND agri_id = ? AND project_pk = ? AND organization_id = ?
+            """)
+        select.bind(1, key.devicePK)
+        select.bind(2, key.agriID)
+        select.bind(3, key.projectPK)
+        select.bind(4, key.organizationID)
+        if let row = try select.first() { return row.int(0) }
+        try db.execute("INSERT INTO telemetry_series (device_pk, agri_id, project_pk, organization_id, the_type) VALUES (?, ?, ?, ?, ?)",
+                       [key.devicePK, key.agriID, key.projectPK, key.organizationID, theType])
+        return db.lastInsertRowID
+    }
+
+    /// The insert used per point; a point with the same (series, t) replaces the earlier value.
+    func pointInserter() throws -> PreparedStatement {
+        try db.prepared("""
+            INSERT INTO telemetry_points (series_id, t, value) VALUES (?, ?, ?)
+            ON CONFLICT (series_id, t) DO UPDATE SET value = excluded.value
+            """)
+    }
+
+    func latestUpserter() throws -> PreparedStatement {
+        try db.prepared("""
+            INSERT INTO telemetry_latest (device_pk, agri_id, t, value) VALUES (?, ?, ?, ?)
+            ON CONFLICT (device_pk, agri_id) DO UPDATE SET t = excluded.t, value = excluded.value
+            WHERE excluded.t >= telemetry_latest.t
+            """)
+    }
+
+    /// Latest value of every agri_id of a device, by agri_id.
+    func latest(devicePK: Int64) throws -> [(agriID: String, value: Double, t: Int64)] {
+        try db.query("SELECT agri_id, value, t FROM telemetry_latest WHERE device_pk = ? ORDER BY agri_id", [devicePK])
+            .map { ($0.string(0), $0.double(1), $0.int(2)) }
+    }
+
+    /// Points of a device's series in `[start, end)` in the organization, ordered by (t, series), after a cursor.
+    func history(devicePK: Int64, organizationID: Int64, agriID: String?, start: Int64, end: Int64, after: (t: Int64, series: Int64)?,
+                 limit: Int) throws -> [(series: Int64, agriID: String, t: Int64, value: Double)] {
+        var sql = """
+            SELECT p.series_id, s.agri_id, p.t, p.value
+            FROM telemetry_points p JOIN telemetry_series s ON s.id = p.series_id
+            WHERE s.device_pk = ? AND s.organization_id = ? AND p.t >= ? AND p.t < ?
+            """
+        var arguments: [any SQLBindable] = [devicePK, organizationID, start, end]
+        if let agriID {
+            sql += " AND s.agri_id = ?"
+            arguments.append(agriID)
+        }
+        if let after {
+            sql += " AND (p.t > ? OR (p.t = ? AND p.series_id > ?))"
+            arguments += [after.t, after.t, after.series]
+        }
+        sql += " ORDER BY p.t, p.series_id LIMIT ?"
+        arguments.append(limit)
+        return try db.query(sql, arguments).map { ($0.int(0), $0.string(1), $0.int(2), $0.double(3)) }
+    }
+
+    func deleteLatest(devicePK: Int64) throws {
+        try db.execute("DELETE FROM telemetry_latest WHERE device_pk = ?", [devicePK])
+    }
+
+    func moveProject(projectPK: Int64, toOrganizationID: Int64) throws {
+        try db.execute("UPDATE telemetry_series SET organization_id = ? WHERE project_pk = ?", [toOrganizationID, projectPK])
+    }
+
+    /// Removes every point and series of a project.
+    func purge(projectPK: Int64) throws {
+        try db.execute("DELETE FROM telemetry_points WHERE series_id IN (SELECT id FROM telemetry_series WHERE project_pk = ?)", [projectPK])
+        try db.execute("DELETE FROM telemetry_series WHERE project_pk = ?", [projectPK])
+    }
+
+    /// Removes points older than `before` (retention).
+    func purgePoints(olderThan before: Int64) throws -> Int {
+        try db.execute("DELETE FROM telemetry_points WHERE t < ?", [before])
+        return db.changes
+    }
+}

@@ -1,0 +1,198 @@
+import Core
+import Foundation
+import Persistence
+import Synchronization
+
+/// Group commit for telemetry (DESIGN §3.2): request threads hand their points to one committer thread
+/// and wait; the committer takes everything pending, writes it in one transaction, commits, then wakes
+/// every waiter. A request is answered only after its points are committed, and concurrent requests
+/// share transactions, so the commit cost (and the WAL sync) is paid per group, not per request.
+final class TelemetryIngestor: Sendable {
+    /// One request's points for one device, already validated and enriched.
+    struct Batch: Sendable {
+        let devicePK: Int64
+        let projectPK: Int64
+        let projectID: String
+        let organizationID: Int64
+        let theType: String
+        let points: [TelemetryReceived.Point]
+        let connectTime: Int64
+    }
+
+    /// A waiting request: signalled once its batch is committed (or failed).
+    final class Ticket: Sendable {
+        let done = DispatchSemaphore(value: 0)
+        let outcome = Mutex<(any Error)?>(nil)
+    }
+
+    private struct Pending {
+        var batches: [(Batch, Ticket)] = []
+        var points = 0
+        var stopping = false
+    }
+
+    private let db: DatabasePool
+    private let bus: EventBus
+    private let logger: Logger
+    private let metrics: MetricsRegistry
+    private let condition = NSCondition()
+    private let pending = Mutex(Pending())
+    private let seriesCache = Mutex<[TelemetryStore.SeriesKey: Int64]>([:])
+    private let stopped = DispatchSemaphore(value: 0)
+    /// Upper bound of points per transaction (a larger group waits for the next one).
+    let maxPointsPerCommit: Int
+
+    init(db: DatabasePool, bus: EventBus, logger: Logger, metrics: MetricsRegistry, maxPointsPerCommit: Int = 50_000) {
+        self.db = db
+        self.bus = bus
+        self.logger = logger
+        self.metrics = metrics
+        self.maxPointsPerCommit = maxPointsPerCommit
+        metrics.registerGauge("telemetry_queue_points", help: "Telemetry points waiting for the group commit.") { [unowned self] in
+            Double(pending.withLock { $0.points })
+        }
+        let thread = Thread { [self] in run() }
+        thread.name = "telemetry-committer"
+        thread.start()
+    }
+
+    /// Queues `batch` and blocks until it is committed; throws what the commit threw.
+    func ingest(_ batch: Batch) throws {
+        let ticket = Ticket()
+        let accepted = pending.withLock { state -> Bool in
+            guard !state.stopping else { return false }
+            state.batches.append((batch, ticket))
+            state.points += batch.points.count
+            return true
+        }
+        guard accepted else { throw APIError(status: 503, code: "UNAVAILABLE", detail: "The server is shutting down") }
+        condition.lock()
+        condition.signal()
+        condition.unlock()
+        ticket.done.wait()
+        if let error = ticket.outcome.withLock({ $0 }) { throw error }
+    }
+
+    /// Forgets cached series ids (after a purge removed series).
+    func forgetSeries() {
+        seriesCache.withLock { $0.removeAll() }
+    }
+
+    /// Commits what is pending, then stops the committer thread.
+    func stop() {
+        pending.withLock { $0.stopping = true }
+        condition.lock()
+        condition.signal()
+        condition.unlock()
+        _ = stopped.wait(timeout: .now() + 30)
+    }
+
+    private func takeGroup() -> (group: [(Batch, Ticket)], stop: Bool) {
+        pending.withLock { state in
+            var taken = 0
+            var count = 0
+            for (batch, _) in state.batches {
+                if count > 0, taken + batch.points.count > maxPointsPerCommit { break }
+                taken += batch.points.count
+                count += 1
+            }
+            let group = Array(state.batches.prefix(count))
+            state.batches.removeFirst(count)
+            state.points -= taken
+            return (group, state.stopping && state.batches.isEmpty)
+        }
+    }
+
+    private func run() {
+        while true {
+            var (group, stop) = takeGroup()
+            if group.isEmpty {
+                if stop { break }
+                condition.lock()
+                if pending.withLock({ $0.batches.isEmpty && !$0.stopping }) { _ = condition.wait(until: Date().addingTimeInterval(1)) }
+                condition.unlock()
+                continue
+            }
+            commit(group)
+            group.removeAll()
+            if stop { break }
+        }
+        stopped.signal()
+    }
+
+    private func commit(_ group: [(Batch, Ticket)]) {
+        let started = DispatchTime.now().uptimeNanoseconds
+        var failure: (any Error)?
+        do {
+            try db.write { tx in try write(group.map(\.0), tx) }
+        } catch {
+            failure = error
+            logger.error("telemetry commit failed", ["batches": .int(group.count), "error": .string(String(describing: error))])
+            // A failed series insert may have cached ids of rolled-back rows.
+            forgetSeries()
+        }
+        let points = group.reduce(0) { $0 + $1.0.points.count }
+        if failure == nil {
+            metrics.increment("telemetry_points_committed_total", by: Double(points), help: "Telemetry points committed.")
+            metrics.increment("telemetry_commits_total", help: "Group-commit transactions of telemetry.")
+            metrics.increment("telemetry_commit_seconds_total", by: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9,
+                              help: "Time spent in telemetry commits.")
+        }
+        for (_, ticket) in group {
+            if failure != nil {
+                ticket.outcome.withLock { $0 = APIError(status: 503, code: "UNAVAILABLE", detail: "Telemetry could not be stored; retry") }
+            }
+            ticket.done.signal()
+        }
+        guard failure == nil else { return }
+        for (batch, _) in group {
+            bus.publishCommitted(TelemetryReceived(devicePK: batch.devicePK, projectPK: batch.projectPK, projectID: batch.projectID,
+                                                   organizationID: batch.organizationID, points: batch.points))
+        }
+    }
+
+    /// Inserts every point, keeps one latest value per (device, agri_id) and the newest connect_time per device.
+    private func write(_ batches: [Batch], _ tx: Database) throws {
+        let store = TelemetryStore(db: tx)
+        let insert = try store.pointInserter()
+        var latest: [TelemetryStore.SeriesKey: (t: Int64, value: Double)] = [:]
+        var contact: [Int64: Int64] = [:]
+        var cache = seriesCache.withLock { $0 }
+        var cacheChanged = false
+        for batch in batches {
+            for point in batch.points {
+                let key = TelemetryStore.SeriesKey(devicePK: batch.devicePK, agriID: point.agriID, projectPK: batch.projectPK,
+                                                   organizationID: batch.organizationID)
+                let series: Int64
+                if let known = cache[key] {
+                    series = known
+                } else {
+                    series = try store.seriesID(key, theType: batch.theType)
+                    cache[key] = series
+                    cacheChanged = true
+                }
+                insert.bind(1, series)
+                insert.bind(2, point.t)
+                insert.bind(3, point.value)
+                try insert.run()
+                if let current = latest[key], current.t > point.t { continue }
+                latest[key] = (point.t, point.value)
+            }
+            contact[batch.devicePK] = max(contact[batch.devicePK] ?? 0, batch.connectTime)
+        }
+        let upsert = try store.latestUpserter()
+        for (key, value) in latest {
+            upsert.bind(1, key.devicePK)
+            upsert.bind(2, key.agriID)
+            upsert.bind(3, value.t)
+            upsert.bind(4, value.value)
+            try upsert.run()
+        }
+        let devices = DeviceStore(db: tx)
+        for (pk, time) in contact { try devices.touch(pk: pk, connectTime: time) }
+        if cacheChanged {
+            let snapshot = cache
+            tx.onCommit { [self] in seriesCache.withLock { $0.merge(snapshot) { _, new in new } } }
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import Core
+
+/// Validation of a telemetry POST body (seed 001, DESIGN §5.2): a JSON array of `{agri_id, value, t?}`.
+/// All-or-nothing: one invalid point rejects the request (400 naming it, e.g. `[3].t`). Points whose
+/// agri_id is not under the device's prefix are dropped and counted, as the seed says.
+enum TelemetryPayload {
+    /// Latest accepted `t`: the year 2100, so millisecond timestamps are caught as mistakes.
+    static let maxTime: Int64 = 4_102_444_800
+    /// Enrichment fields a gateway may echo back; accepted and ignored (the server sets them).
+    static let enrichment: Set<String> = ["the_type", "project_id", "org_id"]
+
+    static func parse(_ body: JSON, prefix: String, now: Int64, maxPoints: Int) throws(APIError)
+        -> (points: [TelemetryReceived.Point], dropped: Int) {
+        guard case .array(let items) = body else {
+            throw APIError.validation(["body": "must be a JSON array of points, got \(body.typeName)"],
+                                      detail: "Telemetry must be a JSON array of {agri_id, value, t?}")
+        }
+        guard items.count <= maxPoints else {
+            throw APIError.payloadTooLarge("At most \(maxPoints) points per request; got \(items.count)")
+        }
+        var points: [TelemetryReceived.Point] = []
+        points.reserveCapacity(items.count)
+        var dropped = 0
+        var problems: [String: String] = [:]
+        for (index, item) in items.enumerated() {
+            let at = "[\(index)]"
+            guard case .object(let object) = item else {
+                problems[at] = "must be an object {agri_id, value, t?}"
+                if problems.count >= 20 { break } else { continue }
+            }
+            var agriID: String?
+            var value: Double?
+            var t: Int64?
+            for (key, field) in object.entries {
+                switch key {
+                case "agri_id":
+                    if case .string(let text) = field, (1...128).contains(text.utf8.count) { agriID = text } else {
+                        problems["\(at).agri_id"] = "must be a string of 1..128 bytes"
+                    }
+                case "value":
+                    if case .number(let number) = field { value = number } else { problems["\(at).value"] = "must be a number" }
+                case "t":
+                    if case .null = field { continue }
+                    if let seconds = field.int64Value, (0...maxTime).contains(seconds) { t = seconds } else {
+                        problems["\(at).t"] = "must be an integer of Unix seconds (0..\(maxTime))"
+                    }
+                default:
+                    if !enrichment.contains(key) { problems["\(at).\(key)"] = "unknown field" }
+                }
+            }
+            if agriID == nil, problems["\(at).agri_id"] == nil { problems["\(at).agri_id"] = "is required" }
+            if value == nil, problems["\(at).value"] == nil { problems["\(at).value"] = "is required" }
+            if problems.count >= 20 { break }
+            guard let agriID, let value else { continue }
+            guard agriID.hasPrefix(prefix) else {
+                dropped += 1
+                continue
+            }
+            points.append(TelemetryReceived.Point(agriID: agriID, value: value, t: t ?? now))
+        }
+        if !problems.isEmpty { throw APIError.validation(problems, detail: "Invalid telemetry points: \(problems.keys.sorted().prefix(5).joined(separator: ", "))") }
+        return (points, dropped)
+    }
+}

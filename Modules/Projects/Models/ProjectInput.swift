@@ -1,0 +1,185 @@
+import Auth
+import Core
+
+/// The documented limits of a project's fields (docs/DECISIONS.md, "Projects").
+public enum ProjectLimits {
+    public static let name = 1...200
+    public static let description = 0...2000
+    public static let tagLength = 1...60
+    public static let maxTags = 50
+    public static let maxCustomFieldsBytes = 16 * 1024
+    public static let identifierKeyLength = 1...64
+    public static let identifierValueLength = 1...200
+    public static let maxIdentifiers = 50
+    public static let searchLength = 0...200
+    /// project_ids that would collide with a literal route segment (`GET /api/v2/projects/trash/`).
+    public static let reservedProjectIDs: Set<String> = ["trash"]
+
+    /// `^[a-z0-9][a-z0-9_-]{1,63}$` and not reserved.
+    public static func isValidProjectID(_ id: String) -> Bool {
+        AuthPatterns.isValidProjectID(id) && !reservedProjectIDs.contains(id)
+    }
+}
+
+/// A new project, validated (`POST /api/v2/projects/`). `projectID` nil means "generate `proj_<random>`".
+public struct ProjectDraft: Sendable, Equatable {
+    public var projectID: String?
+    public var name: String
+    public var favorite: Bool
+    public var description: String
+    public var tags: [String]
+    public var customFields: JSONObject
+    public var identifiers: JSONObject
+
+    public init(projectID: String? = nil, name: String, favorite: Bool = false, description: String = "", tags: [String] = [],
+                customFields: JSONObject = JSONObject(), identifiers: JSONObject = JSONObject()) {
+        self.projectID = projectID
+        self.name = name
+        self.favorite = favorite
+        self.description = description
+        self.tags = tags
+        self.customFields = customFields
+        self.identifiers = identifiers
+    }
+
+    /// Fields a create accepts.
+    static let writable: Set<String> = ["project_id", "name", "favorite", "description", "tags", "custom_fields", "identifiers"]
+    /// Read-only fields a client may echo back; accepted and ignored (seed 000: `organization_id` is injected server-side).
+    static let readOnly: Set<String> = ["id", "pk", "organization", "organization_id", "created_at", "updated_at", "created_by",
+                                        "deleted_at", "device_count", "offline_device_count"]
+
+    /// Validates a create body; one `VALIDATION_ERROR` names every bad or unknown field.
+    public static func parse(_ body: JSON) throws(APIError) -> ProjectDraft {
+        var reader = try FieldReader(body, allowed: writable, ignored: readOnly)
+        var projectID: String?
+        if let id = reader.string("project_id", nullable: true) {
+            if ProjectLimits.reservedProjectIDs.contains(id) {
+                reader.fail("project_id", "\(id) is reserved")
+            } else if !ProjectLimits.isValidProjectID(id) {
+                reader.fail("project_id", "must match ^[a-z0-9][a-z0-9_-]{1,63}$")
+            } else {
+                projectID = id
+            }
+        }
+        let name = ProjectFieldRules.name(&reader, required: true)
+        let favorite = reader.bool("favorite") ?? false
+        let description = ProjectFieldRules.description(&reader) ?? ""
+        let tags = ProjectFieldRules.tags(&reader) ?? []
+        let customFields = ProjectFieldRules.customFields(&reader) ?? JSONObject()
+        let identifiers = ProjectFieldRules.identifiers(&reader) ?? JSONObject()
+        try reader.finish()
+        return ProjectDraft(projectID: projectID, name: name ?? "", favorite: favorite, description: description, tags: tags,
+                            customFields: customFields, identifiers: identifiers)
+    }
+}
+
+/// A partial update (`PATCH`): nil fields stay as they are; lists and objects are replaced whole.
+public struct ProjectChanges: Sendable, Equatable {
+    public var name: String?
+    public var favorite: Bool?
+    public var description: String?
+    public var tags: [String]?
+    public var customFields: JSONObject?
+    public var identifiers: JSONObject?
+
+    public init(name: String? = nil, favorite: Bool? = nil, description: String? = nil, tags: [String]? = nil,
+                customFields: JSONObject? = nil, identifiers: JSONObject? = nil) {
+        self.name = name
+        self.favorite = favorite
+        self.description = description
+        self.tags = tags
+        self.customFields = customFields
+        self.identifiers = identifiers
+    }
+
+    public var isEmpty: Bool {
+        name == nil && favorite == nil && description == nil && tags == nil && customFields == nil && identifiers == nil
+    }
+
+    /// Read-only fields accepted and ignored in a PATCH (seed 000: `project_id`, `organization_id` are ignored).
+    static let readOnly: Set<String> = ProjectDraft.readOnly.union(["project_id"])
+    static let writable: Set<String> = ProjectDraft.writable.subtracting(["project_id"])
+
+    /// Validates a PATCH body; unknown fields → 400 naming them, read-only ones are ignored.
+    public static func parse(_ body: JSON) throws(APIError) -> ProjectChanges {
+        var reader = try FieldReader(body, allowed: writable, ignored: readOnly)
+        var changes = ProjectChanges()
+        changes.name = ProjectFieldRules.name(&reader, required: false)
+        changes.favorite = reader.bool("favorite")
+        changes.description = ProjectFieldRules.description(&reader)
+        changes.tags = ProjectFieldRules.tags(&reader)
+        changes.customFields = ProjectFieldRules.customFields(&reader)
+        changes.identifiers = ProjectFieldRules.identifiers(&reader)
+        try reader.finish()
+        return changes
+    }
+
+    /// `project` with these changes applied (timestamps untouched).
+    func applied(to project: Project) -> Project {
+        var result = project
+        if let name { result.name = name }
+        if let favorite { result.favorite = favorite }
+        if let description { result.description = description }
+        if let tags { result.tags = tags }
+        if let customFields { result.customFields = customFields }
+        if let identifiers { result.identifiers = identifiers }
+        return result
+    }
+}
+
+/// Field rules shared by create and update.
+enum ProjectFieldRules {
+    static func name(_ reader: inout FieldReader, required: Bool) -> String? {
+        guard let name = reader.string("name", required: required, length: ProjectLimits.name) else { return nil }
+        if name.allSatisfy(\.isWhitespace) {
+            reader.fail("name", "must not be blank")
+            return nil
+        }
+        return name
+    }
+
+    /// `null` clears the description.
+    static func description(_ reader: inout FieldReader) -> String? {
+        if reader.object["description"] == .null { return "" }
+        return reader.string("description", length: ProjectLimits.description)
+    }
+
+    /// Tags keep their order; duplicates are dropped.
+    static func tags(_ reader: inout FieldReader) -> [String]? {
+        guard let tags = reader.stringArray("tags", itemLength: ProjectLimits.tagLength, maxCount: ProjectLimits.maxTags) else { return nil }
+        var seen = Set<String>()
+        return tags.filter { seen.insert($0).inserted }
+    }
+
+    static func customFields(_ reader: inout FieldReader) -> JSONObject? {
+        guard let object = reader.objectValue("custom_fields") else { return nil }
+        if JSONWriter.bytes(.object(object)).count > ProjectLimits.maxCustomFieldsBytes {
+            reader.fail("custom_fields", "must serialize to at most \(ProjectLimits.maxCustomFieldsBytes) bytes")
+            return nil
+        }
+        return object
+    }
+
+    static func identifiers(_ reader: inout FieldReader) -> JSONObject? {
+        guard let object = reader.objectValue("identifiers") else { return nil }
+        if object.count > ProjectLimits.maxIdentifiers {
+            reader.fail("identifiers", "at most \(ProjectLimits.maxIdentifiers) identifiers")
+            return nil
+        }
+        for (key, value) in object.entries {
+            guard ProjectLimits.identifierKeyLength.contains(key.count) else {
+                reader.fail("identifiers", "keys' length must be 1..\(ProjectLimits.identifierKeyLength.upperBound)")
+                return nil
+            }
+            guard case .string(let text) = value else {
+                reader.fail("identifiers", "\(key) must be a string, got \(value.typeName)")
+                return nil
+            }
+            guard ProjectLimits.identifierValueLength.contains(text.count) else {
+                reader.fail("identifiers", "\(key): length must be 1..\(ProjectLimits.identifierValueLength.upperBound)")
+                return nil
+            }
+        }
+        return object
+    }
+}

@@ -1,0 +1,225 @@
+import Auth
+import Core
+import Persistence
+import Platform
+import Synchronization
+
+/// Projects' domain API. Other modules use only `resolve`, `project(pk:)`, `projects(pks:)` and the events;
+/// the routes and the CLI use the rest. Every check goes through the one scope checker (`Caller.authorize`).
+///
+/// ```swift
+/// let project = try projects.resolve("cold-chain-east", for: caller, access: .write)   // 404 / 403 or the project
+/// ```
+public final class ProjectService: Sendable {
+    let db: DatabasePool
+    let bus: EventBus
+    let clock: any WallClock
+    let auth: AuthService
+    let logger: Logger
+    let cache: ProjectCache
+    /// How long trashed projects stay before the daily job purges them (`projects.trash_retention`, 30 days).
+    public let trashRetention: Double
+    private let counter = Mutex<(any ProjectDeviceCounter)?>(nil)
+
+    public init(context: PlatformContext, auth: AuthService) {
+        db = context.db
+        bus = context.bus
+        clock = context.clock
+        logger = context.logger
+        self.auth = auth
+        cache = ProjectCache(ttl: context.config.seconds("projects.cache_ttl", default: 5), clock: context.clock)
+        trashRetention = context.config.seconds("projects.trash_retention", default: 30 * 86_400)
+    }
+
+    /// Wires the Devices implementation of the counts (done by the app at composition).
+    public func setDeviceCounter(_ counter: any ProjectDeviceCounter) {
+        self.counter.withLock { $0 = counter }
+    }
+
+    /// Device counts through the wired counter (zero until Devices is composed in).
+    func deviceCounts(projectPKs: [Int64]) throws -> [Int64: DeviceCounts] {
+        guard !projectPKs.isEmpty, let counter = counter.withLock({ $0 }) else { return [:] }
+        return try counter.deviceCounts(projectPKs: projectPKs)
+    }
+
+    /// Now, in Unix milliseconds.
+    var now: Int64 { Int64((clock.now().timeIntervalSince1970 * 1000).rounded(.down)) }
+
+    // MARK: - For other modules
+
+    /// The scope check of every project-scoped route, for this module and the nested ones (devices,
+    /// factors, alerts, exports): a missing, trashed or other organization's project → 404
+    /// `PROJECT_NOT_FOUND`; outside the token's projects → 403; a write below manager → 403.
+    public func resolve(_ projectID: String, for caller: Caller, access: Caller.Access) throws -> ProjectRef {
+        try authorized(projectID, for: caller, access: access).ref
+    }
+
+    /// An active (not trashed) project by primary key.
+    public func project(pk: Int64) throws -> ProjectRef? {
+        try projects(pks: [pk])[pk]
+    }
+
+    /// Active projects by primary key (for lists that show `project {project_id, name}`).
+    public func projects(pks: [Int64]) throws -> [Int64: ProjectRef] {
+        var result: [Int64: ProjectRef] = [:]
+        var missing: [Int64] = []
+        for pk in Set(pks) {
+            if let cached = cache.project(pk: pk) { result[pk] = cached.ref } else { missing.append(pk) }
+        }
+        guard !missing.isEmpty else { return result }
+        let generation = cache.generation()
+        let (rows, inWrite) = try db.read { db in (try ProjectStore(db: db).projects(pks: missing.sorted()), db.isWritable) }
+        let active = rows.filter { !$0.isTrashed }
+        // Rows read inside someone's write transaction may yet roll back: never cache them.
+        if !inWrite { cache.store(active, generation: generation) }
+        for project in active { result[project.pk] = project.ref }
+        return result
+    }
+
+    /// The active project `projectID` after the scope check (404 / 403).
+    func authorized(_ projectID: String, for caller: Caller, access: Caller.Access) throws -> Project {
+        guard let project = try activeProject(id: projectID) else { throw ProjectErrors.notFound(projectID) }
+        try caller.authorize(projectID: project.projectID, organizationID: project.organizationID, access: access,
+                             notFound: ProjectErrors.notFound(projectID))
+        return project
+    }
+
+    /// An active project by `project_id`, through the cache.
+    func activeProject(id: String) throws -> Project? {
+        guard AuthPatterns.isValidProjectID(id) else { return nil }
+        if let cached = cache.project(id: id) { return cached }
+        let generation = cache.generation()
+        let (found, inWrite) = try db.read { db in (try ProjectStore(db: db).project(projectID: id), db.isWritable) }
+        guard let project = found, !project.isTrashed else { return nil }
+        if !inWrite { cache.store([project], generation: generation) }
+        return project
+    }
+
+    // MARK: - Reads
+
+    /// `GET /projects/{id}/`: one active project of the caller's organization and scope, with fresh counts.
+    public func project(_ projectID: String, for caller: Caller) throws -> ProjectView {
+        let project = try authorized(projectID, for: caller, access: .read)
+        return try views([project], organizationSlug: caller.organizationSlug)[0]
+    }
+
+    /// `GET /projects/`: one page of the caller's active projects (only its listed ones for a scoped token),
+    /// ordered `favorite desc, updated_at desc, pk`.
+    public func list(for caller: Caller, filter: ProjectFilter = ProjectFilter(), page: PageRequest = PageRequest()) throws
+        -> PageResult<ProjectView> {
+        let scope: ProjectStore.Scope = caller.allProjects ? nil : Array(Set(caller.projects)).sorted()
+        let key = JSONWriter.string(.array([
+            scope.map { .array($0.map(JSON.string)) } ?? .null, .string(filter.cacheKey), .int(page.page), .int(page.pageSize),
+        ]))
+        let result: PageResult<Project>
+        if let cached = cache.list(organizationID: caller.organizationID, key: key) {
+            result = cached
+        } else {
+            let generation = cache.generation()
+            let (count, items) = try db.read { db in
+                try ProjectStore(db: db).list(organizationID: caller.organizationID, scope: scope, filter: filter, trashed: false,
+                                              limit: page.limit, offset: page.offset)
+            }
+            result = PageResult(count: count, items: items)
+            cache.storeList(organizationID: caller.organizationID, key: key, result, generation: generation)
+        }
+        return PageResult(count: result.count, items: try views(result.items, organizationSlug: caller.organizationSlug))
+    }
+
+    /// Every active (or trashed) project of an organization, for the CLI (no scope: the operator is trusted).
+    public func projects(organizationSlug: String, trashed: Bool = false) throws -> [ProjectView] {
+        guard let organization = try auth.organization(slug: organizationSlug) else {
+            throw APIError.notFound("Organization \(organizationSlug) does not exist", code: "ORGANIZATION_NOT_FOUND")
+        }
+        let (_, items) = try db.read { db in
+            try ProjectStore(db: db).list(organizationID: organization.id, scope: nil, filter: ProjectFilter(), trashed: trashed,
+                                          limit: Int(Int32.max), offset: 0)
+        }
+        return try views(items, organizationSlug: organization.slug)
+    }
+
+    /// Rows → API views with fresh device counts (one counter call per page).
+    func views(_ projects: [Project], organizationSlug: String) throws -> [ProjectView] {
+        let counts = try deviceCounts(projectPKs: projects.filter { !$0.isTrashed }.map(\.pk))
+        return projects.map { ProjectView(project: $0, organizationSlug: organizationSlug, counts: counts[$0.pk] ?? .zero) }
+    }
+
+    // MARK: - Writes
+
+    /// `POST /projects/`: needs manager and an all-projects token (a scoped token could not see what it created).
+    /// A taken `project_id` (in any organization, trash included) → 409 `PROJECT_EXISTS`.
+    public func create(_ draft: ProjectDraft, by caller: Caller) throws -> ProjectView {
+        try caller.require(.manager)
+        guard caller.allProjects else { throw ProjectErrors.scopedTokenCannotCreate }
+        if let id = draft.projectID, !ProjectLimits.isValidProjectID(id) {
+            throw APIError.validation(field: "project_id", "must match ^[a-z0-9][a-z0-9_-]{1,63}$")
+        }
+        let time = now
+        let project = try db.write { tx -> Project in
+            let store = ProjectStore(db: tx)
+            var projectID = draft.projectID
+            if let id = projectID {
+                if try store.exists(projectID: id) { throw ProjectErrors.exists(id) }
+            } else {
+                for _ in 0..<8 {
+                    let candidate = RandomID.make(prefix: "proj_", length: 12)
+                    if try !store.exists(projectID: candidate) {
+                        projectID = candidate
+                        break
+                    }
+                }
+            }
+            guard let projectID else { throw APIError(status: 500, code: "INTERNAL_ERROR", detail: "Could not generate a project_id") }
+            let project: Project
+            do {
+                project = try store.insert(draft, projectID: projectID, organizationID: caller.organizationID, createdBy: caller.username,
+                                           createdByUserID: caller.userID, at: time)
+            } catch let error as DatabaseError where error.isUniqueViolation {
+                throw ProjectErrors.exists(projectID)
+            }
+            invalidateOnCommit(tx, [project], organizations: [caller.organizationID])
+            try bus.publish(ProjectCreated(project: project.ref), in: tx)
+            return project
+        }
+        return try views([project], organizationSlug: caller.organizationSlug)[0]
+    }
+
+    /// `PATCH /projects/{id}/`: applies the given fields (an empty change is a no-op that keeps `updated_at`).
+    public func update(_ projectID: String, _ changes: ProjectChanges, by caller: Caller) throws -> ProjectView {
+        let time = now
+        let project = try db.write { tx -> Project in
+            let store = ProjectStore(db: tx)
+            let current = try checked(store, projectID, caller, .write, trashed: false)
+            if changes.isEmpty { return current }
+            var project = changes.applied(to: current)
+            project.updatedAt = max(time, current.updatedAt)
+            try store.update(project)
+            invalidateOnCommit(tx, [project], organizations: [project.organizationID])
+            try bus.publish(ProjectUpdated(project: project.ref), in: tx)
+            return project
+        }
+        return try views([project], organizationSlug: caller.organizationSlug)[0]
+    }
+
+    /// The row of `projectID` inside a write transaction, after the scope check on that fresh row.
+    /// `trashed`: false = active only, true = trashed only, nil = either.
+    func checked(_ store: ProjectStore, _ projectID: String, _ caller: Caller, _ access: Caller.Access, trashed: Bool?) throws -> Project {
+        guard AuthPatterns.isValidProjectID(projectID), let project = try store.project(projectID: projectID) else {
+            throw ProjectErrors.notFound(projectID)
+        }
+        try caller.authorize(projectID: project.projectID, organizationID: project.organizationID, access: access,
+                             notFound: ProjectErrors.notFound(projectID))
+        if let trashed, project.isTrashed != trashed {
+            if trashed { throw ProjectErrors.notInTrash(projectID) }
+            throw ProjectErrors.notFound(projectID)
+        }
+        return project
+    }
+
+    /// Drops the cached rows and list pages right after COMMIT, before the writer's call returns (and before
+    /// after-commit subscribers of the event published next run), so the writer never reads its write stale.
+    func invalidateOnCommit(_ tx: Database, _ projects: [Project], organizations: [Int64]) {
+        let cache = cache
+        tx.onCommit { cache.invalidate(projects: projects, organizations: organizations) }
+    }
+}

@@ -1,0 +1,36 @@
+import Core
+import Testing
+
+@Suite struct CSVTests {
+    @Test func parsesPlainRowsWithCRLFOrLF() throws {
+        #expect(try CSV.parse("a,b\r\n1,2\r\n") == [["a", "b"], ["1", "2"]])
+        #expect(try CSV.parse("a,b\n1,2") == [["a", "b"], ["1", "2"]])
+        #expect(try CSV.parse("a,,c\n") == [["a", "", "c"]])
+    }
+
+    @Test func parsesQuotedFieldsWithCommasQuotesAndNewlines() throws {
+        #expect(try CSV.parse("\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\"\n") == [["a,b", "say \"hi\"", "two\nlines"]])
+        #expect(try CSV.parse("\"\",x") == [["", "x"]])
+    }
+
+    @Test func dropsAByteOrderMark() throws {
+        #expect(try CSV.parse("\u{FEFF}device_id,x\n") == [["device_id", "x"]])
+    }
+
+    @Test func rejectsMalformedQuotingWithTheLine() {
+        #expect(throws: CSV.ParseError.self) { try CSV.parse("a,\"open\n") }
+        #expect(throws: CSV.ParseError.self) { try CSV.parse("ok\nx\"y\n") }
+        do {
+            _ = try CSV.parse("ok\n\"a\"b\n")
+            Issue.record("expected a parse error")
+        } catch {
+            #expect(error.line == 2)
+        }
+    }
+
+    @Test func writerQuotesOnlyWhatNeedsIt() throws {
+        #expect(CSV.line(["a", "b c", "x,y", "q\"uote", "l\nf"]) == "a,b c,\"x,y\",\"q\"\"uote\",\"l\nf\"\r\n")
+        let fields = ["x,y", "q\"uote", "", "plain"]
+        #expect(try CSV.parse(CSV.line(fields)) == [fields])
+    }
+}

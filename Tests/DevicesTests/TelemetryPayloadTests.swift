@@ -1,0 +1,114 @@
+@testable import Devices
+import Core
+import Testing
+
+@Suite struct TelemetryPayloadTests {
+    func parse(_ text: String, maxPoints: Int = 100) throws -> (points: [TelemetryReceived.Point], dropped: Int) {
+        try TelemetryPayload.parse(JSONParser.parse(Array(text.utf8)), prefix: "d-1000-abcd", now: 1_708_070_400, maxPoints: maxPoints)
+    }
+
+    func problems(_ text: String) -> [String: String] {
+        do {
+            _ = try parse(text)
+            return [:]
+        } catch let error as APIError {
+            return error.fields
+        } catch {
+            return ["unexpected": "\(error)"]
+        }
+    }
+
+    @Test func acceptsPointsAndDefaultsT() throws {
+        let (points, dropped) = try parse(#"[{"agri_id": "d-1000-abcd-01", "value": 24.3, "t": 1708070000}, {"agri_id": "d-1000-abcd-02", "value": 68}]"#)
+        #expect(dropped == 0)
+        #expect(points == [TelemetryReceived.Point(agriID: "d-1000-abcd-01", value: 24.3, t: 1_708_070_000),
+                           TelemetryReceived.Point(agriID: "d-1000-abcd-02", value: 68, t: 1_708_070_400)])
+    }
+
+    @Test func dropsAndCountsPointsOutsideThePrefix() throws {
+        let (points, dropped) = try parse(#"[{"agri_id": "d-2000-ffff-01", "value": 1}, {"agri_id": "d-1000-abcd-01", "value": 2}]"#)
+        #expect(points.count == 1)
+        #expect(dropped == 1)
+    }
+
+    @Test func ignoresEchoedEnrichmentFieldsButRejectsUnknownOnes() throws {
+        #expect(try parse(#"[{"agri_id": "d-1000-abcd-01", "value": 1, "the_type": "x", "project_id": "p", "org_id": 1}]"#).points.count == 1)
+        #expect(problems(#"[{"agri_id": "d-1000-abcd-01", "value": 1, "colour": "red"}]"#) == ["[0].colour": "unknown field"])
+    }
+
+    @Test func namesEveryBadField() {
+        let found = problems(#"[{"agri_id": 5, "value": "hot"}, {"value": 1}, 7, {"agri_id": "d-1000-abcd-01", "value": 1, "t": "soon"}]"#)
+        #expect(found["[0].agri_id"] != nil)
+        #expect(found["[0].value"] != nil)
+        #expect(found["[1].agri_id"] == "is required")
+        #expect(found["[2]"] != nil)
+        #expect(found["[3].t"] != nil)
+    }
+
+    @Test(arguments: [#"{"agri_id": "d-1000-abcd-01", "value": 1}"#, #""text""#, "42", "null"])
+    func rejectsBodiesThatAreNotArrays(_ body: String) {
+        #expect(problems(body)["body"] != nil)
+    }
+
+    @Test func rejectsFractionalNegativeAndMillisecondTimes() {
+        #expect(problems(#"[{"agri_id": "d-1000-abcd-01", "value": 1, "t": 1708070400.5}]"#)["[0].t"] != nil)
+        #expect(problems(#"[{"agri_id": "d-1000-abcd-01", "value": 1, "t": -1}]"#)["[0].t"] != nil)
+        #expect(problems(#"[{"agri_id": "d-1000-abcd-01", "value": 1, "t": 1708070400000}]"#)["[0].t"] != nil)
+    }
+
+    @Test func tooManyPointsIs413() {
+        let body = "[" + Array(repeating: #"{"agri_id": "d-1000-abcd-01", "value": 1}"#, count: 11).joined(separator: ",") + "]"
+        do {
+            _ = try parse(body, maxPoints: 10)
+            Issue.record("expected 413")
+        } catch let error as APIError {
+            #expect(error.status == 413)
+            #expect(error.code == "PAYLOAD_TOO_LARGE")
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
+    @Test func nanAndInfinityAreNotJSON() {
+        #expect(throws: (any Error).self) { try JSONParser.parse(Array(#"[{"agri_id": "d-1000-abcd-01", "value": NaN}]"#.utf8)) }
+        #expect(throws: (any Error).self) { try JSONParser.parse(Array(#"[{"agri_id": "d-1000-abcd-01", "value": 1e999}]"#.utf8)) }
+    }
+}
+
+@Suite struct ProvisionedDeviceTests {
+    @Test func parsesAManufacturingFile() throws {
+        let devices = try ProvisionedDevice.parseCSV("""
+            device_id,safe_code,agri_id,model,capabilities
+            868686000123456,8K2P,d-1000-abcd,DTU-4G,SUPPORTS_REBOOT;SUPPORTS_SERIAL
+            868686000123457,9X3Q,d-1000-abce,DTU-4G,
+
+            """)
+        #expect(devices.count == 2)
+        #expect(devices[0].capabilities == ["SUPPORTS_REBOOT", "SUPPORTS_SERIAL"])
+        #expect(devices[1].capabilities == [])
+    }
+
+    func message(_ text: String) -> String {
+        do {
+            _ = try ProvisionedDevice.parseCSV(text)
+            return ""
+        } catch {
+            return error.fields.map { "\($0.key): \($0.value)" }.joined()
+        }
+    }
+
+    @Test func namesTheDuplicateDeviceID() {
+        let text = "device_id,safe_code,agri_id,model,capabilities\nA1,1111,d-a,M,\nB2,2222,d-b,M,\nA1,3333,d-c,M,\n"
+        #expect(message(text).contains("duplicate device_id A1"))
+        #expect(message(text).contains("line 4"))
+    }
+
+    @Test func rejectsBadHeadersAndFields() {
+        #expect(message("id,code\nA,1\n").contains("header"))
+        #expect(message("device_id,safe_code,agri_id,model,capabilities\nA1,12345,d-a,M,\n").contains("safe_code"))
+        #expect(message("device_id,safe_code,agri_id,model,capabilities\nA 1,1234,d-a,M,\n").contains("device_id"))
+        #expect(message("device_id,safe_code,agri_id,model,capabilities\nA1,1234,D-A,M,\n").contains("agri_id"))
+        #expect(message("device_id,safe_code,agri_id,model,capabilities\nA1,1234,d-a,M\n").contains("5 fields"))
+        #expect(message("device_id,safe_code,agri_id,model,capabilities\n").contains("no devices"))
+    }
+}
