@@ -25,9 +25,10 @@ let package = Package(
         .target(name: "Auth", dependencies: ["Core", "HTTP", "Persistence", "Platform", "COpenSSL"], path: "Modules/Auth"),
         .target(name: "Projects", dependencies: ["Core", "HTTP", "Persistence", "Platform", "Auth"], path: "Modules/Projects"),
         .target(name: "Devices", dependencies: ["Core", "HTTP", "Persistence", "Platform", "Auth", "Projects"], path: "Modules/Devices"),
+        .target(name: "Factors", dependencies: ["Core", "HTTP", "Persistence", "Platform", "Auth", "Projects", "Devices"], path: "Modules/Factors"),
 
         // Apps: thin composition roots.
-        .target(name: "Composition", dependencies: ["Core", "Platform", "Auth", "Projects", "Devices"], path: "Apps/Composition"),
+        .target(name: "Composition", dependencies: ["Core", "Platform", "Auth", "Projects", "Devices", "Factors"], path: "Apps/Composition"),
         .executableTarget(name: "api-server", dependencies: ["Platform", "Composition"], path: "Apps/api-server"),
         .executableTarget(name: "admin-cli", dependencies: ["Platform", "Composition"], path: "Apps/admin-cli"),
 

@@ -1,6 +1,7 @@
 import Auth
 import Core
 import Devices
+import Factors
 import Platform
 import Projects
 
@@ -10,13 +11,16 @@ public struct Composition: Sendable {
     public let auth: AuthModule
     public let projects: ProjectsModule
     public let devices: DevicesModule
+    public let factors: FactorsModule
 
     public init(context: PlatformContext) {
         auth = AuthModule(context: context)
         projects = ProjectsModule(context: context, auth: auth.service)
         devices = DevicesModule(context: context, auth: auth.service, projects: projects.service)
+        factors = FactorsModule(context: context, auth: auth.service, devices: devices.service)
         projects.service.setDeviceCounter(devices.service)
+        devices.service.setFactorInfo(factors.service)
     }
 
-    public var modules: [any PlatformModule] { [auth, projects, devices] }
+    public var modules: [any PlatformModule] { [auth, projects, devices, factors] }
 }

@@ -71,13 +71,15 @@ final class EventLog: @unchecked Sendable {
     let names = Mutex<[String]>([])
 
     func record(on bus: EventBus) {
-        bus.subscribe(ProjectCreated.self) { [names] e, _ in names.withLock { $0.append("created \(e.project.projectID)") } }
-        bus.subscribe(ProjectUpdated.self) { [names] e, _ in names.withLock { $0.append("updated \(e.project.projectID)") } }
-        bus.subscribe(ProjectDeleted.self) { [names] e, _ in names.withLock { $0.append("deleted \(e.project.projectID)") } }
-        bus.subscribe(ProjectRestored.self) { [names] e, _ in names.withLock { $0.append("restored \(e.project.projectID)") } }
-        bus.subscribe(ProjectPurged.self) { [names] e, _ in names.withLock { $0.append("purged \(e.project.projectID)") } }
-        bus.subscribe(ProjectTransferred.self) { [names] e, _ in names.withLock { $0.append("transferred \(e.project.projectID)") } }
+        bus.subscribe(ProjectCreated.self) { [self] e, _ in self.append("created \(e.project.projectID)") }
+        bus.subscribe(ProjectUpdated.self) { [self] e, _ in self.append("updated \(e.project.projectID)") }
+        bus.subscribe(ProjectDeleted.self) { [self] e, _ in self.append("deleted \(e.project.projectID)") }
+        bus.subscribe(ProjectRestored.self) { [self] e, _ in self.append("restored \(e.project.projectID)") }
+        bus.subscribe(ProjectPurged.self) { [self] e, _ in self.append("purged \(e.project.projectID)") }
+        bus.subscribe(ProjectTransferred.self) { [self] e, _ in self.append("transferred \(e.project.projectID)") }
     }
+
+    func append(_ name: String) { names.withLock { $0.append(name) } }
 
     var all: [String] { names.withLock { $0 } }
 

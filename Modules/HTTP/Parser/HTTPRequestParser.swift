@@ -57,6 +57,8 @@ public struct HTTPRequestParser: Sendable {
     /// How far the head scan got (so a trickled head is not rescanned from the start).
     var scanned = 0
     var bodyBytes = 0
+    /// Bytes of the trailer section read so far (limited like the header block).
+    var trailerBytes = 0
 
     public init(limits: HTTPLimits = HTTPLimits()) { self.limits = limits }
 
@@ -242,6 +244,7 @@ public struct HTTPRequestParser: Sendable {
         buffer.moveReader(by: line.next)
         if size == 0 {
             state = .trailers
+            trailerBytes = 0
             return try parseTrailers(&buffer)
         }
         bodyBytes += size
@@ -257,6 +260,8 @@ public struct HTTPRequestParser: Sendable {
                 if buffer.readableCount > limits.maxHeaderBytes { throw .headerTooLarge }
                 return nil
             }
+            trailerBytes += line.next
+            if trailerBytes > limits.maxHeaderBytes { throw .headerTooLarge }
             buffer.moveReader(by: line.next)
             if line.contentLength == 0 {
                 state = .head

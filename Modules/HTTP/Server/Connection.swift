@@ -44,7 +44,8 @@ final class Connection {
 
     /// The interest the current state needs.
     var desiredInterest: Interest {
-        let read = (phase == .reading && !readClosed) || (phase == .draining && !readClosed)
+        // No reading while a response is still being written: the next request waits in the kernel.
+        let read = (phase == .reading && !readClosed && !responsePending) || (phase == .draining && !readClosed)
         return Interest(read: read, write: hasPendingOutput)
     }
 }

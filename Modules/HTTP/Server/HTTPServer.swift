@@ -242,6 +242,11 @@ final class EventLoop: @unchecked Sendable {
 
     /// Parses buffered input until a request is complete (then hands it to a worker) or more bytes are needed.
     private func process(_ connection: Connection, now: Double) {
+        // The next request is parsed only once the current response is written (`responseWritten`).
+        if connection.responsePending {
+            updateInterest(connection)
+            return
+        }
         while connection.phase == .reading {
             let part: HTTPPart?
             do {

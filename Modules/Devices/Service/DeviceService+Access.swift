@@ -1,0 +1,17 @@
+import Auth
+import Core
+import Projects
+
+extension DeviceService {
+    /// The scope check for routes nested under a device (factors, commands): the project through
+    /// Projects' checker, then the device, which must be in that project (else 404 `DEVICE_NOT_FOUND`).
+    public func resolveDevice(projectID: String, pk: Int64, caller: Caller, access: Caller.Access) throws -> (ProjectRef, Device) {
+        let project = try projects.resolve(projectID, for: caller, access: access)
+        return (project, try device(pk, in: project))
+    }
+
+    /// The current record of a device (no scope check: for modules reacting to events).
+    public func device(pk: Int64) throws -> Device? {
+        try db.read { try DeviceStore(db: $0).device(pk: pk) }
+    }
+}

@@ -1,0 +1,248 @@
+import Auth
+import Core
+import Devices
+import Persistence
+import Platform
+import Projects
+
+/// Factors' domain API: factor CRUD under a device, export/import, the sensor-module catalog and
+/// add-module. It implements Devices' `DeviceFactorInfo` (has_thresholds, factor names).
+public final class FactorService: Sendable, DeviceFactorInfo {
+    let db: DatabasePool
+    let bus: EventBus
+    let clock: any WallClock
+    let devices: DeviceService
+
+    /// The export document's format name and version (import accepts this version).
+    public static let exportFormat = "iot-platform.factors"
+    public static let exportVersion = 1
+    public static let maxFactorsPerDevice = 500
+
+    public init(context: PlatformContext, devices: DeviceService) {
+        db = context.db
+        bus = context.bus
+        clock = context.clock
+        self.devices = devices
+    }
+
+    var now: String { Timestamp.format(clock.now()) }
+
+    static func notFound(_ id: Int64) -> APIError { APIError.notFound("Factor \(id) does not exist on this device", code: "FACTOR_NOT_FOUND") }
+
+    static func agriIDTaken(_ agriID: String) -> APIError {
+        APIError.conflict("AGRI_ID_EXISTS", "agri_id \(agriID) is already used by another factor")
+    }
+
+    func published(_ device: Device, _ project: ProjectRef, _ tx: Database) throws {
+        try bus.publish(FactorsChanged(devicePK: device.id, projectPK: project.pk, organizationID: project.organizationID), in: tx)
+    }
+
+    // MARK: - CRUD
+
+    public func list(projectID: String, devicePK: Int64, caller: Caller) throws -> [Factor] {
+        let (_, device) = try devices.resolveDevice(projectID: projectID, pk: devicePK, caller: caller, access: .read)
+        return try db.read { try FactorStore(db: $0).factors(devicePK: device.id) }
+    }
+
+    public func factor(projectID: String, devicePK: Int64, id: Int64, caller: Caller) throws -> Factor {
+        let (_, device) = try devices.resolveDevice(projectID: projectID, pk: devicePK, caller: caller, access: .read)
+        guard let factor = try db.read({ try FactorStore(db: $0).factor(id: id) }), factor.devicePK == device.id else { throw Self.notFound(id) }
+        return factor
+    }
+
+    public func create(projectID: String, devicePK: Int64, caller: Caller, body: JSON) throws -> Factor {
+        let (project, device) = try devices.resolveDevice(projectID: projectID, pk: devicePK, caller: caller, access: .write)
+        let spec = try FactorSpec.read(body, base: nil, prefix: device.agriID)
+        let time = now
+        return try db.write { tx in
+            let store = FactorStore(db: tx)
+            if try store.agriIDExists(spec.agriID) { throw Self.agriIDTaken(spec.agriID) }
+            if try store.factors(devicePK: device.id).count >= Self.maxFactorsPerDevice {
+                throw APIError.validation(field: "agri_id", "a device has at most \(Self.maxFactorsPerDevice) factors")
+            }
+            let factor = try store.insert(spec, devicePK: device.id, projectPK: project.pk, organizationID: project.organizationID, at: time)
+            try published(device, project, tx)
+            return factor
+        }
+    }
+
+    public func update(projectID: String, devicePK: Int64, id: Int64, caller: Caller, body: JSON) throws -> Factor {
+        let (project, device) = try devices.resolveDevice(projectID: projectID, pk: devicePK, caller: caller, access: .write)
+        let time = now
+        return try db.write { tx in
+            let store = FactorStore(db: tx)
+            guard var factor = try store.factor(id: id), factor.devicePK == device.id else { throw Self.notFound(id) }
+            factor.spec = try FactorSpec.read(body, base: factor.spec, prefix: device.agriID)
+            if try store.agriIDExists(factor.spec.agriID, exceptID: factor.id) { throw Self.agriIDTaken(factor.spec.agriID) }
+            factor.updatedAt = time
+            try store.update(factor)
+            try published(device, project, tx)
+            return factor
+        }
+    }
+
+    public func delete(projectID: String, devicePK: Int64, id: Int64, caller: Caller) throws {
+        let (project, device) = try devices.resolveDevice(projectID: projectID, pk: devicePK, caller: caller, access: .write)
+        try db.write { tx in
+            let store = FactorStore(db: tx)
+            guard let factor = try store.factor(id: id), factor.devicePK == device.id else { throw Self.notFound(id) }
+            try store.delete(id: factor.id)
+            try published(device, project, tx)
+        }
+    }
+
+    // MARK: - Export / import
+
+    /// The downloadable document of a device's factors; agri_ids keep the device prefix, which import re-bases.
+    public func export(projectID: String, devicePK: Int64, caller: Caller) throws -> (filename: String, document: JSON) {
+        let (_, device) = try devices.resolveDevice(projectID: projectID, pk: devicePK, caller: caller, access: .read)
+        let factors = try db.read { try FactorStore(db: $0).factors(devicePK: device.id) }
+        let document: JSON = .object([
+            "format": .string(Self.exportFormat),
+            "version": .int(Self.exportVersion),
+            "exported_at": .string(now),
+            "device": .object(["device_id": .string(device.deviceID), "agri_id": .string(device.agriID), "model": .string(device.model)]),
+            "factors": .array(factors.map { .object($0.spec.fields) }),
+        ])
+        return ("factors-\(device.deviceID).json", document)
+    }
+
+    /// Imports an exported document onto a device, all or nothing: agri_ids are re-based from the
+    /// document's prefix onto this device's; `clearExisting` first removes the device's factors.
+    public func importFactors(projectID: String, devicePK: Int64, caller: Caller, document: JSON, clearExisting: Bool) throws
+        -> (imported: [Factor], cleared: Int) {
+        let (project, device) = try devices.resolveDevice(projectID: projectID, pk: devicePK, caller: caller, access: .write)
+        guard case .object(let root) = document else { throw APIError.validation(field: "file", "must hold a JSON object") }
+        guard root["format"]?.stringValue == Self.exportFormat, root["version"]?.int64Value == Int64(Self.exportVersion) else {
+            throw APIError.validation(field: "file", "must be a \(Self.exportFormat) document of version \(Self.exportVersion)")
+        }
+        guard let sourcePrefix = root["device"]?["agri_id"]?.stringValue, !sourcePrefix.isEmpty else {
+            throw APIError.validation(field: "file", "device.agri_id (the source prefix) is missing")
+        }
+        guard case .array(let items)? = root["factors"], items.count <= Self.maxFactorsPerDevice else {
+            throw APIError.validation(field: "file", "factors must be an array of at most \(Self.maxFactorsPerDevice)")
+        }
+        var specs: [FactorSpec] = []
+        var problems: [String: String] = [:]
+        var seen = Set<String>()
+        for (index, item) in items.enumerated() {
+            guard case .object(var object) = item, let agriID = object["agri_id"]?.stringValue, agriID.hasPrefix(sourcePrefix) else {
+                problems["factors[\(index)].agri_id"] = "must start with the document's prefix \(sourcePrefix)"
+                continue
+            }
+            object["agri_id"] = .string(device.agriID + agriID.dropFirst(sourcePrefix.count))
+            do {
+                let spec = try FactorSpec.read(.object(object), base: nil, prefix: device.agriID)
+                if !seen.insert(spec.agriID).inserted { problems["factors[\(index)].agri_id"] = "duplicate \(spec.agriID)" }
+                specs.append(spec)
+            } catch {
+                for (key, message) in error.fields { problems["factors[\(index)].\(key)"] = message }
+            }
+        }
+        if !problems.isEmpty { throw APIError.validation(problems) }
+        let time = now
+        return try db.write { tx in
+            let store = FactorStore(db: tx)
+            let cleared = clearExisting ? try store.deleteAll(devicePK: device.id) : 0
+            var imported: [Factor] = []
+            for spec in specs {
+                if try store.agriIDExists(spec.agriID) { throw Self.agriIDTaken(spec.agriID) }
+                imported.append(try store.insert(spec, devicePK: device.id, projectPK: project.pk, organizationID: project.organizationID, at: time))
+            }
+            if try store.factors(devicePK: device.id).count > Self.maxFactorsPerDevice {
+                throw APIError.validation(field: "file", "a device has at most \(Self.maxFactorsPerDevice) factors")
+            }
+            try published(device, project, tx)
+            return (imported, cleared)
+        }
+    }
+
+    // MARK: - Sensor modules
+
+    public func modules() throws -> [SensorModule] { try db.read { try FactorStore(db: $0).modules() } }
+
+    public func module(id: Int64) throws -> SensorModule {
+        guard let module = try db.read({ try FactorStore(db: $0).module(id: id) }) else {
+            throw APIError.notFound("Module \(id) does not exist", code: "MODULE_NOT_FOUND")
+        }
+        return module
+    }
+
+    /// `admin-cli modules import`: adds each module, replacing the templates of a model imported before.
+    public func importCatalog(_ document: JSON) throws -> (added: Int, replaced: Int) {
+        let modules = try FactorTemplate.catalog(document)
+        let time = now
+        return try db.write { tx in
+            let store = FactorStore(db: tx)
+            var added = 0
+            var replaced = 0
+            for module in modules {
+                let (_, wasReplaced) = try store.upsertModule(name: module.name, model: module.model, factors: module.factors, at: time)
+                if wasReplaced { replaced += 1 } else { added += 1 }
+            }
+            return (added, replaced)
+        }
+    }
+
+    /// Creates the module's factors on a device with `slaveID`, on the next free agri_id suffixes (`-01`, `-02`, …).
+    public func addModule(projectID: String, devicePK: Int64, caller: Caller, moduleID: Int64, slaveID: Int64) throws -> [Factor] {
+        let (project, device) = try devices.resolveDevice(projectID: projectID, pk: devicePK, caller: caller, access: .write)
+        let module = try module(id: moduleID)
+        let time = now
+        return try db.write { tx in
+            let store = FactorStore(db: tx)
+            let existing = try store.factors(devicePK: device.id)
+            if existing.count + module.factors.count > Self.maxFactorsPerDevice {
+                throw APIError.validation(field: "module_id", "a device has at most \(Self.maxFactorsPerDevice) factors")
+            }
+            var created: [Factor] = []
+            var suffix = 1
+            for template in module.factors {
+                var agriID: String
+                repeat {
+                    agriID = device.agriID + "-" + (suffix < 10 ? "0\(suffix)" : "\(suffix)")
+                    suffix += 1
+                } while try store.agriIDExists(agriID)
+                let spec = FactorSpec(agriID: agriID, name: template.name, unit: template.unit, slaveID: slaveID,
+                                      functionCode: template.functionCode, register: template.register, dataType: template.dataType,
+                                      byteOrder: template.byteOrder, scale: template.scale, offset: template.offset, decimals: template.decimals,
+                                      thresholdMin: nil, thresholdMax: nil, alarmEnabled: false, sort: template.sort)
+                created.append(try store.insert(spec, devicePK: device.id, projectPK: project.pk, organizationID: project.organizationID, at: time))
+            }
+            try published(device, project, tx)
+            return created
+        }
+    }
+
+    // MARK: - DeviceFactorInfo
+
+    public func devicesWithThresholds(_ devicePKs: [Int64]) throws -> Set<Int64> {
+        try db.read { try FactorStore(db: $0).devicesWithThresholds(devicePKs) }
+    }
+
+    public func factorNames(devicePK: Int64) throws -> [String: String] {
+        try db.read { try FactorStore(db: $0).names(devicePK: devicePK) }
+    }
+
+    // MARK: - Reactions
+
+    func subscribe(to bus: EventBus) {
+        // A released device loses its channel configuration with its owner (DECISIONS: factors are per owner).
+        bus.subscribe(DeviceUnbound.self, delivery: .inTransaction) { event, scope in
+            guard let tx = scope as? Database else { return }
+            _ = try FactorStore(db: tx).deleteAll(devicePK: event.devicePK)
+        }
+        bus.subscribe(DeviceMoved.self, delivery: .inTransaction) { event, scope in
+            guard let tx = scope as? Database else { return }
+            try FactorStore(db: tx).move(devicePK: event.devicePK, toProjectPK: event.toProjectPK)
+        }
+        bus.subscribe(ProjectTransferred.self, delivery: .inTransaction) { event, scope in
+            guard let tx = scope as? Database else { return }
+            try FactorStore(db: tx).moveProject(projectPK: event.project.pk, toOrganizationID: event.toOrganizationID)
+        }
+        bus.subscribe(ProjectPurged.self, delivery: .inTransaction) { event, scope in
+            guard let tx = scope as? Database else { return }
+            try FactorStore(db: tx).deleteProject(projectPK: event.project.pk)
+        }
+    }
+}

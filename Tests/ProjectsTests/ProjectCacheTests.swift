@@ -1,0 +1,120 @@
+import Auth
+import Core
+import Foundation
+import Persistence
+import Projects
+import Synchronization
+import Testing
+import TestSupport
+
+@Suite struct ProjectCacheTests {
+    /// Renames a project behind the service's back, as another process (admin-cli) would.
+    func renameBehindTheCache(_ fixture: ProjectsFixture, _ id: String, _ name: String) throws {
+        try fixture.test.context.db.write { tx in
+            try tx.execute("UPDATE projects SET name = ?, name_folded = ? WHERE project_id = ?", [name, name.lowercased(), id])
+        }
+    }
+
+    @Test func rowsAndListsAreCachedForTheTTL() throws {
+        let fixture = try ProjectsFixture(config: ["projects.cache_ttl": "5s"])
+        let alice = try fixture.caller("alice")
+        try fixture.create("cached", name: "Original")
+        #expect(try fixture.projects.project("cached", for: alice).project.name == "Original")
+        #expect(try fixture.projects.list(for: alice).items[0].project.name == "Original")
+        try renameBehindTheCache(fixture, "cached", "Elsewhere")
+        #expect(try fixture.projects.project("cached", for: alice).project.name == "Original")
+        #expect(try fixture.projects.list(for: alice).items[0].project.name == "Original")
+        fixture.clock.advance(by: 6)
+        #expect(try fixture.projects.project("cached", for: alice).project.name == "Elsewhere")
+        #expect(try fixture.projects.list(for: alice).items[0].project.name == "Elsewhere")
+    }
+
+    @Test func ttlZeroDisablesTheCache() throws {
+        let fixture = try ProjectsFixture(config: ["projects.cache_ttl": "0"])
+        let alice = try fixture.caller("alice")
+        try fixture.create("uncached", name: "Original")
+        _ = try fixture.projects.list(for: alice)
+        try renameBehindTheCache(fixture, "uncached", "Elsewhere")
+        #expect(try fixture.projects.project("uncached", for: alice).project.name == "Elsewhere")
+        #expect(try fixture.projects.list(for: alice).items[0].project.name == "Elsewhere")
+    }
+
+    @Test func aClientNeverReadsItsOwnWriteStale() throws {
+        let fixture = try ProjectsFixture(config: ["projects.cache_ttl": "60s"])
+        let alice = try fixture.caller("alice")
+        let gina = try fixture.caller("gina")
+        let projects = fixture.projects
+        try fixture.create("ryw", name: "One")
+        try fixture.create("other", name: "Other")
+        func warm() throws {
+            _ = try? projects.project("ryw", for: alice)
+            _ = try? projects.project("ryw", for: gina)
+            _ = try projects.list(for: alice)
+            _ = try projects.list(for: alice, filter: ProjectFilter(search: "o"))
+            _ = try projects.list(for: gina)
+            _ = try projects.projects(pks: [1, 2])
+        }
+        try warm()
+        _ = try projects.update("ryw", ProjectChanges(name: "Two", favorite: true), by: alice)
+        #expect(try projects.project("ryw", for: alice).project.name == "Two")
+        #expect(try projects.list(for: alice).items.first?.project.name == "Two")
+        #expect(try projects.list(for: alice, filter: ProjectFilter(search: "o")).items.first?.project.name == "Two")
+        #expect(try projects.resolve("ryw", for: alice, access: .read).name == "Two")
+
+        try warm()
+        _ = try projects.transfer("ryw", toOrganization: "globex", by: alice)
+        #expect(status { _ = try projects.project("ryw", for: alice) } == 404)
+        #expect(try projects.list(for: alice).items.map(\.project.projectID) == ["other"])
+        #expect(try projects.list(for: gina).items.map(\.project.projectID) == ["ryw"])
+        #expect(try projects.project("ryw", for: gina).organizationSlug == "globex")
+
+        try warm()
+        _ = try projects.list(for: gina)
+        try projects.delete("ryw", hard: false, by: gina)
+        #expect(status { _ = try projects.project("ryw", for: gina) } == 404)
+        #expect(try projects.list(for: gina).count == 0)
+        #expect(try projects.projects(pks: [1]).isEmpty)
+
+        _ = try projects.restore("ryw", by: gina)
+        #expect(try projects.project("ryw", for: gina).project.name == "Two")
+        #expect(try projects.list(for: gina).items.map(\.project.projectID) == ["ryw"])
+
+        _ = try projects.list(for: alice)
+        try fixture.create("fresh", name: "Fresh")
+        #expect(try projects.list(for: alice).items.map(\.project.projectID).contains("fresh"))
+    }
+
+    /// Readers racing a writer may read the old row before a commit and try to store it after the
+    /// invalidation: the generation check drops such stores, so every read after a write returns sees it.
+    @Test func concurrentReadersNeverPinAStaleRow() throws {
+        let fixture = try ProjectsFixture(config: ["projects.cache_ttl": "60s"])
+        let alice = try fixture.caller("alice")
+        let projects = fixture.projects
+        try fixture.create("raced", name: "v0")
+        let stop = StopFlag()
+        let group = DispatchGroup()
+        for _ in 0..<3 {
+            group.enter()
+            Thread.detachNewThread {
+                while !stop.value.load(ordering: .relaxed) {
+                    _ = try? projects.project("raced", for: alice)
+                    _ = try? projects.list(for: alice)
+                }
+                group.leave()
+            }
+        }
+        defer {
+            stop.value.store(true, ordering: .relaxed)
+            group.wait()
+        }
+        for i in 1...150 {
+            _ = try projects.update("raced", ProjectChanges(name: "v\(i)"), by: alice)
+            #expect(try projects.project("raced", for: alice).project.name == "v\(i)")
+            #expect(try projects.list(for: alice).items.first?.project.name == "v\(i)")
+        }
+    }
+}
+
+final class StopFlag: Sendable {
+    let value = Atomic<Bool>(false)
+}
