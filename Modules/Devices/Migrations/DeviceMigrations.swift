@@ -53,5 +53,21 @@ enum DeviceMigrations {
                 PRIMARY KEY (device_pk, agri_id)
             ) WITHOUT ROWID;
             """),
+        Migration("devices.003.create-device-commands", """
+            CREATE TABLE device_commands (
+                id INTEGER PRIMARY KEY,
+                device_pk INTEGER NOT NULL,
+                kind TEXT NOT NULL,
+                command TEXT NOT NULL,
+                status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'acked', 'failed', 'expired')),
+                output TEXT,
+                created_by TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                expires_at INTEGER NOT NULL,
+                delivered_at TEXT,
+                finished_at TEXT
+            );
+            CREATE INDEX device_commands_by_device ON device_commands(device_pk, status, id);
+            """),
     ]
 }

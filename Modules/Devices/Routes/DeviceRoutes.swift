@@ -103,6 +103,7 @@ extension DevicesModule {
             body.append("next", page.nextCursor.map { .string(request.link(replacing: "cursor", with: $0)) } ?? .null)
             return .json(body)
         }
+        registerGatewayAndCommandRoutes(on: api)
     }
 
     /// Fields of the device record a PATCH may carry back unchanged; they are ignored.

@@ -18,6 +18,8 @@ public final class DeviceService: Sendable, ProjectDeviceCounter {
     /// Seconds without contact after which a device is offline (`devices.offline_after`, default 10m).
     public let offlineAfter: Int64
     let maxPointsPerRequest: Int
+    /// Seconds a queued command may wait for the device before it expires (`devices.command_ttl`, default 10m).
+    let commandLifetime: Int64
     let bindLimiter: RateLimiter
     /// Device lists and details by organization (60 s, seed 001), invalidated on every device change.
     let viewCache: ScopedCache<String, CachedList>
@@ -41,6 +43,7 @@ public final class DeviceService: Sendable, ProjectDeviceCounter {
         let config = context.config
         offlineAfter = Int64(config.seconds("devices.offline_after", default: 600))
         maxPointsPerRequest = max(1, config.int("devices.max_points_per_request", default: 10_000))
+        commandLifetime = max(1, Int64(config.seconds("devices.command_ttl", default: 600)))
         bindLimiter = RateLimiter(maxFailures: config.int("devices.bind_max_failures", default: 5),
                                   window: config.seconds("devices.bind_window", default: 900), clock: context.clock)
         viewCache = ScopedCache(ttl: config.seconds("devices.cache_ttl", default: 60))
@@ -171,6 +174,7 @@ public final class DeviceService: Sendable, ProjectDeviceCounter {
         guard let projectPK = device.projectPK, let organizationID = device.organizationID else { return }
         try DeviceStore(db: tx).unbind(pk: device.id)
         try TelemetryStore(db: tx).deleteLatest(devicePK: device.id)
+        try CommandStore(db: tx).deleteAll(devicePK: device.id)
         try bus.publish(DeviceUnbound(devicePK: device.id, projectPK: projectPK, organizationID: organizationID), in: tx)
         tx.onCommit { [self] in
             invalidate(organizationID: organizationID)

@@ -59,7 +59,9 @@ public struct APIResponder: HTTPResponder {
         do {
             return try handler(request)
         } catch let error as any PlatformError {
-            if error.status >= 500, error.code != "DEVICE_COMMAND_FAILED", error.code != "DEVICE_OFFLINE" {
+            // Deliberate 5xx answers (503 DEVICE_OFFLINE / UNAVAILABLE, 500 DEVICE_COMMAND_FAILED) pass through;
+            // any other 500 is an internal failure whose details stay in the log.
+            if error.status == 500, error.code != "DEVICE_COMMAND_FAILED" {
                 logger.error("handler failed", ["request_id": .string(request.requestID), "error": .string(String(describing: error))])
                 return .error(APIError.internalError(requestID: request.requestID))
             }

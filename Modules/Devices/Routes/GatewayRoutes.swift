@@ -1,0 +1,61 @@
+import Auth
+import Core
+import HTTP
+import Platform
+
+extension DevicesModule {
+    /// The device gateway API (authenticated as a device with HTTP Basic) and the control routes.
+    func registerGatewayAndCommandRoutes(on api: RouteGroup) {
+        let devices = service
+        let auth = service.auth
+        let gateway = api.group("/gateway", tag: "gateway")
+        gateway.get("/", summary: "Device connectivity check (HTTP Basic device_id:device_key)") { request in
+            let device = try devices.authenticateDevice(authorization: request.headers["Authorization"])
+            return .json(try devices.hello(device))
+        }
+        gateway.get("/commands/", summary: "Pending commands of the calling device, in order; marks them delivered") { request in
+            let device = try devices.authenticateDevice(authorization: request.headers["Authorization"])
+            let commands = try devices.deliverCommands(to: device)
+            return .json(JSON.object(["commands": .array(commands.map(\.gatewayJSON))]))
+        }
+        gateway.post("/commands/:command_id/ack/", summary: "Report a command's outcome {ok, output?}") { request in
+            let device = try devices.authenticateDevice(authorization: request.headers["Authorization"])
+            let id = try request.parameters.requireInt("command_id", notFoundCode: "COMMAND_NOT_FOUND")
+            var reader = try FieldReader(request.jsonOrEmpty(), allowed: ["ok", "output"])
+            let ok = reader.bool("ok", required: true)
+            let output = reader.string("output", length: 0...4096, nullable: true)
+            try reader.finish()
+            return .json(try devices.acknowledge(commandID: id, ok: ok!, output: output, by: device))
+        }
+        gateway.post("/data/", summary: "Telemetry as the device itself → 202 {accepted, dropped}") { request in
+            let device = try devices.authenticateDevice(authorization: request.headers["Authorization"])
+            return .json(try devices.ingest(asDevice: device, body: request.json()), status: 202)
+        }
+
+        let device = api.group("/projects/:project_id/devices/:device_pk")
+        func control(_ path: String, _ summary: String, _ action: @escaping @Sendable (JSON) throws -> ControlAction) {
+            device.post(path, summary: summary) { request in
+                let caller = try auth.caller(request)
+                let projectID = try request.parameters.require("project_id")
+                let pk = try request.parameters.requireInt("device_pk", notFoundCode: "DEVICE_NOT_FOUND")
+                // Scope first: a caller who may not act on the device learns nothing from validation errors.
+                _ = try devices.resolveDevice(projectID: projectID, pk: pk, caller: caller, access: .write)
+                let queued = try devices.queue(action(request.jsonOrEmpty()), projectID: projectID, pk: pk, caller: caller)
+                return .json(JSONObject(["detail": .string("queued"), "commands": .array(queued.map(\.json))]), status: 202)
+            }
+        }
+        control("/reboot/", "Queue a reboot (needs SUPPORTS_REBOOT and the device online)") { _ in .reboot }
+        control("/set-serial/", "Queue NAT@AT+UART1=… then a reboot {baud_rate, data_bits, stop_bits, parity}") { body in
+            try ControlAction.setSerial(body)
+        }
+        control("/set-tcp/", "Queue NAT@AT+SOCK1A=TCPC,host,port {host, port}") { body in try ControlAction.setTCP(body) }
+        device.get("/commands/", summary: "The device's command history (newest first, paginated)") { request in
+            let caller = try auth.caller(request)
+            let page = try request.pageRequest()
+            let result = try devices.commands(projectID: request.parameters.require("project_id"),
+                                              pk: request.parameters.requireInt("device_pk", notFoundCode: "DEVICE_NOT_FOUND"),
+                                              caller: caller, page: page)
+            return .page(result, of: page, for: request)
+        }
+    }
+}

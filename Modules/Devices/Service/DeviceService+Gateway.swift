@@ -1,0 +1,94 @@
+import Auth
+import Core
+import Foundation
+import Persistence
+import Projects
+
+extension DeviceService {
+    /// Authenticates a gateway call by HTTP Basic `device_id:device_key` (the key issued at provisioning,
+    /// stored as SHA-256). Any authenticated call refreshes `connect_time`.
+    public func authenticateDevice(authorization: String?) throws -> Device {
+        let challenge = [("WWW-Authenticate", "Basic realm=\"gateway\"")]
+        let unauthorized = APIError(status: 401, code: "UNAUTHORIZED", detail: "Device credentials required: HTTP Basic device_id:device_key",
+                                    headers: challenge)
+        guard let authorization else { throw unauthorized }
+        let parts = authorization.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "basic", parts[1].utf8.count <= 512,
+              let decoded = Data(base64Encoded: String(parts[1]).trimmingCharacters(in: .whitespaces)),
+              let text = String(data: decoded, encoding: .utf8), let colon = text.firstIndex(of: ":")
+        else { throw unauthorized }
+        let deviceID = String(text[..<colon])
+        let key = String(text[text.index(after: colon)...])
+        guard !key.isEmpty, let device = try db.read({ try DeviceStore(db: $0).device(keyHash: Secrets.sha256Hex(key)) }),
+              Secrets.constantTimeEquals(device.deviceID, deviceID)
+        else { throw unauthorized }
+        return device
+    }
+
+    /// Records contact from a device (gateway calls that carry no telemetry).
+    func touch(_ device: Device) throws {
+        let seconds = clock.unixSeconds()
+        try db.write { tx in try DeviceStore(db: tx).touch(pk: device.id, connectTime: seconds) }
+        invalidate(organizationID: device.organizationID)
+    }
+
+    /// `GET /api/v2/gateway/commands/`: the device's pending commands in order, now marked delivered.
+    public func deliverCommands(to device: Device) throws -> [DeviceCommand] {
+        let nowSeconds = clock.unixSeconds()
+        let time = now
+        let delivered = try db.write { tx -> [DeviceCommand] in
+            let store = CommandStore(db: tx)
+            try store.expire(devicePK: device.id, now: nowSeconds, at: time)
+            let pending = try store.pending(devicePK: device.id)
+            try store.markDelivered(ids: pending.map(\.id), at: time)
+            try DeviceStore(db: tx).touch(pk: device.id, connectTime: nowSeconds)
+            return pending.map { command in
+                var copy = command
+                copy.status = .delivered
+                copy.deliveredAt = time
+                return copy
+            }
+        }
+        invalidate(organizationID: device.organizationID)
+        return delivered
+    }
+
+    /// `POST /api/v2/gateway/commands/{id}/ack/`: the device reports the outcome of one of its own commands.
+    public func acknowledge(commandID: Int64, ok: Bool, output: String?, by device: Device) throws -> DeviceCommand {
+        let nowSeconds = clock.unixSeconds()
+        let time = now
+        let notFound = APIError.notFound("Command \(commandID) is not queued for this device", code: "COMMAND_NOT_FOUND")
+        let finished = try db.write { tx -> DeviceCommand in
+            let store = CommandStore(db: tx)
+            try store.expire(devicePK: device.id, now: nowSeconds, at: time)
+            guard var command = try store.command(id: commandID), command.devicePK == device.id else { throw notFound }
+            guard command.status == .delivered || command.status == .pending else {
+                throw APIError.conflict("INVALID_COMMAND_STATE", "Command \(commandID) is already \(command.status.rawValue)")
+            }
+            command.status = ok ? .acked : .failed
+            command.output = output
+            command.finishedAt = time
+            try store.finish(id: command.id, status: command.status, output: output, at: time)
+            try DeviceStore(db: tx).touch(pk: device.id, connectTime: nowSeconds)
+            return command
+        }
+        invalidate(organizationID: device.organizationID)
+        return finished
+    }
+
+    /// `POST /api/v2/gateway/data/`: telemetry as the device itself, through the same pipeline as the user route.
+    public func ingest(asDevice device: Device, body: JSON) throws -> IngestResult {
+        guard let projectPK = device.projectPK, let project = try projects.project(pk: projectPK) else {
+            try touch(device)
+            throw APIError.conflict("DEVICE_NOT_BOUND", "Device \(device.deviceID) is not bound to a project; its data is not accepted")
+        }
+        return try ingest(device: device, project: project, body: body)
+    }
+
+    /// `GET /api/v2/gateway/` : who the device is (a connectivity check that also refreshes `connect_time`).
+    public func hello(_ device: Device) throws -> JSON {
+        try touch(device)
+        return .object(["device_id": .string(device.deviceID), "agri_id": .string(device.agriID), "bound": .bool(device.isBound),
+                        "allow": .bool(device.allow)])
+    }
+}

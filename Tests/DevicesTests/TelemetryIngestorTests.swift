@@ -1,0 +1,104 @@
+@testable import Devices
+import Core
+import Foundation
+import Persistence
+import Synchronization
+import Testing
+import TestSupport
+
+@Suite struct TelemetryIngestorTests {
+    /// What an after-commit subscriber saw of each `TelemetryReceived`: the batch's first `t` and whether
+    /// its points were already readable (committed) when the event arrived.
+    final class Received: Sendable {
+        let events = Mutex<[(devicePK: Int64, firstT: Int64, count: Int, visible: Bool)]>([])
+    }
+
+    @Test func concurrentRequestsAllLandAndEachBatchIsPublishedOnceAfterCommit() throws {
+        let fixture = try DevicesFixture()
+        let alice = try fixture.caller("alice")
+        let bound = try (0..<4).map { _ in try fixture.bound(to: "alpha") }
+        let received = Received()
+        let db = fixture.db
+        fixture.bus.subscribe(TelemetryReceived.self) { event, _ in
+            let first = event.points[0]
+            let visible = (try? db.read { db in
+                try db.queryOne("""
+                    SELECT 1 FROM telemetry_points p JOIN telemetry_series s ON s.id = p.series_id
+                    WHERE s.device_pk = ? AND s.agri_id = ? AND p.t = ?
+                    """, [event.devicePK, first.agriID, first.t])
+            }) != nil
+            received.events.withLock { $0.append((event.devicePK, first.t, event.points.count, visible)) }
+        }
+        let threads = 12
+        let batchesPerThread = 15
+        let pointsPerBatch = 25
+        let failures = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: threads) { thread in
+            let (device, pk) = bound[thread % bound.count]
+            for batch in 0..<batchesPerThread {
+                let t = Int64(1_000_000 + thread * 10_000 + batch * 100)
+                let items = (0..<pointsPerBatch).map { ("\(device.agriID)-\(String(format: "%02d", $0))", Double(batch), Optional(t)) }
+                do {
+                    let result = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: DevicesFixture.points(items))
+                    if result != IngestResult(accepted: pointsPerBatch, dropped: 0) { failures.withLock { $0.append("result \(result)") } }
+                    // The answer comes after the commit and after the after-commit subscribers saw the batch.
+                    let seen = received.events.withLock { events in events.contains { $0.devicePK == pk && $0.firstT == t } }
+                    if !seen { failures.withLock { $0.append("batch \(thread)/\(batch) answered before its event") } }
+                } catch {
+                    failures.withLock { $0.append("\(error)") }
+                }
+            }
+        }
+        #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0.prefix(5) })")
+        let total = threads * batchesPerThread * pointsPerBatch
+        #expect(try fixture.db.read { try $0.queryOne("SELECT COUNT(*) FROM telemetry_points")?.int(0) } == Int64(total))
+        let events = received.events.withLock { $0 }
+        #expect(events.count == threads * batchesPerThread)
+        #expect(Set(events.map { "\($0.devicePK)@\($0.firstT)" }).count == threads * batchesPerThread)
+        #expect(events.allSatisfy { $0.visible && $0.count == pointsPerBatch })
+        let commits = fixture.test.context.metrics.counterValue("telemetry_commits_total")
+        #expect(commits >= 1 && commits <= Double(threads * batchesPerThread))
+        #expect(fixture.test.context.metrics.counterValue("telemetry_points_committed_total") == Double(total))
+        // connect_time is set on every device that sent something.
+        for (_, pk) in bound {
+            #expect(try fixture.devices.detail(projectID: "alpha", pk: pk, caller: alice).device.connectTime == fixture.clock.unixSeconds())
+        }
+    }
+
+    @Test func groupsSpanManyRequestsButRespectTheCommitBound() throws {
+        let fixture = try DevicesFixture()
+        let (device, pk) = try fixture.bound(to: "alpha")
+        let project = try fixture.projects.resolve("alpha", for: fixture.caller("alice"), access: .read)
+        let metrics = MetricsRegistry()
+        let ingestor = TelemetryIngestor(db: fixture.db, bus: EventBus(), logger: Logger(level: .error), metrics: metrics, maxPointsPerCommit: 100)
+        defer { ingestor.stop() }
+        DispatchQueue.concurrentPerform(iterations: 8) { thread in
+            for batch in 0..<5 {
+                let t = Int64(thread * 1000 + batch * 10)
+                let points = (0..<40).map { TelemetryReceived.Point(agriID: "\(device.agriID)-\($0)", value: 1, t: t) }
+                try? ingestor.ingest(TelemetryIngestor.Batch(devicePK: pk, projectPK: project.pk, projectID: "alpha", organizationID: project.organizationID,
+                                                             theType: "m", points: points, connectTime: 5))
+            }
+        }
+        #expect(metrics.counterValue("telemetry_points_committed_total") == 8 * 5 * 40)
+        // 40-point batches under a 100-point bound: at most two per transaction.
+        #expect(metrics.counterValue("telemetry_commits_total") >= 20)
+        #expect(try fixture.db.read { try $0.queryOne("SELECT COUNT(*) FROM telemetry_points")?.int(0) } == 8 * 5 * 40)
+    }
+
+    @Test func stopCommitsWhatIsPendingThenRefuses() throws {
+        let fixture = try DevicesFixture()
+        let (device, pk) = try fixture.bound(to: "alpha")
+        let project = try fixture.projects.resolve("alpha", for: fixture.caller("alice"), access: .read)
+        let ingestor = TelemetryIngestor(db: fixture.db, bus: EventBus(), logger: Logger(level: .error), metrics: MetricsRegistry())
+        func batch(_ t: Int64) -> TelemetryIngestor.Batch {
+            TelemetryIngestor.Batch(devicePK: pk, projectPK: project.pk, projectID: "alpha", organizationID: project.organizationID, theType: "m",
+                                    points: [TelemetryReceived.Point(agriID: device.agriID, value: 1, t: t)], connectTime: t)
+        }
+        try ingestor.ingest(batch(1))
+        ingestor.stop()
+        let refused = apiError { try ingestor.ingest(batch(2)) }
+        #expect(refused?.status == 503)
+        #expect(try fixture.db.read { try $0.queryOne("SELECT COUNT(*) FROM telemetry_points")?.int(0) } == 1)
+    }
+}
