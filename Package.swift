@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .executable(name: "api-server", targets: ["api-server"]),
         .executable(name: "admin-cli", targets: ["admin-cli"]),
+        .executable(name: "device-simulator", targets: ["device-simulator"]),
     ],
     targets: [
         // System libraries and header shims.
@@ -31,6 +32,9 @@ let package = Package(
         .target(name: "Composition", dependencies: ["Core", "Platform", "Auth", "Projects", "Devices", "Factors"], path: "Apps/Composition"),
         .executableTarget(name: "api-server", dependencies: ["Platform", "Composition"], path: "Apps/api-server"),
         .executableTarget(name: "admin-cli", dependencies: ["Platform", "Composition"], path: "Apps/admin-cli"),
+
+        // Tools: a device simulator that plays devices through the gateway API.
+        .executableTarget(name: "device-simulator", dependencies: ["Core"], path: "Tools/DeviceSimulator"),
 
         // Tests.
         .target(name: "TestSupport", dependencies: ["Core", "HTTP", "Persistence", "Platform"], path: "Tests/TestSupport"),

@@ -493,6 +493,37 @@ func monotonicNow() -> Double {
         #expect(order.values == ["fast 200", "slow 200"])
     }
 
+    @Test func aClientResetDuringASlowHandlerFreesItsConnectionAtOnce() throws {
+        let slowStarted = DispatchSemaphore(value: 0)
+        let server = try TestHTTPServer({ $0.maxConnections = 1 }, onRequest: { request in
+            if request.path == "/sleep" { slowStarted.signal() }
+        })
+        defer { server.stop() }
+        let doomed = try RawConnection(port: server.port)
+        try doomed.send("GET /sleep?s=4 HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(slowStarted.wait(timeout: .now() + 10) == .success)
+        // Reset (not a FIN): SO_LINGER 0, then close.
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(doomed.fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        doomed.close()
+
+        // The only connection slot must be free again long before the handler returns (4 s): the server notices
+        // the hangup instead of keeping (and, level-triggered, spinning on) the dead socket.
+        let start = monotonicNow()
+        var served: RawResponse?
+        while served == nil, monotonicNow() - start < 2 {
+            do {
+                let connection = try RawConnection(port: server.port, timeout: 2)
+                try connection.send("GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+                served = try connection.readResponse()
+            } catch {
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+        }
+        #expect(served?.status == 200)
+        #expect(served?.echo("path") == "/next")
+    }
+
     @Test func thousandsOfIdleKeepAliveConnectionsStayOpenWhileAnotherClientIsServed() throws {
         var limit = rlimit()
         #expect(getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0)

@@ -104,3 +104,20 @@ import Testing
         }
     }
 }
+
+@Suite struct ProjectServiceValidationTests {
+    @Test func draftsAndChangesBuiltInCodeFollowTheSameRules() throws {
+        let fixture = try ProjectsFixture()
+        let alice = try fixture.caller("alice")
+        let tooLong = String(repeating: "n", count: 201)
+        #expect(apiError { _ = try fixture.projects.create(ProjectDraft(name: " "), by: alice) }?.fields["name"] != nil)
+        #expect(apiError { _ = try fixture.projects.create(ProjectDraft(projectID: "Bad", name: "N"), by: alice) }?.fields["project_id"] != nil)
+        let created = try fixture.projects.create(ProjectDraft(name: "Fine", tags: ["a", "a", "b"]), by: alice)
+        #expect(created.project.tags == ["a", "b"])
+        let id = created.project.projectID
+        #expect(apiError { _ = try fixture.projects.update(id, ProjectChanges(name: tooLong), by: alice) }?.fields["name"] != nil)
+        #expect(apiError { _ = try fixture.projects.update(id, ProjectChanges(identifiers: ["k": .number(1)]), by: alice) }?.code
+                == "VALIDATION_ERROR")
+        #expect(try fixture.projects.project(id, for: alice).project.name == "Fine")
+    }
+}

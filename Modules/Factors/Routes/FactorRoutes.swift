@@ -72,6 +72,7 @@ extension FactorsModule {
             _ = try auth.caller(request)
             return .json(try factors.module(id: request.parameters.requireInt("module_id", notFoundCode: "MODULE_NOT_FOUND")))
         }
+        registerGatewayRoutes(on: api)
     }
 
     /// The `project_id` and `device_pk` path parameters.
@@ -115,6 +116,17 @@ extension FactorsModule {
             return (try JSONParser.parse(file.body), clear)
         } catch {
             throw APIError.malformedJSON("The file part is not valid JSON: \(error)")
+        }
+    }
+}
+
+extension FactorsModule {
+    /// `GET /api/v2/gateway/factors/`: the calling device's channel map (what a data unit polls over Modbus).
+    func registerGatewayRoutes(on api: RouteGroup) {
+        let factors = service
+        api.group("/gateway", tag: "gateway").get("/factors/", summary: "The calling device's factors (HTTP Basic device_id:device_key)") { request in
+            let device = try factors.devices.authenticateDevice(authorization: request.headers["Authorization"])
+            return .json(JSON.object(["agri_id": .string(device.agriID), "factors": .array(try factors.factors(devicePK: device.id).map(\.json))]))
         }
     }
 }

@@ -91,6 +91,11 @@ public final class FactorService: Sendable, DeviceFactorInfo {
         }
     }
 
+    /// A device's factors without a scope check (the gateway, authenticated as the device itself).
+    public func factors(devicePK: Int64) throws -> [Factor] {
+        try db.read { try FactorStore(db: $0).factors(devicePK: devicePK) }
+    }
+
     // MARK: - Export / import
 
     /// The downloadable document of a device's factors; agri_ids keep the device prefix, which import re-bases.

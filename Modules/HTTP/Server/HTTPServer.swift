@@ -202,6 +202,12 @@ final class EventLoop: @unchecked Sendable {
             if connection.responsePending, !connection.hasPendingOutput { responseWritten(connection, now: now) }
         }
         guard connections[Int(connection.fd)] === connection else { return }
+        if event.hangup, connection.phase == .awaitingResponse {
+            // Reset while its request is with a handler: the answer cannot be delivered, and epoll keeps reporting
+            // the hangup whatever the interest, so close now (the completion is then dropped by its id).
+            close(connection)
+            return
+        }
         if event.readable || event.hangup {
             readAvailable(connection, now: now)
         }

@@ -42,6 +42,19 @@ public struct ProjectDraft: Sendable, Equatable {
         self.identifiers = identifiers
     }
 
+    /// The draft as a request body; `parse(draft.json)` re-checks a draft built in code against the same rules.
+    public var json: JSON {
+        var object = JSONObject()
+        if let projectID { object.append("project_id", .string(projectID)) }
+        object.append("name", .string(name))
+        object.append("favorite", .bool(favorite))
+        object.append("description", .string(description))
+        object.append("tags", .array(tags.map(JSON.string)))
+        object.append("custom_fields", .object(customFields))
+        object.append("identifiers", .object(identifiers))
+        return .object(object)
+    }
+
     /// Fields a create accepts.
     static let writable: Set<String> = ["project_id", "name", "favorite", "description", "tags", "custom_fields", "identifiers"]
     /// Read-only fields a client may echo back; accepted and ignored (seed 000: `organization_id` is injected server-side).
@@ -94,6 +107,18 @@ public struct ProjectChanges: Sendable, Equatable {
 
     public var isEmpty: Bool {
         name == nil && favorite == nil && description == nil && tags == nil && customFields == nil && identifiers == nil
+    }
+
+    /// The changes as a PATCH body (only the fields set).
+    public var json: JSON {
+        var object = JSONObject()
+        if let name { object.append("name", .string(name)) }
+        if let favorite { object.append("favorite", .bool(favorite)) }
+        if let description { object.append("description", .string(description)) }
+        if let tags { object.append("tags", .array(tags.map(JSON.string))) }
+        if let customFields { object.append("custom_fields", .object(customFields)) }
+        if let identifiers { object.append("identifiers", .object(identifiers)) }
+        return .object(object)
     }
 
     /// Read-only fields accepted and ignored in a PATCH (seed 000: `project_id`, `organization_id` are ignored).

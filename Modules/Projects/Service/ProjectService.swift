@@ -151,9 +151,8 @@ public final class ProjectService: Sendable {
     public func create(_ draft: ProjectDraft, by caller: Caller) throws -> ProjectView {
         try caller.require(.manager)
         guard caller.allProjects else { throw ProjectErrors.scopedTokenCannotCreate }
-        if let id = draft.projectID, !ProjectLimits.isValidProjectID(id) {
-            throw APIError.validation(field: "project_id", "must match ^[a-z0-9][a-z0-9_-]{1,63}$")
-        }
+        // The same rules whether the draft came from a request body or from code.
+        let draft = try ProjectDraft.parse(draft.json)
         let time = now
         let project = try db.write { tx -> Project in
             let store = ProjectStore(db: tx)
@@ -186,6 +185,7 @@ public final class ProjectService: Sendable {
 
     /// `PATCH /projects/{id}/`: applies the given fields (an empty change is a no-op that keeps `updated_at`).
     public func update(_ projectID: String, _ changes: ProjectChanges, by caller: Caller) throws -> ProjectView {
+        let changes = try ProjectChanges.parse(changes.json)
         let time = now
         let project = try db.write { tx -> Project in
             let store = ProjectStore(db: tx)

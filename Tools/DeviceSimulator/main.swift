@@ -1,0 +1,178 @@
+// device-simulator: plays N devices against a running api-server through the gateway API.
+// Each tick, every device drains its command queue (acknowledging each command), then posts one
+// reading per factor (or one `<agri_id>-01` reading when it has no factors). SIGUSR1 takes every
+// device offline (no contact at all), SIGUSR2 brings them back.
+import Core
+import Foundation
+import Synchronization
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+let usage = """
+    usage: device-simulator --url http://127.0.0.1:8080 --devices FILE [--interval 5s] [--ticks N] [--fail-commands]
+      FILE holds `device_id<TAB>device_key` lines, as `admin-cli devices provision FILE.csv` prints them.
+      --ticks N stops after N rounds (default: run until SIGINT/SIGTERM). --fail-commands acknowledges
+      every command with ok=false. SIGUSR1: all devices go offline; SIGUSR2: back online.
+    """
+
+struct SimulatedDevice {
+    let deviceID: String
+    let key: String
+    var step = 0
+}
+
+/// A blocking HTTP call through URLSession; returns status and body.
+func call(_ method: String, _ url: URL, device: SimulatedDevice, body: JSON? = nil) -> (Int, JSON) {
+    var request = URLRequest(url: url)
+    request.httpMethod = method
+    request.timeoutInterval = 10
+    let credentials = Data("\(device.deviceID):\(device.key)".utf8).base64EncodedString()
+    request.setValue("Basic \(credentials)", forHTTPHeaderField: "Authorization")
+    if let body {
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = Data(JSONWriter.bytes(body))
+    }
+    let done = DispatchSemaphore(value: 0)
+    let result = Mutex<(Int, JSON)>((0, .null))
+    URLSession.shared.dataTask(with: request) { data, response, _ in
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        let json = data.flatMap { try? JSONParser.parse(Array($0)) } ?? .null
+        result.withLock { $0 = (status, json) }
+        done.signal()
+    }.resume()
+    done.wait()
+    return result.withLock { $0 }
+}
+
+/// A plausible reading for a factor name, drifting with `step`.
+func reading(name: String, step: Int, channel: Int) -> Double {
+    let wave = sin(Double(step + channel) / 6)
+    let base: (Double, Double) = switch name {
+    case let n where n.contains("hum"): (60, 15)
+    case let n where n.contains("temp"): (21, 4)
+    case let n where n.contains("moist"): (35, 10)
+    case let n where n.contains("ph"): (6.8, 0.4)
+    case let n where n.contains("ec"): (900, 150)
+    case let n where n.contains("volt"): (230, 3)
+    case let n where n.contains("current"): (4, 2)
+    case let n where n.contains("power_factor"): (0.95, 0.03)
+    case let n where n.contains("power"): (900, 400)
+    case let n where n.contains("freq"): (50, 0.05)
+    case let n where n.contains("energy"): (1000 + Double(step) * 0.01, 0)
+    default: (10, 5)
+    }
+    return ((base.0 + base.1 * wave) * 100).rounded() / 100
+}
+
+/// The simulated fleet: owned by the main thread, which runs the ticks; signals flip the atomics.
+final class Simulator: @unchecked Sendable {
+    let base: URL
+    let failCommands: Bool
+    var devices: [SimulatedDevice]
+    let offline = Atomic<Bool>(false)
+    let running = Atomic<Bool>(true)
+
+    init(base: URL, devices: [SimulatedDevice], failCommands: Bool) {
+        self.base = base
+        self.devices = devices
+        self.failCommands = failCommands
+    }
+
+    func tick() {
+        guard !offline.load(ordering: .relaxed) else { return }
+        for index in devices.indices {
+            let device = devices[index]
+            let (status, queue) = call("GET", base.appendingPathComponent("api/v2/gateway/commands/"), device: device)
+            guard status == 200 else {
+                say("\(device.deviceID): gateway answered \(status)")
+                continue
+            }
+            for command in queue["commands"]?.arrayValue ?? [] {
+                guard let id = command["id"]?.int64Value else { continue }
+                let text = command["command"]?.stringValue ?? ""
+                let (ackStatus, _) = call("POST", base.appendingPathComponent("api/v2/gateway/commands/\(id)/ack/"), device: device,
+                                          body: .object(["ok": .bool(!failCommands), "output": .string(failCommands ? "ERROR" : "OK")]))
+                say("\(device.deviceID): command \(id) \(text) → ack \(ackStatus)")
+            }
+            let (_, map) = call("GET", base.appendingPathComponent("api/v2/gateway/factors/"), device: device)
+            let prefix = map["agri_id"]?.stringValue ?? ""
+            var points: [JSON] = (map["factors"]?.arrayValue ?? []).enumerated().compactMap { channel, factor in
+                guard let agriID = factor["agri_id"]?.stringValue else { return nil }
+                let name = factor["name"]?.stringValue ?? ""
+                return .object(["agri_id": .string(agriID), "value": .number(reading(name: name, step: device.step, channel: channel))])
+            }
+            if points.isEmpty, !prefix.isEmpty {
+                points = [.object(["agri_id": .string(prefix + "-01"), "value": .number(reading(name: "", step: device.step, channel: 0))])]
+            }
+            let (dataStatus, answer) = call("POST", base.appendingPathComponent("api/v2/gateway/data/"), device: device, body: .array(points))
+            say("\(device.deviceID): posted \(points.count) points → \(dataStatus) \(JSONWriter.string(answer))")
+            devices[index].step += 1
+        }
+    }
+}
+
+/// One line on standard output, flushed (tests and scripts read it as it comes).
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+func main() -> Int32 {
+    let arguments = Array(CommandLine.arguments.dropFirst())
+    if arguments.contains("--help") || arguments.contains("-h") {
+        say(usage)
+        return 0
+    }
+    func option(_ name: String) -> String? {
+        guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count else { return nil }
+        return arguments[index + 1]
+    }
+    guard let base = option("--url").flatMap(URL.init(string:)), let file = option("--devices") else {
+        FileHandle.standardError.write(Data("device-simulator: --url and --devices are required\n\(usage)\n".utf8))
+        return 2
+    }
+    let interval = option("--interval").flatMap(DurationText.seconds) ?? 5
+    let ticks = option("--ticks").flatMap(Int.init)
+    guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+        FileHandle.standardError.write(Data("device-simulator: cannot read \(file)\n".utf8))
+        return 1
+    }
+    let devices = text.split(separator: "\n").compactMap { line -> SimulatedDevice? in
+        let fields = line.split(whereSeparator: { $0 == "\t" || $0 == " " || $0 == "," })
+        return fields.count >= 2 ? SimulatedDevice(deviceID: String(fields[0]), key: String(fields[1])) : nil
+    }
+    guard !devices.isEmpty else {
+        FileHandle.standardError.write(Data("device-simulator: no devices in \(file)\n".utf8))
+        return 2
+    }
+    let simulator = Simulator(base: base, devices: devices, failCommands: arguments.contains("--fail-commands"))
+    let handlers: [(Int32, @Sendable () -> Void)] = [
+        (SIGUSR1, { simulator.offline.store(true, ordering: .relaxed); say("offline") }),
+        (SIGUSR2, { simulator.offline.store(false, ordering: .relaxed); say("online") }),
+        (SIGTERM, { simulator.running.store(false, ordering: .relaxed) }),
+        (SIGINT, { simulator.running.store(false, ordering: .relaxed) }),
+    ]
+    let sources = handlers.map { number, action -> any DispatchSourceSignal in
+        signal(number, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+        source.setEventHandler(handler: action)
+        source.resume()
+        return source
+    }
+    say("simulating \(devices.count) devices against \(base.absoluteString) every \(interval) s")
+    var done = 0
+    while simulator.running.load(ordering: .relaxed) {
+        simulator.tick()
+        done += 1
+        if let ticks, done >= ticks { break }
+        var waited = 0.0
+        while simulator.running.load(ordering: .relaxed), waited < interval {
+            usleep(50_000)
+            waited += 0.05
+        }
+    }
+    sources.forEach { $0.cancel() }
+    return 0
+}
+
+exit(main())
