@@ -136,3 +136,26 @@ enum DeviceAPI {
         return false
     }
 }
+
+extension DeviceAPI {
+    /// Sends a raw request head (no body) on a fresh connection and returns the status of the answer.
+    static func rawStatus(port: Int, _ head: String) throws -> Int {
+        let fd = try HTTPTestClient.connect(port: port, timeout: 10)
+        defer { close(fd) }
+        let bytes = Array(head.utf8)
+        let sent = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        guard sent == bytes.count else { throw TestClientError2("send failed") }
+        var received: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while received.count < 65_536 {
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            received += chunk[0..<n]
+            if String(decoding: received, as: UTF8.self).contains("\r\n\r\n") { break }
+        }
+        let statusLine = String(decoding: received, as: UTF8.self).split(separator: "\r\n").first ?? ""
+        let parts = statusLine.split(separator: " ")
+        guard parts.count >= 2, let status = Int(parts[1]) else { throw TestClientError2("no status in \(statusLine)") }
+        return status
+    }
+}
