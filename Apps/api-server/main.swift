@@ -5,15 +5,18 @@ import Foundation
 import Platform
 
 let usage = """
-    usage: api-server [--db PATH] [--host 127.0.0.1] [--port 8080] [--config FILE]
+    usage: api-server [--db PATH] [--host 127.0.0.1] [--port 8080] [--config FILE] [--demo]
       Migrates the database, then serves the REST API until SIGTERM/SIGINT.
       On a database with no organization it creates org `default` with owner `admin`
       and prints a one-time owner token as `admin token: <token>`.
+      --demo also seeds org `demo` (login demo / demo-password) with projects, devices,
+      factors and a day of telemetry, once.
     """
 
 do {
     let options = try ProgramOptions.parse(Array(CommandLine.arguments.dropFirst()),
-                                           extra: ["host": "server.host", "port": "server.port"])
+                                           extra: ["host": "server.host", "port": "server.port"],
+                                           booleans: ["demo": "server.demo"])
     if options.help {
         print(usage)
         exit(0)
@@ -26,6 +29,11 @@ do {
     let platform = Platform(context: context, modules: composition.modules)
     try platform.migrate()
     if let token = try auth.service.bootstrapIfEmpty() { ServerRunner.printLine("admin token: \(token)") }
+    if options.config.bool("server.demo", default: false) {
+        let folder = (context.db.path as NSString).deletingLastPathComponent
+        let keys = (folder.isEmpty ? "." : folder) + "/demo-device-keys.tsv"
+        for line in try composition.seedDemo(clock: context.clock, keysPath: keys) { ServerRunner.printLine(line) }
+    }
     try ServerRunner.run(platform)
     exit(0)
 } catch let error as UsageError {

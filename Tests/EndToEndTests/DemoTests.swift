@@ -1,0 +1,38 @@
+import Core
+import Foundation
+import Testing
+import TestSupport
+
+@Suite(.serialized) struct DemoTests {
+    @Test func demoSeedsAnOrganizationOnceThroughThePublicServices() throws {
+        let directory = TemporaryDirectory("iot-demo")
+        defer { directory.remove() }
+        let database = directory.file("iot.db")
+        let server = try ServerProcess(databasePath: database, arguments: ["--demo"])
+        let line = try #require(server.outputLines.first { $0.hasPrefix("demo: organization demo") })
+        let token = try #require(line.split(separator: " ").last.map(String.init))
+        #expect(server.outputLines.contains("demo: 3 projects, 6 devices, 10 factors, 1440 telemetry points"))
+        let client = server.client(token: token)
+        let projects = try client.get("/api/v2/projects/")
+        #expect(projects.status == 200)
+        #expect(projects.json["count"] == .number(3))
+        let greenhouse = try client.get("/api/v2/projects/greenhouse-alpha/")
+        #expect(greenhouse.json["device_count"] == .number(3))
+        #expect(greenhouse.json["offline_device_count"] == .number(0))
+        let devices = try client.get("/api/v2/projects/greenhouse-alpha/devices/")
+        let first = try #require(devices.json["results"]?.arrayValue?.first?["id"]?.int64Value)
+        let latest = try client.get("/api/v2/projects/greenhouse-alpha/devices/\(first)/data/")
+        #expect(latest.json.arrayValue?.first?["temp"] != nil)   // factor names as keys
+        #expect(devices.json["results"]?.arrayValue?.first?["has_thresholds"] == .bool(true))
+        let keys = try String(contentsOfFile: directory.file("demo-device-keys.tsv"), encoding: .utf8)
+        #expect(keys.split(separator: "\n").count == 6)
+        // The default org's admin cannot see the demo org's projects.
+        #expect(try server.client().get("/api/v2/projects/greenhouse-alpha/").status == 404)
+        #expect(server.stop() == 0)
+
+        let again = try ServerProcess(databasePath: database, arguments: ["--demo"])
+        defer { again.stop() }
+        #expect(again.outputLines.contains("demo: organization demo already exists; nothing seeded"))
+        #expect(try again.client(token: token).get("/api/v2/projects/").json["count"] == .number(3))
+    }
+}
