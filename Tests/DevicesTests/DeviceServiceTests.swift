@@ -156,6 +156,7 @@ import TestSupport
         let alice = try fixture.caller("alice")
         _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: DevicesFixture.points([("\(device.agriID)-01", 21.5, nil)]))
         #expect(try fixture.devices.latest(projectID: "alpha", pk: pk, caller: alice).count == 1)
+        _ = try fixture.devices.update(projectID: "alpha", pk: pk, caller: alice, deviceName: "Acme freezer", info: "Plant 3, aisle 9", allow: false)
         try fixture.devices.unbind(projectID: "alpha", pk: pk, caller: alice)
         #expect(try fixture.devices.list(caller: alice, search: nil, projectID: nil).isEmpty)
         #expect(status { _ = try fixture.devices.detail(projectID: "alpha", pk: pk, caller: alice) } == 404)
@@ -163,7 +164,8 @@ import TestSupport
         #expect(stored?.projectPK == nil && stored?.organizationID == nil && stored?.bindTime == nil)
         // The next owner (another organization) binds it and sees none of the old values.
         let gina = try fixture.caller("gina")
-        _ = try fixture.devices.bind(projectID: "gamma", deviceID: device.deviceID, safeCode: device.safeCode, caller: gina)
+        let rebound = try fixture.devices.bind(projectID: "gamma", deviceID: device.deviceID, safeCode: device.safeCode, caller: gina)
+        #expect(rebound.device.deviceName == "" && rebound.device.info == "" && rebound.device.allow)
         #expect(try fixture.devices.latest(projectID: "gamma", pk: pk, caller: gina).isEmpty)
         #expect(try fixture.devices.history(projectID: "gamma", pk: pk, caller: gina, agriID: nil, start: 0, end: Int64(1e11), cursor: nil,
                                             limit: 100).points.isEmpty)

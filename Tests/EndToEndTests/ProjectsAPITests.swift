@@ -122,7 +122,8 @@ enum ProjectsE2E {
         let admin = server.client()
         let tag = "tag-\(ProjectsE2E.uid())"
         let ids = (0..<4).map { "ord-\($0)-\(tag)" }
-        try ProjectsE2E.create(admin, ids[0], name: "Alpha Greenhouse", [("tags", .array([.string(tag)])), ("identifiers", .object(["gtin": .string(tag)]))])
+        try ProjectsE2E.create(admin, ids[0], name: "Alpha Greenhouse",
+                               [("tags", .array([.string(tag)])), ("identifiers", .object(["gtin": .string(tag)]))])
         usleep(5_000)   // distinct updated_at milliseconds, so the expected order does not hinge on pk ties
         try ProjectsE2E.create(admin, ids[1], name: "Beta Cold Room", [("tags", .array([.string(tag), .string("cold")])), ("favorite", .bool(true))])
         usleep(5_000)
@@ -279,227 +280,232 @@ enum ProjectsE2E {
     }
 }
 
-/// The scope checker on every route: owner/manager/viewer, project-scoped tokens, another organization, no token.
-@Suite struct ProjectsAuthorizationTests {
-    @Test func matrixOnEveryRoute() throws {
-        let server = try Shared.get()
-        let admin = server.client()
-        let u = ProjectsE2E.uid()
-        let (a, b, t) = ("auth-a-\(u)", "auth-b-\(u)", "auth-t-\(u)")
-        for id in [a, b, t] { try ProjectsE2E.create(admin, id, [("tags", .array([.string(u)]))]) }
-        #expect(try admin.delete("/api/v2/projects/\(t)/").status == 204)
-        let manager = server.client(token: try Shared.user(server, role: "manager").token)
-        let viewer = server.client(token: try Shared.user(server, role: "viewer").token)
-        let scopedManager = server.client(token: try ProjectsE2E.scopedToken(server, role: "manager", projects: [a, t]))
-        let scopedViewer = server.client(token: try ProjectsE2E.scopedToken(server, role: "viewer", projects: [a]))
-        let (otherSlug, otherToken) = try ProjectsE2E.otherOrganization(server)
-        let other = server.client(token: otherToken)
-        let anonymous = server.client()
+extension ProjectsAPITests {
+    /// The scope checker on every route: owner/manager/viewer, project-scoped tokens, another organization, no token.
+    @Suite struct Authorization {
+        @Test func matrixOnEveryRoute() throws {
+            let server = try Shared.get()
+            let admin = server.client()
+            let u = ProjectsE2E.uid()
+            let (a, b, t) = ("auth-a-\(u)", "auth-b-\(u)", "auth-t-\(u)")
+            for id in [a, b, t] { try ProjectsE2E.create(admin, id, [("tags", .array([.string(u)]))]) }
+            #expect(try admin.delete("/api/v2/projects/\(t)/").status == 204)
+            let manager = server.client(token: try Shared.user(server, role: "manager").token)
+            let viewer = server.client(token: try Shared.user(server, role: "viewer").token)
+            let scopedManager = server.client(token: try ProjectsE2E.scopedToken(server, role: "manager", projects: [a, t]))
+            let scopedViewer = server.client(token: try ProjectsE2E.scopedToken(server, role: "viewer", projects: [a]))
+            let (otherSlug, otherToken) = try ProjectsE2E.otherOrganization(server)
+            let other = server.client(token: otherToken)
+            let anonymous = server.client()
 
-        func check(_ client: HTTPTestClient, _ method: String, _ path: String, _ body: JSON? = nil, _ expected: Int,
-                   _ label: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
-            let response = try client.request(method, path, json: body)
-            #expect(response.status == expected, "\(label): \(method) \(path) → \(response.status) \(response.text)", sourceLocation: sourceLocation)
-            if expected == 404 {
-                #expect(response.code == "PROJECT_NOT_FOUND" && response.json["name"] == nil, sourceLocation: sourceLocation)
+            func check(_ client: HTTPTestClient, _ method: String, _ path: String, _ body: JSON? = nil, _ expected: Int,
+                       _ label: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+                let response = try client.request(method, path, json: body)
+                #expect(response.status == expected, "\(label): \(method) \(path) → \(response.status) \(response.text)",
+                        sourceLocation: sourceLocation)
+                if expected == 404 {
+                    #expect(response.code == "PROJECT_NOT_FOUND" && response.json["name"] == nil, sourceLocation: sourceLocation)
+                }
+                if expected == 403 { #expect(response.code == "FORBIDDEN", sourceLocation: sourceLocation) }
             }
-            if expected == 403 { #expect(response.code == "FORBIDDEN", sourceLocation: sourceLocation) }
-        }
-        let patch: JSON = .object(["description": .string("matrix")])
-        let transfer: JSON = .object(["target_org_slug": .string(otherSlug)])
+            let patch: JSON = .object(["description": .string("matrix")])
+            let transfer: JSON = .object(["target_org_slug": .string(otherSlug)])
 
-        // No token: 401 everywhere.
-        for (method, path) in [("GET", "/api/v2/projects/"), ("POST", "/api/v2/projects/"), ("GET", "/api/v2/projects/trash/"),
-                               ("GET", "/api/v2/projects/\(a)/"), ("PATCH", "/api/v2/projects/\(a)/"), ("DELETE", "/api/v2/projects/\(a)/"),
-                               ("POST", "/api/v2/projects/\(t)/restore/"), ("POST", "/api/v2/projects/\(a)/transfer/")] {
-            let response = try anonymous.request(method, path, json: method == "GET" || method == "DELETE" ? nil : .object([:]), token: .some(nil))
-            #expect(response.status == 401 && response.code == "UNAUTHORIZED", "\(method) \(path)")
-        }
-
-        // List: everyone 200; a scoped token sees only its projects; another org sees none of ours.
-        #expect(Set(ProjectsE2E.ids(try viewer.get("/api/v2/projects/?tag=\(u)"))) == [a, b])
-        #expect(ProjectsE2E.ids(try scopedManager.get("/api/v2/projects/")) == [a])
-        #expect(try scopedManager.get("/api/v2/projects/").json["count"] == .number(1))
-        #expect(ProjectsE2E.ids(try scopedViewer.get("/api/v2/projects/?tag=\(u)")) == [a])
-        #expect(try other.get("/api/v2/projects/?tag=\(u)").json["count"] == .number(0))
-
-        // Trash list: same rules.
-        #expect(ProjectsE2E.ids(try scopedManager.get("/api/v2/projects/trash/")) == [t])
-        #expect(try scopedViewer.get("/api/v2/projects/trash/").json["count"] == .number(0))
-        #expect(ProjectsE2E.ids(try viewer.get("/api/v2/projects/trash/?page_size=100")).contains(t))
-        #expect(!ProjectsE2E.ids(try other.get("/api/v2/projects/trash/?page_size=100")).contains(t))
-
-        // Create: managers with all-projects tokens only.
-        let create: (String) -> JSON = { .object(["project_id": .string("\($0)-\(u)"), "name": .string("Created")]) }
-        try check(manager, "POST", "/api/v2/projects/", create("by-manager"), 201, "manager creates")
-        try check(viewer, "POST", "/api/v2/projects/", create("by-viewer"), 403, "viewer creates")
-        try check(scopedManager, "POST", "/api/v2/projects/", create("by-scoped"), 403, "scoped token creates")
-        try check(other, "POST", "/api/v2/projects/", create("by-other"), 201, "other org creates its own")
-        #expect(try admin.get("/api/v2/projects/by-other-\(u)/").status == 404)
-
-        // Retrieve.
-        for (client, label) in [(manager, "manager"), (viewer, "viewer"), (scopedManager, "scoped manager"), (scopedViewer, "scoped viewer")] {
-            try check(client, "GET", "/api/v2/projects/\(a)/", nil, 200, label)
-        }
-        try check(scopedManager, "GET", "/api/v2/projects/\(b)/", nil, 403, "scoped outside")
-        try check(scopedManager, "GET", "/api/v2/projects/\(t)/", nil, 404, "trashed")
-        try check(other, "GET", "/api/v2/projects/\(a)/", nil, 404, "other org")
-
-        // PATCH.
-        try check(manager, "PATCH", "/api/v2/projects/\(a)/", patch, 200, "manager")
-        try check(scopedManager, "PATCH", "/api/v2/projects/\(a)/", patch, 200, "scoped manager inside")
-        try check(viewer, "PATCH", "/api/v2/projects/\(a)/", patch, 403, "viewer")
-        try check(scopedViewer, "PATCH", "/api/v2/projects/\(a)/", patch, 403, "scoped viewer")
-        try check(scopedManager, "PATCH", "/api/v2/projects/\(b)/", patch, 403, "scoped outside")
-        try check(other, "PATCH", "/api/v2/projects/\(a)/", patch, 404, "other org")
-
-        // Transfer: owner/manager with an all-projects token; scoped tokens never.
-        try check(viewer, "POST", "/api/v2/projects/\(a)/transfer/", transfer, 403, "viewer")
-        try check(scopedManager, "POST", "/api/v2/projects/\(a)/transfer/", transfer, 403, "scoped manager inside")
-        try check(scopedManager, "POST", "/api/v2/projects/\(b)/transfer/", transfer, 403, "scoped outside")
-        try check(other, "POST", "/api/v2/projects/\(a)/transfer/", .object(["target_org_slug": .string("default")]), 404, "other org")
-
-        // Restore (of the trashed t).
-        try check(viewer, "POST", "/api/v2/projects/\(t)/restore/", nil, 403, "viewer")
-        try check(scopedViewer, "POST", "/api/v2/projects/\(t)/restore/", nil, 403, "scoped viewer outside")
-        try check(other, "POST", "/api/v2/projects/\(t)/restore/", nil, 404, "other org")
-        try check(scopedManager, "POST", "/api/v2/projects/\(t)/restore/", nil, 200, "scoped manager inside")
-
-        // DELETE.
-        try check(viewer, "DELETE", "/api/v2/projects/\(a)/", nil, 403, "viewer")
-        try check(scopedViewer, "DELETE", "/api/v2/projects/\(a)/", nil, 403, "scoped viewer")
-        try check(scopedManager, "DELETE", "/api/v2/projects/\(b)/", nil, 403, "scoped outside")
-        try check(other, "DELETE", "/api/v2/projects/\(a)/", nil, 404, "other org")
-        try check(other, "DELETE", "/api/v2/projects/\(a)/?hard=true", nil, 404, "other org, hard")
-        try check(scopedManager, "DELETE", "/api/v2/projects/\(a)/", nil, 204, "scoped manager inside")
-        try check(manager, "DELETE", "/api/v2/projects/\(b)/?hard=true", nil, 204, "manager, hard")
-
-        // Nothing of ours moved or leaked: t is back, a is in the trash, b is gone.
-        #expect(try admin.get("/api/v2/projects/\(t)/").json["organization"] == .string("default"))
-        #expect(ProjectsE2E.ids(try scopedManager.get("/api/v2/projects/trash/")) == [a])
-        #expect(try admin.get("/api/v2/projects/\(b)/").status == 404)
-    }
-}
-
-@Suite struct ProjectsBadInputTests {
-    @Test func malformedJSONAndWrongContentTypeOnEveryWriteRoute() throws {
-        let server = try Shared.get()
-        let admin = server.client()
-        let id = "bad-\(ProjectsE2E.uid())"
-        try ProjectsE2E.create(admin, id)
-        let routes = [("POST", "/api/v2/projects/"), ("PATCH", "/api/v2/projects/\(id)/"), ("POST", "/api/v2/projects/\(id)/transfer/")]
-        for (method, path) in routes {
-            for raw in ["{", "{\"name\": }", "[1,]", "\u{FF}", ""] {
-                let response = try admin.request(method, path, rawBody: Array(raw.utf8))
-                #expect(response.status == 400 && response.code == "MALFORMED_JSON", "\(method) \(path) \(raw)")
+            // No token: 401 everywhere.
+            for (method, path) in [("GET", "/api/v2/projects/"), ("POST", "/api/v2/projects/"), ("GET", "/api/v2/projects/trash/"),
+                                   ("GET", "/api/v2/projects/\(a)/"), ("PATCH", "/api/v2/projects/\(a)/"), ("DELETE", "/api/v2/projects/\(a)/"),
+                                   ("POST", "/api/v2/projects/\(t)/restore/"), ("POST", "/api/v2/projects/\(a)/transfer/")] {
+                let body: JSON? = method == "GET" || method == "DELETE" ? nil : .object([:])
+                let response = try anonymous.request(method, path, json: body, token: .some(nil))
+                #expect(response.status == 401 && response.code == "UNAUTHORIZED", "\(method) \(path)")
             }
-            let wrongType = try admin.request(method, path, rawBody: Array("name=x".utf8), headers: [("Content-Type", "text/plain")])
-            #expect(wrongType.status == 415 && wrongType.code == "UNSUPPORTED_MEDIA_TYPE", "\(method) \(path)")
-            let form = try admin.request(method, path, rawBody: Array("name=x".utf8),
-                                         headers: [("Content-Type", "application/x-www-form-urlencoded")])
-            #expect(form.status == 415, "\(method) \(path)")
-            let notObject = try admin.request(method, path, json: .array([.string("x")]))
-            #expect(notObject.status == 400 && notObject.code == "VALIDATION_ERROR", "\(method) \(path)")
+
+            // List: everyone 200; a scoped token sees only its projects; another org sees none of ours.
+            #expect(Set(ProjectsE2E.ids(try viewer.get("/api/v2/projects/?tag=\(u)"))) == [a, b])
+            #expect(ProjectsE2E.ids(try scopedManager.get("/api/v2/projects/")) == [a])
+            #expect(try scopedManager.get("/api/v2/projects/").json["count"] == .number(1))
+            #expect(ProjectsE2E.ids(try scopedViewer.get("/api/v2/projects/?tag=\(u)")) == [a])
+            #expect(try other.get("/api/v2/projects/?tag=\(u)").json["count"] == .number(0))
+
+            // Trash list: same rules.
+            #expect(ProjectsE2E.ids(try scopedManager.get("/api/v2/projects/trash/")) == [t])
+            #expect(try scopedViewer.get("/api/v2/projects/trash/").json["count"] == .number(0))
+            #expect(ProjectsE2E.ids(try viewer.get("/api/v2/projects/trash/?page_size=100")).contains(t))
+            #expect(!ProjectsE2E.ids(try other.get("/api/v2/projects/trash/?page_size=100")).contains(t))
+
+            // Create: managers with all-projects tokens only.
+            let create: (String) -> JSON = { .object(["project_id": .string("\($0)-\(u)"), "name": .string("Created")]) }
+            try check(manager, "POST", "/api/v2/projects/", create("by-manager"), 201, "manager creates")
+            try check(viewer, "POST", "/api/v2/projects/", create("by-viewer"), 403, "viewer creates")
+            try check(scopedManager, "POST", "/api/v2/projects/", create("by-scoped"), 403, "scoped token creates")
+            try check(other, "POST", "/api/v2/projects/", create("by-other"), 201, "other org creates its own")
+            #expect(try admin.get("/api/v2/projects/by-other-\(u)/").status == 404)
+
+            // Retrieve.
+            for (client, label) in [(manager, "manager"), (viewer, "viewer"), (scopedManager, "scoped manager"), (scopedViewer, "scoped viewer")] {
+                try check(client, "GET", "/api/v2/projects/\(a)/", nil, 200, label)
+            }
+            try check(scopedManager, "GET", "/api/v2/projects/\(b)/", nil, 403, "scoped outside")
+            try check(scopedManager, "GET", "/api/v2/projects/\(t)/", nil, 404, "trashed")
+            try check(other, "GET", "/api/v2/projects/\(a)/", nil, 404, "other org")
+
+            // PATCH.
+            try check(manager, "PATCH", "/api/v2/projects/\(a)/", patch, 200, "manager")
+            try check(scopedManager, "PATCH", "/api/v2/projects/\(a)/", patch, 200, "scoped manager inside")
+            try check(viewer, "PATCH", "/api/v2/projects/\(a)/", patch, 403, "viewer")
+            try check(scopedViewer, "PATCH", "/api/v2/projects/\(a)/", patch, 403, "scoped viewer")
+            try check(scopedManager, "PATCH", "/api/v2/projects/\(b)/", patch, 403, "scoped outside")
+            try check(other, "PATCH", "/api/v2/projects/\(a)/", patch, 404, "other org")
+
+            // Transfer: owner/manager with an all-projects token; scoped tokens never.
+            try check(viewer, "POST", "/api/v2/projects/\(a)/transfer/", transfer, 403, "viewer")
+            try check(scopedManager, "POST", "/api/v2/projects/\(a)/transfer/", transfer, 403, "scoped manager inside")
+            try check(scopedManager, "POST", "/api/v2/projects/\(b)/transfer/", transfer, 403, "scoped outside")
+            try check(other, "POST", "/api/v2/projects/\(a)/transfer/", .object(["target_org_slug": .string("default")]), 404, "other org")
+
+            // Restore (of the trashed t).
+            try check(viewer, "POST", "/api/v2/projects/\(t)/restore/", nil, 403, "viewer")
+            try check(scopedViewer, "POST", "/api/v2/projects/\(t)/restore/", nil, 403, "scoped viewer outside")
+            try check(other, "POST", "/api/v2/projects/\(t)/restore/", nil, 404, "other org")
+            try check(scopedManager, "POST", "/api/v2/projects/\(t)/restore/", nil, 200, "scoped manager inside")
+
+            // DELETE.
+            try check(viewer, "DELETE", "/api/v2/projects/\(a)/", nil, 403, "viewer")
+            try check(scopedViewer, "DELETE", "/api/v2/projects/\(a)/", nil, 403, "scoped viewer")
+            try check(scopedManager, "DELETE", "/api/v2/projects/\(b)/", nil, 403, "scoped outside")
+            try check(other, "DELETE", "/api/v2/projects/\(a)/", nil, 404, "other org")
+            try check(other, "DELETE", "/api/v2/projects/\(a)/?hard=true", nil, 404, "other org, hard")
+            try check(scopedManager, "DELETE", "/api/v2/projects/\(a)/", nil, 204, "scoped manager inside")
+            try check(manager, "DELETE", "/api/v2/projects/\(b)/?hard=true", nil, 204, "manager, hard")
+
+            // Nothing of ours moved or leaked: t is back, a is in the trash, b is gone.
+            #expect(try admin.get("/api/v2/projects/\(t)/").json["organization"] == .string("default"))
+            #expect(ProjectsE2E.ids(try scopedManager.get("/api/v2/projects/trash/")) == [a])
+            #expect(try admin.get("/api/v2/projects/\(b)/").status == 404)
         }
-        #expect(try admin.get("/api/v2/projects/\(id)/").json["name"] == .string("Project \(id)"))
     }
 
-    @Test func validationErrorsNameEveryField() throws {
-        let server = try Shared.get()
-        let admin = server.client()
-        let id = "val-\(ProjectsE2E.uid())"
-        try ProjectsE2E.create(admin, id)
-        func fields(_ response: TestResponse) -> Set<String> { Set(response.json["fields"]?.objectValue?.keys ?? []) }
-
-        let create = try admin.post("/api/v2/projects/", .object([
-            "name": .number(3), "favorite": .string("yes"), "tags": .array([.number(1)]), "custom_fields": .array([]),
-            "identifiers": .object(["gtin": .number(5)]), "colour": .string("red"), "description": .bool(true),
-        ]))
-        #expect(create.status == 400 && create.code == "VALIDATION_ERROR")
-        #expect(fields(create) == ["name", "favorite", "tags", "custom_fields", "identifiers", "colour", "description"])
-        #expect(create.json["fields"]?["colour"] == .string("unknown field"))
-        #expect(fields(try admin.post("/api/v2/projects/", .object([:]))) == ["name"])
-
-        let oversized: [(String, JSON)] = [
-            ("name", .string(String(repeating: "n", count: 201))),
-            ("description", .string(String(repeating: "d", count: 2001))),
-            ("tags", .array([.string(String(repeating: "t", count: 61))])),
-            ("tags", .array((0..<51).map { .string("t\($0)") })),
-            ("custom_fields", .object(["blob": .string(String(repeating: "x", count: 17_000))])),
-            ("identifiers", .object(["gtin": .string(String(repeating: "9", count: 201))])),
-        ]
-        for (field, value) in oversized {
-            let post = try admin.post("/api/v2/projects/", .object(["name": .string("N"), field: value]))
-            #expect(post.status == 400 && fields(post) == (field == "name" ? ["name"] : [field]), "create \(field)")
-            let patch = try admin.patch("/api/v2/projects/\(id)/", .object([field: value]))
-            #expect(patch.status == 400 && fields(patch) == [field], "patch \(field)")
-        }
-        for bad in ["UPPER", "x", "-dash", "_under", "with space", "trash", "ü-nicode", String(repeating: "a", count: 65), ""] {
-            let response = try admin.post("/api/v2/projects/", .object(["project_id": .string(bad), "name": .string("N")]))
-            #expect(response.status == 400 && fields(response) == ["project_id"], "project_id \(bad)")
-        }
-        #expect(fields(try admin.post("/api/v2/projects/", .object(["project_id": .number(12), "name": .string("N")]))) == ["project_id"])
-
-        let patch = try admin.patch("/api/v2/projects/\(id)/", .object(["name": .null, "favorite": .number(1), "bogus": .bool(true)]))
-        #expect(patch.status == 400 && fields(patch) == ["name", "favorite", "bogus"])
-        let transfer = try admin.post("/api/v2/projects/\(id)/transfer/", .object(["target_org_slug": .number(1), "extra": .null]))
-        #expect(transfer.status == 400 && fields(transfer) == ["target_org_slug", "extra"])
-        // Nothing was applied.
-        let unchanged = try admin.get("/api/v2/projects/\(id)/")
-        #expect(unchanged.json["name"] == .string("Project \(id)") && unchanged.json["organization"] == .string("default"))
-    }
-
-    @Test func badQueryParametersAre400() throws {
-        let server = try Shared.get()
-        let admin = server.client()
-        let id = "query-\(ProjectsE2E.uid())"
-        try ProjectsE2E.create(admin, id)
-        for path in ["/api/v2/projects/", "/api/v2/projects/trash/"] {
-            for query in ["page=0", "page=-1", "page=abc", "page_size=0", "page_size=x", "page=1.5"] {
-                let response = try admin.get("\(path)?\(query)")
-                #expect(response.status == 400 && response.code == "VALIDATION_ERROR", "\(path)?\(query)")
+    /// Bad input on every route.
+    @Suite struct BadInput {
+        @Test func malformedJSONAndWrongContentTypeOnEveryWriteRoute() throws {
+            let server = try Shared.get()
+            let admin = server.client()
+            let id = "bad-\(ProjectsE2E.uid())"
+            try ProjectsE2E.create(admin, id)
+            let routes = [("POST", "/api/v2/projects/"), ("PATCH", "/api/v2/projects/\(id)/"), ("POST", "/api/v2/projects/\(id)/transfer/")]
+            for (method, path) in routes {
+                for raw in ["{", "{\"name\": }", "[1,]", "\u{FF}", ""] {
+                    let response = try admin.request(method, path, rawBody: Array(raw.utf8))
+                    #expect(response.status == 400 && response.code == "MALFORMED_JSON", "\(method) \(path) \(raw)")
+                }
+                let wrongType = try admin.request(method, path, rawBody: Array("name=x".utf8), headers: [("Content-Type", "text/plain")])
+                #expect(wrongType.status == 415 && wrongType.code == "UNSUPPORTED_MEDIA_TYPE", "\(method) \(path)")
+                let form = try admin.request(method, path, rawBody: Array("name=x".utf8),
+                                             headers: [("Content-Type", "application/x-www-form-urlencoded")])
+                #expect(form.status == 415, "\(method) \(path)")
+                let notObject = try admin.request(method, path, json: .array([.string("x")]))
+                #expect(notObject.status == 400 && notObject.code == "VALIDATION_ERROR", "\(method) \(path)")
             }
+            #expect(try admin.get("/api/v2/projects/\(id)/").json["name"] == .string("Project \(id)"))
         }
-        for query in ["favorite=maybe", "favorite=", "tag=", "identifiers.=x", "identifiers.gtin=",
-                      "search=\(String(repeating: "s", count: 201))", "tag=\(String(repeating: "t", count: 61))"] {
-            let response = try admin.get("/api/v2/projects/?\(query)")
-            #expect(response.status == 400 && response.code == "VALIDATION_ERROR", "\(query)")
-        }
-        #expect(try admin.get("/api/v2/projects/?search=%ZZ").status == 400)
-        let hard = try admin.delete("/api/v2/projects/\(id)/?hard=perhaps")
-        #expect(hard.status == 400 && hard.json["fields"]?["hard"] != nil)
-        #expect(try admin.get("/api/v2/projects/\(id)/").status == 200)   // the bad DELETE did nothing
-        // Ids that cannot exist are simply not found.
-        for path in ["/api/v2/projects/NOT%20VALID/", "/api/v2/projects/\(String(repeating: "a", count: 300))/",
-                     "/api/v2/projects/%E2%9C%93/"] {
-            let response = try admin.get(path)
-            #expect(response.status == 404 && response.code == "PROJECT_NOT_FOUND", "\(path)")
-        }
-        #expect(try admin.request("POST", "/api/v2/projects/nope-\(ProjectsE2E.uid())/restore/").code == "PROJECT_NOT_FOUND")
-        #expect(try admin.post("/api/v2/projects/nope-\(ProjectsE2E.uid())/transfer/", .object(["target_org_slug": .string("default")])).code
-                == "PROJECT_NOT_FOUND")
-    }
 
-    @Test func hostilePayloadsNeverCrashTheServer() throws {
-        let server = try Shared.get()
-        let admin = server.client()
-        let id = "hostile-\(ProjectsE2E.uid())"
-        try ProjectsE2E.create(admin, id)
-        let payloads: [[UInt8]] = [
-            Array(String(repeating: "[", count: 50_000).utf8),
-            Array(#"{"name": "\ud800"}"#.utf8),
-            [0x00, 0x01, 0x02],
-            Array(#"{"name": "x", "custom_fields": {"a": {"b": {"c": {"d": [[[[[[[[[[]]]]]]]]]]}}}}}"#.utf8),
-            Array(#"{"name": "x", "favorite": 1e309}"#.utf8),
-            Array(("{\"name\": \"" + String(repeating: "名", count: 100_000) + "\"}").utf8),
-        ]
-        for payload in payloads {
-            for (method, path) in [("POST", "/api/v2/projects/"), ("PATCH", "/api/v2/projects/\(id)/")] {
-                let response = try admin.request(method, path, rawBody: payload)
-                #expect((200..<500).contains(response.status), "\(method) \(path) → \(response.status)")
+        @Test func validationErrorsNameEveryField() throws {
+            let server = try Shared.get()
+            let admin = server.client()
+            let id = "val-\(ProjectsE2E.uid())"
+            try ProjectsE2E.create(admin, id)
+            func fields(_ response: TestResponse) -> Set<String> { Set(response.json["fields"]?.objectValue?.keys ?? []) }
+
+            let create = try admin.post("/api/v2/projects/", .object([
+                "name": .number(3), "favorite": .string("yes"), "tags": .array([.number(1)]), "custom_fields": .array([]),
+                "identifiers": .object(["gtin": .number(5)]), "colour": .string("red"), "description": .bool(true),
+            ]))
+            #expect(create.status == 400 && create.code == "VALIDATION_ERROR")
+            #expect(fields(create) == ["name", "favorite", "tags", "custom_fields", "identifiers", "colour", "description"])
+            #expect(create.json["fields"]?["colour"] == .string("unknown field"))
+            #expect(fields(try admin.post("/api/v2/projects/", .object([:]))) == ["name"])
+
+            let oversized: [(String, JSON)] = [
+                ("name", .string(String(repeating: "n", count: 201))),
+                ("description", .string(String(repeating: "d", count: 2001))),
+                ("tags", .array([.string(String(repeating: "t", count: 61))])),
+                ("tags", .array((0..<51).map { .string("t\($0)") })),
+                ("custom_fields", .object(["blob": .string(String(repeating: "x", count: 17_000))])),
+                ("identifiers", .object(["gtin": .string(String(repeating: "9", count: 201))])),
+            ]
+            for (field, value) in oversized {
+                let post = try admin.post("/api/v2/projects/", .object(["name": .string("N"), field: value]))
+                #expect(post.status == 400 && fields(post) == (field == "name" ? ["name"] : [field]), "create \(field)")
+                let patch = try admin.patch("/api/v2/projects/\(id)/", .object([field: value]))
+                #expect(patch.status == 400 && fields(patch) == [field], "patch \(field)")
             }
+            for bad in ["UPPER", "x", "-dash", "_under", "with space", "trash", "ü-nicode", String(repeating: "a", count: 65), ""] {
+                let response = try admin.post("/api/v2/projects/", .object(["project_id": .string(bad), "name": .string("N")]))
+                #expect(response.status == 400 && fields(response) == ["project_id"], "project_id \(bad)")
+            }
+            #expect(fields(try admin.post("/api/v2/projects/", .object(["project_id": .number(12), "name": .string("N")]))) == ["project_id"])
+
+            let patch = try admin.patch("/api/v2/projects/\(id)/", .object(["name": .null, "favorite": .number(1), "bogus": .bool(true)]))
+            #expect(patch.status == 400 && fields(patch) == ["name", "favorite", "bogus"])
+            let transfer = try admin.post("/api/v2/projects/\(id)/transfer/", .object(["target_org_slug": .number(1), "extra": .null]))
+            #expect(transfer.status == 400 && fields(transfer) == ["target_org_slug", "extra"])
+            // Nothing was applied.
+            let unchanged = try admin.get("/api/v2/projects/\(id)/")
+            #expect(unchanged.json["name"] == .string("Project \(id)") && unchanged.json["organization"] == .string("default"))
         }
-        #expect(try admin.get("/healthz").status == 200)
-        #expect(try admin.get("/api/v2/projects/\(id)/").status == 200)
+
+        @Test func badQueryParametersAre400() throws {
+            let server = try Shared.get()
+            let admin = server.client()
+            let id = "query-\(ProjectsE2E.uid())"
+            try ProjectsE2E.create(admin, id)
+            for path in ["/api/v2/projects/", "/api/v2/projects/trash/"] {
+                for query in ["page=0", "page=-1", "page=abc", "page_size=0", "page_size=x", "page=1.5"] {
+                    let response = try admin.get("\(path)?\(query)")
+                    #expect(response.status == 400 && response.code == "VALIDATION_ERROR", "\(path)?\(query)")
+                }
+            }
+            for query in ["favorite=maybe", "favorite=", "tag=", "identifiers.=x", "identifiers.gtin=",
+                          "search=\(String(repeating: "s", count: 201))", "tag=\(String(repeating: "t", count: 61))"] {
+                let response = try admin.get("/api/v2/projects/?\(query)")
+                #expect(response.status == 400 && response.code == "VALIDATION_ERROR", "\(query)")
+            }
+            #expect(try admin.get("/api/v2/projects/?search=%ZZ").status == 400)
+            let hard = try admin.delete("/api/v2/projects/\(id)/?hard=perhaps")
+            #expect(hard.status == 400 && hard.json["fields"]?["hard"] != nil)
+            #expect(try admin.get("/api/v2/projects/\(id)/").status == 200)   // the bad DELETE did nothing
+            // Ids that cannot exist are simply not found.
+            for path in ["/api/v2/projects/NOT%20VALID/", "/api/v2/projects/\(String(repeating: "a", count: 300))/",
+                         "/api/v2/projects/%E2%9C%93/"] {
+                let response = try admin.get(path)
+                #expect(response.status == 404 && response.code == "PROJECT_NOT_FOUND", "\(path)")
+            }
+            #expect(try admin.request("POST", "/api/v2/projects/nope-\(ProjectsE2E.uid())/restore/").code == "PROJECT_NOT_FOUND")
+            #expect(try admin.post("/api/v2/projects/nope-\(ProjectsE2E.uid())/transfer/", .object(["target_org_slug": .string("default")])).code
+                    == "PROJECT_NOT_FOUND")
+        }
+
+        @Test func hostilePayloadsNeverCrashTheServer() throws {
+            let server = try Shared.get()
+            let admin = server.client()
+            let id = "hostile-\(ProjectsE2E.uid())"
+            try ProjectsE2E.create(admin, id)
+            let payloads: [[UInt8]] = [
+                Array(String(repeating: "[", count: 50_000).utf8),
+                Array(#"{"name": "\ud800"}"#.utf8),
+                [0x00, 0x01, 0x02],
+                Array(#"{"name": "x", "custom_fields": {"a": {"b": {"c": {"d": [[[[[[[[[[]]]]]]]]]]}}}}}"#.utf8),
+                Array(#"{"name": "x", "favorite": 1e309}"#.utf8),
+                Array(("{\"name\": \"" + String(repeating: "名", count: 100_000) + "\"}").utf8),
+            ]
+            for payload in payloads {
+                for (method, path) in [("POST", "/api/v2/projects/"), ("PATCH", "/api/v2/projects/\(id)/")] {
+                    let response = try admin.request(method, path, rawBody: payload)
+                    #expect((200..<500).contains(response.status), "\(method) \(path) → \(response.status)")
+                }
+            }
+            #expect(try admin.get("/healthz").status == 200)
+            #expect(try admin.get("/api/v2/projects/\(id)/").status == 200)
+        }
     }
 }

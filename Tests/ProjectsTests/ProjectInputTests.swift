@@ -60,7 +60,8 @@ import Testing
         #expect(fields(.object(["name": .string("N"), "custom_fields": .object(big)]))["custom_fields"] != nil)
         #expect(fields(.object(["name": .string("N"), "identifiers": .object(["gtin": .number(1)])]))["identifiers"] != nil)
         #expect(fields(.object(["name": .string("N"), "identifiers": .object(["gtin": .string("")])]))["identifiers"] != nil)
-        #expect(fields(.object(["name": .string("N"), "identifiers": .object(["gtin": .string(String(repeating: "9", count: 201))])]))["identifiers"] != nil)
+        let longIdentifier = JSON.string(String(repeating: "9", count: 201))
+        #expect(fields(.object(["name": .string("N"), "identifiers": .object(["gtin": longIdentifier])]))["identifiers"] != nil)
         #expect(fields(.object(["name": .string("N"), "identifiers": .object(["": .string("x")])]))["identifiers"] != nil)
     }
 

@@ -9,7 +9,9 @@ extension DevicesModule {
         let auth = service.auth
         api.get("/devices/", summary: "All devices of the organization the token sees (flat; ?search=&project_id=)") { request in
             let caller = try auth.caller(request)
-            let views = try devices.list(caller: caller, search: request.query["search"], projectID: request.query["project_id"])
+            // Empty filters are no filters (`?search=&project_id=` as the seed writes it).
+            let projectID = request.query["project_id"].flatMap { $0.isEmpty ? nil : $0 }
+            let views = try devices.list(caller: caller, search: request.query["search"], projectID: projectID)
             return .json(JSON.array(views.map(\.json)))
         }
         let project = api.group("/projects/:project_id/devices")
@@ -80,7 +82,8 @@ extension DevicesModule {
                     problems[name] = "must be Unix seconds or an RFC 3339 time"
                     return value
                 }
-                return Int64(seconds.rounded(.down))
+                // t is whole seconds: t >= 10.5 ⇔ t >= 11 and t < 20.5 ⇔ t < 21, so both bounds round up.
+                return Int64(seconds.rounded(.up))
             }
             let start = time("start", default: 0)
             let end = time("end", default: Int64(1e11))

@@ -69,6 +69,12 @@ public final class DeviceService: Sendable, ProjectDeviceCounter {
 
     /// Creates devices from a manufacturing file, all or nothing; returns each device's gateway key (shown once).
     public func provision(_ devices: [ProvisionedDevice]) throws -> [(deviceID: String, deviceKey: String)] {
+        // Within the file too, no agri_id may be a prefix of another (a prefix sorts right before the ids it starts).
+        let sortedAgriIDs = devices.map(\.agriID).sorted()
+        let nested = zip(sortedAgriIDs, sortedAgriIDs.dropFirst()).filter { $1.hasPrefix($0) }.map { "\($0) / \($1)" }
+        if !nested.isEmpty {
+            throw APIError.validation(field: "agri_id", "agri_ids in the file nest with each other: \(nested.prefix(10).joined(separator: ", ")); nothing was applied")
+        }
         let keys = devices.map { _ in Secrets.token(prefix: "dk_") }
         let time = now
         try db.write { tx in
@@ -286,6 +292,8 @@ public final class DeviceService: Sendable, ProjectDeviceCounter {
                 invalidate(organizationID: event.toOrganizationID)
             }
         }
+        // Cached device lists show the project's name: refresh them when it changes.
+        bus.subscribe(ProjectUpdated.self) { [self] event, _ in invalidate(organizationID: event.project.organizationID) }
         bus.subscribe(ProjectPurged.self, delivery: .inTransaction) { [self] event, scope in
             guard let tx = scope as? Database else { return }
             for device in try DeviceStore(db: tx).devices(projectPK: event.project.pk) { try unbind(device, tx) }

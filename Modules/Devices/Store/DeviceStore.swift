@@ -117,8 +117,12 @@ struct DeviceStore {
         try db.execute("UPDATE devices SET project_pk = ?, organization_id = ?, bind_time = ? WHERE id = ?", [projectPK, organizationID, time, pk])
     }
 
+    /// Back to the unassigned pool, as provisioned: the owner's name, notes and allow flag are not the next owner's.
     func unbind(pk: Int64) throws {
-        try db.execute("UPDATE devices SET project_pk = NULL, organization_id = NULL, bind_time = NULL WHERE id = ?", [pk])
+        try db.execute("""
+            UPDATE devices SET project_pk = NULL, organization_id = NULL, bind_time = NULL, device_name = '', info = '', allow = 1
+            WHERE id = ?
+            """, [pk])
     }
 
     func move(pk: Int64, toProjectPK: Int64) throws {

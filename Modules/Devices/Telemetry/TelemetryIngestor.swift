@@ -138,16 +138,19 @@ final class TelemetryIngestor: Sendable {
             metrics.increment("telemetry_commit_seconds_total", by: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9,
                               help: "Time spent in telemetry commits.")
         }
+        // After-commit subscribers (Alerts' rules) see each batch before its request is answered, as they
+        // would after any other write returns, so a client never reads its own telemetry's effects stale.
+        if failure == nil {
+            for (batch, _) in group {
+                bus.publishCommitted(TelemetryReceived(devicePK: batch.devicePK, projectPK: batch.projectPK, projectID: batch.projectID,
+                                                       organizationID: batch.organizationID, points: batch.points))
+            }
+        }
         for (_, ticket) in group {
             if failure != nil {
                 ticket.outcome.withLock { $0 = APIError(status: 503, code: "UNAVAILABLE", detail: "Telemetry could not be stored; retry") }
             }
             ticket.done.signal()
-        }
-        guard failure == nil else { return }
-        for (batch, _) in group {
-            bus.publishCommitted(TelemetryReceived(devicePK: batch.devicePK, projectPK: batch.projectPK, projectID: batch.projectID,
-                                                   organizationID: batch.organizationID, points: batch.points))
         }
     }
 
