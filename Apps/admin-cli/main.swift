@@ -13,6 +13,7 @@ do {
     if wantsHelp { options.config["db.path"] = ":memory:" }
     let context = try PlatformContext.open(config: options.config)
     let platform = Platform(context: context, modules: Composition(context: context).modules)
+    try platform.validateConfiguration()
     let runner = CommandRunner(program: "admin-cli", commands: platform.maintenanceCommands + platform.commands)
     // Every command but the ones that inspect or apply migrations themselves works on an up-to-date schema.
     if !wantsHelp, let first = words.first, !["check", "migrate", "backup"].contains(first), runner.select(words) != nil {

@@ -27,6 +27,7 @@ do {
     let composition = Composition(context: context)
     let auth = composition.auth
     let platform = Platform(context: context, modules: composition.modules)
+    try platform.validateConfiguration()
     try platform.migrate()
     if let token = try auth.service.bootstrapIfEmpty() { ServerRunner.printLine("admin token: \(token)") }
     if options.config.bool("server.demo", default: false) {

@@ -13,5 +13,10 @@ public final class AuthModule: PlatformModule {
 
     public var migrations: [Migration] { AuthMigrations.all }
 
+    public var configKeys: [ConfigKey] {
+        [ConfigKey("auth.pbkdf2_iterations", .integer(1...10_000_000)), ConfigKey("auth.login_token_ttl", .duration),
+         ConfigKey("auth.login_max_failures", .integer(1...1_000_000)), ConfigKey("auth.login_window", .duration)]
+    }
+
     public var commands: [any CLICommand] { AuthCommands.all(service) }
 }

@@ -21,6 +21,8 @@ public final class ProjectsModule: PlatformModule {
 
     public var migrations: [Migration] { ProjectMigrations.all }
 
+    public var configKeys: [ConfigKey] { [ConfigKey("projects.cache_ttl", .duration), ConfigKey("projects.trash_retention", .duration)] }
+
     public var commands: [any CLICommand] { ProjectCommands.all(service) }
 
     /// The daily trash purge (retention `projects.trash_retention`, default 30 days).

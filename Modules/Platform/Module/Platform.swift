@@ -13,6 +13,24 @@ public final class Platform: Sendable {
         for module in modules { module.subscribe(to: context.bus) }
     }
 
+    /// The kernel's own configuration keys (`db.*`, `server.*`, `log.*`, `debug.*`).
+    public static let kernelConfigKeys: [ConfigKey] = [
+        ConfigKey("db.readers", .integer(1...256)), ConfigKey("db.synchronous", .choice(["NORMAL", "FULL"])),
+        ConfigKey("db.busy_timeout_ms", .integer(0...600_000)),
+        ConfigKey("server.port", .integer(0...65_535)), ConfigKey("server.workers", .integer(1...1024)),
+        ConfigKey("server.max_body_bytes", .integer(1...1_073_741_824)), ConfigKey("server.max_header_bytes", .integer(512...1_048_576)),
+        ConfigKey("server.header_timeout", .duration), ConfigKey("server.idle_timeout", .duration),
+        ConfigKey("server.max_connections", .integer(1...1_000_000)), ConfigKey("server.shutdown_grace", .duration),
+        ConfigKey("server.demo", .boolean), ConfigKey("log.level", .choice(["debug", "info", "warning", "error"])),
+        ConfigKey("log.access", .boolean), ConfigKey("debug.routes", .boolean),
+    ]
+
+    /// Throws a usage error naming every configuration value that does not have its declared shape.
+    public func validateConfiguration() throws {
+        let problems = context.config.problems(Self.kernelConfigKeys + modules.flatMap(\.configKeys))
+        if !problems.isEmpty { throw UsageError("invalid configuration: " + problems.joined(separator: "; ")) }
+    }
+
     /// Every module's migrations, in module order.
     public var migrations: [Migration] { modules.flatMap(\.migrations) }
 

@@ -23,6 +23,8 @@ public protocol PlatformModule: AnyObject, Sendable {
     var commands: [any CLICommand] { get }
     /// Flushes buffered work before the process exits (pending ingestion).
     func shutdown()
+    /// The configuration keys the module reads, checked at startup.
+    var configKeys: [ConfigKey] { get }
 }
 
 extension PlatformModule {
@@ -32,6 +34,7 @@ extension PlatformModule {
     public var jobs: [Job] { [] }
     public var commands: [any CLICommand] { [] }
     public func shutdown() {}
+    public var configKeys: [ConfigKey] { [] }
 }
 
 /// A periodic background job run by the scheduler.
