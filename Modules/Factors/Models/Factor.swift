@@ -39,6 +39,8 @@ public struct FactorSpec: Sendable, Equatable {
 
     public static let dataTypes = ["int16", "uint16", "int32", "uint32", "float32"]
     public static let byteOrders = ["ABCD", "DCBA", "BADC", "CDAB"]
+    /// Keys of a latest-value object (`{"agri_id", <name>, "t"}`) a factor name must not shadow.
+    public static let reservedNames: Set<String> = ["agri_id", "t"]
     public static let allFields: Set<String> = ["agri_id", "name", "unit", "slave_id", "function_code", "register", "data_type", "byte_order",
                                                 "scale", "offset", "decimals", "threshold_min", "threshold_max", "alarm_enabled", "sort"]
     /// Fields of the factor record a client may send back unchanged; ignored.
@@ -84,7 +86,13 @@ public struct FactorSpec: Sendable, Equatable {
                 spec.agriID = agriID
             }
         }
-        if let name = reader.string("name", required: creating, length: 1...64) { spec.name = name }
+        if let name = reader.string("name", required: creating, length: 1...64) {
+            if reservedNames.contains(name) {
+                reader.fail("name", "must not be \(name): the latest-value read already uses that key")
+            } else {
+                spec.name = name
+            }
+        }
         if let unit = reader.string("unit", length: 0...16) { spec.unit = unit }
         if let slaveID = reader.int("slave_id", range: 1...247) { spec.slaveID = slaveID }
         if let code = reader.int("function_code") {

@@ -42,6 +42,7 @@ public struct FactorTemplate: Sendable, Equatable, JSONRepresentable {
             return nil
         }
         let name = reader.string("name", required: true, length: 1...64)
+        if let name, FactorSpec.reservedNames.contains(name) { reader.fail("name", "must not be \(name)") }
         let unit = reader.string("unit", length: 0...16) ?? ""
         let code = reader.int("function_code") ?? 3
         if code != 3, code != 4 { reader.fail("function_code", "must be 3 or 4") }

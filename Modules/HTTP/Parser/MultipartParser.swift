@@ -127,13 +127,15 @@ public struct MultipartParser: Sendable {
                     throw .malformed("expected CRLF after boundary")
                 }
             case .headers:
-                if let end = find([0x0D, 0x0A, 0x0D, 0x0A]) {
-                    try parseHeaders(Array(buffer[0..<end]))
-                    buffer.removeFirst(end + 4)
+                // A part with no header fields first: its body may itself hold a blank line (CRLF CRLF).
+                if buffer.starts(with: [0x0D, 0x0A]) {
+                    buffer.removeFirst(2)
                     state = .body
                     progress = true
-                } else if buffer.starts(with: [0x0D, 0x0A]) {
-                    buffer.removeFirst(2)   // a part with no header fields
+                } else if let end = find([0x0D, 0x0A, 0x0D, 0x0A]) {
+                    if end > maxHeaderBytes { throw .malformed("part headers too large") }
+                    try parseHeaders(Array(buffer[0..<end]))
+                    buffer.removeFirst(end + 4)
                     state = .body
                     progress = true
                 } else if buffer.count > maxHeaderBytes {
