@@ -25,11 +25,17 @@ extension DeviceService {
         return device
     }
 
-    /// Records contact from a device (gateway calls that carry no telemetry).
-    func touch(_ device: Device) throws {
+    /// Records contact from a device (gateway calls that carry no telemetry, also Factors' `gateway/factors/`).
+    public func touch(_ device: Device) throws {
         let seconds = clock.unixSeconds()
         try db.write { tx in try DeviceStore(db: tx).touch(pk: device.id, connectTime: seconds) }
         invalidate(organizationID: device.organizationID)
+    }
+
+    /// Called by Factors after a commit that changed a device's factors: the organization's cached device
+    /// lists carry `has_thresholds`, so they are dropped (a client never reads its own write stale).
+    public func factorsChanged(organizationID: Int64) {
+        invalidate(organizationID: organizationID)
     }
 
     /// `GET /api/v2/gateway/commands/`: the device's pending commands in order, now marked delivered.

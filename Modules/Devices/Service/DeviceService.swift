@@ -298,7 +298,8 @@ public final class DeviceService: Sendable, ProjectDeviceCounter {
             guard let tx = scope as? Database else { return }
             for device in try DeviceStore(db: tx).devices(projectPK: event.project.pk) { try unbind(device, tx) }
             try TelemetryStore(db: tx).purge(projectPK: event.project.pk)
-            tx.onCommit { [ingestor] in ingestor.forgetSeries() }
+            // Inside the transaction (under the writer lock): no group commit can reuse a purged series id.
+            ingestor.forgetSeries()
         }
     }
 

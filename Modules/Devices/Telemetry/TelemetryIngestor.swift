@@ -39,6 +39,7 @@ final class TelemetryIngestor: Sendable {
     private let pending = Mutex(Pending())
     private let seriesCache = Mutex<[TelemetryStore.SeriesKey: Int64]>([:])
     private let stopped = DispatchSemaphore(value: 0)
+    private let stopRequested = Atomic<Bool>(false)
     /// Upper bound of points per transaction (a larger group waits for the next one).
     let maxPointsPerCommit: Int
 
@@ -80,6 +81,7 @@ final class TelemetryIngestor: Sendable {
 
     /// Commits what is pending, then stops the committer thread.
     func stop() {
+        guard !stopRequested.exchange(true, ordering: .acquiringAndReleasing) else { return }
         pending.withLock { $0.stopping = true }
         condition.lock()
         condition.signal()
@@ -194,8 +196,9 @@ final class TelemetryIngestor: Sendable {
         let devices = DeviceStore(db: tx)
         for (pk, time) in contact { try devices.touch(pk: pk, connectTime: time) }
         if cacheChanged {
-            let snapshot = cache
-            tx.onCommit { [self] in seriesCache.withLock { $0.merge(snapshot) { _, new in new } } }
+            // Merged under the writer lock (not after commit), so it is ordered with a purge's `forgetSeries`,
+            // which runs inside its own write transaction; a rollback clears the cache (see `commit`).
+            seriesCache.withLock { $0.merge(cache) { _, new in new } }
         }
     }
 }
