@@ -123,21 +123,47 @@ func main() -> Int32 {
         say(usage)
         return 0
     }
-    func option(_ name: String) -> String? {
-        guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count else { return nil }
-        return arguments[index + 1]
-    }
-    guard let base = option("--url").flatMap(URL.init(string:)), let file = option("--devices") else {
-        FileHandle.standardError.write(Data("device-simulator: --url and --devices are required\n\(usage)\n".utf8))
+    func usageError(_ message: String) -> Int32 {
+        FileHandle.standardError.write(Data("device-simulator: \(message)\n\(usage)\n".utf8))
         return 2
     }
-    let interval = option("--interval").flatMap(DurationText.seconds) ?? 5
-    let ticks = option("--ticks").flatMap(Int.init)
+    // Every argument must be known and every option must carry a value: a typo must not run forever.
+    var options: [String: String] = [:]
+    var index = 0
+    while index < arguments.count {
+        let name = arguments[index]
+        switch name {
+        case "--url", "--devices", "--interval", "--ticks":
+            guard index + 1 < arguments.count else { return usageError("\(name) needs a value") }
+            options[name] = arguments[index + 1]
+            index += 2
+        case "--fail-commands":
+            index += 1
+        default:
+            return usageError("unknown argument \(name)")
+        }
+    }
+    guard let url = options["--url"], let base = URL(string: url), ["http", "https"].contains(base.scheme?.lowercased() ?? ""),
+          base.host != nil else {
+        return usageError("--url must be an http(s) URL such as http://127.0.0.1:8080")
+    }
+    guard let file = options["--devices"] else { return usageError("--devices is required") }
+    var interval = 5.0
+    if let text = options["--interval"] {
+        guard let seconds = DurationText.seconds(text), seconds > 0 else { return usageError("--interval must be a duration such as 5s or 0.5") }
+        interval = seconds
+    }
+    var ticks: Int?
+    if let text = options["--ticks"] {
+        guard let count = Int(text), count >= 1 else { return usageError("--ticks must be a positive integer") }
+        ticks = count
+    }
     guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
         FileHandle.standardError.write(Data("device-simulator: cannot read \(file)\n".utf8))
         return 1
     }
-    let devices = text.split(separator: "\n").compactMap { line -> SimulatedDevice? in
+    // `isNewline`: a CRLF file's "\r\n" is one Character, which `split(separator: "\n")` would not split.
+    let devices = text.split(whereSeparator: \.isNewline).compactMap { line -> SimulatedDevice? in
         let fields = line.split(whereSeparator: { $0 == "\t" || $0 == " " || $0 == "," })
         return fields.count >= 2 ? SimulatedDevice(deviceID: String(fields[0]), key: String(fields[1])) : nil
     }

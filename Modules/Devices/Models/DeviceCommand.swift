@@ -75,6 +75,13 @@ public enum ControlAction: Sendable, Equatable {
                  fields: fields)
     }
 
+    /// Validates a `reboot` body: `{}` (or none); anything else is named in a 422 `INVALID_COMMAND`.
+    public static func reboot(_ body: JSON) throws(APIError) -> ControlAction {
+        guard case .object(let object) = body else { throw invalid(["body": "must be a JSON object"]) }
+        if !object.keys.isEmpty { throw invalid(Dictionary(uniqueKeysWithValues: object.keys.map { ($0, "unknown field") })) }
+        return .reboot
+    }
+
     /// Validates a `set-serial` body; 422 `INVALID_COMMAND` naming each bad field.
     public static func setSerial(_ body: JSON) throws(APIError) -> ControlAction {
         guard case .object(let object) = body else { throw invalid(["body": "must be a JSON object"]) }

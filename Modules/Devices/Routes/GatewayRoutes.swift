@@ -44,7 +44,7 @@ extension DevicesModule {
                 return .json(JSONObject(["detail": .string("queued"), "commands": .array(queued.map(\.json))]), status: 202)
             }
         }
-        control("/reboot/", "Queue a reboot (needs SUPPORTS_REBOOT and the device online)") { _ in .reboot }
+        control("/reboot/", "Queue a reboot (needs SUPPORTS_REBOOT and the device online)") { body in try ControlAction.reboot(body) }
         control("/set-serial/", "Queue NAT@AT+UART1=… then a reboot {baud_rate, data_bits, stop_bits, parity}") { body in
             try ControlAction.setSerial(body)
         }

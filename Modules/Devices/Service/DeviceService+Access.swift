@@ -14,4 +14,10 @@ extension DeviceService {
     public func device(pk: Int64) throws -> Device? {
         try db.read { try DeviceStore(db: $0).device(pk: pk) }
     }
+
+    /// Called by Factors after a commit that changed a device's factors: the organization's cached device
+    /// lists carry `has_thresholds`, so they are dropped (a client never reads its own write stale).
+    public func factorsChanged(organizationID: Int64) {
+        invalidate(organizationID: organizationID)
+    }
 }

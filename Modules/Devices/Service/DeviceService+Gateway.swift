@@ -32,12 +32,6 @@ extension DeviceService {
         invalidate(organizationID: device.organizationID)
     }
 
-    /// Called by Factors after a commit that changed a device's factors: the organization's cached device
-    /// lists carry `has_thresholds`, so they are dropped (a client never reads its own write stale).
-    public func factorsChanged(organizationID: Int64) {
-        invalidate(organizationID: organizationID)
-    }
-
     /// `GET /api/v2/gateway/commands/`: the device's pending commands in order, now marked delivered.
     public func deliverCommands(to device: Device) throws -> [DeviceCommand] {
         let nowSeconds = clock.unixSeconds()
@@ -88,7 +82,12 @@ extension DeviceService {
             try touch(device)
             throw APIError.conflict("DEVICE_NOT_BOUND", "Device \(device.deviceID) is not bound to a project; its data is not accepted")
         }
-        return try ingest(device: device, project: project, body: body)
+        do {
+            return try ingest(device: device, project: project, body: body)
+        } catch {
+            try? touch(device)   // refused data (allow=false, a bad body) is still contact
+            throw error
+        }
     }
 
     /// `GET /api/v2/gateway/` : who the device is (a connectivity check that also refreshes `connect_time`).

@@ -49,6 +49,8 @@ extension FactorsModule {
         device.post("/import-factors/", summary: "Upload an exported document (multipart: file, clear_existing?); all or nothing") { request in
             let caller = try auth.caller(request)
             let (projectID, pk) = try Self.ids(request)
+            // Scope first: a caller who may not write learns nothing from the upload's validation.
+            _ = try factors.devices.resolveDevice(projectID: projectID, pk: pk, caller: caller, access: .write)
             let (document, clear) = try Self.importForm(request)
             let (imported, cleared) = try factors.importFactors(projectID: projectID, devicePK: pk, caller: caller, document: document,
                                                                 clearExisting: clear)
@@ -57,6 +59,7 @@ extension FactorsModule {
         device.post("/add-module/", summary: "Create a catalog module's factors on the device {module_id, slave_id}") { request in
             let caller = try auth.caller(request)
             let (projectID, pk) = try Self.ids(request)
+            _ = try factors.devices.resolveDevice(projectID: projectID, pk: pk, caller: caller, access: .write)   // scope first
             var reader = try FieldReader(request.json(), allowed: ["module_id", "slave_id"])
             let moduleID = reader.int("module_id", required: true, range: 1...Int64.max)
             let slaveID = reader.int("slave_id", required: true, range: 1...247)
@@ -126,6 +129,7 @@ extension FactorsModule {
         let factors = service
         api.group("/gateway", tag: "gateway").get("/factors/", summary: "The calling device's factors (HTTP Basic device_id:device_key)") { request in
             let device = try factors.devices.authenticateDevice(authorization: request.headers["Authorization"])
+            try factors.devices.touch(device)   // any gateway call is contact
             return .json(JSON.object(["agri_id": .string(device.agriID), "factors": .array(try factors.factors(devicePK: device.id).map(\.json))]))
         }
     }

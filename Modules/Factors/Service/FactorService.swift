@@ -35,6 +35,10 @@ public final class FactorService: Sendable, DeviceFactorInfo {
 
     func published(_ device: Device, _ project: ProjectRef, _ tx: Database) throws {
         try bus.publish(FactorsChanged(devicePK: device.id, projectPK: project.pk, organizationID: project.organizationID), in: tx)
+        // Devices' cached lists show has_thresholds: drop them once the change is committed.
+        let devices = self.devices
+        let organizationID = project.organizationID
+        tx.onCommit { devices.factorsChanged(organizationID: organizationID) }
     }
 
     // MARK: - CRUD
