@@ -8,10 +8,19 @@ import Testing
         #expect(value["b"]?["c"] == .string("d\né😀"))
     }
 
-    @Test func keepsObjectKeyOrderAndLastDuplicateWins() throws {
-        let value = try JSONParser.parse(#"{"z": 1, "a": 2, "z": 3}"#)
-        #expect(value.objectValue?.keys == ["z", "a"])
-        #expect(value["z"] == .number(3))
+    @Test func keepsObjectKeyOrderAndRejectsDuplicateKeys() throws {
+        let value = try JSONParser.parse(#"{"z": 1, "a": 2, "y": 3}"#)
+        #expect(value.objectValue?.keys == ["z", "a", "y"])
+        // A duplicate key has no defined meaning (RFC 8259 §4): rejected rather than guessed at.
+        #expect(throws: (any Error).self) { try JSONParser.parse(#"{"z": 1, "a": 2, "z": 3}"#) }
+    }
+
+    @Test func largeObjectsParseInLinearTimeAndStillRejectDuplicates() throws {
+        // 200 000 members: a quadratic key check would take minutes; this finishes at once.
+        let members = (0..<200_000).map { "\"k\($0)\": \($0)" }.joined(separator: ",")
+        let value = try JSONParser.parse(Array("{\(members)}".utf8))
+        #expect(value.objectValue?.count == 200_000)
+        #expect(throws: (any Error).self) { try JSONParser.parse(Array("{\(members), \"k199999\": 1}".utf8)) }
     }
 
     @Test(arguments: [

@@ -203,19 +203,33 @@ public final class AuthService: Sendable {
     }
 
     /// Tokens the caller may see: all of the organization's for managers and owners, their own for viewers.
+    /// A project-scoped token sees, besides its user's own, only tokens scoped within its own projects (never an
+    /// all-projects token): its scope bounds what it may learn about the organization.
     public func tokens(visibleTo caller: Caller, page: PageRequest) throws -> PageResult<TokenRecord> {
         let userFilter: Int64? = caller.role >= .manager ? nil : caller.userID
-        let (count, items) = try db.read {
-            try AuthStore(db: $0).tokens(organizationID: caller.organizationID, userID: userFilter, limit: page.limit, offset: page.offset)
+        if caller.allProjects || userFilter != nil {
+            let (count, items) = try db.read {
+                try AuthStore(db: $0).tokens(organizationID: caller.organizationID, userID: userFilter, limit: page.limit, offset: page.offset)
+            }
+            return PageResult(count: count, items: items)
         }
-        return PageResult(count: count, items: items)
+        let all = try db.read {
+            try AuthStore(db: $0).tokens(organizationID: caller.organizationID, userID: nil, limit: 100_000, offset: 0).items
+        }
+        let visible = all.filter { Self.isVisible($0, to: caller) }
+        return PageResult(count: Int64(visible.count), items: Array(visible.dropFirst(page.offset).prefix(page.limit)))
     }
 
     public func token(id: Int64, visibleTo caller: Caller) throws -> TokenRecord {
         guard let token = try db.read({ try AuthStore(db: $0).token(id: id) }), token.organizationID == caller.organizationID,
-              caller.role >= .manager || token.userID == caller.userID
+              caller.role >= .manager || token.userID == caller.userID, Self.isVisible(token, to: caller)
         else { throw APIError.notFound("No token \(id)") }
         return token
+    }
+
+    static func isVisible(_ token: TokenRecord, to caller: Caller) -> Bool {
+        if caller.allProjects || token.userID == caller.userID { return true }
+        return !token.allProjects && Set(token.projects).isSubset(of: caller.projects)
     }
 
     /// Revokes a token: one's own always; others' with a manager role at least as high as the token's.
@@ -258,7 +272,7 @@ public final class AuthService: Sendable {
     /// per username and per client address (429 with `Retry-After`).
     public func login(username: String, password: String, clientAddress: String) throws -> (IssuedToken, Caller) {
         let keys = ["login:user:\(username.lowercased())", "login:addr:\(clientAddress)"]
-        try loginLimiter.check(keys)
+        try loginLimiter.attempt(keys)   // counted before the check, so parallel guesses cannot exceed the limit
         let found = try db.read { try AuthStore(db: $0).user(username: username) }
         let verified: Bool
         if let found {
@@ -268,10 +282,8 @@ public final class AuthService: Sendable {
             _ = PasswordHasher.verify(password, against: dummyPasswordHash())
             verified = false
         }
-        guard verified, let user = found?.0 else {
-            loginLimiter.recordFailure(keys)
-            throw APIError.unauthorized("Invalid username or password")
-        }
+        guard verified, let user = found?.0 else { throw APIError.unauthorized("Invalid username or password") }
+        loginLimiter.forgive(keys)
         loginLimiter.reset(keys[0])
         let issued = try issueToken(username: user.username, TokenRequest(name: "login", expiresIn: loginTokenLifetime))
         let caller = try authenticate(authorization: "Bearer \(issued.secret)")

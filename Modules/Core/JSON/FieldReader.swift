@@ -16,8 +16,10 @@ public struct FieldReader {
             throw APIError.validation(["body": "must be a JSON object, got \(value.typeName)"], detail: "Request body must be a JSON object")
         }
         self.object = object
+        // At most 20 unknown fields are named: an answer never grows with a hostile body.
         for key in object.keys where !allowed.contains(key) && !ignored.contains(key) {
-            problems[key] = "unknown field"
+            problems[String(key.prefix(64))] = "unknown field"
+            if problems.count >= 20 { break }
         }
     }
 
@@ -41,7 +43,8 @@ public struct FieldReader {
             fail(key, "must be a string, got \(value.typeName)")
             return nil
         }
-        if let length, !length.contains(s.count) {
+        // Counted in Unicode scalars, not grapheme clusters: one "character" cannot carry megabytes of marks.
+        if let length, !length.contains(s.unicodeScalars.count) {
             fail(key, "length must be \(length.lowerBound)..\(length.upperBound)")
             return nil
         }
@@ -111,7 +114,7 @@ public struct FieldReader {
                 fail(key, "must be an array of strings")
                 return nil
             }
-            if let itemLength, !itemLength.contains(s.count) {
+            if let itemLength, !itemLength.contains(s.unicodeScalars.count) {
                 fail(key, "each item's length must be \(itemLength.lowerBound)..\(itemLength.upperBound)")
                 return nil
             }

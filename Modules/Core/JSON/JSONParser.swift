@@ -80,16 +80,28 @@ public struct JSONParser {
             index += 1
             return .object(object)
         }
+        // Duplicate keys are rejected (their meaning is undefined, RFC 8259 §4). Small objects check by scan,
+        // larger ones through a set, so parsing stays linear in the number of members.
+        var seen: Set<String>?
         while true {
             skipWhitespace()
             guard index < buffer.count, buffer[index] == UInt8(ascii: "\"") else { throw error("Expected object key") }
             let key = try parseString()
+            if seen != nil {
+                guard seen!.insert(key).inserted else { throw error("Duplicate object key") }   // in place, no copy
+            } else if object.count >= 16 {
+                var keys = Set(object.keys)
+                guard keys.insert(key).inserted else { throw error("Duplicate object key") }
+                seen = keys
+            } else if object[key] != nil {
+                throw error("Duplicate object key")
+            }
             skipWhitespace()
             guard index < buffer.count, buffer[index] == UInt8(ascii: ":") else { throw error("Expected ':'") }
             index += 1
             skipWhitespace()
             let value = try parseValue(depth: depth)
-            object[key] = value
+            object.append(key, value)
             skipWhitespace()
             guard index < buffer.count else { throw error("Unterminated object") }
             if buffer[index] == UInt8(ascii: ",") {

@@ -38,6 +38,40 @@ public final class RateLimiter: Sendable {
         }
     }
 
+    /// Checks and counts an attempt in one step (429 when any key is blocked), so concurrent attempts cannot all
+    /// pass the check before any failure is recorded. Call `forgive` when the attempt succeeds.
+    public func attempt(_ keys: [String]) throws(APIError) {
+        let now = clock.now().timeIntervalSince1970
+        let blocked: Int? = entries.withLock { entries in
+            for key in keys {
+                if let entry = entries[key], entry.windowStart + window > now, entry.failures >= maxFailures {
+                    return Int((entry.windowStart + window - now).rounded(.up))
+                }
+            }
+            for key in keys {
+                if var entry = entries[key], entry.windowStart + window > now {
+                    entry.failures += 1
+                    entries[key] = entry
+                } else {
+                    entries[key] = Entry(failures: 1, windowStart: now)
+                }
+            }
+            return nil
+        }
+        if let blocked { throw APIError.rateLimited(retryAfter: max(1, blocked)) }
+    }
+
+    /// Takes back one counted attempt of each key (the attempt succeeded).
+    public func forgive(_ keys: [String]) {
+        entries.withLock { entries in
+            for key in keys {
+                guard var entry = entries[key] else { continue }
+                entry.failures -= 1
+                entries[key] = entry.failures > 0 ? entry : nil
+            }
+        }
+    }
+
     public func recordFailure(_ keys: [String]) {
         let now = clock.now().timeIntervalSince1970
         entries.withLock { entries in

@@ -20,4 +20,10 @@ extension DeviceService {
     public func factorsChanged(organizationID: Int64) {
         invalidate(organizationID: organizationID)
     }
+
+    /// Inside a write: 404 `DEVICE_NOT_FOUND` unless the device is (still) in `project`. Modules that checked
+    /// the device before opening their transaction call this in it, so a racing unbind or move wins cleanly.
+    public func ensureDevice(_ pk: Int64, in project: ProjectRef) throws {
+        _ = try device(pk, in: project)
+    }
 }

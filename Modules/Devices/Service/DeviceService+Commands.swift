@@ -9,7 +9,7 @@ extension DeviceService {
     /// (already validated into `action`), the capability (422 `INVALID_COMMAND`) and the online check
     /// (503 `DEVICE_OFFLINE`). Returns the queued commands.
     public func queue(_ action: ControlAction, projectID: String, pk: Int64, caller: Caller) throws -> [DeviceCommand] {
-        let (_, device) = try resolveDevice(projectID: projectID, pk: pk, caller: caller, access: .write)
+        let (project, device) = try resolveDevice(projectID: projectID, pk: pk, caller: caller, access: .write)
         if let capability = action.requiredCapability, !device.hasCapability(capability) {
             throw APIError(status: 422, code: "INVALID_COMMAND", detail: "Device \(device.id) does not declare \(capability)")
         }
@@ -21,6 +21,7 @@ extension DeviceService {
         let time = now
         let expiresAt = nowSeconds + commandLifetime
         return try db.write { tx in
+            try ensureDevice(device.id, in: project)   // a racing unbind or move wins: nothing is queued
             let store = CommandStore(db: tx)
             var queued: [DeviceCommand] = []
             for (kind, text) in action.commands {

@@ -130,26 +130,33 @@ public final class DeviceService: Sendable, ProjectDeviceCounter {
     /// Unknown id and wrong code answer the same 404; wrong codes are rate-limited per device and per token.
     public func bind(projectID: String, deviceID: String, safeCode: String, caller: Caller) throws -> DeviceView {
         let project = try projects.resolve(projectID, for: caller, access: .write)
-        let keys = ["device:\(deviceID)", "token:\(caller.tokenID)"]
-        try bindLimiter.check(keys)
+        // Counted before the comparison (parallel guesses cannot exceed the limit), per device *within the caller's
+        // organization* (another tenant cannot lock a device out of binding) and per token.
+        let keys = ["device:\(deviceID):org:\(caller.organizationID)", "token:\(caller.tokenID)"]
+        try bindLimiter.attempt(keys)
         let notFound = APIError.notFound("Device not found or safe code mismatch", code: "DEVICE_NOT_FOUND")
         let found = try db.read { try DeviceStore(db: $0).deviceForBind(deviceID: deviceID) }
         let presented = Self.safeCodeHash(deviceID: deviceID, safeCode: safeCode)
         // The comparison runs for unknown ids too, so timing does not tell them apart.
         let matches = Secrets.constantTimeEquals(presented, found?.safeCodeHash ?? Self.safeCodeHash(deviceID: "", safeCode: "????"))
         guard let (device, _) = found, matches else {
-            bindLimiter.recordFailure(keys)
             logger.warning("device bind failed", ["project_id": .string(projectID), "token_id": .int64(caller.tokenID)])
             throw notFound
         }
+        bindLimiter.forgive(keys)
         let time = now
         let bound = try db.write { tx -> Device in
             let store = DeviceStore(db: tx)
             guard var current = try store.device(pk: device.id) else { throw notFound }
             if current.projectPK == project.pk { return current }   // idempotent re-bind
             if current.projectPK != nil { throw APIError.conflict("DEVICE_ALREADY_BOUND", "Device \(deviceID) is already bound to a project") }
+            // The project was checked before the transaction; a racing trash, purge or transfer wins.
+            guard let still = try projects.project(pk: project.pk), still.organizationID == project.organizationID else {
+                throw APIError.notFound("Project \(project.projectID) does not exist", code: "PROJECT_NOT_FOUND")
+            }
             try store.bind(pk: current.id, projectPK: project.pk, organizationID: project.organizationID, at: time)
             try TelemetryStore(db: tx).deleteLatest(devicePK: current.id)
+            try CommandStore(db: tx).deleteAll(devicePK: current.id)
             current.projectPK = project.pk
             current.organizationID = project.organizationID
             current.bindTime = time

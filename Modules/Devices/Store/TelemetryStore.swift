@@ -49,15 +49,15 @@ struct TelemetryStore {
             .map { ($0.string(0), $0.double(1), $0.int(2)) }
     }
 
-    /// Points of a device's series in `[start, end)` in the organization, ordered by (t, series), after a cursor.
-    func history(devicePK: Int64, organizationID: Int64, agriID: String?, start: Int64, end: Int64, after: (t: Int64, series: Int64)?,
-                 limit: Int) throws -> [(series: Int64, agriID: String, t: Int64, value: Double)] {
+    /// Points of a device's series recorded in its current project, in `[start, end)`, ordered by (t, series), after a cursor.
+    func history(devicePK: Int64, projectPK: Int64, organizationID: Int64, agriID: String?, start: Int64, end: Int64,
+                 after: (t: Int64, series: Int64)?, limit: Int) throws -> [(series: Int64, agriID: String, t: Int64, value: Double)] {
         var sql = """
             SELECT p.series_id, s.agri_id, p.t, p.value
             FROM telemetry_points p JOIN telemetry_series s ON s.id = p.series_id
-            WHERE s.device_pk = ? AND s.organization_id = ? AND p.t >= ? AND p.t < ?
+            WHERE s.device_pk = ? AND s.project_pk = ? AND s.organization_id = ? AND p.t >= ? AND p.t < ?
             """
-        var arguments: [any SQLBindable] = [devicePK, organizationID, start, end]
+        var arguments: [any SQLBindable] = [devicePK, projectPK, organizationID, start, end]
         if let agriID {
             sql += " AND s.agri_id = ?"
             arguments.append(agriID)

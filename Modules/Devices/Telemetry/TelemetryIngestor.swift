@@ -40,6 +40,8 @@ final class TelemetryIngestor: Sendable {
     private let seriesCache = Mutex<[TelemetryStore.SeriesKey: Int64]>([:])
     private let stopped = DispatchSemaphore(value: 0)
     private let stopRequested = Atomic<Bool>(false)
+    /// `PRAGMA data_version` of the writer at the last group commit (changes when another process commits).
+    private let lastDataVersion = Atomic<Int64>(-1)
     /// Upper bound of points per transaction (a larger group waits for the next one).
     let maxPointsPerCommit: Int
 
@@ -125,15 +127,16 @@ final class TelemetryIngestor: Sendable {
     private func commit(_ group: [(Batch, Ticket)]) {
         let started = DispatchTime.now().uptimeNanoseconds
         var failure: (any Error)?
+        var moved = Set<Int>()
         do {
-            try db.write { tx in try write(group.map(\.0), tx) }
+            moved = try db.write { tx in try write(group.map(\.0), tx) }
         } catch {
             failure = error
             logger.error("telemetry commit failed", ["batches": .int(group.count), "error": .string(String(describing: error))])
             // A failed series insert may have cached ids of rolled-back rows.
             forgetSeries()
         }
-        let points = group.reduce(0) { $0 + $1.0.points.count }
+        let points = group.enumerated().reduce(0) { $0 + (moved.contains($1.offset) ? 0 : $1.element.0.points.count) }
         if failure == nil {
             metrics.increment("telemetry_points_committed_total", by: Double(points), help: "Telemetry points committed.")
             metrics.increment("telemetry_commits_total", help: "Group-commit transactions of telemetry.")
@@ -143,28 +146,53 @@ final class TelemetryIngestor: Sendable {
         // After-commit subscribers (Alerts' rules) see each batch before its request is answered, as they
         // would after any other write returns, so a client never reads its own telemetry's effects stale.
         if failure == nil {
-            for (batch, _) in group {
+            for (index, (batch, _)) in group.enumerated() where !moved.contains(index) {
                 bus.publishCommitted(TelemetryReceived(devicePK: batch.devicePK, projectPK: batch.projectPK, projectID: batch.projectID,
                                                        organizationID: batch.organizationID, points: batch.points))
             }
         }
-        for (_, ticket) in group {
+        for (index, (batch, ticket)) in group.enumerated() {
             if failure != nil {
                 ticket.outcome.withLock { $0 = APIError(status: 503, code: "UNAVAILABLE", detail: "Telemetry could not be stored; retry") }
+            } else if moved.contains(index) {
+                ticket.outcome.withLock {
+                    $0 = APIError.notFound("Device \(batch.devicePK) left project \(batch.projectID) before its data was stored",
+                                       code: "DEVICE_NOT_FOUND")
+                }
             }
             ticket.done.signal()
         }
     }
 
     /// Inserts every point, keeps one latest value per (device, agri_id) and the newest connect_time per device.
-    private func write(_ batches: [Batch], _ tx: Database) throws {
+    /// Returns the indexes of batches whose device left the batch's project (or organization) after the request
+    /// was validated: those are not stored (the device's next owner never receives them).
+    private func write(_ batches: [Batch], _ tx: Database) throws -> Set<Int> {
         let store = TelemetryStore(db: tx)
         let insert = try store.pointInserter()
         var latest: [TelemetryStore.SeriesKey: (t: Int64, value: Double)] = [:]
         var contact: [Int64: Int64] = [:]
+        // Another process (admin-cli purge) may have deleted series since the last group: start over then.
+        let version = try tx.dataVersion()
+        if version != lastDataVersion.load(ordering: .relaxed) {
+            forgetSeries()
+            lastDataVersion.store(version, ordering: .relaxed)
+        }
         var cache = seriesCache.withLock { $0 }
         var cacheChanged = false
-        for batch in batches {
+        var placement: [Int64: (projectPK: Int64?, organizationID: Int64?)] = [:]
+        let devices = DeviceStore(db: tx)
+        var moved = Set<Int>()
+        for (index, batch) in batches.enumerated() {
+            if placement[batch.devicePK] == nil {
+                let device = try devices.device(pk: batch.devicePK)
+                placement[batch.devicePK] = (device?.projectPK, device?.organizationID)
+            }
+            guard let current = placement[batch.devicePK], current.projectPK == batch.projectPK,
+                  current.organizationID == batch.organizationID else {
+                moved.insert(index)
+                continue
+            }
             for point in batch.points {
                 let key = TelemetryStore.SeriesKey(devicePK: batch.devicePK, agriID: point.agriID, projectPK: batch.projectPK,
                                                    organizationID: batch.organizationID)
@@ -193,12 +221,12 @@ final class TelemetryIngestor: Sendable {
             upsert.bind(4, value.value)
             try upsert.run()
         }
-        let devices = DeviceStore(db: tx)
         for (pk, time) in contact { try devices.touch(pk: pk, connectTime: time) }
         if cacheChanged {
             // Merged under the writer lock (not after commit), so it is ordered with a purge's `forgetSeries`,
             // which runs inside its own write transaction; a rollback clears the cache (see `commit`).
             seriesCache.withLock { $0.merge(cache) { _, new in new } }
         }
+        return moved
     }
 }

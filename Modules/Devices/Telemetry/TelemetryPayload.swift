@@ -4,6 +4,11 @@ import Core
 /// All-or-nothing: one invalid point rejects the request (400 naming it, e.g. `[3].t`). Points whose
 /// agri_id is not under the device's prefix are dropped and counted, as the seed says.
 enum TelemetryPayload {
+    struct SeriesTime: Hashable {
+        let agriID: String
+        let t: Int64
+    }
+
     /// Latest accepted `t`: the year 2100, so millisecond timestamps are caught as mistakes.
     static let maxTime: Int64 = 4_102_444_800
     /// Enrichment fields a gateway may echo back; accepted and ignored (the server sets them).
@@ -19,6 +24,7 @@ enum TelemetryPayload {
             throw APIError.payloadTooLarge("At most \(maxPoints) points per request; got \(items.count)")
         }
         var points: [TelemetryReceived.Point] = []
+        var positions: [SeriesTime: Int] = [:]
         points.reserveCapacity(items.count)
         var dropped = 0
         var problems: [String: String] = [:]
@@ -56,7 +62,17 @@ enum TelemetryPayload {
                 dropped += 1
                 continue
             }
-            points.append(TelemetryReceived.Point(agriID: agriID, value: value, t: t ?? now))
+            let point = TelemetryReceived.Point(agriID: agriID, value: value, t: t ?? now)
+            // One value per (agri_id, t): a later point of the same request supersedes an earlier one, which
+            // then counts as dropped, so `accepted` is exactly what is stored.
+            let key = SeriesTime(agriID: agriID, t: point.t)
+            if let earlier = positions[key] {
+                points[earlier] = point
+                dropped += 1
+            } else {
+                positions[key] = points.count
+                points.append(point)
+            }
         }
         if !problems.isEmpty { throw APIError.validation(problems, detail: "Invalid telemetry points: \(problems.keys.sorted().prefix(5).joined(separator: ", "))") }
         return (points, dropped)

@@ -59,6 +59,7 @@ public final class FactorService: Sendable, DeviceFactorInfo {
         let spec = try FactorSpec.read(body, base: nil, prefix: device.agriID)
         let time = now
         return try db.write { tx in
+            try devices.ensureDevice(device.id, in: project)
             let store = FactorStore(db: tx)
             if try store.agriIDExists(spec.agriID) { throw Self.agriIDTaken(spec.agriID) }
             if try store.factors(devicePK: device.id).count >= Self.maxFactorsPerDevice {
@@ -151,6 +152,7 @@ public final class FactorService: Sendable, DeviceFactorInfo {
         if !problems.isEmpty { throw APIError.validation(problems) }
         let time = now
         return try db.write { tx in
+            try devices.ensureDevice(device.id, in: project)
             let store = FactorStore(db: tx)
             let cleared = clearExisting ? try store.deleteAll(devicePK: device.id) : 0
             var imported: [Factor] = []
@@ -199,6 +201,7 @@ public final class FactorService: Sendable, DeviceFactorInfo {
         let module = try module(id: moduleID)
         let time = now
         return try db.write { tx in
+            try devices.ensureDevice(device.id, in: project)
             let store = FactorStore(db: tx)
             let existing = try store.factors(devicePK: device.id)
             if existing.count + module.factors.count > Self.maxFactorsPerDevice {
@@ -238,6 +241,11 @@ public final class FactorService: Sendable, DeviceFactorInfo {
     func subscribe(to bus: EventBus) {
         // A released device loses its channel configuration with its owner (DECISIONS: factors are per owner).
         bus.subscribe(DeviceUnbound.self, delivery: .inTransaction) { event, scope in
+            guard let tx = scope as? Database else { return }
+            _ = try FactorStore(db: tx).deleteAll(devicePK: event.devicePK)
+        }
+        // A device joins its new owner without channels, even if a racing write of the previous owner left some.
+        bus.subscribe(DeviceBound.self, delivery: .inTransaction) { event, scope in
             guard let tx = scope as? Database else { return }
             _ = try FactorStore(db: tx).deleteAll(devicePK: event.devicePK)
         }

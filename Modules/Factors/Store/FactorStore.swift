@@ -76,14 +76,19 @@ struct FactorStore {
         try db.execute("DELETE FROM factors WHERE project_pk = ?", [projectPK])
     }
 
+    /// In chunks of 500 keys (SQLite limits the number of placeholders of one statement).
     func devicesWithThresholds(_ devicePKs: [Int64]) throws -> Set<Int64> {
-        guard !devicePKs.isEmpty else { return [] }
-        let placeholders = Array(repeating: "?", count: devicePKs.count).joined(separator: ", ")
-        let rows = try db.query("""
-            SELECT DISTINCT device_pk FROM factors
-            WHERE device_pk IN (\(placeholders)) AND (threshold_min IS NOT NULL OR threshold_max IS NOT NULL)
-            """, devicePKs.map { $0 as any SQLBindable })
-        return Set(rows.map { $0.int(0) })
+        var found = Set<Int64>()
+        for start in stride(from: 0, to: devicePKs.count, by: 500) {
+            let chunk = devicePKs[start..<min(start + 500, devicePKs.count)]
+            let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+            let rows = try db.query("""
+                SELECT DISTINCT device_pk FROM factors
+                WHERE device_pk IN (\(placeholders)) AND (threshold_min IS NOT NULL OR threshold_max IS NOT NULL)
+                """, chunk.map { $0 as any SQLBindable })
+            for row in rows { found.insert(row.int(0)) }
+        }
+        return found
     }
 
     func names(devicePK: Int64) throws -> [String: String] {

@@ -35,7 +35,7 @@ public struct APIResponder: HTTPResponder {
         }
         response.headers.set("X-Request-Id", request.requestID)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-        metrics.recordRequest(method: request.method.rawValue, route: route, status: response.status, seconds: seconds)
+        metrics.recordRequest(method: Self.metricLabel(request.method), route: route, status: response.status, seconds: seconds)
         if accessLog, logger.isEnabled(.info) {
             var line = JSONObject()
             line.append("ts", .string(Timestamp.format(unixSeconds: Int64(Date.nowSeconds))))
@@ -69,6 +69,14 @@ public struct APIResponder: HTTPResponder {
         } catch {
             logger.error("handler failed", ["request_id": .string(request.requestID), "error": .string(String(describing: error))])
             return .error(APIError.internalError(requestID: request.requestID))
+        }
+    }
+
+    /// Methods as metric labels: the standard ones, anything else `OTHER` (labels must not grow with what clients send).
+    static func metricLabel(_ method: HTTPMethod) -> String {
+        switch method {
+        case .get, .head, .post, .put, .patch, .delete, .options: method.rawValue
+        default: "OTHER"
         }
     }
 

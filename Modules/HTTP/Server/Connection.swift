@@ -28,6 +28,8 @@ final class Connection {
     var lastActivity: Double
     /// When the first byte of the current request head arrived (nil between requests).
     var headStartedAt: Double?
+    /// When the current request's head was parsed, if it has a body still arriving.
+    var bodyStartedAt: Double?
     var drainDeadline: Double = 0
     /// The peer sent EOF.
     var readClosed = false

@@ -267,6 +267,7 @@ final class EventLoop: @unchecked Sendable {
                 connection.head = head
                 connection.body = []
                 connection.headStartedAt = nil
+                connection.bodyStartedAt = head.hasBody ? now : nil
                 if head.expectsContinue, head.hasBody, connection.input.isEmpty {
                     connection.output.append(contentsOf: ResponseEncoder.continueLine)
                     guard flush(connection) else { return }
@@ -274,6 +275,7 @@ final class EventLoop: @unchecked Sendable {
             case .body(let bytes):
                 connection.body.append(contentsOf: bytes)
             case .end:
+                connection.bodyStartedAt = nil
                 dispatch(connection)
             }
         }
@@ -407,6 +409,7 @@ final class EventLoop: @unchecked Sendable {
     private func sweep(now: Double) {
         let headerTimeout = configuration.headerTimeout
         let idleTimeout = configuration.idleTimeout
+        let bodyTimeout = configuration.bodyTimeout
         for case let connection? in connections {
             switch connection.phase {
             case .awaitingResponse:
@@ -417,6 +420,9 @@ final class EventLoop: @unchecked Sendable {
                 if now - connection.lastActivity > idleTimeout { close(connection) }
             case .reading:
                 if let started = connection.headStartedAt, now - started > headerTimeout {
+                    close(connection)
+                } else if let started = connection.bodyStartedAt, now - started > bodyTimeout {
+                    // A body trickled a byte at a time would otherwise hold its slot forever.
                     close(connection)
                 } else if now - connection.lastActivity > idleTimeout {
                     close(connection)

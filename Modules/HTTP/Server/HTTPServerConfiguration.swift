@@ -6,14 +6,14 @@ public struct HTTPServerConfiguration: Sendable {
     public var limits = HTTPLimits()
     /// Seconds a request head may take to arrive, from its first byte (slowloris defence).
     public var headerTimeout: Double = 10
+    /// Seconds a request body may take to arrive, from the end of its head (slow-upload defence).
+    public var bodyTimeout: Double = 60
     /// Seconds an idle keep-alive connection (or a stalled body or write) stays open.
     public var idleTimeout: Double = 60
     /// Connections beyond this are closed as soon as they are accepted.
     public var maxConnections = 10_000
     /// Handler threads.
     public var workerThreads = 32
-    /// Bytes a connection may buffer ahead (pipelined requests) while its current request is handled.
-    public var maxPipelineBufferBytes = 1 << 20
 
     public init() {}
 }

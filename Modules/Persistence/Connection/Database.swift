@@ -128,6 +128,11 @@ public final class Database: TransactionScope {
     /// The rowid of the last successful INSERT on this connection.
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 
+    /// `PRAGMA data_version`: changes whenever another connection (another process, for the writer) commits.
+    public func dataVersion() throws -> Int64 {
+        try queryOne("PRAGMA data_version")?.int(0) ?? 0
+    }
+
     /// Rows changed by the last INSERT/UPDATE/DELETE.
     public var changes: Int { Int(sqlite3_changes64(handle)) }
 
