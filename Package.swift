@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .executable(name: "api-server", targets: ["api-server"]),
         .executable(name: "admin-cli", targets: ["admin-cli"]),
+        .executable(name: "scheduler", targets: ["scheduler"]),
         .executable(name: "device-simulator", targets: ["device-simulator"]),
     ],
     targets: [
@@ -32,6 +33,7 @@ let package = Package(
         .target(name: "Composition", dependencies: ["Core", "Platform", "Auth", "Projects", "Devices", "Factors"], path: "Apps/Composition"),
         .executableTarget(name: "api-server", dependencies: ["Platform", "Composition"], path: "Apps/api-server"),
         .executableTarget(name: "admin-cli", dependencies: ["Platform", "Composition"], path: "Apps/admin-cli"),
+        .executableTarget(name: "scheduler", dependencies: ["Platform", "Composition"], path: "Apps/scheduler"),
 
         // Tools: a device simulator that plays devices through the gateway API.
         .executableTarget(name: "device-simulator", dependencies: ["Core"], path: "Tools/DeviceSimulator"),

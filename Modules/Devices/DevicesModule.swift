@@ -19,7 +19,7 @@ public final class DevicesModule: PlatformModule {
         [ConfigKey("devices.offline_after", .duration), ConfigKey("devices.max_points_per_request", .integer(1...1_000_000)),
          ConfigKey("devices.max_points_per_commit", .integer(100...10_000_000)), ConfigKey("devices.bind_max_failures", .integer(1...1_000_000)),
          ConfigKey("devices.bind_window", .duration), ConfigKey("devices.cache_ttl", .duration), ConfigKey("devices.data_cache_ttl", .duration),
-         ConfigKey("devices.command_ttl", .duration)]
+         ConfigKey("devices.command_ttl", .duration), ConfigKey("devices.telemetry_retention", .duration)]
     }
 
     public func subscribe(to bus: EventBus) { service.subscribe(to: bus) }
@@ -27,4 +27,16 @@ public final class DevicesModule: PlatformModule {
     public var commands: [any CLICommand] { DeviceCommands.all(service) }
 
     public func shutdown() { service.shutdown() }
+
+    /// Scheduler jobs: command expiry every minute; telemetry retention daily when `devices.telemetry_retention`
+    /// is set (default `0`: keep telemetry forever).
+    public var jobs: [Job] {
+        let service = service
+        return [
+            Job(name: "devices.expire-commands", interval: 60) { try service.expireCommands() },
+            Job(name: "devices.telemetry-retention", interval: 86_400) {
+                if service.telemetryRetention > 0 { _ = try service.purgeTelemetry(olderThan: service.telemetryRetention) }
+            },
+        ]
+    }
 }

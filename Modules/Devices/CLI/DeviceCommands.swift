@@ -23,6 +23,15 @@ enum DeviceCommands {
                 }
                 return 0
             },
+            SimpleCommand(["purge"], summary: "Delete telemetry points older than a duration (latest values stay)",
+                          usage: "--telemetry-older-than 90d", options: ["telemetry-older-than"]) { arguments, output in
+                try arguments.expectPositionals(0)
+                let text = try arguments.require("telemetry-older-than")
+                guard let seconds = DurationText.seconds(text) else { throw UsageError("--telemetry-older-than must be a duration such as 90d") }
+                let removed = try devices.purgeTelemetry(olderThan: seconds)
+                output.out("purged \(removed) telemetry points older than \(text)")
+                return 0
+            },
         ]
     }
 }

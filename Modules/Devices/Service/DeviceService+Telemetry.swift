@@ -84,3 +84,23 @@ extension DeviceService {
         return HistoryPage(points: page.map { HistoryPage.Point(agriID: $0.agriID, value: $0.value, t: $0.t) }, nextCursor: next)
     }
 }
+
+extension DeviceService {
+    /// Retention: deletes telemetry points older than `seconds` (latest values stay). Walks the series 100 at a
+    /// time, each batch in its own short transaction, so ingestion is never blocked for long. Returns the count.
+    public func purgeTelemetry(olderThan seconds: Double) throws -> Int {
+        let cutoff = clock.unixSeconds() - Int64(seconds)
+        var after: Int64 = 0
+        var removed = 0
+        while true {
+            let batch = try db.read { try TelemetryStore(db: $0).seriesIDs(after: after, limit: 100) }
+            guard let last = batch.last else { break }
+            removed += try db.write { tx in
+                let store = TelemetryStore(db: tx)
+                return try batch.reduce(0) { $0 + (try store.purgePoints(series: $1, olderThan: cutoff)) }
+            }
+            after = last
+        }
+        return removed
+    }
+}

@@ -20,6 +20,8 @@ public final class DeviceService: Sendable, ProjectDeviceCounter {
     let maxPointsPerRequest: Int
     /// Seconds a queued command may wait for the device before it expires (`devices.command_ttl`, default 10m).
     let commandLifetime: Int64
+    /// Seconds of telemetry the daily retention job keeps (`devices.telemetry_retention`; 0 = forever).
+    public let telemetryRetention: Double
     let bindLimiter: RateLimiter
     /// Device lists and details by organization (60 s, seed 001), invalidated on every device change.
     let viewCache: ScopedCache<String, CachedList>
@@ -44,6 +46,7 @@ public final class DeviceService: Sendable, ProjectDeviceCounter {
         offlineAfter = Int64(config.seconds("devices.offline_after", default: 600))
         maxPointsPerRequest = max(1, config.int("devices.max_points_per_request", default: 10_000))
         commandLifetime = max(1, Int64(config.seconds("devices.command_ttl", default: 600)))
+        telemetryRetention = config.seconds("devices.telemetry_retention", default: 0)
         bindLimiter = RateLimiter(maxFailures: config.int("devices.bind_max_failures", default: 5),
                                   window: config.seconds("devices.bind_window", default: 900), clock: context.clock)
         viewCache = ScopedCache(ttl: config.seconds("devices.cache_ttl", default: 60))

@@ -85,9 +85,14 @@ struct TelemetryStore {
         try db.execute("DELETE FROM telemetry_series WHERE project_pk = ?", [projectPK])
     }
 
-    /// Removes points older than `before` (retention).
-    func purgePoints(olderThan before: Int64) throws -> Int {
-        try db.execute("DELETE FROM telemetry_points WHERE t < ?", [before])
+    /// Series ids after `after`, in order, a batch at a time (retention walks them in short transactions).
+    func seriesIDs(after: Int64, limit: Int) throws -> [Int64] {
+        try db.query("SELECT id FROM telemetry_series WHERE id > ? ORDER BY id LIMIT ?", [after, limit]).map { $0.int(0) }
+    }
+
+    /// Removes the points of one series older than `before` (a range of the primary key); returns how many.
+    func purgePoints(series: Int64, olderThan before: Int64) throws -> Int {
+        try db.execute("DELETE FROM telemetry_points WHERE series_id = ? AND t < ?", [series, before])
         return db.changes
     }
 }

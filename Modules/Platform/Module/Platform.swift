@@ -32,8 +32,8 @@ public final class Platform: Sendable {
         if !problems.isEmpty { throw UsageError("invalid configuration: " + problems.joined(separator: "; ")) }
     }
 
-    /// Every module's migrations, in module order.
-    public var migrations: [Migration] { modules.flatMap(\.migrations) }
+    /// The kernel's migrations (the scheduler's table), then every module's, in module order.
+    public var migrations: [Migration] { JobScheduler.migrations + modules.flatMap(\.migrations) }
 
     /// Applies pending migrations; returns the names applied.
     @discardableResult

@@ -1,0 +1,148 @@
+import Core
+import Foundation
+import Persistence
+
+/// Runs the modules' periodic jobs for the `scheduler` program. A job is due when it never finished or
+/// last finished at least `interval` seconds ago. Jobs are claimed with a lease in the `scheduler_jobs`
+/// table inside a write transaction, so two schedulers (two processes on one database) never run the same
+/// job at once, and a crashed scheduler's claim expires after `leaseSeconds`.
+public final class JobScheduler: Sendable {
+    /// What one job run did.
+    public struct Outcome: Sendable {
+        public let job: String
+        public let seconds: Double
+        public let error: String?
+    }
+
+    /// One row of `scheduler_jobs` (`scheduler status`).
+    public struct State: Sendable, JSONRepresentable {
+        public let name: String
+        public let runs: Int64
+        public let lastStartedAt: Int64?
+        public let lastFinishedAt: Int64?
+        public let lastError: String?
+        public let leaseOwner: String?
+
+        public var json: JSON {
+            .object([
+                "name": .string(name), "runs": .int64(runs),
+                "last_started_at": lastStartedAt.map { .string(Timestamp.format(unixSeconds: $0)) } ?? .null,
+                "last_finished_at": lastFinishedAt.map { .string(Timestamp.format(unixSeconds: $0)) } ?? .null,
+                "last_error": .optional(lastError), "running": .bool(leaseOwner != nil),
+            ])
+        }
+    }
+
+    let db: DatabasePool
+    let clock: any WallClock
+    let logger: Logger
+    let jobs: [Job]
+    let owner: String
+    let leaseSeconds: Int64
+
+    public init(platform: Platform, leaseSeconds: Int64 = 3_600) {
+        db = platform.context.db
+        clock = platform.context.clock
+        logger = platform.context.logger
+        jobs = platform.jobs
+        owner = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(RandomID.make(length: 6))"
+        self.leaseSeconds = leaseSeconds
+    }
+
+    /// The scheduler's own table (a kernel migration, applied with the modules' ones).
+    public static let migrations = [
+        Migration("platform.001.create-scheduler-jobs", """
+            CREATE TABLE scheduler_jobs (
+                name TEXT PRIMARY KEY,
+                runs INTEGER NOT NULL DEFAULT 0,
+                last_started_at INTEGER,
+                last_finished_at INTEGER,
+                last_error TEXT,
+                lease_owner TEXT,
+                lease_until INTEGER
+            );
+            """),
+    ]
+
+    /// Claims and runs, one after the other, every job that is due now; returns what ran.
+    @discardableResult
+    public func runDue() -> [Outcome] {
+        var outcomes: [Outcome] = []
+        for job in jobs {
+            let now = clock.unixSeconds()
+            let claimed: Bool
+            do {
+                claimed = try claim(job, now: now)
+            } catch {
+                logger.error("job claim failed", ["job": .string(job.name), "error": .string(String(describing: error))])
+                continue
+            }
+            guard claimed else { continue }
+            let started = DispatchTime.now().uptimeNanoseconds
+            var failure: String?
+            do { try job.run() } catch { failure = String(describing: error) }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            do {
+                try finish(job, error: failure)
+            } catch {
+                logger.error("job finish failed", ["job": .string(job.name), "error": .string(String(describing: error))])
+            }
+            if let failure {
+                logger.error("job failed", ["job": .string(job.name), "error": .string(failure)])
+            } else {
+                logger.info("job done", ["job": .string(job.name), "seconds": .number(seconds)])
+            }
+            outcomes.append(Outcome(job: job.name, seconds: seconds, error: failure))
+        }
+        return outcomes
+    }
+
+    /// Runs due jobs every `tick` seconds until `shouldStop` says so (checked between jobs and ticks).
+    public func run(tick: Double = 1, shouldStop: @Sendable () -> Bool) {
+        while !shouldStop() {
+            runDue()
+            var waited = 0.0
+            while waited < tick, !shouldStop() {
+                usleep(50_000)
+                waited += 0.05
+            }
+        }
+    }
+
+    func claim(_ job: Job, now: Int64) throws -> Bool {
+        try db.write { db in
+            try db.execute("INSERT INTO scheduler_jobs (name) VALUES (?) ON CONFLICT (name) DO NOTHING", [job.name])
+            try db.execute("""
+                UPDATE scheduler_jobs SET lease_owner = ?, lease_until = ?, last_started_at = ?
+                WHERE name = ? AND (lease_until IS NULL OR lease_until < ?)
+                  AND (last_finished_at IS NULL OR last_finished_at + ? <= ?)
+                """, [owner, now + leaseSeconds, now, job.name, now, Int64(job.interval.rounded(.up)), now])
+            return db.changes == 1
+        }
+    }
+
+    func finish(_ job: Job, error: String?) throws {
+        let now = clock.unixSeconds()
+        try db.write { db in
+            try db.execute("""
+                UPDATE scheduler_jobs SET runs = runs + 1, last_finished_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL
+                WHERE name = ? AND lease_owner = ?
+                """, [now, error.map { String($0.prefix(2_000)) }, job.name, owner])
+        }
+    }
+
+    /// Every known job's state (jobs that never ran have no row yet and show zero runs).
+    public func states() throws -> [State] {
+        let rows = try db.read { db in
+            try db.query("SELECT name, runs, last_started_at, last_finished_at, last_error, lease_owner FROM scheduler_jobs")
+        }
+        var byName: [String: State] = [:]
+        for row in rows {
+            byName[row.string(0)] = State(name: row.string(0), runs: row.int(1), lastStartedAt: row.optionalInt(2),
+                                          lastFinishedAt: row.optionalInt(3), lastError: row.optionalString(4), leaseOwner: row.optionalString(5))
+        }
+        return jobs.map { job in
+            byName[job.name] ?? State(name: job.name, runs: 0, lastStartedAt: nil, lastFinishedAt: nil, lastError: nil, leaseOwner: nil)
+        }
+    }
+}

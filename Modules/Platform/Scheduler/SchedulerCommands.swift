@@ -1,0 +1,55 @@
+import Core
+import Foundation
+import Synchronization
+
+extension Platform {
+    /// The `scheduler` program's commands: `run` (loop until SIGTERM/SIGINT), `once` (every due job one
+    /// time, then exit; 1 when a job failed), `status [--json]`.
+    public var schedulerCommands: [any CLICommand] {
+        [
+            SimpleCommand(["run"], summary: "Run due jobs until SIGTERM/SIGINT (finishing the job in progress)") { [self] arguments, output in
+                try arguments.expectPositionals(0)
+                let scheduler = JobScheduler(platform: self)
+                let stop = Atomic<Bool>(false)
+                let sources = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
+                    signal(number, SIG_IGN)
+                    let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+                    source.setEventHandler { stop.store(true, ordering: .relaxed) }
+                    source.resume()
+                    return source
+                }
+                output.out("scheduler running \(jobs.count) jobs: \(jobs.map(\.name).joined(separator: ", "))")
+                scheduler.run { stop.load(ordering: .relaxed) }
+                sources.forEach { $0.cancel() }
+                shutdown()
+                output.out("scheduler stopped")
+                return 0
+            },
+            SimpleCommand(["once"], summary: "Run every due job one time, then exit (1 when a job failed)") { [self] arguments, output in
+                try arguments.expectPositionals(0)
+                let outcomes = JobScheduler(platform: self).runDue()
+                if outcomes.isEmpty { output.out("no job due") }
+                for outcome in outcomes {
+                    let seconds = String(format: "%.3f", outcome.seconds)
+                    output.out(outcome.error.map { "job \(outcome.job) failed after \(seconds) s: \($0)" } ?? "job \(outcome.job) ok (\(seconds) s)")
+                }
+                shutdown()
+                return outcomes.contains { $0.error != nil } ? 1 : 0
+            },
+            SimpleCommand(["status"], summary: "Each job's runs, last start/finish and last error", usage: "[--json]",
+                          flags: ["json"]) { [self] arguments, output in
+                try arguments.expectPositionals(0)
+                let states = try JobScheduler(platform: self).states()
+                if arguments.flag("json") {
+                    output.json(.array(states.map(\.json)))
+                } else {
+                    for state in states {
+                        let finished = state.lastFinishedAt.map { Timestamp.format(unixSeconds: $0) } ?? "never"
+                        output.out("\(state.name)\truns=\(state.runs)\tlast_finished=\(finished)\(state.lastError.map { "\terror=\($0)" } ?? "")")
+                    }
+                }
+                return 0
+            },
+        ]
+    }
+}

@@ -1,0 +1,107 @@
+import Core
+import Foundation
+import Testing
+import TestSupport
+
+/// The `scheduler` program on the api-server's database: due jobs, leases shared by two schedulers,
+/// trash retention, graceful stop; and `admin-cli purge --telemetry-older-than`.
+@Suite(.serialized) struct SchedulerTests {
+    static let jobs = ["projects.purge-trash", "devices.expire-commands", "devices.telemetry-retention"]
+
+    func status(_ database: String) throws -> [String: Int64] {
+        let result = try runProgram("scheduler", ["--db", database, "status", "--json"])
+        var runs: [String: Int64] = [:]
+        for item in try JSONParser.parse(Array(result.stdout.utf8)).arrayValue ?? [] {
+            if let name = item["name"]?.stringValue { runs[name] = item["runs"]?.int64Value }
+        }
+        return runs
+    }
+
+    @Test func onceRunsEveryDueJobAndThenNothingIsDue() throws {
+        let directory = TemporaryDirectory("iot-scheduler")
+        defer { directory.remove() }
+        let database = directory.file("iot.db")
+        let first = try runProgram("scheduler", ["--db", database, "once"])
+        #expect(first.exitCode == 0)
+        for job in Self.jobs { #expect(first.stdout.contains("job \(job) ok"), "\(first.stdout)") }
+        let second = try runProgram("scheduler", ["--db", database, "once"])
+        #expect(second.exitCode == 0)
+        #expect(second.stdout.contains("no job due"))
+        #expect(try status(database) == Dictionary(uniqueKeysWithValues: Self.jobs.map { ($0, 1) }))
+    }
+
+    @Test func twoSchedulersNeverRunAJobTwice() throws {
+        let directory = TemporaryDirectory("iot-scheduler")
+        defer { directory.remove() }
+        let database = directory.file("iot.db")
+        #expect(try runProgram("scheduler", ["--db", database, "status"]).exitCode == 0)   // creates and migrates
+        let group = DispatchGroup()
+        for _ in 0..<4 {
+            group.enter()
+            Thread.detachNewThread {
+                _ = try? runProgram("scheduler", ["--db", database, "once"])
+                group.leave()
+            }
+        }
+        group.wait()
+        #expect(try status(database) == Dictionary(uniqueKeysWithValues: Self.jobs.map { ($0, 1) }))
+    }
+
+    @Test func theTrashRetentionJobPurgesOldTrashedProjects() throws {
+        // Its own server: purging the whole trash must not disturb other suites' trashed projects.
+        let server = try ServerProcess()
+        defer { server.stop() }
+        let client = server.client()
+        let id = try DeviceAPI.project(client)
+        #expect(try client.delete("/api/v2/projects/\(id)/").status == 204)
+        let trashed = try client.get("/api/v2/projects/trash/")
+        #expect(trashed.json["results"]?.arrayValue?.contains { $0["project_id"]?.stringValue == id } == true)
+        let result = try runProgram("scheduler", ["--db", server.databasePath, "once"], environment: ["IOT_PROJECTS_TRASH_RETENTION": "0s"])
+        #expect(result.exitCode == 0)
+        #expect(result.stdout.contains("job projects.purge-trash ok"))
+        let after = try client.get("/api/v2/projects/trash/")
+        #expect(after.json["results"]?.arrayValue?.contains { $0["project_id"]?.stringValue == id } == false)
+        #expect(try client.request("POST", "/api/v2/projects/\(id)/restore/").status == 404)
+    }
+
+    @Test func runStopsGracefullyOnSIGTERM() throws {
+        let directory = TemporaryDirectory("iot-scheduler")
+        defer { directory.remove() }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Binaries.path("scheduler"))
+        process.arguments = ["--db", directory.file("iot.db"), "run"]
+        process.environment = Binaries.environment()
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var text = ""
+        let deadline = Date().addingTimeInterval(30)
+        while !text.contains("scheduler running"), Date() < deadline {
+            text += String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+        }
+        #expect(text.contains("scheduler running 3 jobs"))
+        usleep(300_000)
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(try status(directory.file("iot.db")).values.allSatisfy { $0 == 1 })
+    }
+
+    @Test func purgeRemovesOnlyTelemetryOlderThanTheCutoff() throws {
+        let server = try Shared.get()
+        let client = server.client()
+        let (project, devices) = try DeviceAPI.boundProject(server, client)
+        let (device, pk) = devices[0]
+        let now = Int64(Date().timeIntervalSince1970)
+        let posted = try client.post("/api/v2/projects/\(project)/devices/\(pk)/data/",
+                                     DeviceAPI.points([(device.agriID + "-01", 1, 1_000_000), (device.agriID + "-01", 2, now - 60)]))
+        #expect(posted.status == 202)
+        let purge = try runProgram("admin-cli", ["--db", server.databasePath, "purge", "--telemetry-older-than", "1d"])
+        #expect(purge.exitCode == 0)
+        #expect(purge.stdout.contains("purged"))
+        let history = try client.get("/api/v2/projects/\(project)/devices/\(pk)/data/?agri_id=\(device.agriID)-01&start=0")
+        #expect(history.json["results"]?.arrayValue?.map { $0["value"] } == [.number(2)])
+        #expect(try runProgram("admin-cli", ["--db", server.databasePath, "purge"]).exitCode == 2)
+    }
+}
