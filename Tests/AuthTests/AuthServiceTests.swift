@@ -188,6 +188,69 @@ final class AuthFixture: @unchecked Sendable {
     }
 }
 
+@Suite struct ScopedTokenVisibilityTests {
+    @Test func aProjectScopedManagerSeesOnlyItsOwnTokensAndTokensWithinItsScope() throws {
+        let fixture = try AuthFixture()
+        let scoped = try fixture.caller("bob", TokenRequest(name: "bob-p1", projects: ["p1"]))
+        let bobAll = try fixture.auth.issueToken(username: "bob", TokenRequest(name: "bob-all"))
+        let aliceAll = try fixture.auth.issueToken(username: "alice", TokenRequest(name: "alice-all"))
+        let carolAll = try fixture.auth.issueToken(username: "carol", TokenRequest(name: "carol-all"))
+        let carolP1 = try fixture.auth.issueToken(username: "carol", TokenRequest(name: "carol-p1", projects: ["p1"]))
+        let aliceP2 = try fixture.auth.issueToken(username: "alice", TokenRequest(name: "alice-p2", projects: ["p2"]))
+        let aliceP1P2 = try fixture.auth.issueToken(username: "alice", TokenRequest(name: "alice-p1-p2", projects: ["p1", "p2"]))
+        let ginaP1 = try fixture.auth.issueToken(username: "gina", TokenRequest(name: "gina-p1", projects: ["p1"]))
+
+        let listed = try fixture.auth.tokens(visibleTo: scoped, page: PageRequest(page: 1, pageSize: 100))
+        let names = Set(listed.items.map(\.name))
+        // Its user's own (whatever their scope) and others' scoped within ["p1"]; nothing else.
+        #expect(names == ["bob-p1", "bob-all", "carol-p1"], "\(names)")
+        #expect(listed.count == 3)
+        for hidden in [aliceAll, carolAll, aliceP2, aliceP1P2, ginaP1] {
+            #expect(!listed.items.contains { $0.id == hidden.record.id }, "\(hidden.record.name) is listed")
+        }
+        // Paging counts only what the caller may see.
+        let firstPage = try fixture.auth.tokens(visibleTo: scoped, page: PageRequest(page: 1, pageSize: 2))
+        let secondPage = try fixture.auth.tokens(visibleTo: scoped, page: PageRequest(page: 2, pageSize: 2))
+        #expect(firstPage.count == 3 && firstPage.items.count == 2 && secondPage.items.count == 1)
+        #expect(Set((firstPage.items + secondPage.items).map(\.id)).count == 3)
+        // Reading one by id follows the same rule.
+        #expect(try fixture.auth.token(id: carolP1.record.id, visibleTo: scoped).name == "carol-p1")
+        #expect(try fixture.auth.token(id: bobAll.record.id, visibleTo: scoped).name == "bob-all")
+        // The same manager with an all-projects token still sees the whole organization.
+        let unscoped = try fixture.auth.tokens(visibleTo: fixture.caller("bob"), page: PageRequest(page: 1, pageSize: 100))
+        #expect(Set(unscoped.items.map(\.name)).isSuperset(of: ["alice-all", "carol-all", "alice-p2", "alice-p1-p2", "carol-p1"]))
+    }
+
+    @Test func anAllProjectsTokenOfAnotherUserIs404ToAScopedManagerAndStaysValid() throws {
+        let fixture = try AuthFixture()
+        let scoped = try fixture.caller("bob", TokenRequest(projects: ["p1"]))
+        // A viewer's token: the manager's role would be enough to revoke it, only the scope stands in the way.
+        let carolAll = try fixture.auth.issueToken(username: "carol", TokenRequest(name: "carol-all"))
+        let aliceP2 = try fixture.auth.issueToken(username: "alice", TokenRequest(name: "alice-p2", role: .viewer, projects: ["p2"]))
+        for target in [carolAll, aliceP2] {
+            do {
+                _ = try fixture.auth.token(id: target.record.id, visibleTo: scoped)
+                Issue.record("expected 404 reading \(target.record.name)")
+            } catch let error as APIError {
+                #expect(error.status == 404)
+            }
+            do {
+                try fixture.auth.revokeToken(id: target.record.id, by: scoped)
+                Issue.record("expected 404 revoking \(target.record.name)")
+            } catch let error as APIError {
+                #expect(error.status == 404)
+            }
+            // Still valid.
+            let caller = try fixture.auth.authenticate(authorization: "Bearer \(target.secret)")
+            #expect(caller.tokenID == target.record.id)
+        }
+        // A token within the scope is revocable by it (the role allows).
+        let carolP1 = try fixture.auth.issueToken(username: "carol", TokenRequest(name: "carol-p1", projects: ["p1"]))
+        try fixture.auth.revokeToken(id: carolP1.record.id, by: scoped)
+        #expect(throws: APIError.self) { try fixture.auth.authenticate(authorization: "Bearer \(carolP1.secret)") }
+    }
+}
+
 @Suite struct LoginTests {
     @Test func loginIssuesAnAllProjectsTokenWithTheUsersRole() throws {
         let fixture = try AuthFixture()

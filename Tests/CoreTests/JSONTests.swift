@@ -92,6 +92,49 @@ import Testing
         #expect(throws: APIError.self) { _ = try FieldReader(.array([]), allowed: []) }
     }
 
+    @Test func lengthLimitsCountUnicodeScalarsNotCharacters() throws {
+        // One grapheme cluster ("a" and 500 combining acute accents) is 501 scalars: over a 200 limit.
+        let zalgo = "a" + String(repeating: "\u{0301}", count: 500)
+        #expect(zalgo.count == 1)
+        var reader = try FieldReader(.object(["name": .string(zalgo), "tags": .array([.string(zalgo)])]), allowed: ["name", "tags"])
+        #expect(reader.string("name", length: 1...200) == nil)
+        #expect(reader.problems["name"] == "length must be 1..200")
+        #expect(reader.stringArray("tags", itemLength: 1...200) == nil)
+        #expect(reader.problems["tags"] != nil)
+        // 200 ASCII characters are 200 scalars: exactly at the limit, accepted.
+        let ascii = String(repeating: "x", count: 200)
+        var fine = try FieldReader(.object(["name": .string(ascii), "tags": .array([.string(ascii)])]), allowed: ["name", "tags"])
+        #expect(fine.string("name", length: 1...200) == ascii)
+        #expect(fine.stringArray("tags", itemLength: 1...200) == [ascii])
+        try fine.finish()
+        // 201 is one too many; a 200-scalar string of combining marks is still within the limit.
+        var over = try FieldReader(.object(["name": .string(ascii + "x")]), allowed: ["name"])
+        #expect(over.string("name", length: 1...200) == nil)
+        let marks = "a" + String(repeating: "\u{0301}", count: 199)
+        var atLimit = try FieldReader(.object(["name": .string(marks)]), allowed: ["name"])
+        #expect(atLimit.string("name", length: 1...200) == marks)
+    }
+
+    @Test func unknownFieldListsAreCappedAt20() throws {
+        let members = (0..<1000).map { "\"unknown-\($0)-\(String(repeating: "k", count: 100))\": \($0)" }.joined(separator: ", ")
+        let body = try JSONParser.parse("{\"name\": \"x\", \(members)}")
+        let reader = try FieldReader(body, allowed: ["name"])
+        #expect(reader.problems.count == 20)
+        #expect(reader.problems.values.allSatisfy { $0 == "unknown field" })
+        // Each named key is cut to 64 characters.
+        #expect(reader.problems.keys.allSatisfy { $0.count <= 64 && $0.hasPrefix("unknown-") })
+        do {
+            try reader.finish()
+            Issue.record("expected a validation error")
+        } catch {
+            #expect(error.code == "VALIDATION_ERROR")
+            #expect(error.fields.count == 20)
+        }
+        // A handful of unknown fields are all named.
+        let few = try FieldReader(try JSONParser.parse(#"{"a": 1, "b": 2, "c": 3}"#), allowed: [])
+        #expect(Set(few.problems.keys) == ["a", "b", "c"])
+    }
+
     @Test func enforcesLengthsAndRanges() throws {
         var reader = try FieldReader(try JSONParser.parse(#"{"name": "", "port": 70000}"#), allowed: ["name", "port"])
         #expect(reader.string("name", length: 1...200) == nil)

@@ -1,6 +1,7 @@
 @testable import Devices
 import Core
 import Testing
+import TestSupport
 
 @Suite struct TelemetryPayloadTests {
     func parse(_ text: String, maxPoints: Int = 100) throws -> (points: [TelemetryReceived.Point], dropped: Int) {
@@ -67,6 +68,35 @@ import Testing
         } catch {
             Issue.record("unexpected \(error)")
         }
+    }
+
+    @Test func aRepeatedAgriIDAndTimeKeepsTheLaterValueAndCountsTheEarlierAsDropped() throws {
+        let (points, dropped) = try parse(#"""
+            [{"agri_id": "d-1000-abcd-01", "value": 1, "t": 1708070000}, {"agri_id": "d-1000-abcd-02", "value": 5, "t": 1708070000},
+             {"agri_id": "d-1000-abcd-01", "value": 2, "t": 1708070000}, {"agri_id": "d-1000-abcd-01", "value": 3, "t": 1708070001}]
+            """#)
+        #expect(dropped == 1)
+        #expect(points == [TelemetryReceived.Point(agriID: "d-1000-abcd-01", value: 2, t: 1_708_070_000),
+                           TelemetryReceived.Point(agriID: "d-1000-abcd-02", value: 5, t: 1_708_070_000),
+                           TelemetryReceived.Point(agriID: "d-1000-abcd-01", value: 3, t: 1_708_070_001)])
+        // A defaulted t counts as the same time as an explicit one equal to `now`.
+        let defaulted = try parse(#"[{"agri_id": "d-1000-abcd-01", "value": 1}, {"agri_id": "d-1000-abcd-01", "value": 9, "t": 1708070400}]"#)
+        #expect(defaulted.dropped == 1 && defaulted.points == [TelemetryReceived.Point(agriID: "d-1000-abcd-01", value: 9, t: 1_708_070_400)])
+    }
+
+    @Test func aRepeatedPointInOneRequestIsStoredOnceWithTheLaterValue() throws {
+        let fixture = try DevicesFixture()
+        let alice = try fixture.caller("alice")
+        let (device, pk) = try fixture.bound(to: "alpha")
+        let agri = "\(device.agriID)-01"
+        let result = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice,
+                                                body: DevicesFixture.points([(agri, 1.5, 1_000), (agri, 7.25, 1_000)]))
+        // `accepted` is exactly what is stored.
+        #expect(result == IngestResult(accepted: 1, dropped: 1))
+        let history = try fixture.devices.history(projectID: "alpha", pk: pk, caller: alice, agriID: agri, start: 0, end: 10_000, cursor: nil, limit: 10)
+        #expect(history.points == [HistoryPage.Point(agriID: agri, value: 7.25, t: 1_000)])
+        #expect(try fixture.devices.latest(projectID: "alpha", pk: pk, caller: alice).first?["value"] == .number(7.25))
+        #expect(try fixture.db.read { try $0.queryOne("SELECT COUNT(*) FROM telemetry_points")?.int(0) } == 1)
     }
 
     @Test func nanAndInfinityAreNotJSON() {

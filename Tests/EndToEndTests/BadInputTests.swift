@@ -90,6 +90,32 @@ import TestSupport
         #expect(metrics.text.contains("http_request_duration_seconds_bucket"))
     }
 
+    @Test func unknownMethodsAreCountedAsOTHERAndNeverBecomeALabel() throws {
+        let client = try Shared.get().client()
+        let answered = try client.request("FOOBARBAZ", "/api/v2/me/")
+        #expect(answered.status == 405 && answered.code == "METHOD_NOT_ALLOWED")
+        _ = try client.request("FOOBARBAZ", "/no-such-route/")
+        let metrics = try client.get("/metrics")
+        #expect(metrics.status == 200)
+        #expect(metrics.text.contains(#"http_requests_total{method="OTHER",route="unmatched",status="405"}"#))
+        #expect(metrics.text.contains(#"http_requests_total{method="OTHER",route="unmatched",status="404"}"#))
+        #expect(!metrics.text.contains("FOOBARBAZ"))
+    }
+
+    @Test func duplicateObjectKeysAre400MalformedJSON() throws {
+        let client = try Shared.get().client()
+        // Refused before any login is tried (no failure counted against this address on the shared server):
+        // last-wins would try "b", first-wins "a"; the body has no single meaning.
+        let login = try client.request("POST", "/api/v2/auth/login/", rawBody: Array(#"{"username":"a","username":"b","password":"x"}"#.utf8),
+                                       token: .some(nil))
+        #expect(login.status == 400 && login.code == "MALFORMED_JSON", "\(login.status) \(login.text)")
+        // Also when nested, and on an authenticated route.
+        let nested = try client.request("POST", "/api/v2/tokens/", rawBody: Array(#"{"name":"n","projects":["p"],"name":"m"}"#.utf8))
+        #expect(nested.status == 400 && nested.code == "MALFORMED_JSON")
+        let deep = try client.request("POST", "/api/v2/tokens/", rawBody: Array(#"{"name":"n","x":{"k":1,"k":2}}"#.utf8))
+        #expect(deep.status == 400 && deep.code == "MALFORMED_JSON")
+    }
+
     @Test func requestIDIsEchoedOrGenerated() throws {
         let client = try Shared.get().client()
         let echoed = try client.request("GET", "/healthz", headers: [("X-Request-Id", "trace-42")])

@@ -470,6 +470,77 @@ func monotonicNow() -> Double {
         #expect(server.handled.values.isEmpty)
     }
 
+    @Test func aTricklingBodyIsDroppedAfterTheBodyTimeout() throws {
+        // The idle timeout never fires (a byte arrives every 0.3 s); only the body timeout can end this.
+        let server = try TestHTTPServer {
+            $0.bodyTimeout = 1.5
+            $0.idleTimeout = 60
+            $0.headerTimeout = 60
+        }
+        defer { server.stop() }
+        let connection = try RawConnection(port: server.port)
+        try connection.send("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n")
+        let start = monotonicNow()
+        var sent = 0
+        var closedAfter: Double?
+        var answered = false
+        // Never the whole body: the request stays incomplete whatever happens.
+        trickle: while sent < 999, monotonicNow() - start < 10 {
+            var byte = UInt8(ascii: "b")
+            if Glibc.send(connection.fd, &byte, 1, Int32(MSG_NOSIGNAL)) != 1 {
+                closedAfter = monotonicNow() - start
+                break
+            }
+            sent += 1
+            var descriptor = pollfd(fd: connection.fd, events: Int16(POLLIN), revents: 0)
+            if poll(&descriptor, 1, 300) > 0 {
+                var scratch = [UInt8](repeating: 0, count: 1024)
+                let count = scratch.withUnsafeMutableBytes { recv(connection.fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+                if count > 0 {
+                    answered = true
+                    break trickle
+                }
+                if count == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                    closedAfter = monotonicNow() - start
+                    break trickle
+                }
+            }
+        }
+        #expect(!answered, "the server should just close, not answer a partial body")
+        #expect(closedAfter != nil, "connection still open after \(sent) body bytes in \(monotonicNow() - start) s")
+        if let closedAfter {
+            #expect(closedAfter >= 1.0, "closed after \(closedAfter) s, before the body timeout")
+            #expect(closedAfter < 6, "closed only after \(closedAfter) s")
+        }
+        #expect(server.handled.values.isEmpty)
+    }
+
+    @Test func aBodyThatArrivesWithinTheBodyTimeoutIsAnsweredAndTheTimerEndsWithIt() throws {
+        let server = try TestHTTPServer {
+            $0.bodyTimeout = 1.5
+            $0.idleTimeout = 60
+        }
+        defer { server.stop() }
+        let connection = try RawConnection(port: server.port)
+        try connection.send("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 20\r\n\r\n")
+        // 20 bytes over about a second: slow, but inside the timeout.
+        for _ in 0..<20 {
+            try connection.send("c")
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        let first = try connection.readResponse()
+        #expect(first.status == 200)
+        #expect(first.echo("length") == "20")
+        #expect(first.echo("body") == String(repeating: "c", count: 20))
+        // The body timer belonged to that request: the keep-alive connection idles past it and is still served.
+        Thread.sleep(forTimeInterval: 2.2)
+        try connection.send("POST /again HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nabc")
+        let second = try connection.readResponse()
+        #expect(second.status == 200)
+        #expect(second.echo("path") == "/again" && second.echo("body") == "abc")
+        #expect(server.handled.values == ["/upload", "/again"])
+    }
+
     @Test func aSlowHandlerDoesNotDelayAConcurrentFastRequest() throws {
         let slowStarted = DispatchSemaphore(value: 0)
         let server = try TestHTTPServer(onRequest: { request in

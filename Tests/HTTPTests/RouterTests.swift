@@ -82,6 +82,24 @@ import Testing
         #expect(hostile != "bad id\u{7F}")
     }
 
+    @Test func unknownMethodsAreCountedAsOTHERInTheMetrics() throws {
+        let router = Router()
+        router.group("/api/v2", tag: "test").get("/projects/") { _ in .text("list") }
+        let metrics = MetricsRegistry()
+        let responder = APIResponder(table: router.freeze(), logger: Logger(level: .error), metrics: metrics, accessLog: false)
+        for method in ["FOOBARBAZ", "BREW", "X\(Int.random(in: 1000...9999))"] {
+            let response = responder.respond(to: try Request(method: HTTPMethod(method), target: "/api/v2/projects/"))
+            #expect(response.status == 405)
+        }
+        _ = responder.respond(to: try Request(method: .get, target: "/api/v2/projects/"))
+        let text = metrics.render()
+        #expect(text.contains(#"http_requests_total{method="OTHER",route="unmatched",status="405"} 3"#), "\(text)")
+        #expect(text.contains(#"http_requests_total{method="GET",route="/api/v2/projects/",status="200"} 1"#))
+        // The label set does not grow with what clients send.
+        #expect(!text.contains("FOOBARBAZ") && !text.contains("BREW"))
+        #expect(!text.contains(#"method="X"#))
+    }
+
     @Test func queryParametersArePercentDecoded() throws {
         #expect(text(try call(.get, "/api/v2/query/?q=a%2Bb+c")) == "a+b c")
         #expect(throws: APIError.self) { try Request(method: .get, target: "/api/v2/query/?q=%zz") }

@@ -56,6 +56,7 @@ public final class RateLimiter: Sendable {
                     entries[key] = Entry(failures: 1, windowStart: now)
                 }
             }
+            Self.prune(&entries, now: now, window: window)
             return nil
         }
         if let blocked { throw APIError.rateLimited(retryAfter: max(1, blocked)) }
@@ -83,11 +84,20 @@ public final class RateLimiter: Sendable {
                     entries[key] = Entry(failures: 1, windowStart: now)
                 }
             }
-            if entries.count > 100_000 {
-                entries = entries.filter { $0.value.windowStart + window > now }
-            }
+            Self.prune(&entries, now: now, window: window)
         }
     }
+
+    /// Past 100 000 keys, drops those whose window has passed, so keys that only ever fail (random usernames)
+    /// cannot grow the table without bound.
+    private static func prune(_ entries: inout [String: Entry], now: Double, window: Double) {
+        if entries.count > 100_000 {
+            entries = entries.filter { $0.value.windowStart + window > now }
+        }
+    }
+
+    /// Keys currently tracked (for tests).
+    var trackedKeys: Int { entries.withLock { $0.count } }
 
     public func reset(_ key: String) {
         _ = entries.withLock { $0.removeValue(forKey: key) }
