@@ -316,3 +316,28 @@ final class AuthFixture: @unchecked Sendable {
         #expect(try module.service.bootstrapIfEmpty() == nil)
     }
 }
+
+@Suite struct TokenRevocationCascadeTests {
+    @Test func revokingATokenRevokesEveryTokenMintedFromIt() throws {
+        let fixture = try AuthFixture()
+        let parent = try fixture.caller("bob")
+        let child = try fixture.auth.mintToken(by: parent, TokenRequest(name: "child"))
+        let childCaller = try fixture.auth.authenticate(authorization: "Bearer \(child.secret)")
+        let grandchild = try fixture.auth.mintToken(by: childCaller, TokenRequest(name: "grandchild", role: .viewer))
+        let unrelated = try fixture.auth.mintToken(by: try fixture.caller("alice"), TokenRequest(name: "unrelated"))
+
+        try fixture.auth.revokeToken(id: parent.tokenID)
+
+        #expect(throws: APIError.self) { try fixture.auth.authenticate(authorization: "Bearer \(child.secret)") }
+        #expect(throws: APIError.self) { try fixture.auth.authenticate(authorization: "Bearer \(grandchild.secret)") }
+        #expect(try fixture.auth.authenticate(authorization: "Bearer \(unrelated.secret)").tokenID == unrelated.record.id)
+        // Revoking again is a no-op, and revoking a child leaves its parent alone.
+        try fixture.auth.revokeToken(id: parent.tokenID)
+        let other = try fixture.auth.issueToken(username: "bob", TokenRequest(name: "other"))
+        let otherCaller = try fixture.auth.authenticate(authorization: "Bearer \(other.secret)")
+        let otherChild = try fixture.auth.mintToken(by: otherCaller, TokenRequest(name: "other-child"))
+        try fixture.auth.revokeToken(id: otherChild.record.id)
+        #expect(try fixture.auth.authenticate(authorization: "Bearer \(other.secret)").tokenID == other.record.id)
+        #expect(throws: APIError.self) { try fixture.auth.authenticate(authorization: "Bearer \(otherChild.secret)") }
+    }
+}

@@ -34,5 +34,10 @@ enum AuthMigrations {
             );
             CREATE INDEX api_tokens_by_organization ON api_tokens(organization_id);
             """),
+        // Tokens minted through the API remember their minter, so revoking a token revokes what it minted.
+        Migration("auth.002.token-parents", """
+            ALTER TABLE api_tokens ADD COLUMN parent_id INTEGER;
+            CREATE INDEX api_tokens_by_parent ON api_tokens(parent_id);
+            """),
     ]
 }

@@ -184,17 +184,19 @@ public final class AuthService: Sendable {
         var expiresAt = request.expiresIn.map { clock.unixSeconds() + Int64($0.rounded()) }
         if let limit = caller.expiresAt, expiresAt == nil || expiresAt! > limit { expiresAt = limit }
         let user = User(id: caller.userID, organizationID: caller.organizationID, username: caller.username, role: caller.role, createdAt: "")
-        return try store(user: user, name: request.name, role: role, allProjects: allProjects, projects: projects, expiresAt: expiresAt)
+        return try store(user: user, name: request.name, role: role, allProjects: allProjects, projects: projects, expiresAt: expiresAt,
+                         parentID: caller.tokenID)
     }
 
-    private func store(user: User, name: String, role: Role, allProjects: Bool, projects: [String], expiresAt: Int64?) throws -> IssuedToken {
+    private func store(user: User, name: String, role: Role, allProjects: Bool, projects: [String], expiresAt: Int64?,
+                       parentID: Int64? = nil) throws -> IssuedToken {
         let secret = Secrets.token()
         let hash = Secrets.sha256Hex(secret)
         let createdAt = now
         let id = try db.write { tx in
             try AuthStore(db: tx).insertToken(hash: hash, name: name, userID: user.id, organizationID: user.organizationID, role: role,
                                               allProjects: allProjects, projects: allProjects ? [] : projects, createdAt: createdAt,
-                                              expiresAt: expiresAt)
+                                              expiresAt: expiresAt, parentID: parentID)
         }
         let record = TokenRecord(id: id, name: name, userID: user.id, username: user.username, organizationID: user.organizationID,
                                  role: role, allProjects: allProjects, projects: allProjects ? [] : projects, createdAt: createdAt,
@@ -242,13 +244,22 @@ public final class AuthService: Sendable {
         try revokeToken(id: id)
     }
 
-    /// Revokes without rights checks (the CLI path). Idempotent.
+    /// Revokes without rights checks (the CLI path), with every token minted from it, transitively: a
+    /// stolen token's children do not outlive its revocation. Idempotent.
     public func revokeToken(id: Int64) throws {
         try db.write { tx in
             let store = AuthStore(db: tx)
             guard try store.token(id: id) != nil else { throw APIError.notFound("No token \(id)") }
-            try store.revokeToken(id: id, at: now)
-            try bus.publish(TokenRevoked(tokenID: id), in: tx)
+            let time = now
+            var revoked = Set<Int64>()
+            var wave = [id]
+            while !wave.isEmpty {
+                for tokenID in wave where revoked.insert(tokenID).inserted {
+                    try store.revokeToken(id: tokenID, at: time)
+                    try bus.publish(TokenRevoked(tokenID: tokenID), in: tx)
+                }
+                wave = try store.children(of: wave).filter { !revoked.contains($0) }
+            }
         }
     }
 

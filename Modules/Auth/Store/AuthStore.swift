@@ -68,11 +68,12 @@ struct AuthStore {
         """
 
     func insertToken(hash: String, name: String, userID: Int64, organizationID: Int64, role: Role, allProjects: Bool,
-                     projects: [String], createdAt: String, expiresAt: Int64?) throws -> Int64 {
+                     projects: [String], createdAt: String, expiresAt: Int64?, parentID: Int64?) throws -> Int64 {
         try db.execute("""
-            INSERT INTO api_tokens (token_hash, name, user_id, organization_id, role, all_projects, projects, created_at, expires_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, [hash, name, userID, organizationID, role.rawValue, allProjects, Self.encode(projects), createdAt, expiresAt])
+            INSERT INTO api_tokens (token_hash, name, user_id, organization_id, role, all_projects, projects, created_at, expires_at,
+                                    parent_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [hash, name, userID, organizationID, role.rawValue, allProjects, Self.encode(projects), createdAt, expiresAt, parentID])
         return db.lastInsertRowID
     }
 
@@ -91,6 +92,14 @@ struct AuthStore {
             "SELECT \(Self.tokenColumns) FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE \(filter) ORDER BY t.id DESC LIMIT ? OFFSET ?",
             arguments + [limit, offset]).map(Self.token)
         return (count, items)
+    }
+
+    /// Unrevoked tokens minted by any of `parents`.
+    func children(of parents: [Int64]) throws -> [Int64] {
+        guard !parents.isEmpty else { return [] }
+        let placeholders = Array(repeating: "?", count: parents.count).joined(separator: ", ")
+        return try db.query("SELECT id FROM api_tokens WHERE parent_id IN (\(placeholders)) AND revoked_at IS NULL",
+                            parents.map { $0 as any SQLBindable }).map { $0.int(0) }
     }
 
     func revokeToken(id: Int64, at time: String) throws {
