@@ -140,6 +140,13 @@ public final class DatabasePool: @unchecked Sendable {
         writerLock.unlock()
     }
 
+    /// Reader connections opened and idle right now (for `/metrics`).
+    public var readerStats: (open: Int, idle: Int) {
+        readersCondition.lock()
+        defer { readersCondition.unlock() }
+        return (openReaders, idleReaders.count)
+    }
+
     // MARK: - Maintenance
 
     /// `PRAGMA integrity_check` and `PRAGMA foreign_key_check`; empty when the file is sound.

@@ -80,6 +80,12 @@ public struct PlatformContext: Sendable {
         let bus = EventBus { error, event in
             logger.error("event subscriber failed", ["event": .string(event), "error": .string(String(describing: error))])
         }
-        return PlatformContext(db: db, bus: bus, clock: clock, config: config, logger: logger, metrics: MetricsRegistry())
+        let metrics = MetricsRegistry()
+        metrics.registerGauge("db_readers_open", help: "Read-only SQLite connections opened by the pool.") { Double(db.readerStats.open) }
+        metrics.registerGauge("db_readers_busy", help: "Read-only SQLite connections in use.") {
+            let stats = db.readerStats
+            return Double(stats.open - stats.idle)
+        }
+        return PlatformContext(db: db, bus: bus, clock: clock, config: config, logger: logger, metrics: metrics)
     }
 }
