@@ -48,15 +48,7 @@ public final class RateLimiter: Sendable {
                     return Int((entry.windowStart + window - now).rounded(.up))
                 }
             }
-            for key in keys {
-                if var entry = entries[key], entry.windowStart + window > now {
-                    entry.failures += 1
-                    entries[key] = entry
-                } else {
-                    entries[key] = Entry(failures: 1, windowStart: now)
-                }
-            }
-            Self.prune(&entries, now: now, window: window)
+            Self.count(keys, in: &entries, now: now, window: window)
             return nil
         }
         if let blocked { throw APIError.rateLimited(retryAfter: max(1, blocked)) }
@@ -73,19 +65,23 @@ public final class RateLimiter: Sendable {
         }
     }
 
+    /// Counts a failure after the fact (for callers that check first and count only failures).
     public func recordFailure(_ keys: [String]) {
         let now = clock.now().timeIntervalSince1970
-        entries.withLock { entries in
-            for key in keys {
-                if var entry = entries[key], entry.windowStart + window > now {
-                    entry.failures += 1
-                    entries[key] = entry
-                } else {
-                    entries[key] = Entry(failures: 1, windowStart: now)
-                }
+        entries.withLock { Self.count(keys, in: &$0, now: now, window: window) }
+    }
+
+    /// Counts one failure for each key (a new window when the last one has passed), then prunes.
+    private static func count(_ keys: [String], in entries: inout [String: Entry], now: Double, window: Double) {
+        for key in keys {
+            if var entry = entries[key], entry.windowStart + window > now {
+                entry.failures += 1
+                entries[key] = entry
+            } else {
+                entries[key] = Entry(failures: 1, windowStart: now)
             }
-            Self.prune(&entries, now: now, window: window)
         }
+        prune(&entries, now: now, window: window)
     }
 
     /// Past 100 000 keys, drops those whose window has passed, so keys that only ever fail (random usernames)
