@@ -95,6 +95,11 @@ enum Posix {
         }
     }
 
+    /// A NUL-terminated C buffer as a String.
+    static func string(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// "ip:port" of a peer address.
     static func describe(_ storage: sockaddr_storage) -> String {
         var copy = storage
@@ -104,13 +109,13 @@ enum Posix {
                 return pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { address -> String in
                     var raw = address.pointee.sin6_addr
                     inet_ntop(AF_INET6, &raw, &text, socklen_t(text.count))
-                    return "[\(String(cString: text))]:\(UInt16(bigEndian: address.pointee.sin6_port))"
+                    return "[\(Self.string(text))]:\(UInt16(bigEndian: address.pointee.sin6_port))"
                 }
             }
             return pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { address -> String in
                 var raw = address.pointee.sin_addr
                 inet_ntop(AF_INET, &raw, &text, socklen_t(text.count))
-                return "\(String(cString: text)):\(UInt16(bigEndian: address.pointee.sin_port))"
+                return "\(Self.string(text)):\(UInt16(bigEndian: address.pointee.sin_port))"
             }
         }
     }
