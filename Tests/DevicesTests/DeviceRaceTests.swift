@@ -1,6 +1,7 @@
 @testable import Devices
 import Auth
 import Core
+import DomainTestSupport
 import Foundation
 import Persistence
 import Projects
@@ -12,7 +13,7 @@ import TestSupport
 /// each batch's device, history per current project, and cached series ids vs another process's writes.
 @Suite struct DeviceBindLimitPerOrganizationTests {
     @Test func wrongCodesOfOneOrganizationDoNotLockAnotherOutOfTheDevice() throws {
-        let fixture = try DevicesFixture()   // default: 5 failures per 15 minutes
+        let fixture = try PlatformFixture()   // default: 5 failures per 15 minutes
         let device = try fixture.provision(1)[0]
         let alice = try fixture.caller("alice")
         for attempt in 1...5 {
@@ -40,7 +41,7 @@ import TestSupport
     }
 
     struct Setup: Sendable {
-        let fixture: DevicesFixture
+        let fixture: PlatformFixture
         let ingestor: TelemetryIngestor
         let metrics: MetricsRegistry
         let published: Published
@@ -50,7 +51,7 @@ import TestSupport
     }
 
     func setup() throws -> Setup {
-        let fixture = try DevicesFixture()
+        let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
         let bus = EventBus()
         let published = Published()
@@ -67,7 +68,7 @@ import TestSupport
                                 theType: "m", points: [TelemetryReceived.Point(agriID: "\(agriID)-01", value: Double(t), t: t)], connectTime: t)
     }
 
-    func seriesCount(_ fixture: DevicesFixture, _ pk: Int64) throws -> Int64? {
+    func seriesCount(_ fixture: PlatformFixture, _ pk: Int64) throws -> Int64? {
         try fixture.db.read { try $0.queryOne("SELECT COUNT(*) FROM telemetry_series WHERE device_pk = ?", [pk])?.int(0) }
     }
 
@@ -135,11 +136,11 @@ import TestSupport
 
 @Suite struct HistoryPerCurrentProjectTests {
     @Test func historyThroughTheNewProjectLeavesOutPointsRecordedInTheOldOne() throws {
-        let fixture = try DevicesFixture()
+        let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
         let (device, pk) = try fixture.bound(to: "alpha")
         let agri = "\(device.agriID)-01"
-        _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: DevicesFixture.points([(agri, 1, 100), (agri, 2, 101)]))
+        _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: PlatformFixture.points([(agri, 1, 100), (agri, 2, 101)]))
         #expect(try fixture.devices.history(projectID: "alpha", pk: pk, caller: alice, agriID: nil, start: 0, end: 10_000, cursor: nil,
                                             limit: 100).points.count == 2)
         _ = try fixture.devices.setProject(projectID: "alpha", pk: pk, targetProjectID: "beta", caller: alice)
@@ -149,7 +150,7 @@ import TestSupport
                                             limit: 100).points.isEmpty)
         #expect(try fixture.devices.history(projectID: "beta", pk: pk, caller: betaOnly, agriID: agri, start: 0, end: 10_000, cursor: nil,
                                             limit: 100).points.isEmpty)
-        _ = try fixture.devices.ingest(projectID: "beta", pk: pk, caller: alice, body: DevicesFixture.points([(agri, 3, 200)]))
+        _ = try fixture.devices.ingest(projectID: "beta", pk: pk, caller: alice, body: PlatformFixture.points([(agri, 3, 200)]))
         let page = try fixture.devices.history(projectID: "beta", pk: pk, caller: betaOnly, agriID: nil, start: 0, end: 10_000, cursor: nil, limit: 100)
         #expect(page.points == [HistoryPage.Point(agriID: agri, value: 3, t: 200)])
     }
@@ -167,36 +168,36 @@ import TestSupport
         }
     }
 
-    func history(_ fixture: DevicesFixture, _ pk: Int64, _ caller: Caller) throws -> [HistoryPage.Point] {
+    func history(_ fixture: PlatformFixture, _ pk: Int64, _ caller: Caller) throws -> [HistoryPage.Point] {
         try fixture.devices.history(projectID: "alpha", pk: pk, caller: caller, agriID: nil, start: 0, end: 100_000, cursor: nil, limit: 100).points
     }
 
     @Test func pointsAfterAnotherProcessDeletedTheSeriesAreStoredInANewOne() throws {
-        let fixture = try DevicesFixture()
+        let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
         let (device, pk) = try fixture.bound(to: "alpha")
         let agri = "\(device.agriID)-01"
-        _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: DevicesFixture.points([(agri, 1, 100)]))
+        _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: PlatformFixture.points([(agri, 1, 100)]))
         #expect(try history(fixture, pk, alice).count == 1)   // the series id is cached now
         try deleteTelemetry(of: pk, path: fixture.db.path)
         #expect(try history(fixture, pk, alice).isEmpty)
-        let result = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: DevicesFixture.points([(agri, 2, 200)]))
+        let result = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: PlatformFixture.points([(agri, 2, 200)]))
         #expect(result == IngestResult(accepted: 1, dropped: 0))
         #expect(try history(fixture, pk, alice) == [HistoryPage.Point(agriID: agri, value: 2, t: 200)])
         #expect(try fixture.db.read { try $0.queryOne("SELECT COUNT(*) FROM telemetry_series WHERE device_pk = ?", [pk])?.int(0) } == 1)
         // And the cache keeps working for the following requests.
-        _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: DevicesFixture.points([(agri, 3, 300)]))
+        _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: PlatformFixture.points([(agri, 3, 300)]))
         #expect(try history(fixture, pk, alice).map(\.t) == [200, 300])
     }
 
     @Test func aReusedSeriesIDNeverSendsOneDevicesPointsToAnother() throws {
-        let fixture = try DevicesFixture()
+        let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
         let (device, pk) = try fixture.bound(to: "alpha")
         let (other, otherPK) = try fixture.bound(to: "alpha")
         let alpha = try fixture.projects.resolve("alpha", for: alice, access: .read)
         let agri = "\(device.agriID)-01"
-        _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: DevicesFixture.points([(agri, 1, 100)]))
+        _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: PlatformFixture.points([(agri, 1, 100)]))
         let cachedID = try #require(try fixture.db.read { try $0.queryOne("SELECT MAX(id) FROM telemetry_series")?.int(0) })
         // The other process deletes the series, then creates one for another device: SQLite hands out the same id.
         try deleteTelemetry(of: pk, path: fixture.db.path) { db in
@@ -205,7 +206,7 @@ import TestSupport
         }
         let reused = try fixture.db.read { try $0.queryOne("SELECT id FROM telemetry_series WHERE device_pk = ?", [otherPK])?.int(0) }
         #expect(reused == cachedID)
-        _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: DevicesFixture.points([(agri, 2, 200)]))
+        _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: PlatformFixture.points([(agri, 2, 200)]))
         #expect(try history(fixture, otherPK, alice).isEmpty)
         #expect(try history(fixture, pk, alice) == [HistoryPage.Point(agriID: agri, value: 2, t: 200)])
     }

@@ -1,6 +1,7 @@
 @testable import Devices
 import Auth
 import Core
+import DomainTestSupport
 import Foundation
 import Persistence
 import Projects
@@ -10,7 +11,7 @@ import TestSupport
 
 @Suite struct DeviceProvisioningTests {
     @Test func provisionedDevicesAreUnassignedAndInNoList() throws {
-        let fixture = try DevicesFixture()
+        let fixture = try PlatformFixture()
         let issued = try fixture.provision(3, capabilities: ["SUPPORTS_REBOOT"])
         #expect(Set(issued.map(\.key)).count == 3)
         #expect(issued.allSatisfy { $0.key.hasPrefix("dk_") && $0.key.count > 20 })
@@ -25,7 +26,7 @@ import TestSupport
     }
 
     @Test func reprovisioningNamesTheDeviceAndAppliesNothing() throws {
-        let fixture = try DevicesFixture()
+        let fixture = try PlatformFixture()
         let existing = try fixture.provision(1)[0]
         let batch = [ProvisionedDevice(deviceID: "new-device-1", safeCode: "AB12", agriID: "d-new-1", model: "m", capabilities: []),
                      ProvisionedDevice(deviceID: existing.deviceID, safeCode: "AB12", agriID: "d-new-2", model: "m", capabilities: [])]
@@ -36,7 +37,7 @@ import TestSupport
     }
 
     @Test func agriIDsMayNotNestWithExistingOnesNorWithinTheFile() throws {
-        let fixture = try DevicesFixture()
+        let fixture = try PlatformFixture()
         _ = try fixture.devices.provision([ProvisionedDevice(deviceID: "a1", safeCode: "AB12", agriID: "d-1000-abcd", model: "m", capabilities: [])])
         for nested in ["d-1000-abcd", "d-1000-abcd-01", "d-1000"] {
             let error = apiError {
@@ -81,7 +82,7 @@ import TestSupport
 
 @Suite struct DeviceBindTests {
     @Test func bindJoinsTheProjectAndOrganization() throws {
-        let fixture = try DevicesFixture()
+        let fixture = try PlatformFixture()
         let device = try fixture.provision(1)[0]
         let bob = try fixture.caller("bob")
         let view = try fixture.devices.bind(projectID: "alpha", deviceID: device.deviceID, safeCode: device.safeCode.lowercased(), caller: bob)
@@ -92,7 +93,7 @@ import TestSupport
     }
 
     @Test func unknownIDAndWrongCodeAreTheSameAnswer() throws {
-        let fixture = try DevicesFixture()
+        let fixture = try PlatformFixture()
         let device = try fixture.provision(1)[0]
         let alice = try fixture.caller("alice")
         let unknown = apiError { _ = try fixture.devices.bind(projectID: "alpha", deviceID: "no-such-device", safeCode: "AB12", caller: alice) }
@@ -102,7 +103,7 @@ import TestSupport
     }
 
     @Test func boundElsewhereIs409AndRebindingToTheSameProjectIsIdempotent() throws {
-        let fixture = try DevicesFixture()
+        let fixture = try PlatformFixture()
         let (device, pk) = try fixture.bound(to: "alpha")
         let alice = try fixture.caller("alice")
         let again = try fixture.devices.bind(projectID: "alpha", deviceID: device.deviceID, safeCode: device.safeCode, caller: alice)
@@ -116,7 +117,7 @@ import TestSupport
     }
 
     @Test func bindNeedsAManagerInScope() throws {
-        let fixture = try DevicesFixture()
+        let fixture = try PlatformFixture()
         let device = try fixture.provision(1)[0]
         #expect(status { _ = try fixture.devices.bind(projectID: "alpha", deviceID: device.deviceID, safeCode: device.safeCode,
                                                       caller: fixture.caller("carol")) } == 403)
@@ -128,7 +129,7 @@ import TestSupport
     }
 
     @Test func wrongCodesAreLimitedPerDeviceAndPerToken() throws {
-        let fixture = try DevicesFixture(config: ["devices.bind_max_failures": "3", "devices.bind_window": "600"])
+        let fixture = try PlatformFixture(config: ["devices.bind_max_failures": "3", "devices.bind_window": "600"])
         let devices = try fixture.provision(2)
         let first = try fixture.caller("alice")
         for _ in 0..<3 { #expect(status { _ = try fixture.devices.bind(projectID: "alpha", deviceID: devices[0].deviceID, safeCode: "ZZ99", caller: first) } == 404) }
@@ -151,10 +152,10 @@ import TestSupport
 
 @Suite struct DeviceUnbindAndMoveTests {
     @Test func unbindReturnsTheDeviceToThePoolAndForgetsItsLatestValues() throws {
-        let fixture = try DevicesFixture()
+        let fixture = try PlatformFixture()
         let (device, pk) = try fixture.bound(to: "alpha")
         let alice = try fixture.caller("alice")
-        _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: DevicesFixture.points([("\(device.agriID)-01", 21.5, nil)]))
+        _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: PlatformFixture.points([("\(device.agriID)-01", 21.5, nil)]))
         #expect(try fixture.devices.latest(projectID: "alpha", pk: pk, caller: alice).count == 1)
         _ = try fixture.devices.update(projectID: "alpha", pk: pk, caller: alice, deviceName: "Acme freezer", info: "Plant 3, aisle 9", allow: false)
         try fixture.devices.unbind(projectID: "alpha", pk: pk, caller: alice)
@@ -175,7 +176,7 @@ import TestSupport
     }
 
     @Test func setProjectMovesWithinTheOrganizationAndTheTokensScope() throws {
-        let fixture = try DevicesFixture()
+        let fixture = try PlatformFixture()
         let (_, pk) = try fixture.bound(to: "alpha")
         let alice = try fixture.caller("alice")
         #expect(try fixture.devices.list(projectID: "alpha", caller: alice, search: nil, page: PageRequest()).count == 1)
@@ -196,7 +197,7 @@ import TestSupport
 
 @Suite struct DeviceListTests {
     @Test func searchMatchesDeviceIDNameAndInfoCaseInsensitively() throws {
-        let fixture = try DevicesFixture()
+        let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
         let (a, pkA) = try fixture.bound(to: "alpha")
         let (_, pkB) = try fixture.bound(to: "alpha")
@@ -223,7 +224,7 @@ import TestSupport
     }
 
     @Test func projectListPagesAndCounts() throws {
-        let fixture = try DevicesFixture()
+        let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
         var pks: [Int64] = []
         for _ in 0..<5 { pks.append(try fixture.bound(to: "alpha").pk) }
@@ -234,7 +235,7 @@ import TestSupport
     }
 
     @Test func detailHasEveryFieldAndNoSecrets() throws {
-        let fixture = try DevicesFixture()
+        let fixture = try PlatformFixture()
         let (device, pk) = try fixture.bound(to: "alpha", capabilities: ["SUPPORTS_REBOOT"])
         let json = try fixture.devices.detail(projectID: "alpha", pk: pk, caller: fixture.caller("carol")).json
         let keys = Set(json.objectValue?.keys ?? [])
@@ -248,7 +249,7 @@ import TestSupport
     }
 
     @Test func updatesAreReadBackAtOnceThroughTheCachedLists() throws {
-        let fixture = try DevicesFixture()
+        let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
         let (_, pk) = try fixture.bound(to: "alpha")
         // Warm both caches.
@@ -263,7 +264,7 @@ import TestSupport
     }
 
     @Test func renamingAProjectShowsInTheCachedDeviceLists() throws {
-        let fixture = try DevicesFixture()
+        let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
         _ = try fixture.bound(to: "alpha")
         #expect(try fixture.devices.list(caller: alice, search: nil, projectID: nil).first?.project?.name == "Project alpha")
@@ -275,7 +276,7 @@ import TestSupport
 
 @Suite struct DeviceProjectEventTests {
     @Test func trashingAProjectUnbindsItsDevices() throws {
-        let fixture = try DevicesFixture()
+        let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
         let (device, pk) = try fixture.bound(to: "alpha")
         _ = try fixture.devices.list(caller: alice, search: nil, projectID: nil)
@@ -288,11 +289,11 @@ import TestSupport
     }
 
     @Test func transferMovesDevicesAndTheirTelemetryToTheNewOrganization() throws {
-        let fixture = try DevicesFixture()
+        let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
         let gina = try fixture.caller("gina")
         let (device, pk) = try fixture.bound(to: "alpha")
-        _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: DevicesFixture.points([("\(device.agriID)-01", 1, 1000)]))
+        _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: PlatformFixture.points([("\(device.agriID)-01", 1, 1000)]))
         _ = try fixture.devices.list(caller: gina, search: nil, projectID: nil)
         _ = try fixture.devices.list(caller: alice, search: nil, projectID: nil)
         _ = try fixture.projects.transfer("alpha", toOrganization: "globex", by: alice)
@@ -301,17 +302,17 @@ import TestSupport
         let history = try fixture.devices.history(projectID: "alpha", pk: pk, caller: gina, agriID: nil, start: 0, end: Int64(1e11), cursor: nil, limit: 10)
         #expect(history.points.map(\.t) == [1000])
         // Telemetry keeps flowing under the new organization.
-        _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: gina, body: DevicesFixture.points([("\(device.agriID)-01", 2, 2000)]))
+        _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: gina, body: PlatformFixture.points([("\(device.agriID)-01", 2, 2000)]))
         let after = try fixture.devices.history(projectID: "alpha", pk: pk, caller: gina, agriID: nil, start: 0, end: Int64(1e11), cursor: nil, limit: 10)
         #expect(after.points.map(\.t) == [1000, 2000])
     }
 
     @Test func hardDeleteRemovesTheTelemetry() throws {
-        let fixture = try DevicesFixture()
+        let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
         let (device, pk) = try fixture.bound(to: "alpha")
         _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice,
-                                       body: DevicesFixture.points([("\(device.agriID)-01", 1, 1000), ("\(device.agriID)-02", 2, 1000)]))
+                                       body: PlatformFixture.points([("\(device.agriID)-01", 1, 1000), ("\(device.agriID)-02", 2, 1000)]))
         func rows() throws -> Int64 {
             try fixture.db.read { try $0.queryOne("SELECT COUNT(*) FROM telemetry_points")?.int(0) ?? -1 }
         }
@@ -321,13 +322,13 @@ import TestSupport
         #expect(try fixture.db.read { try $0.queryOne("SELECT COUNT(*) FROM telemetry_series")?.int(0) } == 0)
         // The device is free again and can start a clean history elsewhere.
         _ = try fixture.devices.bind(projectID: "beta", deviceID: device.deviceID, safeCode: device.safeCode, caller: alice)
-        _ = try fixture.devices.ingest(projectID: "beta", pk: pk, caller: alice, body: DevicesFixture.points([("\(device.agriID)-01", 3, 3000)]))
+        _ = try fixture.devices.ingest(projectID: "beta", pk: pk, caller: alice, body: PlatformFixture.points([("\(device.agriID)-01", 3, 3000)]))
         #expect(try fixture.devices.history(projectID: "beta", pk: pk, caller: alice, agriID: nil, start: 0, end: Int64(1e11), cursor: nil,
                                             limit: 10).points.map(\.value) == [3])
     }
 
     @Test func projectCountsFollowBindingsAndContact() throws {
-        let fixture = try DevicesFixture(config: ["devices.offline_after": "600"])
+        let fixture = try PlatformFixture(config: ["devices.offline_after": "600"])
         let alice = try fixture.caller("alice")
         let (device, pk) = try fixture.bound(to: "alpha")
         _ = try fixture.bound(to: "alpha")
@@ -336,7 +337,7 @@ import TestSupport
             return (json["device_count"], json["offline_device_count"])
         }
         #expect(try counts() == (.number(2), .number(2)))
-        _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: DevicesFixture.points([("\(device.agriID)-01", 1, nil)]))
+        _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: PlatformFixture.points([("\(device.agriID)-01", 1, nil)]))
         #expect(try counts() == (.number(2), .number(1)))
         #expect(try fixture.devices.detail(projectID: "alpha", pk: pk, caller: alice).online)
         fixture.clock.advance(by: 601)
@@ -349,11 +350,11 @@ import TestSupport
 
 @Suite struct DeviceTelemetryTests {
     @Test func ingestCountsDropsDefaultsTAndUpdatesContact() throws {
-        let fixture = try DevicesFixture()
+        let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
         let (device, pk) = try fixture.bound(to: "alpha")
         let now = fixture.clock.unixSeconds()
-        let result = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: DevicesFixture.points([
+        let result = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: PlatformFixture.points([
             ("\(device.agriID)-01", 24.3, 1_708_070_400), ("\(device.agriID)-02", 68.2, nil), ("d-9999-zzzz-01", 1, nil),
         ]))
         #expect(result == IngestResult(accepted: 2, dropped: 1))
@@ -370,27 +371,27 @@ import TestSupport
     }
 
     @Test func latestKeepsTheNewestValueAndIsNotStaleAfterAWrite() throws {
-        let fixture = try DevicesFixture()
+        let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
         let (device, pk) = try fixture.bound(to: "alpha")
         let agri = "\(device.agriID)-01"
-        _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: DevicesFixture.points([(agri, 1, 2000)]))
+        _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: PlatformFixture.points([(agri, 1, 2000)]))
         #expect(try fixture.devices.latest(projectID: "alpha", pk: pk, caller: alice).first?["value"] == .number(1))
-        _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: DevicesFixture.points([(agri, 2, 1000)]))
+        _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: PlatformFixture.points([(agri, 2, 1000)]))
         #expect(try fixture.devices.latest(projectID: "alpha", pk: pk, caller: alice).first?["value"] == .number(1))
-        _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: DevicesFixture.points([(agri, 3, 3000), (agri, 4, 2500)]))
+        _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: PlatformFixture.points([(agri, 3, 3000), (agri, 4, 2500)]))
         #expect(try fixture.devices.latest(projectID: "alpha", pk: pk, caller: alice).first?["value"] == .number(3))
     }
 
     @Test func disallowedDevicesAndOversizedRequestsAreRefused() throws {
-        let fixture = try DevicesFixture(config: ["devices.max_points_per_request": "3"])
+        let fixture = try PlatformFixture(config: ["devices.max_points_per_request": "3"])
         let alice = try fixture.caller("alice")
         let (device, pk) = try fixture.bound(to: "alpha")
-        let four = DevicesFixture.points((1...4).map { ("\(device.agriID)-01", Double($0), Int64($0)) })
+        let four = PlatformFixture.points((1...4).map { ("\(device.agriID)-01", Double($0), Int64($0)) })
         #expect(apiError { _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: four) }?.status == 413)
         _ = try fixture.devices.update(projectID: "alpha", pk: pk, caller: alice, deviceName: nil, info: nil, allow: false)
         let refused = apiError { _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice,
-                                                                body: DevicesFixture.points([("\(device.agriID)-01", 1, 1)])) }
+                                                                body: PlatformFixture.points([("\(device.agriID)-01", 1, 1)])) }
         #expect(refused?.status == 403 && refused?.code == "FORBIDDEN")
         #expect(try fixture.db.read { try $0.queryOne("SELECT COUNT(*) FROM telemetry_points")?.int(0) } == 0)
         #expect(try fixture.devices.detail(projectID: "alpha", pk: pk, caller: alice).device.connectTime == nil)
@@ -400,14 +401,14 @@ import TestSupport
     }
 
     @Test func historyPagesWithACursorWithoutDuplicates() throws {
-        let fixture = try DevicesFixture()
+        let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
         let (device, pk) = try fixture.bound(to: "alpha")
         var items: [(String, Double, Int64?)] = []
         for t in Int64(100)..<Int64(150) {
             for channel in ["-01", "-02"] { items.append(("\(device.agriID)\(channel)", Double(t), t)) }
         }
-        _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: DevicesFixture.points(items))
+        _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: PlatformFixture.points(items))
         var seen: [HistoryPage.Point] = []
         var cursor: String?
         var pages = 0
@@ -429,10 +430,10 @@ import TestSupport
     }
 
     @Test func telemetryOfAnotherProjectsDeviceIs404() throws {
-        let fixture = try DevicesFixture()
+        let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
         let (device, pk) = try fixture.bound(to: "alpha")
-        let error = apiError { _ = try fixture.devices.ingest(projectID: "beta", pk: pk, caller: alice, body: DevicesFixture.points([(device.agriID, 1, 1)])) }
+        let error = apiError { _ = try fixture.devices.ingest(projectID: "beta", pk: pk, caller: alice, body: PlatformFixture.points([(device.agriID, 1, 1)])) }
         #expect(error?.status == 404 && error?.code == "DEVICE_NOT_FOUND")
         #expect(apiError { _ = try fixture.devices.latest(projectID: "alpha", pk: 999_999, caller: alice) }?.code == "DEVICE_NOT_FOUND")
     }

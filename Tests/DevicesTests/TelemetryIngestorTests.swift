@@ -1,5 +1,6 @@
 @testable import Devices
 import Core
+import DomainTestSupport
 import Foundation
 import Persistence
 import Synchronization
@@ -14,7 +15,7 @@ import TestSupport
     }
 
     @Test func concurrentRequestsAllLandAndEachBatchIsPublishedOnceAfterCommit() throws {
-        let fixture = try DevicesFixture()
+        let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
         let bound = try (0..<4).map { _ in try fixture.bound(to: "alpha") }
         let received = Received()
@@ -39,7 +40,7 @@ import TestSupport
                 let t = Int64(1_000_000 + thread * 10_000 + batch * 100)
                 let items = (0..<pointsPerBatch).map { ("\(device.agriID)-\(String(format: "%02d", $0))", Double(batch), Optional(t)) }
                 do {
-                    let result = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: DevicesFixture.points(items))
+                    let result = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: PlatformFixture.points(items))
                     if result != IngestResult(accepted: pointsPerBatch, dropped: 0) { failures.withLock { $0.append("result \(result)") } }
                     // The answer comes after the commit and after the after-commit subscribers saw the batch.
                     let seen = received.events.withLock { events in events.contains { $0.devicePK == pk && $0.firstT == t } }
@@ -66,7 +67,7 @@ import TestSupport
     }
 
     @Test func groupsSpanManyRequestsButRespectTheCommitBound() throws {
-        let fixture = try DevicesFixture()
+        let fixture = try PlatformFixture()
         let (device, pk) = try fixture.bound(to: "alpha")
         let project = try fixture.projects.resolve("alpha", for: fixture.caller("alice"), access: .read)
         let metrics = MetricsRegistry()
@@ -87,7 +88,7 @@ import TestSupport
     }
 
     @Test func stopCommitsWhatIsPendingThenRefuses() throws {
-        let fixture = try DevicesFixture()
+        let fixture = try PlatformFixture()
         let (device, pk) = try fixture.bound(to: "alpha")
         let project = try fixture.projects.resolve("alpha", for: fixture.caller("alice"), access: .read)
         let ingestor = TelemetryIngestor(db: fixture.db, bus: EventBus(), logger: Logger(level: .error), metrics: MetricsRegistry())

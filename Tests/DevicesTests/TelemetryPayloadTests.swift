@@ -1,5 +1,6 @@
 @testable import Devices
 import Core
+import DomainTestSupport
 import Testing
 import TestSupport
 
@@ -85,12 +86,12 @@ import TestSupport
     }
 
     @Test func aRepeatedPointInOneRequestIsStoredOnceWithTheLaterValue() throws {
-        let fixture = try DevicesFixture()
+        let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
         let (device, pk) = try fixture.bound(to: "alpha")
         let agri = "\(device.agriID)-01"
         let result = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice,
-                                                body: DevicesFixture.points([(agri, 1.5, 1_000), (agri, 7.25, 1_000)]))
+                                                body: PlatformFixture.points([(agri, 1.5, 1_000), (agri, 7.25, 1_000)]))
         // `accepted` is exactly what is stored.
         #expect(result == IngestResult(accepted: 1, dropped: 1))
         let history = try fixture.devices.history(projectID: "alpha", pk: pk, caller: alice, agriID: agri, start: 0, end: 10_000, cursor: nil, limit: 10)

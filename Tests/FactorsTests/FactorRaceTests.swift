@@ -2,6 +2,7 @@
 @testable import Factors
 import Auth
 import Core
+import DomainTestSupport
 import Foundation
 import Persistence
 import Projects
@@ -18,7 +19,7 @@ import Testing
     /// Runs `request` while another thread holds the writer with `change` applied but not committed: the
     /// request's scope check (a read) still sees the device where it was, and its write waits for the change
     /// to commit. Returns what the request threw.
-    func racing(_ fixture: FactorsFixture, hold: Double = 0.5, change: @escaping @Sendable () throws -> Void,
+    func racing(_ fixture: PlatformFixture, hold: Double = 0.5, change: @escaping @Sendable () throws -> Void,
                 request: () throws -> Void) -> APIError? {
         let applied = DispatchSemaphore(value: 0)
         let committed = DispatchSemaphore(value: 0)
@@ -44,31 +45,31 @@ import Testing
         return error
     }
 
-    func unbind(_ fixture: FactorsFixture, _ pk: Int64, from project: String = "alpha") throws -> @Sendable () throws -> Void {
+    func unbind(_ fixture: PlatformFixture, _ pk: Int64, from project: String = "alpha") throws -> @Sendable () throws -> Void {
         let alice = try fixture.caller("alice")
         return { try fixture.devices.unbind(projectID: project, pk: pk, caller: alice) }
     }
 
     @Test func createLosesToARacingUnbind() throws {
-        let fixture = try FactorsFixture()
+        let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
         let (device, pk) = try fixture.bound()
         let error = racing(fixture, change: try unbind(fixture, pk)) {
-            _ = try fixture.factors.create(projectID: "alpha", devicePK: pk, caller: alice, body: FactorsFixture.body("\(device.agriID)-01"))
+            _ = try fixture.factors.create(projectID: "alpha", devicePK: pk, caller: alice, body: PlatformFixture.body("\(device.agriID)-01"))
         }
         #expect(error?.status == 404 && error?.code == "DEVICE_NOT_FOUND")
         #expect(try fixture.rows(devicePK: pk).isEmpty)
     }
 
     @Test func createLosesToARacingMove() throws {
-        let fixture = try FactorsFixture()
+        let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
         let (device, pk) = try fixture.bound()
         let move: @Sendable () throws -> Void = {
             _ = try fixture.devices.setProject(projectID: "alpha", pk: pk, targetProjectID: "beta", caller: alice)
         }
         let error = racing(fixture, change: move) {
-            _ = try fixture.factors.create(projectID: "alpha", devicePK: pk, caller: alice, body: FactorsFixture.body("\(device.agriID)-01"))
+            _ = try fixture.factors.create(projectID: "alpha", devicePK: pk, caller: alice, body: PlatformFixture.body("\(device.agriID)-01"))
         }
         #expect(error?.code == "DEVICE_NOT_FOUND")
         // No factor recorded under the project the device left.
@@ -77,9 +78,9 @@ import Testing
     }
 
     @Test func addModuleLosesToARacingUnbind() throws {
-        let fixture = try FactorsFixture()
+        let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
-        _ = try fixture.factors.importCatalog(FactorsFixture.shippedCatalog())
+        _ = try fixture.factors.importCatalog(PlatformFixture.shippedCatalog())
         let module = try #require(try fixture.factors.modules().first)
         let (_, pk) = try fixture.bound()
         let error = racing(fixture, change: try unbind(fixture, pk)) {
@@ -90,10 +91,10 @@ import Testing
     }
 
     @Test func importLosesToARacingUnbind() throws {
-        let fixture = try FactorsFixture()
+        let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
         let (source, sourcePK) = try fixture.bound()
-        _ = try fixture.factors.create(projectID: "alpha", devicePK: sourcePK, caller: alice, body: FactorsFixture.body("\(source.agriID)-01"))
+        _ = try fixture.factors.create(projectID: "alpha", devicePK: sourcePK, caller: alice, body: PlatformFixture.body("\(source.agriID)-01"))
         let document = try fixture.factors.export(projectID: "alpha", devicePK: sourcePK, caller: alice).document
         let (_, pk) = try fixture.bound()
         let error = racing(fixture, change: try unbind(fixture, pk)) {
@@ -105,7 +106,7 @@ import Testing
     }
 
     @Test func queuingACommandLosesToARacingUnbind() throws {
-        let fixture = try FactorsFixture()
+        let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
         let (device, pk) = try fixture.bound()
         let gateway = try fixture.devices.authenticateDevice(authorization: "Basic " + Data("\(device.deviceID):\(device.key)".utf8).base64EncodedString())
@@ -118,7 +119,7 @@ import Testing
     }
 
     @Test func ensureDeviceFailsOnAStaleProjectOnceTheDeviceLeftIt() throws {
-        let fixture = try FactorsFixture()
+        let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
         let (_, pk) = try fixture.bound()
         let (_, otherPK) = try fixture.bound()
@@ -136,16 +137,16 @@ import Testing
     }
 
     @Test func bindingClearsFactorsARacingWriteLeftOnTheDevice() throws {
-        let fixture = try FactorsFixture()
+        let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
         let gina = try fixture.caller("gina")
         let (device, pk) = try fixture.bound()
-        _ = try fixture.factors.create(projectID: "alpha", devicePK: pk, caller: alice, body: FactorsFixture.body("\(device.agriID)-01"))
+        _ = try fixture.factors.create(projectID: "alpha", devicePK: pk, caller: alice, body: PlatformFixture.body("\(device.agriID)-01"))
         try fixture.devices.unbind(projectID: "alpha", pk: pk, caller: alice)
         #expect(try fixture.rows(devicePK: pk).isEmpty)
         // What a write of the previous owner that committed after the unbind would have left behind.
         let alpha = try fixture.projects.resolve("alpha", for: alice, access: .write)
-        let spec = try FactorSpec.read(FactorsFixture.body("\(device.agriID)-07", name: "leftover", [("threshold_max", .int(50))]),
+        let spec = try FactorSpec.read(PlatformFixture.body("\(device.agriID)-07", name: "leftover", [("threshold_max", .int(50))]),
                                        base: nil, prefix: device.agriID)
         _ = try fixture.db.write { tx in
             try FactorStore(db: tx).insert(spec, devicePK: pk, projectPK: alpha.pk, organizationID: alpha.organizationID, at: "2026-01-01T00:00:00Z")
@@ -157,6 +158,6 @@ import Testing
         #expect(try fixture.factors.list(projectID: "gamma", devicePK: pk, caller: gina).isEmpty)
         #expect(try fixture.rows(devicePK: pk).isEmpty)
         // Its agri_id is free again for the new owner.
-        _ = try fixture.factors.create(projectID: "gamma", devicePK: pk, caller: gina, body: FactorsFixture.body("\(device.agriID)-07"))
+        _ = try fixture.factors.create(projectID: "gamma", devicePK: pk, caller: gina, body: PlatformFixture.body("\(device.agriID)-07"))
     }
 }

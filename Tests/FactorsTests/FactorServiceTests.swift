@@ -2,6 +2,7 @@
 @testable import Factors
 import Auth
 import Core
+import DomainTestSupport
 import Foundation
 import Persistence
 import Projects
@@ -13,11 +14,11 @@ import Testing
     // MARK: - CRUD
 
     @Test func crudAndConflicts() throws {
-        let fixture = try FactorsFixture()
+        let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
         let (device, pk) = try fixture.bound()
         let created = try fixture.factors.create(projectID: "alpha", devicePK: pk, caller: alice,
-                                                 body: FactorsFixture.body("\(device.agriID)-01", [("unit", .string("°C"))]))
+                                                 body: PlatformFixture.body("\(device.agriID)-01", [("unit", .string("°C"))]))
         #expect(created.devicePK == pk && created.spec.unit == "°C")
         #expect(created.json["device"] == .int64(pk))
         #expect(created.json["id"] == .int64(created.id))
@@ -25,10 +26,10 @@ import Testing
         #expect(try fixture.factors.factor(projectID: "alpha", devicePK: pk, id: created.id, caller: alice) == created)
         // The same agri_id again → 409 AGRI_ID_EXISTS, also through an update of another factor.
         let again = apiError { _ = try fixture.factors.create(projectID: "alpha", devicePK: pk, caller: alice,
-                                                              body: FactorsFixture.body("\(device.agriID)-01")) }
+                                                              body: PlatformFixture.body("\(device.agriID)-01")) }
         #expect(again?.status == 409 && again?.code == "AGRI_ID_EXISTS")
         let second = try fixture.factors.create(projectID: "alpha", devicePK: pk, caller: alice,
-                                                body: FactorsFixture.body("\(device.agriID)-02", name: "humidity", register: 1))
+                                                body: PlatformFixture.body("\(device.agriID)-02", name: "humidity", register: 1))
         let clash = apiError { _ = try fixture.factors.update(projectID: "alpha", devicePK: pk, id: second.id, caller: alice,
                                                               body: .object(["agri_id": .string("\(device.agriID)-01")])) }
         #expect(clash?.code == "AGRI_ID_EXISTS")
@@ -40,7 +41,7 @@ import Testing
         // Another device's prefix is refused.
         let (other, otherPK) = try fixture.bound()
         let foreign = apiError { _ = try fixture.factors.create(projectID: "alpha", devicePK: otherPK, caller: alice,
-                                                                body: FactorsFixture.body("\(device.agriID)-03")) }
+                                                                body: PlatformFixture.body("\(device.agriID)-03")) }
         #expect(foreign?.code == "VALIDATION_ERROR" && foreign?.fields["agri_id"] != nil)
         // A factor is only reachable under its own device.
         let wrongDevice = apiError { _ = try fixture.factors.factor(projectID: "alpha", devicePK: otherPK, id: created.id, caller: alice) }
@@ -49,15 +50,15 @@ import Testing
         try fixture.factors.delete(projectID: "alpha", devicePK: pk, id: created.id, caller: alice)
         #expect(apiError { _ = try fixture.factors.factor(projectID: "alpha", devicePK: pk, id: created.id, caller: alice) }?.code == "FACTOR_NOT_FOUND")
         // The freed agri_id can be used again.
-        _ = try fixture.factors.create(projectID: "alpha", devicePK: pk, caller: alice, body: FactorsFixture.body("\(device.agriID)-01"))
+        _ = try fixture.factors.create(projectID: "alpha", devicePK: pk, caller: alice, body: PlatformFixture.body("\(device.agriID)-01"))
         _ = other
     }
 
     @Test func scopeChecks() throws {
-        let fixture = try FactorsFixture()
+        let fixture = try PlatformFixture()
         let (device, pk) = try fixture.bound()
         let carol = try fixture.caller("carol")
-        let body = FactorsFixture.body("\(device.agriID)-01")
+        let body = PlatformFixture.body("\(device.agriID)-01")
         #expect(apiError { _ = try fixture.factors.create(projectID: "alpha", devicePK: pk, caller: carol, body: body) }?.status == 403)
         #expect(try fixture.factors.list(projectID: "alpha", devicePK: pk, caller: carol).isEmpty)
         let scoped = try fixture.caller("bob", TokenRequest(projects: ["beta"]))
@@ -73,7 +74,7 @@ import Testing
     }
 
     @Test func devicesShowThresholdsAndFactorNames() throws {
-        let fixture = try FactorsFixture()
+        let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
         let (device, pk) = try fixture.bound()
         // Read the list first, so a cached answer would show.
@@ -85,7 +86,7 @@ import Testing
         }
         #expect(try listed() == false && flat() == false)
         #expect(try fixture.devices.detail(projectID: "alpha", pk: pk, caller: alice).hasThresholds == false)
-        let plain = try fixture.factors.create(projectID: "alpha", devicePK: pk, caller: alice, body: FactorsFixture.body("\(device.agriID)-01"))
+        let plain = try fixture.factors.create(projectID: "alpha", devicePK: pk, caller: alice, body: PlatformFixture.body("\(device.agriID)-01"))
         #expect(try fixture.devices.detail(projectID: "alpha", pk: pk, caller: alice).hasThresholds == false)
         _ = try fixture.factors.update(projectID: "alpha", devicePK: pk, id: plain.id, caller: alice, body: .object(["threshold_max": .int(30)]))
         #expect(try fixture.devices.detail(projectID: "alpha", pk: pk, caller: alice).hasThresholds == true)
@@ -111,14 +112,14 @@ import Testing
     // MARK: - Export / import
 
     @Test func exportThenImportRebasesOntoAnotherDevice() throws {
-        let fixture = try FactorsFixture()
+        let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
         let (a, pkA) = try fixture.bound()
         let (b, pkB) = try fixture.bound(to: "beta")
         _ = try fixture.factors.create(projectID: "alpha", devicePK: pkA, caller: alice,
-                                       body: FactorsFixture.body("\(a.agriID)-01", [("threshold_max", .int(30)), ("sort", .int(2))]))
+                                       body: PlatformFixture.body("\(a.agriID)-01", [("threshold_max", .int(30)), ("sort", .int(2))]))
         _ = try fixture.factors.create(projectID: "alpha", devicePK: pkA, caller: alice,
-                                       body: FactorsFixture.body("\(a.agriID)-sub-02", name: "rh", register: 1, [("sort", .int(1))]))
+                                       body: PlatformFixture.body("\(a.agriID)-sub-02", name: "rh", register: 1, [("sort", .int(1))]))
         let (filename, document) = try fixture.factors.export(projectID: "alpha", devicePK: pkA, caller: alice)
         #expect(filename == "factors-\(a.deviceID).json")
         #expect(document["format"] == .string("iot-platform.factors") && document["version"] == .int(1))
@@ -148,15 +149,15 @@ import Testing
     }
 
     @Test func importIsAllOrNothingOnAPartialConflict() throws {
-        let fixture = try FactorsFixture()
+        let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
         let (a, pkA) = try fixture.bound()
         let (b, pkB) = try fixture.bound()
         for (suffix, name) in [("01", "temp"), ("02", "rh"), ("03", "co2")] {
-            _ = try fixture.factors.create(projectID: "alpha", devicePK: pkA, caller: alice, body: FactorsFixture.body("\(a.agriID)-\(suffix)", name: name))
+            _ = try fixture.factors.create(projectID: "alpha", devicePK: pkA, caller: alice, body: PlatformFixture.body("\(a.agriID)-\(suffix)", name: name))
         }
         // Device B already has -02: the two others must not be created either.
-        _ = try fixture.factors.create(projectID: "alpha", devicePK: pkB, caller: alice, body: FactorsFixture.body("\(b.agriID)-02", name: "keep"))
+        _ = try fixture.factors.create(projectID: "alpha", devicePK: pkB, caller: alice, body: PlatformFixture.body("\(b.agriID)-02", name: "keep"))
         let (_, document) = try fixture.factors.export(projectID: "alpha", devicePK: pkA, caller: alice)
         #expect(apiError { _ = try fixture.factors.importFactors(projectID: "alpha", devicePK: pkB, caller: alice, document: document,
                                                                  clearExisting: false) }?.status == 409)
@@ -176,7 +177,7 @@ import Testing
     }
 
     @Test func importRejectsForeignDocuments() throws {
-        let fixture = try FactorsFixture()
+        let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
         let (device, pk) = try fixture.bound()
         func attempt(_ document: JSON) -> APIError? {
@@ -207,8 +208,8 @@ import Testing
     // MARK: - Catalog and add-module
 
     @Test func catalogImportReplacesAModelKeepingItsID() throws {
-        let fixture = try FactorsFixture()
-        let first = try fixture.factors.importCatalog(FactorsFixture.shippedCatalog())
+        let fixture = try PlatformFixture()
+        let first = try fixture.factors.importCatalog(PlatformFixture.shippedCatalog())
         #expect(first.added == 3 && first.replaced == 0)
         let modules = try fixture.factors.modules()
         #expect(modules.map(\.model) == ["THM-30", "SOIL-4IN1", "EM-1P"])
@@ -231,15 +232,15 @@ import Testing
     }
 
     @Test func addModuleUsesTheNextFreeSuffixes() throws {
-        let fixture = try FactorsFixture()
+        let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
-        _ = try fixture.factors.importCatalog(FactorsFixture.shippedCatalog())
+        _ = try fixture.factors.importCatalog(PlatformFixture.shippedCatalog())
         let modules = try fixture.factors.modules()
         let thm = try #require(modules.first { $0.model == "THM-30" })
         let soil = try #require(modules.first { $0.model == "SOIL-4IN1" })
         let (device, pk) = try fixture.bound()
         // -02 is taken by hand: the module takes -01 and -03.
-        _ = try fixture.factors.create(projectID: "alpha", devicePK: pk, caller: alice, body: FactorsFixture.body("\(device.agriID)-02", name: "manual"))
+        _ = try fixture.factors.create(projectID: "alpha", devicePK: pk, caller: alice, body: PlatformFixture.body("\(device.agriID)-02", name: "manual"))
         let created = try fixture.factors.addModule(projectID: "alpha", devicePK: pk, caller: alice, moduleID: thm.id, slaveID: 5)
         #expect(created.map(\.spec.agriID) == ["\(device.agriID)-01", "\(device.agriID)-03"])
         #expect(created.map(\.spec.name) == ["temp", "humidity"])
@@ -255,12 +256,12 @@ import Testing
     // MARK: - Reactions
 
     @Test func unbindDeletesTheDevicesFactors() throws {
-        let fixture = try FactorsFixture()
+        let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
         let (device, pk) = try fixture.bound()
         let (other, otherPK) = try fixture.bound()
-        _ = try fixture.factors.create(projectID: "alpha", devicePK: pk, caller: alice, body: FactorsFixture.body("\(device.agriID)-01"))
-        _ = try fixture.factors.create(projectID: "alpha", devicePK: otherPK, caller: alice, body: FactorsFixture.body("\(other.agriID)-01"))
+        _ = try fixture.factors.create(projectID: "alpha", devicePK: pk, caller: alice, body: PlatformFixture.body("\(device.agriID)-01"))
+        _ = try fixture.factors.create(projectID: "alpha", devicePK: otherPK, caller: alice, body: PlatformFixture.body("\(other.agriID)-01"))
         try fixture.devices.unbind(projectID: "alpha", pk: pk, caller: alice)
         #expect(try fixture.rows(devicePK: pk).isEmpty)
         #expect(try fixture.rows(devicePK: otherPK).count == 1)
@@ -270,26 +271,26 @@ import Testing
     }
 
     @Test func projectTrashAndPurgeDeleteFactors() throws {
-        let fixture = try FactorsFixture()
+        let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
         let (device, pk) = try fixture.bound(to: "beta")
-        _ = try fixture.factors.create(projectID: "beta", devicePK: pk, caller: alice, body: FactorsFixture.body("\(device.agriID)-01"))
+        _ = try fixture.factors.create(projectID: "beta", devicePK: pk, caller: alice, body: PlatformFixture.body("\(device.agriID)-01"))
         try fixture.projects.delete("beta", hard: false, by: alice)
         #expect(try fixture.rows(devicePK: pk).isEmpty)
         // Hard delete of a project with bound devices.
         let (second, secondPK) = try fixture.bound(to: "alpha")
-        _ = try fixture.factors.create(projectID: "alpha", devicePK: secondPK, caller: alice, body: FactorsFixture.body("\(second.agriID)-01"))
+        _ = try fixture.factors.create(projectID: "alpha", devicePK: secondPK, caller: alice, body: PlatformFixture.body("\(second.agriID)-01"))
         try fixture.projects.delete("alpha", hard: true, by: alice)
         #expect(try fixture.rows(devicePK: secondPK).isEmpty)
     }
 
     @Test func setProjectAndTransferMoveFactors() throws {
-        let fixture = try FactorsFixture()
+        let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
         let gina = try fixture.caller("gina")
         let (device, pk) = try fixture.bound(to: "alpha")
         _ = try fixture.factors.create(projectID: "alpha", devicePK: pk, caller: alice,
-                                       body: FactorsFixture.body("\(device.agriID)-01", [("threshold_min", .int(1))]))
+                                       body: PlatformFixture.body("\(device.agriID)-01", [("threshold_min", .int(1))]))
         let alphaPK = try fixture.projects.resolve("alpha", for: alice, access: .read).pk
         let beta = try fixture.projects.resolve("beta", for: alice, access: .read)
         #expect(try fixture.rows(devicePK: pk).map(\.1) == [alphaPK])
@@ -310,7 +311,7 @@ import Testing
     // MARK: - Command queue (Devices), over the manual clock
 
     @Test func commandsNeedTheDeviceOnlineAndExpire() throws {
-        let fixture = try FactorsFixture(config: ["devices.command_ttl": "60s", "devices.offline_after": "600s"])
+        let fixture = try PlatformFixture(config: ["devices.command_ttl": "60s", "devices.offline_after": "600s"])
         let alice = try fixture.caller("alice")
         let (device, pk) = try fixture.bound(capabilities: ["SUPPORTS_REBOOT"])
         let (plain, plainPK) = try fixture.bound()

@@ -1,5 +1,6 @@
 import Core
 import Devices
+import DomainTestSupport
 import Factors
 import Testing
 
@@ -143,7 +144,7 @@ import Testing
     // MARK: - Catalog
 
     @Test func shippedCatalogParses() throws {
-        let modules = try FactorTemplate.catalog(FactorsFixture.shippedCatalog())
+        let modules = try FactorTemplate.catalog(PlatformFixture.shippedCatalog())
         #expect(modules.map(\.model) == ["THM-30", "SOIL-4IN1", "EM-1P"])
         let thm = modules[0]
         #expect(thm.factors.map(\.name) == ["temp", "humidity"])

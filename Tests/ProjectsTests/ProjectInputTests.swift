@@ -1,4 +1,5 @@
 import Core
+import DomainTestSupport
 import Projects
 import Testing
 

@@ -1,5 +1,6 @@
 import Auth
 import Core
+import DomainTestSupport
 import Foundation
 import Persistence
 import Projects
