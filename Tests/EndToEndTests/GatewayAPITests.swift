@@ -443,8 +443,8 @@ import TestSupport
         init(_ server: ServerProcess, keys text: String, arguments: [String]) throws {
             let keys = directory.file("keys.tsv")
             try text.write(toFile: keys, atomically: true, encoding: .utf8)
-            FileManager.default.createFile(atPath: outputPath, contents: nil)
-            FileManager.default.createFile(atPath: directory.file("err.log"), contents: nil)
+            _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+            _ = FileManager.default.createFile(atPath: directory.file("err.log"), contents: nil)
             process.executableURL = URL(fileURLWithPath: Binaries.path("device-simulator"))
             process.arguments = ["--url", "http://127.0.0.1:\(server.port)", "--devices", keys] + arguments
             process.environment = Binaries.environment()

@@ -115,24 +115,8 @@ final class RawConnection {
     init(port: Int, timeout: Double = 10) throws { fd = try HTTPTestClient.connect(port: port, timeout: timeout) }
 
     /// Connects with a small, fixed receive buffer (no autotuning), so that unread responses back up in the server.
-    init(port: Int, receiveBuffer: Int32, timeout: Int = 10) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw RawSocketError(description: "socket failed: errno \(errno)") }
-        var size = receiveBuffer
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        var tv = timeval(tv_sec: timeout, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard result == 0 else {
-            Glibc.close(fd)
-            throw RawSocketError(description: "connect failed: errno \(errno)")
-        }
+    init(port: Int, receiveBuffer: Int32, timeout: Double = 10) throws {
+        fd = try HTTPTestClient.connect(port: port, timeout: timeout, receiveBuffer: receiveBuffer)
     }
 
     deinit { close() }
@@ -434,32 +418,8 @@ func monotonicNow() -> Double {
         defer { server.stop() }
         let connection = try RawConnection(port: server.port)
         let head = Array("GET /slow HTTP/1.1\r\nHost: x\r\nX-Trickle: one byte every half second\r\n\r\n".utf8)
-        let start = monotonicNow()
-        var sent = 0
-        var closedAfter: Double?
-        var answered = false
         // Never the last byte: the head stays incomplete whatever happens.
-        trickle: while sent < head.count - 1, monotonicNow() - start < 10 {
-            var byte = head[sent]
-            if Glibc.send(connection.fd, &byte, 1, Int32(MSG_NOSIGNAL)) != 1 {
-                closedAfter = monotonicNow() - start
-                break
-            }
-            sent += 1
-            var descriptor = pollfd(fd: connection.fd, events: Int16(POLLIN), revents: 0)
-            if poll(&descriptor, 1, 500) > 0 {
-                var scratch = [UInt8](repeating: 0, count: 1024)
-                let count = scratch.withUnsafeMutableBytes { recv(connection.fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-                if count > 0 {
-                    answered = true
-                    break trickle
-                }
-                if count == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-                    closedAfter = monotonicNow() - start
-                    break trickle
-                }
-            }
-        }
+        let (sent, closedAfter, answered) = trickle(Array(head.dropLast()), on: connection, pauseMilliseconds: 500)
         #expect(!answered, "the server should just close, not answer a partial head")
         #expect(closedAfter != nil, "connection still open after \(sent) bytes")
         #expect(sent < head.count - 1, "the whole head (but its last byte) went through")
@@ -480,32 +440,9 @@ func monotonicNow() -> Double {
         defer { server.stop() }
         let connection = try RawConnection(port: server.port)
         try connection.send("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n")
-        let start = monotonicNow()
-        var sent = 0
-        var closedAfter: Double?
-        var answered = false
         // Never the whole body: the request stays incomplete whatever happens.
-        trickle: while sent < 999, monotonicNow() - start < 10 {
-            var byte = UInt8(ascii: "b")
-            if Glibc.send(connection.fd, &byte, 1, Int32(MSG_NOSIGNAL)) != 1 {
-                closedAfter = monotonicNow() - start
-                break
-            }
-            sent += 1
-            var descriptor = pollfd(fd: connection.fd, events: Int16(POLLIN), revents: 0)
-            if poll(&descriptor, 1, 300) > 0 {
-                var scratch = [UInt8](repeating: 0, count: 1024)
-                let count = scratch.withUnsafeMutableBytes { recv(connection.fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-                if count > 0 {
-                    answered = true
-                    break trickle
-                }
-                if count == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-                    closedAfter = monotonicNow() - start
-                    break trickle
-                }
-            }
-        }
+        let start = monotonicNow()
+        let (sent, closedAfter, answered) = trickle(Array(repeating: UInt8(ascii: "b"), count: 999), on: connection, pauseMilliseconds: 300)
         #expect(!answered, "the server should just close, not answer a partial body")
         #expect(closedAfter != nil, "connection still open after \(sent) body bytes in \(monotonicNow() - start) s")
         if let closedAfter {
@@ -724,4 +661,24 @@ func monotonicNow() -> Double {
 
         #expect(throws: (any Error).self) { _ = try HTTPTestClient.connect(port: port, timeout: 2) }
     }
+}
+
+/// Sends `bytes` one at a time, waiting up to `pauseMilliseconds` for an answer after each, for at most 10 s.
+/// Returns how many were sent, when (seconds after the first) the server closed, and whether it answered.
+func trickle(_ bytes: [UInt8], on connection: RawConnection, pauseMilliseconds: Int32) -> (sent: Int, closedAfter: Double?, answered: Bool) {
+    let start = monotonicNow()
+    var sent = 0
+    while sent < bytes.count, monotonicNow() - start < 10 {
+        var byte = bytes[sent]
+        if Glibc.send(connection.fd, &byte, 1, Int32(MSG_NOSIGNAL)) != 1 { return (sent, monotonicNow() - start, false) }
+        sent += 1
+        var descriptor = pollfd(fd: connection.fd, events: Int16(POLLIN), revents: 0)
+        if poll(&descriptor, 1, pauseMilliseconds) > 0 {
+            var scratch = [UInt8](repeating: 0, count: 1024)
+            let count = scratch.withUnsafeMutableBytes { recv(connection.fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if count > 0 { return (sent, nil, true) }
+            if count == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) { return (sent, monotonicNow() - start, false) }
+        }
+    }
+    return (sent, nil, false)
 }

@@ -38,8 +38,8 @@ public func runProgram(_ name: String, _ arguments: [String], environment: [Stri
     process.environment = Binaries.environment(environment)
     let directory = TemporaryDirectory("iot-run")
     defer { directory.remove() }
-    FileManager.default.createFile(atPath: directory.file("out"), contents: nil)
-    FileManager.default.createFile(atPath: directory.file("err"), contents: nil)
+    _ = FileManager.default.createFile(atPath: directory.file("out"), contents: nil)
+    _ = FileManager.default.createFile(atPath: directory.file("err"), contents: nil)
     let out = FileHandle(forWritingAtPath: directory.file("out"))!
     let err = FileHandle(forWritingAtPath: directory.file("err"))!
     process.standardOutput = out
@@ -78,7 +78,7 @@ public final class ServerProcess: @unchecked Sendable {
         directory = TemporaryDirectory("iot-server")
         self.databasePath = databasePath ?? directory.file("iot.db")
         stderrPath = directory.file("server.log")
-        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         process = Process()
         process.executableURL = URL(fileURLWithPath: Binaries.path("api-server"))
         process.arguments = ["--db", self.databasePath, "--port", "0"] + arguments

@@ -44,9 +44,12 @@ public final class HTTPTestClient: @unchecked Sendable {
     }
 
     /// Opens a TCP connection to 127.0.0.1:`port` with a receive timeout.
-    public static func connect(port: Int, timeout: Double = 30) throws -> Int32 {
+    /// `receiveBuffer` fixes the socket's receive buffer (no autotuning) before connecting, so that unread
+    /// responses back up in the server.
+    public static func connect(port: Int, timeout: Double = 30, receiveBuffer: Int32? = nil) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestClientError("socket failed: \(errno)") }
+        if var size = receiveBuffer { setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
