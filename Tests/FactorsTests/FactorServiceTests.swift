@@ -340,3 +340,23 @@ import Testing
         #expect(apiError { _ = try fixture.devices.queue(.reboot, projectID: "alpha", pk: pk, caller: alice) }?.code == "DEVICE_OFFLINE")
     }
 }
+
+@Suite struct CommandHistoryScopeTests {
+    @Test func historyShowsOnlyCommandsQueuedInTheProjectOfTheURL() throws {
+        let fixture = try PlatformFixture()
+        let alice = try fixture.caller("alice")
+        let (device, pk) = try fixture.bound(capabilities: ["SUPPORTS_REBOOT"])
+        let gateway = try fixture.devices.authenticateDevice(authorization: "Basic " + Data("\(device.deviceID):\(device.key)".utf8).base64EncodedString())
+        _ = try fixture.devices.deliverCommands(to: gateway)   // contact: online
+        _ = try fixture.devices.queue(.reboot, projectID: "alpha", pk: pk, caller: alice)
+        #expect(try fixture.devices.commands(projectID: "alpha", pk: pk, caller: alice, page: PageRequest()).count == 1)
+        _ = try fixture.devices.setProject(projectID: "alpha", pk: pk, targetProjectID: "beta", caller: alice)
+        // A token scoped to beta must not learn what was sent to the device while it was in alpha…
+        let betaOnly = try fixture.caller("alice", TokenRequest(projects: ["beta"]))
+        #expect(try fixture.devices.commands(projectID: "beta", pk: pk, caller: betaOnly, page: PageRequest()).count == 0)
+        // …but the device still receives what is queued for it, wherever it was queued.
+        #expect(try fixture.devices.deliverCommands(to: gateway).map(\.command) == ["NAT@AT+Z"])
+        _ = try fixture.devices.queue(.reboot, projectID: "beta", pk: pk, caller: alice)
+        #expect(try fixture.devices.commands(projectID: "beta", pk: pk, caller: betaOnly, page: PageRequest()).count == 1)
+    }
+}

@@ -69,5 +69,10 @@ enum DeviceMigrations {
             );
             CREATE INDEX device_commands_by_device ON device_commands(device_pk, status, id);
             """),
+        // Command history is shown per project (a scoped token of the device's next project must not see it).
+        Migration("devices.004.device-commands-project", """
+            ALTER TABLE device_commands ADD COLUMN project_pk INTEGER;
+            CREATE INDEX device_commands_by_project ON device_commands(device_pk, project_pk, id);
+            """),
     ]
 }

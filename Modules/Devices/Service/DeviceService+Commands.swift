@@ -25,7 +25,8 @@ extension DeviceService {
             let store = CommandStore(db: tx)
             var queued: [DeviceCommand] = []
             for (kind, text) in action.commands {
-                let command = try store.insert(devicePK: device.id, kind: kind, command: text, createdBy: caller.username, createdAt: time,
+                let command = try store.insert(devicePK: device.id, projectPK: project.pk, kind: kind, command: text,
+                                               createdBy: caller.username, createdAt: time,
                                                expiresAt: expiresAt)
                 try bus.publish(DeviceCommandQueued(devicePK: device.id, commandID: command.id, kind: kind), in: tx)
                 queued.append(command)
@@ -34,11 +35,14 @@ extension DeviceService {
         }
     }
 
-    /// A device's command history, newest first.
+    /// A device's command history in this project (commands queued while it was in another project stay there),
+    /// newest first.
     public func commands(projectID: String, pk: Int64, caller: Caller, page: PageRequest) throws -> PageResult<DeviceCommand> {
-        let (_, device) = try resolveDevice(projectID: projectID, pk: pk, caller: caller, access: .read)
+        let (project, device) = try resolveDevice(projectID: projectID, pk: pk, caller: caller, access: .read)
         try expireCommands(devicePK: device.id)
-        let (count, items) = try db.read { try CommandStore(db: $0).history(devicePK: device.id, limit: page.limit, offset: page.offset) }
+        let (count, items) = try db.read {
+            try CommandStore(db: $0).history(devicePK: device.id, projectPK: project.pk, limit: page.limit, offset: page.offset)
+        }
         return PageResult(count: count, items: items)
     }
 

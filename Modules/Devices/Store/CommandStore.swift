@@ -13,11 +13,12 @@ struct CommandStore {
                       createdAt: row.string(7), expiresAt: row.int(8), deliveredAt: row.optionalString(9), finishedAt: row.optionalString(10))
     }
 
-    func insert(devicePK: Int64, kind: String, command: String, createdBy: String, createdAt: String, expiresAt: Int64) throws -> DeviceCommand {
+    func insert(devicePK: Int64, projectPK: Int64, kind: String, command: String, createdBy: String, createdAt: String,
+                expiresAt: Int64) throws -> DeviceCommand {
         try db.execute("""
-            INSERT INTO device_commands (device_pk, kind, command, status, created_by, created_at, expires_at)
-            VALUES (?, ?, ?, 'pending', ?, ?, ?)
-            """, [devicePK, kind, command, createdBy, createdAt, expiresAt])
+            INSERT INTO device_commands (device_pk, project_pk, kind, command, status, created_by, created_at, expires_at)
+            VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)
+            """, [devicePK, projectPK, kind, command, createdBy, createdAt, expiresAt])
         return DeviceCommand(id: db.lastInsertRowID, devicePK: devicePK, kind: kind, command: command, status: .pending, output: nil,
                              createdBy: createdBy, createdAt: createdAt, expiresAt: expiresAt, deliveredAt: nil, finishedAt: nil)
     }
@@ -55,10 +56,13 @@ struct CommandStore {
         try db.execute("UPDATE device_commands SET status = ?, output = ?, finished_at = ? WHERE id = ?", [status.rawValue, output, time, id])
     }
 
-    func history(devicePK: Int64, limit: Int, offset: Int) throws -> (Int64, [DeviceCommand]) {
-        let count = try db.queryOne("SELECT COUNT(*) FROM device_commands WHERE device_pk = ?", [devicePK])?.int(0) ?? 0
-        let items = try db.query("SELECT \(Self.columns) FROM device_commands WHERE device_pk = ? ORDER BY id DESC LIMIT ? OFFSET ?",
-                                 [devicePK, limit, offset]).map(Self.command)
+    /// Commands queued for the device while it was in `projectPK`, newest first.
+    func history(devicePK: Int64, projectPK: Int64, limit: Int, offset: Int) throws -> (Int64, [DeviceCommand]) {
+        let count = try db.queryOne("SELECT COUNT(*) FROM device_commands WHERE device_pk = ? AND project_pk = ?", [devicePK, projectPK])?
+            .int(0) ?? 0
+        let items = try db.query("""
+            SELECT \(Self.columns) FROM device_commands WHERE device_pk = ? AND project_pk = ? ORDER BY id DESC LIMIT ? OFFSET ?
+            """, [devicePK, projectPK, limit, offset]).map(Self.command)
         return (count, items)
     }
 
