@@ -76,7 +76,8 @@ extension DeviceService {
             after = (t, series)
         }
         let rows = try db.read {
-            try TelemetryStore(db: $0).history(devicePK: device.id, projectPK: project.pk, organizationID: project.organizationID, agriID: agriID, start: start,
+            try TelemetryStore(db: $0).history(devicePK: device.id, projectPK: project.pk, organizationID: project.organizationID,
+                                               agriID: agriID, start: start,
                                                end: end, after: after, limit: limit + 1)
         }
         let page = rows.prefix(limit)

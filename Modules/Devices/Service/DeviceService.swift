@@ -76,7 +76,8 @@ public final class DeviceService: Sendable, ProjectDeviceCounter {
         let sortedAgriIDs = devices.map(\.agriID).sorted()
         let nested = zip(sortedAgriIDs, sortedAgriIDs.dropFirst()).filter { $1.hasPrefix($0) }.map { "\($0) / \($1)" }
         if !nested.isEmpty {
-            throw APIError.validation(field: "agri_id", "agri_ids in the file nest with each other: \(nested.prefix(10).joined(separator: ", ")); nothing was applied")
+            let pairs = nested.prefix(10).joined(separator: ", ")
+            throw APIError.validation(field: "agri_id", "agri_ids in the file nest with each other: \(pairs); nothing was applied")
         }
         let keys = devices.map { _ in Secrets.token(prefix: "dk_") }
         let time = now
@@ -88,8 +89,8 @@ public final class DeviceService: Sendable, ProjectDeviceCounter {
             }
             let clashing = try store.clashingAgriIDs(devices.map(\.agriID))
             if !clashing.isEmpty {
-                throw APIError.conflict("AGRI_ID_EXISTS",
-                                        "agri_id already used or nested with an existing one: \(clashing.prefix(10).joined(separator: ", ")); nothing was applied")
+                let list = clashing.prefix(10).joined(separator: ", ")
+                throw APIError.conflict("AGRI_ID_EXISTS", "agri_id already used or nested with an existing one: \(list); nothing was applied")
             }
             for (device, key) in zip(devices, keys) {
                 _ = try store.insert(device, safeCodeHash: Self.safeCodeHash(deviceID: device.deviceID, safeCode: device.safeCode),
@@ -202,14 +203,16 @@ public final class DeviceService: Sendable, ProjectDeviceCounter {
 
     /// The organization-wide flat list (`GET /api/v2/devices/`), only devices of projects the token sees.
     public func list(caller: Caller, search: String?, projectID: String?) throws -> [DeviceView] {
-        let key = "org|\(caller.organizationID)|\(caller.allProjects ? "*" : caller.projects.joined(separator: ","))|\(projectID ?? "")|\(search ?? "")"
+        let scope = caller.allProjects ? "*" : caller.projects.joined(separator: ",")
+        let key = "org|\(caller.organizationID)|\(scope)|\(projectID ?? "")|\(search ?? "")"
         var scopePKs: [Int64]?
         if let projectID {
             scopePKs = [try projects.resolve(projectID, for: caller, access: .read).pk]
         }
         return try viewCache.value(for: key, scope: caller.organizationID) {
             var devices = try db.read {
-                try DeviceStore(db: $0).devices(organizationID: caller.organizationID, projectPKs: scopePKs, search: search, limit: 100_000, offset: 0)
+                try DeviceStore(db: $0).devices(organizationID: caller.organizationID, projectPKs: scopePKs, search: search,
+                                                limit: 100_000, offset: 0)
             }
             if !caller.allProjects {
                 let refs = try projects.projects(pks: Array(Set(devices.compactMap(\.projectPK))))

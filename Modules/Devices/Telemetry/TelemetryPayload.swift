@@ -74,7 +74,9 @@ enum TelemetryPayload {
                 points.append(point)
             }
         }
-        if !problems.isEmpty { throw APIError.validation(problems, detail: "Invalid telemetry points: \(problems.keys.sorted().prefix(5).joined(separator: ", "))") }
+        if !problems.isEmpty {
+            throw APIError.validation(problems, detail: "Invalid telemetry points: \(problems.keys.sorted().prefix(5).joined(separator: ", "))")
+        }
         return (points, dropped)
     }
 }

@@ -100,10 +100,18 @@ public struct FactorSpec: Sendable, Equatable {
         }
         if let register = reader.int("register", required: creating, range: 0...65_535) { spec.register = register }
         if let type = reader.string("data_type") {
-            if dataTypes.contains(type) { spec.dataType = type } else { reader.fail("data_type", "must be one of \(dataTypes.joined(separator: ", "))") }
+            if dataTypes.contains(type) {
+                spec.dataType = type
+            } else {
+                reader.fail("data_type", "must be one of \(dataTypes.joined(separator: ", "))")
+            }
         }
         if let order = reader.string("byte_order") {
-            if byteOrders.contains(order) { spec.byteOrder = order } else { reader.fail("byte_order", "must be one of \(byteOrders.joined(separator: ", "))") }
+            if byteOrders.contains(order) {
+                spec.byteOrder = order
+            } else {
+                reader.fail("byte_order", "must be one of \(byteOrders.joined(separator: ", "))")
+            }
         }
         if let scale = reader.double("scale") { spec.scale = scale }
         if let offset = reader.double("offset") { spec.offset = offset }
