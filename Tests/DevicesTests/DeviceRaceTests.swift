@@ -211,3 +211,22 @@ import TestSupport
         #expect(try history(fixture, pk, alice) == [HistoryPage.Point(agriID: agri, value: 2, t: 200)])
     }
 }
+
+@Suite struct IngestDeadlockGuardTests {
+    /// The committer needs the writer: ingesting from inside a write would wait forever. It is refused at once.
+    @Test func ingestingFromInsideAWriteIsRefusedNotDeadlocked() throws {
+        let fixture = try PlatformFixture()
+        let alice = try fixture.caller("alice")
+        let (device, pk) = try fixture.bound()
+        let failure = apiError {
+            try fixture.db.write { _ in
+                _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice,
+                                               body: PlatformFixture.points([(device.agriID + "-01", 1, nil)]))
+            }
+        }
+        #expect(failure?.status == 500)
+        // Outside a write the same call goes through.
+        let result = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: PlatformFixture.points([(device.agriID + "-01", 1, nil)]))
+        #expect(result.accepted == 1)
+    }
+}

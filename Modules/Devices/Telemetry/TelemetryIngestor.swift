@@ -40,6 +40,8 @@ final class TelemetryIngestor: Sendable {
     private let seriesCache = Mutex<[TelemetryStore.SeriesKey: Int64]>([:])
     private let stopped = DispatchSemaphore(value: 0)
     private let stopRequested = Atomic<Bool>(false)
+    /// The committer thread's id (ingest refuses to be called from it).
+    private let committerThread = Atomic<UInt>(0)
     /// `PRAGMA data_version` of the writer at the last group commit (changes when another process commits).
     private let lastDataVersion = Atomic<Int64>(-1)
     /// Upper bound of points per transaction (a larger group waits for the next one).
@@ -61,6 +63,11 @@ final class TelemetryIngestor: Sendable {
 
     /// Queues `batch` and blocks until it is committed; throws what the commit threw.
     func ingest(_ batch: Batch) throws {
+        // Waiting for the committer from the committer itself (a TelemetryReceived subscriber ingesting) or from
+        // inside a write (the committer needs the writer) would never end: refuse instead.
+        guard UInt(pthread_self()) != committerThread.load(ordering: .relaxed), !db.isWritingOnThisThread else {
+            throw APIError(status: 500, code: "INTERNAL_ERROR", detail: "Telemetry cannot be ingested from inside a write or a commit")
+        }
         let ticket = Ticket()
         let accepted = pending.withLock { state -> Bool in
             guard !state.stopping else { return false }
@@ -72,7 +79,10 @@ final class TelemetryIngestor: Sendable {
         condition.lock()
         condition.signal()
         condition.unlock()
-        ticket.done.wait()
+        guard ticket.done.wait(timeout: .now() + 60) == .success else {
+            // Not known to be committed; a retry is harmless (a point with the same agri_id and t replaces itself).
+            throw APIError(status: 503, code: "UNAVAILABLE", detail: "Telemetry commit is taking too long; retry")
+        }
         if let error = ticket.outcome.withLock({ $0 }) { throw error }
     }
 
@@ -108,6 +118,7 @@ final class TelemetryIngestor: Sendable {
     }
 
     private func run() {
+        committerThread.store(UInt(pthread_self()), ordering: .relaxed)
         while true {
             var (group, stop) = takeGroup()
             if group.isEmpty {

@@ -48,13 +48,16 @@ public final class HTTPServer: Sendable {
     /// seconds, their responses carry `Connection: close`), then stops the loop and the workers.
     public func shutdown(gracePeriod: Double) {
         guard let eventLoop = loop.withLock({ $0 }) else { return }
+        let deadline = Date().addingTimeInterval(max(0, gracePeriod))
         shutdownRequested.store(true, ordering: .sequentiallyConsistent)
         eventLoop.selector.wakeUp()
         _ = eventLoop.drained.wait(timeout: .now() + max(0, gracePeriod))
         eventLoop.stopRequested.store(true, ordering: .sequentiallyConsistent)
         eventLoop.selector.wakeUp()
         _ = eventLoop.finished.wait(timeout: .now() + 5)
-        workers.stop()
+        // Handlers still running past the grace period get what is left of it (at least a moment) before the
+        // caller goes on to close the database under them.
+        workers.stop(timeout: max(0.5, deadline.timeIntervalSinceNow))
         loop.withLock { $0 = nil }
     }
 
@@ -102,6 +105,8 @@ final class EventLoop: @unchecked Sendable {
     private var shutdownApplied = false
     private var drainedSignalled = false
     private var lastSweep: Double = 0
+    /// Set while accepting is paused because the process ran out of file descriptors.
+    private var acceptPausedUntil: Double?
 
     init(server: HTTPServer, listenFD: Int32) throws {
         self.server = server
@@ -132,6 +137,10 @@ final class EventLoop: @unchecked Sendable {
                 }
             }
             if server.shutdownRequested.load(ordering: .relaxed) { applyShutdown() }
+            if let until = acceptPausedUntil, now >= until, listenFD >= 0 {
+                acceptPausedUntil = nil
+                selector.modify(listenFD, .read)
+            }
             if now - lastSweep >= 0.25 {
                 sweep(now: now)
                 lastSweep = now
@@ -167,7 +176,15 @@ final class EventLoop: @unchecked Sendable {
             if fd < 0 {
                 let code = errno
                 if code == EINTR || code == ECONNABORTED { continue }
-                if code != EAGAIN && code != EWOULDBLOCK {
+                if code == EMFILE || code == ENFILE || code == ENOBUFS || code == ENOMEM {
+                    // Out of descriptors: the pending connection stays in the backlog and level-triggered epoll
+                    // would report it on every turn. Pause accepting briefly instead of spinning.
+                    if acceptPausedUntil == nil {
+                        server.logger.warning("accept paused: out of file descriptors", ["errno": .int(Int(code))])
+                    }
+                    acceptPausedUntil = now + 0.1
+                    selector.modify(listenFD, .none)
+                } else if code != EAGAIN && code != EWOULDBLOCK {
                     server.logger.warning("accept failed", ["errno": .int(Int(code))])
                 }
                 return
@@ -349,6 +366,7 @@ final class EventLoop: @unchecked Sendable {
             }
             if count > 0 {
                 connection.outputOffset += count
+                connection.lastActivity = Self.now()   // a slow reader that keeps reading is not idle
             } else {
                 let code = errno
                 if count < 0, code == EINTR { continue }
@@ -443,6 +461,7 @@ final class EventLoop: @unchecked Sendable {
         // after their response (which carries `Connection: close`).
         for case let connection? in connections where connection.phase != .awaitingResponse && !connection.hasPendingOutput {
             if connection.phase == .reading, !connection.parser.isIdle { continue }   // a body is arriving: let it finish
+            if connection.phase == .draining { continue }   // its final response must not be reset; `sweep` ends it
             close(connection)
         }
         checkDrained()
@@ -450,8 +469,12 @@ final class EventLoop: @unchecked Sendable {
 
     private func checkDrained() {
         guard !drainedSignalled, inFlight == 0 else { return }
-        let writing = connections.contains { $0?.hasPendingOutput ?? false }
-        if !writing {
+        // Drained: nothing in a handler, nothing left to write, no request body still arriving.
+        let busy = connections.contains { connection in
+            guard let connection else { return false }
+            return connection.hasPendingOutput || (connection.phase == .reading && !connection.parser.isIdle)
+        }
+        if !busy {
             drainedSignalled = true
             drained.signal()
         }

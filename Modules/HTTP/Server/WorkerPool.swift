@@ -8,6 +8,7 @@ final class WorkerPool: @unchecked Sendable {
     private var head = 0
     private var stopping = false
     private var running = 0
+    private var exited = 0
     private var threads: [Thread] = []
 
     init(threads count: Int, name: String = "http-worker") {
@@ -35,10 +36,15 @@ final class WorkerPool: @unchecked Sendable {
     }
 
     /// Lets the threads finish their current job and exit; queued jobs that never started are dropped.
-    func stop() {
+    /// Waits up to `timeout` seconds for the running jobs to finish and the threads to exit.
+    func stop(timeout: Double = 0) {
         condition.lock()
         stopping = true
         condition.broadcast()
+        let deadline = Date().addingTimeInterval(timeout)
+        while running > 0 || exited < threads.count, Date() < deadline {
+            _ = condition.wait(until: deadline)
+        }
         condition.unlock()
     }
 
@@ -47,6 +53,8 @@ final class WorkerPool: @unchecked Sendable {
             condition.lock()
             while head == queue.count, !stopping { condition.wait() }
             if stopping {
+                exited += 1
+                condition.broadcast()
                 condition.unlock()
                 return
             }
@@ -61,6 +69,7 @@ final class WorkerPool: @unchecked Sendable {
             job()
             condition.lock()
             running -= 1
+            if stopping { condition.broadcast() }
             condition.unlock()
         }
     }

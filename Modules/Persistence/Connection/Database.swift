@@ -21,6 +21,8 @@ public final class Database: TransactionScope {
 
     static let maxCachedStatements = 256
 
+    static let transactionLost = DatabaseError(code: 1, message: "the transaction was rolled back by SQLite after an error", sql: nil)
+
     init(path: String, readOnly: Bool, configuration: DatabaseConfiguration) throws {
         var handle: OpaquePointer?
         var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI
@@ -60,6 +62,9 @@ public final class Database: TransactionScope {
 
     /// A cached prepared statement for `sql` (prepared once per connection).
     func statement(_ sql: String) throws -> Statement {
+        // SQLite may roll a transaction back on its own (SQLITE_FULL, IOERR, …). Inside `write`, a statement
+        // must then fail instead of silently committing on its own in autocommit mode.
+        if writeDepth > 0, sqlite3_get_autocommit(handle) != 0 { throw Self.transactionLost }
         if let cached = cache[sql] { return cached }
         if cache.count >= Self.maxCachedStatements { cache.removeAll() }
         let statement = try Statement(connection: self, sql: sql, persistent: true)
@@ -177,11 +182,14 @@ public final class Database: TransactionScope {
                 throw error
             }
         }
+        // A connection left inside a transaction by a failed ROLLBACK would refuse every BEGIN: clear it first.
+        if sqlite3_get_autocommit(handle) == 0 { try? executeScript("ROLLBACK") }
         try executeScript("BEGIN IMMEDIATE")
         writeDepth = 1
         defer { writeDepth = 0 }
         do {
             let result = try body(self)
+            if sqlite3_get_autocommit(handle) != 0 { throw Self.transactionLost }
             try executeScript("COMMIT")
             return result
         } catch {

@@ -71,6 +71,9 @@ public final class DatabasePool: @unchecked Sendable {
         return result
     }
 
+    /// Whether the calling thread is inside `write` (work that waits for another writer would deadlock).
+    public var isWritingOnThisThread: Bool { writerOwner.load(ordering: .acquiring) == UInt(pthread_self()) }
+
     /// Runs `body` on a read-only connection inside one read transaction (one consistent snapshot).
     /// Inside a `write` on the same thread it reads through the writer (and sees the uncommitted changes).
     public func read<T>(_ body: (Database) throws -> T) throws -> T {
@@ -79,15 +82,30 @@ public final class DatabasePool: @unchecked Sendable {
             return try body(writer)
         }
         if isMemory {
-            // An in-memory database has a single connection: reads share the writer.
+            // An in-memory database has a single connection: reads share the writer (and own it meanwhile, so
+            // a nested read or write on this thread joins instead of deadlocking).
             writerLock.lock()
-            defer { writerLock.unlock() }
-            guard let writer, !closed else { throw PersistenceUsageError("database is closed") }
-            return try writer.readTransaction(body)
+            guard let writer, !closed else {
+                writerLock.unlock()
+                throw PersistenceUsageError("database is closed")
+            }
+            writerOwner.store(me, ordering: .releasing)
+            let outcome = Result { try writer.readTransaction(body) }
+            let actions = writer.takeCommitActions()
+            writerOwner.store(0, ordering: .releasing)
+            writerLock.unlock()
+            if case .success = outcome { for action in actions { action() } }
+            return try outcome.get()
         }
         let reader = try checkoutReader()
         defer { checkin(reader) }
-        let result = try reader.readTransaction(body)
+        let result: T
+        do {
+            result = try reader.readTransaction(body)
+        } catch {
+            _ = reader.takeCommitActions()   // a failed read's actions never leak into the next read
+            throw error
+        }
         let actions = reader.takeCommitActions()
         for action in actions { action() }
         return result
