@@ -22,7 +22,7 @@ public final class DevicesModule: PlatformModule {
          ConfigKey("devices.command_ttl", .duration), ConfigKey("devices.telemetry_retention", .duration)]
     }
 
-    public func subscribe(to bus: EventBus) { service.subscribe(to: bus) }
+    public func subscribe(to bus: PlatformBus) { service.subscribe(to: bus) }
 
     public var commands: [any CLICommand] { DeviceCommands.all(service) }
 

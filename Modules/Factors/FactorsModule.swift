@@ -17,7 +17,7 @@ public final class FactorsModule: PlatformModule {
 
     public var migrations: [Migration] { FactorMigrations.all }
 
-    public func subscribe(to bus: EventBus) { service.subscribe(to: bus) }
+    public func subscribe(to bus: PlatformBus) { service.subscribe(to: bus) }
 
     public var commands: [any CLICommand] { ModuleCommands.all(service) }
 }

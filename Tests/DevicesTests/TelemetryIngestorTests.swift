@@ -20,7 +20,7 @@ import TestSupport
         let bound = try (0..<4).map { _ in try fixture.bound(to: "alpha") }
         let received = Received()
         let db = fixture.db
-        fixture.bus.subscribe(TelemetryReceived.self) { event, _ in
+        fixture.bus.subscribe(TelemetryReceived.self, afterCommit: { event in
             let first = event.points[0]
             let visible = (try? db.read { db in
                 try db.queryOne("""
@@ -29,7 +29,7 @@ import TestSupport
                     """, [event.devicePK, first.agriID, first.t])
             }) != nil
             received.events.withLock { $0.append((event.devicePK, first.t, event.points.count, visible)) }
-        }
+        })
         let threads = 12
         let batchesPerThread = 15
         let pointsPerBatch = 25
@@ -71,7 +71,7 @@ import TestSupport
         let (device, pk) = try fixture.bound(to: "alpha")
         let project = try fixture.projects.resolve("alpha", for: fixture.caller("alice"), access: .read)
         let metrics = MetricsRegistry()
-        let ingestor = TelemetryIngestor(db: fixture.db, bus: EventBus(), logger: Logger(level: .error), metrics: metrics, maxPointsPerCommit: 100)
+        let ingestor = TelemetryIngestor(db: fixture.db, bus: PlatformBus(), logger: Logger(level: .error), metrics: metrics, maxPointsPerCommit: 100)
         defer { ingestor.stop() }
         DispatchQueue.concurrentPerform(iterations: 8) { thread in
             for batch in 0..<5 {
@@ -91,7 +91,7 @@ import TestSupport
         let fixture = try PlatformFixture()
         let (device, pk) = try fixture.bound(to: "alpha")
         let project = try fixture.projects.resolve("alpha", for: fixture.caller("alice"), access: .read)
-        let ingestor = TelemetryIngestor(db: fixture.db, bus: EventBus(), logger: Logger(level: .error), metrics: MetricsRegistry())
+        let ingestor = TelemetryIngestor(db: fixture.db, bus: PlatformBus(), logger: Logger(level: .error), metrics: MetricsRegistry())
         func batch(_ t: Int64) -> TelemetryIngestor.Batch {
             TelemetryIngestor.Batch(devicePK: pk, projectPK: project.pk, projectID: "alpha", organizationID: project.organizationID, theType: "m",
                                     points: [TelemetryReceived.Point(agriID: device.agriID, value: 1, t: t)], connectTime: t)

@@ -56,7 +56,7 @@ open class PlatformFixture: @unchecked Sendable {
 
     public var clock: ManualClock { test.clock }
     public var db: DatabasePool { test.context.db }
-    public var bus: EventBus { test.context.bus }
+    public var bus: PlatformBus { test.context.bus }
 
     /// A caller authenticated with a fresh token of `username`.
     public func caller(_ username: String, _ request: TokenRequest = TokenRequest()) throws -> Caller {

@@ -19,7 +19,7 @@ import Testing
     /// Runs `request` while another thread holds the writer with `change` applied but not committed: the
     /// request's scope check (a read) still sees the device where it was, and its write waits for the change
     /// to commit. Returns what the request threw.
-    func racing(_ fixture: PlatformFixture, hold: Double = 0.5, change: @escaping @Sendable () throws -> Void,
+    func racing(_ fixture: PlatformFixture, hold: Double = 0.5, change: @escaping @Sendable (Database) throws -> Void,
                 request: () throws -> Void) -> APIError? {
         let applied = DispatchSemaphore(value: 0)
         let committed = DispatchSemaphore(value: 0)
@@ -27,8 +27,8 @@ import Testing
         let db = fixture.db
         Thread {
             do {
-                try db.write { _ in
-                    try change()
+                try db.write { tx in
+                    try change(tx)
                     applied.signal()
                     Thread.sleep(forTimeInterval: hold)
                 }
@@ -45,9 +45,12 @@ import Testing
         return error
     }
 
-    func unbind(_ fixture: PlatformFixture, _ pk: Int64, from project: String = "alpha") throws -> @Sendable () throws -> Void {
-        let alice = try fixture.caller("alice")
-        return { try fixture.devices.unbind(projectID: project, pk: pk, caller: alice) }
+    /// Unbinds device `pk` inside the holding transaction (what `DeviceService.unbind` does in its own).
+    func unbind(_ fixture: PlatformFixture, _ pk: Int64) throws -> @Sendable (Database) throws -> Void {
+        { tx in
+            let device = try #require(try fixture.devices.device(pk: pk, in: tx))
+            try fixture.devices.unbind(device, tx)
+        }
     }
 
     @Test func createLosesToARacingUnbind() throws {
@@ -65,8 +68,10 @@ import Testing
         let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
         let (device, pk) = try fixture.bound()
-        let move: @Sendable () throws -> Void = {
-            _ = try fixture.devices.setProject(projectID: "alpha", pk: pk, targetProjectID: "beta", caller: alice)
+        let beta = try fixture.projects.resolve("beta", for: alice, access: .write)
+        let move: @Sendable (Database) throws -> Void = { tx in
+            try DeviceStore(db: tx).move(pk: pk, toProjectPK: beta.pk)
+            try fixture.bus.publish(DeviceMoved(devicePK: pk, fromProjectPK: 0, toProjectPK: beta.pk, organizationID: beta.organizationID), in: tx)
         }
         let error = racing(fixture, change: move) {
             _ = try fixture.factors.create(projectID: "alpha", devicePK: pk, caller: alice, body: PlatformFixture.body("\(device.agriID)-01"))
@@ -125,15 +130,14 @@ import Testing
         let (_, otherPK) = try fixture.bound()
         let alpha = try fixture.projects.resolve("alpha", for: alice, access: .write)
         let beta = try fixture.projects.resolve("beta", for: alice, access: .write)
-        try fixture.devices.ensureDevice(pk, in: alpha)
+        let ensure = { (pk: Int64, project: ProjectRef) in try fixture.db.write { tx in try fixture.devices.ensureDevice(pk, in: project, tx: tx) } }
+        try ensure(pk, alpha)
         try fixture.devices.unbind(projectID: "alpha", pk: pk, caller: alice)
-        let unbound = apiError { try fixture.devices.ensureDevice(pk, in: alpha) }
+        let unbound = apiError { try ensure(pk, alpha) }
         #expect(unbound?.status == 404 && unbound?.code == "DEVICE_NOT_FOUND")
         _ = try fixture.devices.setProject(projectID: "alpha", pk: otherPK, targetProjectID: "beta", caller: alice)
-        #expect(apiError { try fixture.devices.ensureDevice(otherPK, in: alpha) }?.code == "DEVICE_NOT_FOUND")
-        try fixture.devices.ensureDevice(otherPK, in: beta)
-        // Inside a write too (the factor and command paths call it there).
-        #expect(apiError { try fixture.db.write { _ in try fixture.devices.ensureDevice(pk, in: alpha) } }?.code == "DEVICE_NOT_FOUND")
+        #expect(apiError { try ensure(otherPK, alpha) }?.code == "DEVICE_NOT_FOUND")
+        try ensure(otherPK, beta)
     }
 
     @Test func bindingClearsFactorsARacingWriteLeftOnTheDevice() throws {

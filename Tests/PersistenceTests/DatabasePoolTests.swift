@@ -258,7 +258,7 @@ struct DatabasePoolTests {
         #expect(seen.current == ["first:2", "second"], "actions run exactly once")
     }
 
-    @Test func nestedWriteUsesSavepoint() throws {
+    @Test func savepointsNestInsideOneTransaction() throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
         let pool = try DatabasePool(path: folder.file("nested.sqlite"))
@@ -268,14 +268,14 @@ struct DatabasePoolTests {
             try db.execute("INSERT INTO t VALUES (?)", ["outer-1"])
             db.onCommit { actions.mutate { $0.append("outer") } }
             do {
-                try pool.write { inner in
+                try db.savepoint { inner in
                     try inner.execute("INSERT INTO t VALUES (?)", ["inner-failed"])
                     inner.onCommit { actions.mutate { $0.append("inner-failed") } }
                     throw ExpectedFailure()
                 }
-                Issue.record("the inner write should have thrown")
+                Issue.record("the savepoint should have thrown")
             } catch is ExpectedFailure {}
-            try pool.write { inner in
+            try db.savepoint { inner in
                 try inner.execute("INSERT INTO t VALUES (?)", ["inner-ok"])
                 inner.onCommit { actions.mutate { $0.append("inner-ok") } }
             }
@@ -286,33 +286,40 @@ struct DatabasePoolTests {
         #expect(names == ["outer-1", "inner-ok", "outer-2"])
         #expect(actions.current == ["outer", "inner-ok"])
 
-        // An outer failure rolls back an inner write that succeeded.
+        // An outer failure rolls back a savepoint that succeeded.
         #expect(throws: ExpectedFailure.self) {
-            try pool.write { _ in
-                try pool.write { inner in try inner.execute("INSERT INTO t VALUES (?)", ["doomed"]) }
+            try pool.write { db in
+                try db.savepoint { inner in try inner.execute("INSERT INTO t VALUES (?)", ["doomed"]) }
                 throw ExpectedFailure()
             }
         }
         #expect(try pool.count("t") == 3)
+        // A savepoint needs a write transaction.
+        #expect(throws: PersistenceUsageError.self) { try pool.read { db in try db.savepoint { _ in } } }
     }
 
-    @Test func readInsideWriteSeesUncommittedRows() throws {
+    @Test func aWriteOrReadInsideAWriteOnTheSameThreadIsRefused() throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
-        let pool = try DatabasePool(path: folder.file("readinwrite.sqlite"))
-        try pool.write { db in try db.execute("CREATE TABLE t (name TEXT)") }
-        let (inside, fromOtherThread) = try pool.write { db -> (Int64, Int64) in
-            try db.execute("INSERT INTO t VALUES (?)", ["pending"])
-            let inside = try pool.count("t")
-            // Another thread's read does not see the uncommitted row (and is not blocked).
-            let other = Locked<Int64>(-1)
-            let thread = TestThread { other.mutate { $0 = (try? pool.count("t")) ?? -2 } }
-            thread.join()
-            return (inside, other.current)
+        var configuration = DatabaseConfiguration()
+        configuration.assertOnNestedTransaction = false   // report instead of stopping the test process
+        for path in [folder.file("reentry.sqlite"), ":memory:"] {
+            let pool = try DatabasePool(path: path, configuration: configuration)
+            try pool.write { db in try db.execute("CREATE TABLE t (name TEXT)") }
+            #expect(throws: PersistenceUsageError.self) {
+                try pool.write { db in
+                    try db.execute("INSERT INTO t VALUES (?)", ["outer"])
+                    try pool.write { inner in try inner.execute("INSERT INTO t VALUES (?)", ["joined"]) }
+                }
+            }
+            #expect(throws: PersistenceUsageError.self) {
+                try pool.write { _ in _ = try pool.count("t") }
+            }
+            // Nothing of the refused transactions was committed; the pool still works.
+            #expect(try pool.count("t") == 0)
+            try pool.write { db in try db.execute("INSERT INTO t VALUES (?)", ["after"]) }
+            #expect(try pool.count("t") == 1)
         }
-        #expect(inside == 1)
-        #expect(fromOtherThread == 0)
-        #expect(try pool.count("t") == 1)
     }
 
     @Test func readIsOneSnapshot() throws {
@@ -552,7 +559,7 @@ struct DatabasePoolTests {
         #expect(try pool.count("t") == 1)
         let inside = try pool.write { db -> Int64 in
             try db.execute("INSERT INTO t VALUES (?)", ["second"])
-            return try pool.count("t")
+            return try db.queryOne("SELECT count(*) FROM t")?.int(0) ?? -1
         }
         #expect(inside == 2)
         #expect(try pool.integrityCheck() == [])

@@ -95,13 +95,12 @@ import TestSupport
         let gina = try fixture.caller("gina")
         try fixture.create("moving")
         let insideTransaction = EventLog()
-        let db = fixture.test.context.db
-        fixture.test.context.bus.subscribe(ProjectTransferred.self, delivery: .inTransaction) { event, scope in
+        fixture.test.context.bus.subscribe(ProjectTransferred.self, inTransaction: { event, tx in
             // Runs inside the transfer's transaction: the row already points at the target organization.
-            let organization = try db.read { try $0.queryOne("SELECT organization_id FROM projects WHERE pk = ?", [event.project.pk]) }
-            let text = "\(scope != nil) \(organization?.int(0) == event.toOrganizationID) \(event.fromOrganizationID != event.toOrganizationID)"
+            let organization = try tx.queryOne("SELECT organization_id FROM projects WHERE pk = ?", [event.project.pk])
+            let text = "\(tx.isWritable) \(organization?.int(0) == event.toOrganizationID) \(event.fromOrganizationID != event.toOrganizationID)"
             insideTransaction.append(text)
-        }
+        })
         let view = try fixture.projects.transfer("moving", toOrganization: "globex", by: alice)
         #expect(view.organizationSlug == "globex" && view.json["organization"] == .string("globex"))
         #expect(fixture.events.all.last == "transferred moving")
@@ -131,7 +130,7 @@ import TestSupport
         let alice = try fixture.caller("alice")
         try fixture.create("atomic")
         struct DevicesRefused: Error {}
-        fixture.test.context.bus.subscribe(ProjectTransferred.self, delivery: .inTransaction) { _, _ in throw DevicesRefused() }
+        fixture.test.context.bus.subscribe(ProjectTransferred.self, inTransaction: { _, _ in throw DevicesRefused() })
         #expect(throws: DevicesRefused.self) { _ = try fixture.projects.transfer("atomic", toOrganization: "globex", by: alice) }
         #expect(try fixture.projects.project("atomic", for: alice).organizationSlug == "acme")
         #expect(status { _ = try fixture.projects.project("atomic", for: fixture.caller("gina")) } == 404)

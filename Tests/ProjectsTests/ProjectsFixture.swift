@@ -2,6 +2,7 @@ import Auth
 import Core
 import DomainTestSupport
 import Foundation
+import Persistence
 import Platform
 import Projects
 import Synchronization
@@ -38,13 +39,13 @@ final class FakeCounter: ProjectDeviceCounter, @unchecked Sendable {
 final class EventLog: @unchecked Sendable {
     let names = Mutex<[String]>([])
 
-    func record(on bus: EventBus) {
-        bus.subscribe(ProjectCreated.self) { [self] e, _ in self.append("created \(e.project.projectID)") }
-        bus.subscribe(ProjectUpdated.self) { [self] e, _ in self.append("updated \(e.project.projectID)") }
-        bus.subscribe(ProjectDeleted.self) { [self] e, _ in self.append("deleted \(e.project.projectID)") }
-        bus.subscribe(ProjectRestored.self) { [self] e, _ in self.append("restored \(e.project.projectID)") }
-        bus.subscribe(ProjectPurged.self) { [self] e, _ in self.append("purged \(e.project.projectID)") }
-        bus.subscribe(ProjectTransferred.self) { [self] e, _ in self.append("transferred \(e.project.projectID)") }
+    func record(on bus: PlatformBus) {
+        bus.subscribe(ProjectCreated.self, afterCommit: { [self] e in self.append("created \(e.project.projectID)") })
+        bus.subscribe(ProjectUpdated.self, afterCommit: { [self] e in self.append("updated \(e.project.projectID)") })
+        bus.subscribe(ProjectDeleted.self, afterCommit: { [self] e in self.append("deleted \(e.project.projectID)") })
+        bus.subscribe(ProjectRestored.self, afterCommit: { [self] e in self.append("restored \(e.project.projectID)") })
+        bus.subscribe(ProjectPurged.self, afterCommit: { [self] e in self.append("purged \(e.project.projectID)") })
+        bus.subscribe(ProjectTransferred.self, afterCommit: { [self] e in self.append("transferred \(e.project.projectID)") })
     }
 
     func append(_ name: String) { names.withLock { $0.append(name) } }

@@ -7,7 +7,7 @@ import Synchronization
 /// Auth's domain API: organizations, users, tokens, login, and the one scope checker every route calls.
 public final class AuthService: Sendable {
     let db: DatabasePool
-    let bus: EventBus
+    let bus: PlatformBus
     let clock: any WallClock
     let logger: Logger
     let iterations: Int

@@ -10,25 +10,26 @@ public protocol TransactionScope: AnyObject {
     func onCommit(_ action: @escaping @Sendable () -> Void)
 }
 
-/// The in-process, typed event bus.
+/// The in-process, typed event bus, generic over the transaction type events are published in
+/// (`EventBus<Database>` in the programs, see Persistence's `PlatformBus`).
 ///
-/// Delivery semantics, per subscription:
-/// - `inTransaction`: runs synchronously inside `publish(_:in:)`, in the publisher's transaction. A throw
-///   propagates to the publisher and rolls the whole transaction back. Use it when the subscriber's
-///   rows must change atomically with the publisher's (a project transfer moving its devices).
-/// - `afterCommit`: runs synchronously on the committing thread right after COMMIT, in subscription
-///   order; errors are logged and swallowed (the fact is already durable). Cache invalidation lives here.
-/// - `async`: runs on a background queue after COMMIT; for slow reactions that must not delay the caller.
+/// Three subscription forms, one per delivery:
+/// - `subscribe(_:inTransaction:)`: runs synchronously inside `publish(_:in:)` and receives the publisher's
+///   transaction with its real type. A throw propagates to the publisher and rolls the whole transaction back.
+///   Use it when the subscriber's rows must change atomically with the publisher's (a project transfer
+///   moving its devices).
+/// - `subscribe(_:afterCommit:)`: runs synchronously on the committing thread right after COMMIT, in
+///   subscription order; errors are logged and swallowed (the fact is already durable). Cache invalidation.
+/// - `subscribe(_:async:)`: runs on a background queue after COMMIT; for slow reactions that must not delay the caller.
 ///
 /// Events published with `publishCommitted(_:)` describe facts that are already durable (e.g. a group
-/// commit of telemetry): only `afterCommit` and `async` subscribers see them.
+/// commit of telemetry): only after-commit and async subscribers see them.
 /// Cross-process facts never travel through the bus (they go through tables).
-public final class EventBus: Sendable {
-    public enum Delivery: Sendable { case inTransaction, afterCommit, async }
-
-    private struct Subscriber: Sendable {
-        let delivery: Delivery
-        let handler: @Sendable (any DomainEvent, (any TransactionScope)?) throws -> Void
+public final class EventBus<Transaction: TransactionScope>: Sendable {
+    private enum Subscriber: Sendable {
+        case inTransaction(@Sendable (any DomainEvent, Transaction) throws -> Void)
+        case afterCommit(@Sendable (any DomainEvent) throws -> Void)
+        case async(@Sendable (any DomainEvent) throws -> Void)
     }
 
     private let subscribers = Mutex<[ObjectIdentifier: [Subscriber]]>([:])
@@ -40,51 +41,64 @@ public final class EventBus: Sendable {
         self.asyncQueue = DispatchQueueRunner()
     }
 
-    /// Subscribes to events of type `E`.
-    /// `handler` receives the transaction only for `.inTransaction` delivery; it is `nil` otherwise.
-    public func subscribe<E: DomainEvent>(
-        _ type: E.Type, delivery: Delivery = .afterCommit,
-        _ handler: @escaping @Sendable (E, (any TransactionScope)?) throws -> Void
-    ) {
-        let subscriber = Subscriber(delivery: delivery) { event, scope in
-            if let event = event as? E { try handler(event, scope) }
-        }
+    /// Runs `handler` inside the publisher's transaction; a throw rolls the publisher back.
+    public func subscribe<E: DomainEvent>(_ type: E.Type, inTransaction handler: @escaping @Sendable (E, Transaction) throws -> Void) {
+        add(type, .inTransaction { event, tx in try handler(Self.cast(event), tx) })
+    }
+
+    /// Runs `handler` right after the publisher's transaction commits (or at `publishCommitted`).
+    public func subscribe<E: DomainEvent>(_ type: E.Type, afterCommit handler: @escaping @Sendable (E) throws -> Void) {
+        add(type, .afterCommit { event in try handler(Self.cast(event)) })
+    }
+
+    /// Runs `handler` on a background queue after commit.
+    public func subscribe<E: DomainEvent>(_ type: E.Type, async handler: @escaping @Sendable (E) throws -> Void) {
+        add(type, .async { event in try handler(Self.cast(event)) })
+    }
+
+    private func add<E: DomainEvent>(_ type: E.Type, _ subscriber: Subscriber) {
         subscribers.withLock { $0[ObjectIdentifier(type), default: []].append(subscriber) }
     }
 
-    /// Publishes `event` inside the transaction `scope`.
-    public func publish<E: DomainEvent>(_ event: E, in scope: any TransactionScope) throws {
+    /// Subscribers are filed under `ObjectIdentifier(E.self)`, so the cast cannot fail; a failure is a bug, not a skip.
+    private static func cast<E: DomainEvent>(_ event: any DomainEvent) -> E {
+        guard let typed = event as? E else { preconditionFailure("event \(type(of: event)) filed under \(E.self)") }
+        return typed
+    }
+
+    /// Publishes `event` inside the transaction `tx`.
+    public func publish<E: DomainEvent>(_ event: E, in tx: Transaction) throws {
         let list = subscribers.withLock { $0[ObjectIdentifier(E.self)] ?? [] }
         for subscriber in list {
-            switch subscriber.delivery {
-            case .inTransaction:
-                try subscriber.handler(event, scope)
-            case .afterCommit:
-                scope.onCommit { [onError] in
-                    do { try subscriber.handler(event, nil) } catch { onError(error, String(describing: E.self)) }
+            switch subscriber {
+            case .inTransaction(let handler):
+                try handler(event, tx)
+            case .afterCommit(let handler):
+                tx.onCommit { [onError] in
+                    do { try handler(event) } catch { onError(error, String(describing: E.self)) }
                 }
-            case .async:
-                scope.onCommit { [asyncQueue, onError] in
+            case .async(let handler):
+                tx.onCommit { [asyncQueue, onError] in
                     asyncQueue.run {
-                        do { try subscriber.handler(event, nil) } catch { onError(error, String(describing: E.self)) }
+                        do { try handler(event) } catch { onError(error, String(describing: E.self)) }
                     }
                 }
             }
         }
     }
 
-    /// Publishes an event whose facts are already committed.
+    /// Publishes an event whose facts are already committed (in-transaction subscribers do not see it).
     public func publishCommitted<E: DomainEvent>(_ event: E) {
         let list = subscribers.withLock { $0[ObjectIdentifier(E.self)] ?? [] }
         for subscriber in list {
-            switch subscriber.delivery {
+            switch subscriber {
             case .inTransaction:
                 continue
-            case .afterCommit:
-                do { try subscriber.handler(event, nil) } catch { onError(error, String(describing: E.self)) }
-            case .async:
+            case .afterCommit(let handler):
+                do { try handler(event) } catch { onError(error, String(describing: E.self)) }
+            case .async(let handler):
                 asyncQueue.run { [onError] in
-                    do { try subscriber.handler(event, nil) } catch { onError(error, String(describing: E.self)) }
+                    do { try handler(event) } catch { onError(error, String(describing: E.self)) }
                 }
             }
         }

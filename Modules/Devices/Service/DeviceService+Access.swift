@@ -1,5 +1,6 @@
 import Auth
 import Core
+import Persistence
 import Projects
 
 extension DeviceService {
@@ -15,15 +16,16 @@ extension DeviceService {
         try db.read { try DeviceStore(db: $0).device(pk: pk) }
     }
 
-    /// Called by Factors after a commit that changed a device's factors: the organization's cached device
-    /// lists carry `has_thresholds`, so they are dropped (a client never reads its own write stale).
-    public func factorsChanged(organizationID: Int64) {
-        invalidate(organizationID: organizationID)
+    /// Inside the caller's write: 404 `DEVICE_NOT_FOUND` unless the device is (still) in `project`. Modules that
+    /// checked the device before opening their transaction call this in it, so a racing unbind or move wins cleanly.
+    public func ensureDevice(_ pk: Int64, in project: ProjectRef, tx: Database) throws {
+        guard let device = try DeviceStore(db: tx).device(pk: pk), device.projectPK == project.pk else {
+            throw Self.notFound(pk, in: project)
+        }
     }
 
-    /// Inside a write: 404 `DEVICE_NOT_FOUND` unless the device is (still) in `project`. Modules that checked
-    /// the device before opening their transaction call this in it, so a racing unbind or move wins cleanly.
-    public func ensureDevice(_ pk: Int64, in project: ProjectRef) throws {
-        _ = try device(pk, in: project)
+    /// The current record of a device, read in the caller's write transaction.
+    public func device(pk: Int64, in tx: Database) throws -> Device? {
+        try DeviceStore(db: tx).device(pk: pk)
     }
 }

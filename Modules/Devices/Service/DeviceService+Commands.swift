@@ -21,7 +21,7 @@ extension DeviceService {
         let time = now
         let expiresAt = nowSeconds + commandLifetime
         return try db.write { tx in
-            try ensureDevice(device.id, in: project)   // a racing unbind or move wins: nothing is queued
+            try ensureDevice(device.id, in: project, tx: tx)   // a racing unbind or move wins: nothing is queued
             let store = CommandStore(db: tx)
             var queued: [DeviceCommand] = []
             for (kind, text) in action.commands {

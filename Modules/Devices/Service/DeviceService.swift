@@ -9,7 +9,7 @@ import Synchronization
 /// device counts (it implements Projects' `ProjectDeviceCounter`). Telemetry is in `DeviceService+Telemetry`.
 public final class DeviceService: Sendable, ProjectDeviceCounter {
     let db: DatabasePool
-    let bus: EventBus
+    let bus: PlatformBus
     let clock: any WallClock
     let logger: Logger
     let auth: AuthService
@@ -155,7 +155,7 @@ public final class DeviceService: Sendable, ProjectDeviceCounter {
             if current.projectPK == project.pk { return current }   // idempotent re-bind
             if current.projectPK != nil { throw APIError.conflict("DEVICE_ALREADY_BOUND", "Device \(deviceID) is already bound to a project") }
             // The project was checked before the transaction; a racing trash, purge or transfer wins.
-            guard let still = try projects.project(pk: project.pk), still.organizationID == project.organizationID else {
+            guard let still = try projects.project(pk: project.pk, in: tx), still.organizationID == project.organizationID else {
                 throw APIError.notFound("Project \(project.projectID) does not exist", code: "PROJECT_NOT_FOUND")
             }
             try store.bind(pk: current.id, projectPK: project.pk, organizationID: project.organizationID, at: time)
@@ -290,30 +290,29 @@ public final class DeviceService: Sendable, ProjectDeviceCounter {
 
     // MARK: - Reactions to Projects' events
 
-    func subscribe(to bus: EventBus) {
+    func subscribe(to bus: PlatformBus) {
         // In the project's transaction: the project leaves the org's view and its devices unbind atomically.
-        bus.subscribe(ProjectDeleted.self, delivery: .inTransaction) { [self] event, scope in
-            guard let tx = scope as? Database else { return }
+        bus.subscribe(ProjectDeleted.self, inTransaction: { [self] event, tx in
             for device in try DeviceStore(db: tx).devices(projectPK: event.project.pk) { try unbind(device, tx) }
-        }
-        bus.subscribe(ProjectTransferred.self, delivery: .inTransaction) { [self] event, scope in
-            guard let tx = scope as? Database else { return }
+        })
+        bus.subscribe(ProjectTransferred.self, inTransaction: { [self] event, tx in
             try DeviceStore(db: tx).moveProject(projectPK: event.project.pk, toOrganizationID: event.toOrganizationID)
             try TelemetryStore(db: tx).moveProject(projectPK: event.project.pk, toOrganizationID: event.toOrganizationID)
             tx.onCommit { [self] in
                 invalidate(organizationID: event.fromOrganizationID)
                 invalidate(organizationID: event.toOrganizationID)
             }
-        }
+        })
         // Cached device lists show the project's name: refresh them when it changes.
-        bus.subscribe(ProjectUpdated.self) { [self] event, _ in invalidate(organizationID: event.project.organizationID) }
-        bus.subscribe(ProjectPurged.self, delivery: .inTransaction) { [self] event, scope in
-            guard let tx = scope as? Database else { return }
+        bus.subscribe(ProjectUpdated.self, afterCommit: { [self] event in invalidate(organizationID: event.project.organizationID) })
+        bus.subscribe(ProjectPurged.self, inTransaction: { [self] event, tx in
             for device in try DeviceStore(db: tx).devices(projectPK: event.project.pk) { try unbind(device, tx) }
             try TelemetryStore(db: tx).purge(projectPK: event.project.pk)
             // Inside the transaction (under the writer lock): no group commit can reuse a purged series id.
             ingestor.forgetSeries()
-        }
+        })
+        // Cached device lists carry `has_thresholds`: drop the organization's lists once factors changed.
+        bus.subscribe(FactorsChanged.self, afterCommit: { [self] event in invalidate(organizationID: event.organizationID) })
     }
 
     /// Commits pending telemetry and stops the committer (graceful shutdown).

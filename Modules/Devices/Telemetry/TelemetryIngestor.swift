@@ -32,7 +32,7 @@ final class TelemetryIngestor: Sendable {
     }
 
     private let db: DatabasePool
-    private let bus: EventBus
+    private let bus: PlatformBus
     private let logger: Logger
     private let metrics: MetricsRegistry
     private let condition = NSCondition()
@@ -47,7 +47,7 @@ final class TelemetryIngestor: Sendable {
     /// Upper bound of points per transaction (a larger group waits for the next one).
     let maxPointsPerCommit: Int
 
-    init(db: DatabasePool, bus: EventBus, logger: Logger, metrics: MetricsRegistry, maxPointsPerCommit: Int = 50_000) {
+    init(db: DatabasePool, bus: PlatformBus, logger: Logger, metrics: MetricsRegistry, maxPointsPerCommit: Int = 50_000) {
         self.db = db
         self.bus = bus
         self.logger = logger

@@ -9,7 +9,7 @@ import Projects
 /// add-module. It implements Devices' `DeviceFactorInfo` (has_thresholds, factor names).
 public final class FactorService: Sendable, DeviceFactorInfo {
     let db: DatabasePool
-    let bus: EventBus
+    let bus: PlatformBus
     let clock: any WallClock
     let devices: DeviceService
 
@@ -35,10 +35,6 @@ public final class FactorService: Sendable, DeviceFactorInfo {
 
     func published(_ device: Device, _ project: ProjectRef, _ tx: Database) throws {
         try bus.publish(FactorsChanged(devicePK: device.id, projectPK: project.pk, organizationID: project.organizationID), in: tx)
-        // Devices' cached lists show has_thresholds: drop them once the change is committed.
-        let devices = self.devices
-        let organizationID = project.organizationID
-        tx.onCommit { devices.factorsChanged(organizationID: organizationID) }
     }
 
     // MARK: - CRUD
@@ -59,7 +55,7 @@ public final class FactorService: Sendable, DeviceFactorInfo {
         let spec = try FactorSpec.read(body, base: nil, prefix: device.agriID)
         let time = now
         return try db.write { tx in
-            try devices.ensureDevice(device.id, in: project)
+            try devices.ensureDevice(device.id, in: project, tx: tx)
             let store = FactorStore(db: tx)
             if try store.agriIDExists(spec.agriID) { throw Self.agriIDTaken(spec.agriID) }
             if try store.factors(devicePK: device.id).count >= Self.maxFactorsPerDevice {
@@ -152,7 +148,7 @@ public final class FactorService: Sendable, DeviceFactorInfo {
         if !problems.isEmpty { throw APIError.validation(problems) }
         let time = now
         return try db.write { tx in
-            try devices.ensureDevice(device.id, in: project)
+            try devices.ensureDevice(device.id, in: project, tx: tx)
             let store = FactorStore(db: tx)
             let cleared = clearExisting ? try store.deleteAll(devicePK: device.id) : 0
             var imported: [Factor] = []
@@ -201,7 +197,7 @@ public final class FactorService: Sendable, DeviceFactorInfo {
         let module = try module(id: moduleID)
         let time = now
         return try db.write { tx in
-            try devices.ensureDevice(device.id, in: project)
+            try devices.ensureDevice(device.id, in: project, tx: tx)
             let store = FactorStore(db: tx)
             let existing = try store.factors(devicePK: device.id)
             if existing.count + module.factors.count > Self.maxFactorsPerDevice {
@@ -238,28 +234,23 @@ public final class FactorService: Sendable, DeviceFactorInfo {
 
     // MARK: - Reactions
 
-    func subscribe(to bus: EventBus) {
+    func subscribe(to bus: PlatformBus) {
         // A released device loses its channel configuration with its owner (DECISIONS: factors are per owner).
-        bus.subscribe(DeviceUnbound.self, delivery: .inTransaction) { event, scope in
-            guard let tx = scope as? Database else { return }
+        bus.subscribe(DeviceUnbound.self, inTransaction: { event, tx in
             _ = try FactorStore(db: tx).deleteAll(devicePK: event.devicePK)
-        }
+        })
         // A device joins its new owner without channels, even if a racing write of the previous owner left some.
-        bus.subscribe(DeviceBound.self, delivery: .inTransaction) { event, scope in
-            guard let tx = scope as? Database else { return }
+        bus.subscribe(DeviceBound.self, inTransaction: { event, tx in
             _ = try FactorStore(db: tx).deleteAll(devicePK: event.devicePK)
-        }
-        bus.subscribe(DeviceMoved.self, delivery: .inTransaction) { event, scope in
-            guard let tx = scope as? Database else { return }
+        })
+        bus.subscribe(DeviceMoved.self, inTransaction: { event, tx in
             try FactorStore(db: tx).move(devicePK: event.devicePK, toProjectPK: event.toProjectPK)
-        }
-        bus.subscribe(ProjectTransferred.self, delivery: .inTransaction) { event, scope in
-            guard let tx = scope as? Database else { return }
+        })
+        bus.subscribe(ProjectTransferred.self, inTransaction: { event, tx in
             try FactorStore(db: tx).moveProject(projectPK: event.project.pk, toOrganizationID: event.toOrganizationID)
-        }
-        bus.subscribe(ProjectPurged.self, delivery: .inTransaction) { event, scope in
-            guard let tx = scope as? Database else { return }
+        })
+        bus.subscribe(ProjectPurged.self, inTransaction: { event, tx in
             try FactorStore(db: tx).deleteProject(projectPK: event.project.pk)
-        }
+        })
     }
 }

@@ -163,6 +163,13 @@ public final class Database: TransactionScope {
 
     var pendingCommitActionCount: Int { commitActions.count }
 
+    /// Runs `body` in a savepoint of the open write transaction: its changes and `onCommit` actions are undone
+    /// when it throws, while the enclosing transaction goes on.
+    public func savepoint<T>(_ body: (Database) throws -> T) throws -> T {
+        guard isWritable else { throw PersistenceUsageError("savepoint outside a write transaction") }
+        return try transaction(body)
+    }
+
     /// Runs `body` in a transaction (or a savepoint when already in one): COMMIT when it returns,
     /// ROLLBACK when it throws.
     func transaction<T>(_ body: (Database) throws -> T) throws -> T {

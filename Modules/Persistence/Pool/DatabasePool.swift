@@ -12,15 +12,21 @@ import Synchronization
 /// ```
 ///
 /// `write` is a transaction: COMMIT when the closure returns, ROLLBACK when it throws; actions
-/// registered with `onCommit` run after COMMIT, outside the writer lock. A `write` (or `read`) called
-/// from inside a `write` on the same thread joins it (nested writes become savepoints).
+/// registered with `onCommit` run after COMMIT, outside the writer lock.
+///
+/// Transactions are passed, never joined: a `write` or `read` called on the thread that is inside a `write`
+/// is a programming error (an assertion in debug builds, `PersistenceUsageError` in release). Code that must
+/// run inside a caller's transaction takes it as a parameter (`in tx: Database`); nested work inside one
+/// module uses `tx.savepoint { }`.
 public final class DatabasePool: @unchecked Sendable {
     public let path: String
     let configuration: DatabaseConfiguration
     private let writerLock = NSLock()
     private var writer: Database?
-    /// The thread currently inside `write` (0 = none), to detect re-entrant calls.
+    /// The thread currently inside `write` (0 = none), to refuse re-entrant calls.
     private let writerOwner = Atomic<UInt>(0)
+    /// The thread reading an in-memory database through the writer connection (0 = none).
+    private let memoryReader = Atomic<UInt>(0)
     private let readersCondition = NSCondition()
     private var idleReaders: [Database] = []
     private var openReaders = 0
@@ -46,8 +52,8 @@ public final class DatabasePool: @unchecked Sendable {
     /// Runs `body` in the write transaction of the single writer connection.
     public func write<T>(_ body: (Database) throws -> T) throws -> T {
         let me = UInt(pthread_self())
-        if writerOwner.load(ordering: .acquiring) == me, let writer {
-            return try writer.transaction(body)
+        if writerOwner.load(ordering: .acquiring) == me || memoryReader.load(ordering: .acquiring) == me {
+            throw reentered("write")
         }
         writerLock.lock()
         guard let writer, !closed else {
@@ -71,6 +77,14 @@ public final class DatabasePool: @unchecked Sendable {
         return result
     }
 
+    /// A `write`/`read` on the thread that holds the write transaction: a bug in the caller, which must pass
+    /// its transaction instead. Fails loudly in debug builds; a clear error in release builds.
+    private func reentered(_ call: String) -> PersistenceUsageError {
+        let error = PersistenceUsageError("\(call) called inside a write transaction on the same thread; pass the transaction (in tx:)")
+        if configuration.assertOnNestedTransaction { assertionFailure(error.description) }
+        return error
+    }
+
     /// Whether the calling thread is inside `write` (work that waits for another writer would deadlock).
     public var isWritingOnThisThread: Bool { writerOwner.load(ordering: .acquiring) == UInt(pthread_self()) }
 
@@ -78,21 +92,20 @@ public final class DatabasePool: @unchecked Sendable {
     /// Inside a `write` on the same thread it reads through the writer (and sees the uncommitted changes).
     public func read<T>(_ body: (Database) throws -> T) throws -> T {
         let me = UInt(pthread_self())
-        if writerOwner.load(ordering: .acquiring) == me, let writer {
-            return try body(writer)
-        }
+        if writerOwner.load(ordering: .acquiring) == me { throw reentered("read") }
         if isMemory {
-            // An in-memory database has a single connection: reads share the writer (and own it meanwhile, so
-            // a nested read or write on this thread joins instead of deadlocking).
+            // An in-memory database has a single connection: reads share the writer. A read nested in a read
+            // on this thread reuses the open read transaction (reads may nest; only writes are exclusive).
+            if memoryReader.load(ordering: .acquiring) == me, let writer { return try body(writer) }
             writerLock.lock()
             guard let writer, !closed else {
                 writerLock.unlock()
                 throw PersistenceUsageError("database is closed")
             }
-            writerOwner.store(me, ordering: .releasing)
+            memoryReader.store(me, ordering: .releasing)
             let outcome = Result { try writer.readTransaction(body) }
             let actions = writer.takeCommitActions()
-            writerOwner.store(0, ordering: .releasing)
+            memoryReader.store(0, ordering: .releasing)
             writerLock.unlock()
             if case .success = outcome { for action in actions { action() } }
             return try outcome.get()

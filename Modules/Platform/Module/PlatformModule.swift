@@ -16,7 +16,7 @@ public protocol PlatformModule: AnyObject, Sendable {
     /// Adds the module's routes under the API group (`/api/v2`). Implemented in the module's `Routes/`.
     func registerRoutes(on api: RouteGroup)
     /// Subscribes the module's reactions to other modules' events.
-    func subscribe(to bus: EventBus)
+    func subscribe(to bus: PlatformBus)
     /// Background jobs the scheduler runs.
     var jobs: [Job] { get }
     /// `admin-cli` subcommands.
@@ -30,7 +30,7 @@ public protocol PlatformModule: AnyObject, Sendable {
 extension PlatformModule {
     public var migrations: [Migration] { [] }
     public func registerRoutes(on api: RouteGroup) {}
-    public func subscribe(to bus: EventBus) {}
+    public func subscribe(to bus: PlatformBus) {}
     public var jobs: [Job] { [] }
     public var commands: [any CLICommand] { [] }
     public func shutdown() {}
@@ -54,13 +54,13 @@ public struct Job: Sendable {
 /// Everything a module needs from the process: the database, the bus, the clock, configuration, logging, metrics.
 public struct PlatformContext: Sendable {
     public let db: DatabasePool
-    public let bus: EventBus
+    public let bus: PlatformBus
     public let clock: any WallClock
     public let config: Config
     public let logger: Logger
     public let metrics: MetricsRegistry
 
-    public init(db: DatabasePool, bus: EventBus, clock: any WallClock, config: Config, logger: Logger, metrics: MetricsRegistry) {
+    public init(db: DatabasePool, bus: PlatformBus, clock: any WallClock, config: Config, logger: Logger, metrics: MetricsRegistry) {
         self.db = db
         self.bus = bus
         self.clock = clock
@@ -77,7 +77,7 @@ public struct PlatformContext: Sendable {
         dbConfig.synchronous = config.string("db.synchronous", default: dbConfig.synchronous).uppercased()
         dbConfig.busyTimeoutMilliseconds = config.int("db.busy_timeout_ms", default: dbConfig.busyTimeoutMilliseconds)
         let db = try DatabasePool(path: config.string("db.path", default: "./data/iot.db"), configuration: dbConfig)
-        let bus = EventBus { error, event in
+        let bus = PlatformBus { error, event in
             logger.error("event subscriber failed", ["event": .string(event), "error": .string(String(describing: error))])
         }
         let metrics = MetricsRegistry()

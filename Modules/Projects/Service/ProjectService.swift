@@ -12,7 +12,7 @@ import Synchronization
 /// ```
 public final class ProjectService: Sendable {
     let db: DatabasePool
-    let bus: EventBus
+    let bus: PlatformBus
     let clock: any WallClock
     let auth: AuthService
     let logger: Logger
@@ -68,12 +68,18 @@ public final class ProjectService: Sendable {
         }
         guard !missing.isEmpty else { return result }
         let generation = cache.generation()
-        let (rows, inWrite) = try db.read { db in (try ProjectStore(db: db).projects(pks: missing.sorted()), db.isWritable) }
+        let rows = try db.read { db in try ProjectStore(db: db).projects(pks: missing.sorted()) }
         let active = rows.filter { !$0.isTrashed }
-        // Rows read inside someone's write transaction may yet roll back: never cache them.
-        if !inWrite { cache.store(active, generation: generation) }
+        cache.store(active, generation: generation)
         for project in active { result[project.pk] = project.ref }
         return result
+    }
+
+    /// An active project by primary key, read in the caller's write transaction (never the cache): modules that
+    /// checked a project before opening their transaction recheck it here, so a racing trash or transfer wins.
+    public func project(pk: Int64, in tx: Database) throws -> ProjectRef? {
+        guard let project = try ProjectStore(db: tx).projects(pks: [pk]).first, !project.isTrashed else { return nil }
+        return project.ref
     }
 
     /// The active project `projectID` after the scope check (404 / 403).
@@ -89,9 +95,9 @@ public final class ProjectService: Sendable {
         guard AuthPatterns.isValidProjectID(id) else { return nil }
         if let cached = cache.project(id: id) { return cached }
         let generation = cache.generation()
-        let (found, inWrite) = try db.read { db in (try ProjectStore(db: db).project(projectID: id), db.isWritable) }
+        let found = try db.read { db in try ProjectStore(db: db).project(projectID: id) }
         guard let project = found, !project.isTrashed else { return nil }
-        if !inWrite { cache.store([project], generation: generation) }
+        cache.store([project], generation: generation)
         return project
     }
 
