@@ -14,7 +14,7 @@ extension Composition {
         if try auth.service.organization(slug: "demo") != nil { return ["demo: organization demo already exists; nothing seeded"] }
         let (_, _, token) = try auth.service.initialize(organizationSlug: "demo", organizationName: "Demo farm", username: "demo",
                                                          password: "demo-password")
-        let caller = try auth.service.authenticate(authorization: "Bearer \(token.secret)")
+        let caller = try auth.service.authenticate(token: token.secret)
         let projectsSeeded: [(String, String, [String], Bool)] = [
             ("greenhouse-alpha", "Greenhouse Alpha", ["greenhouse", "tomatoes"], true),
             ("cold-chain-east", "Cold Chain East", ["cold-chain"], false),

@@ -1,6 +1,7 @@
 import Auth
 import Core
 import Foundation
+import HTTP
 import Platform
 import Testing
 import TestSupport
@@ -25,7 +26,7 @@ final class AuthFixture: @unchecked Sendable {
 
     func caller(_ username: String, _ request: TokenRequest = TokenRequest()) throws -> Caller {
         let issued = try auth.issueToken(username: username, request)
-        return try auth.authenticate(authorization: "Bearer \(issued.secret)")
+        return try auth.authenticate(token: issued.secret)
     }
 
     deinit { test.close() }
@@ -78,9 +79,11 @@ final class AuthFixture: @unchecked Sendable {
     func badCredentialsAre401(_ header: String?) throws {
         let fixture = try AuthFixture()
         do {
-            _ = try fixture.auth.authenticate(authorization: header)
+            var headers = HTTPHeaders()
+            if let header { headers.add("Authorization", header) }
+            _ = try fixture.auth.bearer.authenticate(Request(method: .get, target: "/api/v2/me/", headers: headers))
             Issue.record("expected 401")
-        } catch {
+        } catch let error as APIError {
             #expect(error.status == 401 && error.code == "UNAUTHORIZED")
         }
     }
@@ -89,11 +92,11 @@ final class AuthFixture: @unchecked Sendable {
         let fixture = try AuthFixture()
         let revoked = try fixture.auth.issueToken(username: "alice", TokenRequest())
         try fixture.auth.revokeToken(id: revoked.record.id)
-        #expect(throws: APIError.self) { try fixture.auth.authenticate(authorization: "Bearer \(revoked.secret)") }
+        #expect(throws: APIError.self) { try fixture.auth.authenticate(token: revoked.secret) }
         let expiring = try fixture.auth.issueToken(username: "alice", TokenRequest(expiresIn: 60))
-        _ = try fixture.auth.authenticate(authorization: "Bearer \(expiring.secret)")
+        _ = try fixture.auth.authenticate(token: expiring.secret)
         fixture.test.clock.advance(by: 61)
-        #expect(throws: APIError.self) { try fixture.auth.authenticate(authorization: "Bearer \(expiring.secret)") }
+        #expect(throws: APIError.self) { try fixture.auth.authenticate(token: expiring.secret) }
     }
 
     @Test func authorizeMatrix() throws {
@@ -145,7 +148,7 @@ final class AuthFixture: @unchecked Sendable {
         #expect(throws: APIError.self) { _ = try fixture.auth.mintToken(by: scoped, TokenRequest(allProjects: true)) }
         #expect(throws: APIError.self) { _ = try fixture.auth.mintToken(by: scoped, TokenRequest(projects: ["p3"])) }
         let child = try fixture.auth.mintToken(by: scoped, TokenRequest(role: .viewer, projects: ["p2"]))
-        let childCaller = try fixture.auth.authenticate(authorization: "Bearer \(child.secret)")
+        let childCaller = try fixture.auth.authenticate(token: child.secret)
         #expect(childCaller.role == .viewer && childCaller.projects == ["p2"] && !childCaller.allProjects)
         let inherited = try fixture.auth.mintToken(by: scoped, TokenRequest())
         #expect(inherited.record.projects == ["p1", "p2"] && !inherited.record.allProjects)
@@ -184,7 +187,7 @@ final class AuthFixture: @unchecked Sendable {
         #expect(throws: APIError.self) { try fixture.auth.revokeToken(id: owner.tokenID, by: manager) }
         try fixture.auth.revokeToken(id: viewer.tokenID, by: viewer)
         try fixture.auth.revokeToken(id: manager.tokenID, by: owner)
-        #expect(throws: APIError.self) { _ = try fixture.auth.authenticate(authorization: "Bearer x") }
+        #expect(throws: APIError.self) { _ = try fixture.auth.authenticate(token: "x") }
     }
 }
 
@@ -241,13 +244,13 @@ final class AuthFixture: @unchecked Sendable {
                 #expect(error.status == 404)
             }
             // Still valid.
-            let caller = try fixture.auth.authenticate(authorization: "Bearer \(target.secret)")
+            let caller = try fixture.auth.authenticate(token: target.secret)
             #expect(caller.tokenID == target.record.id)
         }
         // A token within the scope is revocable by it (the role allows).
         let carolP1 = try fixture.auth.issueToken(username: "carol", TokenRequest(name: "carol-p1", projects: ["p1"]))
         try fixture.auth.revokeToken(id: carolP1.record.id, by: scoped)
-        #expect(throws: APIError.self) { try fixture.auth.authenticate(authorization: "Bearer \(carolP1.secret)") }
+        #expect(throws: APIError.self) { try fixture.auth.authenticate(token: carolP1.secret) }
     }
 }
 
@@ -311,7 +314,7 @@ final class AuthFixture: @unchecked Sendable {
         let module = AuthModule(context: test.context)
         try Platform(context: test.context, modules: [module]).migrate()
         let token = try #require(try module.service.bootstrapIfEmpty())
-        let caller = try module.service.authenticate(authorization: "Bearer \(token)")
+        let caller = try module.service.authenticate(token: token)
         #expect(caller.organizationSlug == "default" && caller.username == "admin" && caller.role == .owner)
         #expect(try module.service.bootstrapIfEmpty() == nil)
     }
@@ -322,22 +325,22 @@ final class AuthFixture: @unchecked Sendable {
         let fixture = try AuthFixture()
         let parent = try fixture.caller("bob")
         let child = try fixture.auth.mintToken(by: parent, TokenRequest(name: "child"))
-        let childCaller = try fixture.auth.authenticate(authorization: "Bearer \(child.secret)")
+        let childCaller = try fixture.auth.authenticate(token: child.secret)
         let grandchild = try fixture.auth.mintToken(by: childCaller, TokenRequest(name: "grandchild", role: .viewer))
         let unrelated = try fixture.auth.mintToken(by: try fixture.caller("alice"), TokenRequest(name: "unrelated"))
 
         try fixture.auth.revokeToken(id: parent.tokenID)
 
-        #expect(throws: APIError.self) { try fixture.auth.authenticate(authorization: "Bearer \(child.secret)") }
-        #expect(throws: APIError.self) { try fixture.auth.authenticate(authorization: "Bearer \(grandchild.secret)") }
-        #expect(try fixture.auth.authenticate(authorization: "Bearer \(unrelated.secret)").tokenID == unrelated.record.id)
+        #expect(throws: APIError.self) { try fixture.auth.authenticate(token: child.secret) }
+        #expect(throws: APIError.self) { try fixture.auth.authenticate(token: grandchild.secret) }
+        #expect(try fixture.auth.authenticate(token: unrelated.secret).tokenID == unrelated.record.id)
         // Revoking again is a no-op, and revoking a child leaves its parent alone.
         try fixture.auth.revokeToken(id: parent.tokenID)
         let other = try fixture.auth.issueToken(username: "bob", TokenRequest(name: "other"))
-        let otherCaller = try fixture.auth.authenticate(authorization: "Bearer \(other.secret)")
+        let otherCaller = try fixture.auth.authenticate(token: other.secret)
         let otherChild = try fixture.auth.mintToken(by: otherCaller, TokenRequest(name: "other-child"))
         try fixture.auth.revokeToken(id: otherChild.record.id)
-        #expect(try fixture.auth.authenticate(authorization: "Bearer \(other.secret)").tokenID == other.record.id)
-        #expect(throws: APIError.self) { try fixture.auth.authenticate(authorization: "Bearer \(otherChild.secret)") }
+        #expect(try fixture.auth.authenticate(token: other.secret).tokenID == other.record.id)
+        #expect(throws: APIError.self) { try fixture.auth.authenticate(token: otherChild.secret) }
     }
 }

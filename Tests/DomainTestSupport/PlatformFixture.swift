@@ -61,7 +61,7 @@ open class PlatformFixture: @unchecked Sendable {
     /// A caller authenticated with a fresh token of `username`.
     public func caller(_ username: String, _ request: TokenRequest = TokenRequest()) throws -> Caller {
         let issued = try auth.issueToken(username: username, request)
-        return try auth.authenticate(authorization: "Bearer \(issued.secret)")
+        return try auth.authenticate(token: issued.secret)
     }
 
     // MARK: - Projects

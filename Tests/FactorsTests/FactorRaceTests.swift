@@ -114,7 +114,7 @@ import Testing
         let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
         let (device, pk) = try fixture.bound()
-        let gateway = try fixture.devices.authenticateDevice(authorization: "Basic " + Data("\(device.deviceID):\(device.key)".utf8).base64EncodedString())
+        let gateway = try #require(try fixture.devices.authenticateDevice(deviceID: device.deviceID, key: device.key))
         _ = try fixture.devices.deliverCommands(to: gateway)   // contact: online
         let error = racing(fixture, change: try unbind(fixture, pk)) {
             _ = try fixture.devices.queue(.setTCP(host: "x.io", port: 1), projectID: "alpha", pk: pk, caller: alice)

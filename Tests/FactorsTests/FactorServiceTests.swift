@@ -319,13 +319,13 @@ import Testing
         // Never connected: offline.
         let offline = apiError { _ = try fixture.devices.queue(.reboot, projectID: "alpha", pk: pk, caller: alice) }
         #expect(offline?.status == 503 && offline?.code == "DEVICE_OFFLINE")
-        let gateway = try fixture.devices.authenticateDevice(authorization: "Basic " + Data("\(device.deviceID):\(device.key)".utf8).base64EncodedString())
+        let gateway = try #require(try fixture.devices.authenticateDevice(deviceID: device.deviceID, key: device.key))
         #expect(try fixture.devices.deliverCommands(to: gateway).isEmpty)   // contact: now online
         let queued = try fixture.devices.queue(.setSerial(baudRate: 9600, dataBits: 8, stopBits: 1, parity: "NONE"), projectID: "alpha", pk: pk, caller: alice)
         #expect(queued.map(\.command) == ["NAT@AT+UART1=9600,8,1,NONE,NFC", "NAT@AT+Z"])
         #expect(queued.allSatisfy { $0.status == .pending && $0.createdBy == "alice" })
         // No reboot capability → 422 even when online.
-        let plainGateway = try fixture.devices.authenticateDevice(authorization: "Basic " + Data("\(plain.deviceID):\(plain.key)".utf8).base64EncodedString())
+        let plainGateway = try #require(try fixture.devices.authenticateDevice(deviceID: plain.deviceID, key: plain.key))
         _ = try fixture.devices.deliverCommands(to: plainGateway)
         let incapable = apiError { _ = try fixture.devices.queue(.reboot, projectID: "alpha", pk: plainPK, caller: alice) }
         #expect(incapable?.status == 422 && incapable?.code == "INVALID_COMMAND")
@@ -346,7 +346,7 @@ import Testing
         let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
         let (device, pk) = try fixture.bound(capabilities: ["SUPPORTS_REBOOT"])
-        let gateway = try fixture.devices.authenticateDevice(authorization: "Basic " + Data("\(device.deviceID):\(device.key)".utf8).base64EncodedString())
+        let gateway = try #require(try fixture.devices.authenticateDevice(deviceID: device.deviceID, key: device.key))
         _ = try fixture.devices.deliverCommands(to: gateway)   // contact: online
         _ = try fixture.devices.queue(.reboot, projectID: "alpha", pk: pk, caller: alice)
         #expect(try fixture.devices.commands(projectID: "alpha", pk: pk, caller: alice, page: PageRequest()).count == 1)

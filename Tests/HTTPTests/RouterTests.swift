@@ -6,21 +6,21 @@ import Testing
     static func makeResponder() -> APIResponder {
         let router = Router()
         let api = router.group("/api/v2", tag: "test")
-        api.get("/projects/") { _ in .text("list") }
-        api.post("/projects/") { _ in .text("create", status: 201) }
-        api.get("/projects/trash/") { _ in .text("trash") }
-        api.get("/projects/:project_id/") { request in .text("detail \(try request.parameters.require("project_id"))") }
-        api.patch("/projects/:project_id/") { _ in .text("patch") }
-        api.get("/projects/:project_id/devices/:device_pk/") { request in
+        api.get("/projects/", auth: .anonymous) { _ in .text("list") }
+        api.post("/projects/", auth: .anonymous) { _ in .text("create", status: 201) }
+        api.get("/projects/trash/", auth: .anonymous) { _ in .text("trash") }
+        api.get("/projects/:project_id/", auth: .anonymous) { request in .text("detail \(try request.parameters.require("project_id"))") }
+        api.patch("/projects/:project_id/", auth: .anonymous) { _ in .text("patch") }
+        api.get("/projects/:project_id/devices/:device_pk/", auth: .anonymous) { request in
             let pk = try request.parameters.requireInt("device_pk", notFoundCode: "DEVICE_NOT_FOUND")
             return .text("device \(try request.parameters.require("project_id")) \(pk)")
         }
-        api.get("/boom/") { _ in throw APIError.conflict("DEVICE_ALREADY_BOUND", "taken") }
-        api.get("/crash/") { _ in
+        api.get("/boom/", auth: .anonymous) { _ in throw APIError.conflict("DEVICE_ALREADY_BOUND", "taken") }
+        api.get("/crash/", auth: .anonymous) { _ in
             struct Secret: Error {}
             throw Secret()
         }
-        api.get("/query/") { request in .text(request.query["q"] ?? "-") }
+        api.get("/query/", auth: .anonymous) { request in .text(request.query["q"] ?? "-") }
         return APIResponder(table: router.freeze(), logger: Logger(level: .error), metrics: MetricsRegistry(), accessLog: false)
     }
 
@@ -82,9 +82,31 @@ import Testing
         #expect(hostile != "bad id\u{7F}")
     }
 
+    @Test func authenticatedRoutesRunOnlyWithTheIdentityAndDeclareTheirScheme() throws {
+        let router = Router()
+        let token = Authenticator<String>(scheme: .bearer) { request in
+            guard let value = AuthorizationHeader.bearerToken(request) else { throw APIError.unauthorized }
+            return "user-" + value
+        }
+        let api = router.group("/api/v2", tag: "test")
+        api.get("/me/", auth: token) { _, user in .text(user) }
+        api.get("/open/", auth: .anonymous) { _ in .text("open") }
+        let table = router.freeze()
+        #expect(table.routes.map(\.authentication) == [.bearer, .none])
+        let responder = APIResponder(table: table, logger: Logger(level: .error), metrics: MetricsRegistry(), accessLog: false)
+        let denied = responder.respond(to: try Request(method: .get, target: "/api/v2/me/"))
+        #expect(denied.status == 401)
+        let wrongScheme = responder.respond(to: try Request(method: .get, target: "/api/v2/me/", headers: HTTPHeaders([("Authorization", "Basic eDp5")])))
+        #expect(wrongScheme.status == 401)
+        let allowed = responder.respond(to: try Request(method: .get, target: "/api/v2/me/", headers: HTTPHeaders([("Authorization", "bearer abc")])))
+        #expect(allowed.status == 200 && String(decoding: allowed.body, as: UTF8.self) == "user-abc")
+        #expect(AuthorizationHeader.basic(try Request(method: .get, target: "/", headers: HTTPHeaders([("Authorization", "Basic ZGV2OmtleTpwYXJ0")])))?.password
+                == "key:part")
+    }
+
     @Test func unknownMethodsAreCountedAsOTHERInTheMetrics() throws {
         let router = Router()
-        router.group("/api/v2", tag: "test").get("/projects/") { _ in .text("list") }
+        router.group("/api/v2", tag: "test").get("/projects/", auth: .anonymous) { _ in .text("list") }
         let metrics = MetricsRegistry()
         let responder = APIResponder(table: router.freeze(), logger: Logger(level: .error), metrics: metrics, accessLog: false)
         for method in ["FOOBARBAZ", "BREW", "X\(Int.random(in: 1000...9999))"] {

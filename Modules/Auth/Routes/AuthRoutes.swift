@@ -3,16 +3,24 @@ import HTTP
 import Platform
 
 extension AuthService {
-    /// The caller of `request`, through the one scope checker (401 when the token is not valid).
-    public func caller(_ request: Request) throws(APIError) -> Caller {
-        try authenticate(authorization: request.headers["Authorization"])
+    /// Routes of users: the handler receives the `Caller` the one scope checker established from
+    /// `Authorization: Bearer <token>` (401 before the handler otherwise).
+    public var bearer: Authenticator<Caller> {
+        Authenticator(scheme: .bearer) { [self] request in
+            guard !AuthorizationHeader.isMissing(request) else { throw APIError.unauthorized("Missing Authorization: Bearer <token>") }
+            guard let token = AuthorizationHeader.bearerToken(request) else {
+                throw APIError.unauthorized("Authorization must be: Bearer <token>")
+            }
+            return try authenticate(token: token)
+        }
     }
 }
 
 extension AuthModule {
     public func registerRoutes(on api: RouteGroup) {
         let auth = service
-        api.post("/auth/login/", summary: "Exchange username and password for a token", authenticated: false) { request in
+        let bearer = service.bearer
+        api.post("/auth/login/", summary: "Exchange username and password for a token", auth: .anonymous) { request in
             var reader = try FieldReader(request.json(), allowed: ["username", "password"])
             let username = reader.string("username", required: true, length: 1...64)
             let password = reader.string("password", required: true, length: 1...1024)
@@ -24,28 +32,24 @@ extension AuthModule {
             body["expires_at"] = issued.record.expiresAt.map { .string(Timestamp.format(unixSeconds: $0)) } ?? .null
             return .json(body)
         }
-        api.get("/me/", summary: "The caller: user, organization, token scope") { request in
-            .json(try auth.caller(request).json)
+        api.get("/me/", summary: "The caller: user, organization, token scope", auth: bearer) { _, caller in
+            .json(caller.json)
         }
-        api.get("/tokens/", summary: "List tokens (managers: the organization's; viewers: their own)") { request in
-            let caller = try auth.caller(request)
+        api.get("/tokens/", summary: "List tokens (managers: the organization's; viewers: their own)", auth: bearer) { request, caller in
             let page = try request.pageRequest()
             return .page(try auth.tokens(visibleTo: caller, page: page), of: page, for: request)
         }
-        api.post("/tokens/", summary: "Mint a token with at most the caller's rights; the secret is shown once") { request in
-            let caller = try auth.caller(request)
+        api.post("/tokens/", summary: "Mint a token with at most the caller's rights; the secret is shown once", auth: bearer) { request, caller in
             try caller.require(.manager)
             let tokenRequest = try Self.tokenRequest(request.json())
             let issued = try auth.mintToken(by: caller, tokenRequest)
             return .created(issued, location: "/api/v2/tokens/\(issued.record.id)/")
         }
-        api.get("/tokens/:token_id/", summary: "One token (never its secret)") { request in
-            let caller = try auth.caller(request)
+        api.get("/tokens/:token_id/", summary: "One token (never its secret)", auth: bearer) { request, caller in
             let id = try request.parameters.requireInt("token_id")
             return .json(try auth.token(id: id, visibleTo: caller))
         }
-        api.delete("/tokens/:token_id/", summary: "Revoke a token") { request in
-            let caller = try auth.caller(request)
+        api.delete("/tokens/:token_id/", summary: "Revoke a token", auth: bearer) { request, caller in
             let id = try request.parameters.requireInt("token_id")
             try auth.revokeToken(id: id, by: caller)
             return .noContent

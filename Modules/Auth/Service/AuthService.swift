@@ -30,14 +30,10 @@ public final class AuthService: Sendable {
 
     // MARK: - The scope checker
 
-    /// Authenticates an `Authorization` header value. Missing, malformed, unknown, expired or revoked → 401.
-    public func authenticate(authorization: String?) throws(APIError) -> Caller {
-        guard let header = authorization else { throw APIError.unauthorized("Missing Authorization: Bearer <token>") }
-        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
-            throw APIError.unauthorized("Authorization must be: Bearer <token>")
-        }
-        let secret = parts[1].trimmingCharacters(in: .whitespaces)
+    /// Authenticates a bearer token (the route layer takes it from `Authorization: Bearer …`).
+    /// Missing, malformed, unknown, expired or revoked → 401.
+    public func authenticate(token: String?) throws(APIError) -> Caller {
+        guard let secret = token else { throw APIError.unauthorized("Missing Authorization: Bearer <token>") }
         guard !secret.isEmpty, secret.utf8.count <= 256 else { throw APIError.unauthorized }
         let hash = Secrets.sha256Hex(secret)
         let found: (Caller, revoked: Bool)?
@@ -297,7 +293,7 @@ public final class AuthService: Sendable {
         loginLimiter.forgive(keys)
         loginLimiter.reset(keys[0])
         let issued = try issueToken(username: user.username, TokenRequest(name: "login", expiresIn: loginTokenLifetime))
-        let caller = try authenticate(authorization: "Bearer \(issued.secret)")
+        let caller = try authenticate(token: issued.secret)
         return (issued, caller)
     }
 

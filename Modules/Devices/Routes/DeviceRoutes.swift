@@ -6,24 +6,21 @@ import Platform
 extension DevicesModule {
     public func registerRoutes(on api: RouteGroup) {
         let devices = service
-        let auth = service.auth
-        api.get("/devices/", summary: "All devices of the organization the token sees (flat; ?search=&project_id=)") { request in
-            let caller = try auth.caller(request)
+        let bearer = service.auth.bearer
+        api.get("/devices/", summary: "All devices of the organization the token sees (flat; ?search=&project_id=)", auth: bearer) { request, caller in
             // Empty filters are no filters (`?search=&project_id=` as the seed writes it).
             let projectID = request.query["project_id"].flatMap { $0.isEmpty ? nil : $0 }
             let views = try devices.list(caller: caller, search: request.query["search"], projectID: projectID)
             return .json(JSON.array(views.map(\.json)))
         }
         let project = api.group("/projects/:project_id/devices")
-        project.get("/", summary: "Devices of a project (paginated, ?search=)") { request in
-            let caller = try auth.caller(request)
+        project.get("/", summary: "Devices of a project (paginated, ?search=)", auth: bearer) { request, caller in
             let page = try request.pageRequest()
             let result = try devices.list(projectID: request.parameters.require("project_id"), caller: caller, search: request.query["search"],
                                           page: page)
             return .page(result, of: page, for: request)
         }
-        project.post("/bind/", summary: "Bind a provisioned device by device_id + safe_code") { request in
-            let caller = try auth.caller(request)
+        project.post("/bind/", summary: "Bind a provisioned device by device_id + safe_code", auth: bearer) { request, caller in
             var reader = try FieldReader(request.json(), allowed: ["device_id", "safe_code"])
             let deviceID = reader.string("device_id", required: true, length: 1...64)
             let safeCode = reader.string("safe_code", required: true, length: 1...64)
@@ -32,12 +29,10 @@ extension DevicesModule {
                                         caller: caller)
             return .json(view)
         }
-        project.get("/:device_pk/", summary: "Device detail") { request in
-            let caller = try auth.caller(request)
+        project.get("/:device_pk/", summary: "Device detail", auth: bearer) { request, caller in
             return .json(try devices.detail(projectID: request.parameters.require("project_id"), pk: Self.devicePK(request), caller: caller))
         }
-        let update: Handler = { request in
-            let caller = try auth.caller(request)
+        let update: @Sendable (Request, Caller) throws -> Response = { request, caller in
             var reader = try FieldReader(request.json(), allowed: ["device_name", "info", "allow", "project"], ignored: Self.readOnlyFields)
             if reader.has("project") { reader.fail("project", "cannot be changed here; use POST …/set-project/ {\"project_id\"}") }
             let name = reader.string("device_name", length: 0...100)
@@ -47,29 +42,25 @@ extension DevicesModule {
             return .json(try devices.update(projectID: request.parameters.require("project_id"), pk: Self.devicePK(request), caller: caller,
                                             deviceName: name, info: info, allow: allow))
         }
-        project.patch("/:device_pk/", summary: "Update device_name, info, allow (partial)", use: update)
-        project.put("/:device_pk/", summary: "Same as PATCH (seed 001 lists PUT/PATCH); partial", use: update)
-        project.post("/:device_pk/unbind/", summary: "Unbind: the device returns to the unassigned pool") { request in
-            let caller = try auth.caller(request)
+        project.patch("/:device_pk/", summary: "Update device_name, info, allow (partial)", auth: bearer, use: update)
+        project.put("/:device_pk/", summary: "Same as PATCH (seed 001 lists PUT/PATCH); partial", auth: bearer, use: update)
+        project.post("/:device_pk/unbind/", summary: "Unbind: the device returns to the unassigned pool", auth: bearer) { request, caller in
             try devices.unbind(projectID: request.parameters.require("project_id"), pk: Self.devicePK(request), caller: caller)
             return .noContent
         }
-        project.post("/:device_pk/set-project/", summary: "Move the device to another project of the organization") { request in
-            let caller = try auth.caller(request)
+        project.post("/:device_pk/set-project/", summary: "Move the device to another project of the organization", auth: bearer) { request, caller in
             var reader = try FieldReader(request.json(), allowed: ["project_id"])
             let target = reader.string("project_id", required: true, length: 1...64)
             try reader.finish()
             return .json(try devices.setProject(projectID: request.parameters.require("project_id"), pk: Self.devicePK(request),
                                                 targetProjectID: target!, caller: caller))
         }
-        project.post("/:device_pk/data/", summary: "Push telemetry: [{agri_id, value, t?}] → 202 {accepted, dropped} after commit") { request in
-            let caller = try auth.caller(request)
+        project.post("/:device_pk/data/", summary: "Push telemetry: [{agri_id, value, t?}] → 202 {accepted, dropped} after commit", auth: bearer) { request, caller in
             let result = try devices.ingest(projectID: request.parameters.require("project_id"), pk: Self.devicePK(request), caller: caller,
                                             body: request.json())
             return .json(result, status: 202)
         }
-        project.get("/:device_pk/data/", summary: "Latest value per agri_id; with ?agri_id=&start=&end= the history") { request in
-            let caller = try auth.caller(request)
+        project.get("/:device_pk/data/", summary: "Latest value per agri_id; with ?agri_id=&start=&end= the history", auth: bearer) { request, caller in
             let projectID = try request.parameters.require("project_id")
             let pk = try Self.devicePK(request)
             let query = request.query

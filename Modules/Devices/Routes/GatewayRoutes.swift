@@ -7,19 +7,17 @@ extension DevicesModule {
     /// The device gateway API (authenticated as a device with HTTP Basic) and the control routes.
     func registerGatewayAndCommandRoutes(on api: RouteGroup) {
         let devices = service
-        let auth = service.auth
+        let bearer = service.auth.bearer
+        let deviceBasic = service.deviceBasic
         let gateway = api.group("/gateway", tag: "gateway")
-        gateway.get("/", summary: "Device connectivity check (HTTP Basic device_id:device_key)") { request in
-            let device = try devices.authenticateDevice(authorization: request.headers["Authorization"])
+        gateway.get("/", summary: "Device connectivity check (HTTP Basic device_id:device_key)", auth: deviceBasic) { request, device in
             return .json(try devices.hello(device))
         }
-        gateway.get("/commands/", summary: "Pending commands of the calling device, in order; marks them delivered") { request in
-            let device = try devices.authenticateDevice(authorization: request.headers["Authorization"])
+        gateway.get("/commands/", summary: "Pending commands of the calling device, in order; marks them delivered", auth: deviceBasic) { request, device in
             let commands = try devices.deliverCommands(to: device)
             return .json(JSON.object(["commands": .array(commands.map(\.gatewayJSON))]))
         }
-        gateway.post("/commands/:command_id/ack/", summary: "Report a command's outcome {ok, output?}") { request in
-            let device = try devices.authenticateDevice(authorization: request.headers["Authorization"])
+        gateway.post("/commands/:command_id/ack/", summary: "Report a command's outcome {ok, output?}", auth: deviceBasic) { request, device in
             let id = try request.parameters.requireInt("command_id", notFoundCode: "COMMAND_NOT_FOUND")
             var reader = try FieldReader(request.jsonOrEmpty(), allowed: ["ok", "output"])
             let ok = reader.bool("ok", required: true)
@@ -27,15 +25,13 @@ extension DevicesModule {
             try reader.finish()
             return .json(try devices.acknowledge(commandID: id, ok: ok!, output: output, by: device))
         }
-        gateway.post("/data/", summary: "Telemetry as the device itself → 202 {accepted, dropped}") { request in
-            let device = try devices.authenticateDevice(authorization: request.headers["Authorization"])
+        gateway.post("/data/", summary: "Telemetry as the device itself → 202 {accepted, dropped}", auth: deviceBasic) { request, device in
             return .json(try devices.ingest(asDevice: device, body: request.json()), status: 202)
         }
 
         let device = api.group("/projects/:project_id/devices/:device_pk")
         func control(_ path: String, _ summary: String, _ action: @escaping @Sendable (JSON) throws -> ControlAction) {
-            device.post(path, summary: summary) { request in
-                let caller = try auth.caller(request)
+            device.post(path, summary: summary, auth: bearer) { request, caller in
                 let projectID = try request.parameters.require("project_id")
                 let pk = try request.parameters.requireInt("device_pk", notFoundCode: "DEVICE_NOT_FOUND")
                 // Scope first: a caller who may not act on the device learns nothing from validation errors.
@@ -49,8 +45,7 @@ extension DevicesModule {
             try ControlAction.setSerial(body)
         }
         control("/set-tcp/", "Queue NAT@AT+SOCK1A=TCPC,host,port {host, port}") { body in try ControlAction.setTCP(body) }
-        device.get("/commands/", summary: "The device's command history (newest first, paginated)") { request in
-            let caller = try auth.caller(request)
+        device.get("/commands/", summary: "The device's command history (newest first, paginated)", auth: bearer) { request, caller in
             let page = try request.pageRequest()
             let result = try devices.commands(projectID: request.parameters.require("project_id"),
                                               pk: request.parameters.requireInt("device_pk", notFoundCode: "DEVICE_NOT_FOUND"),

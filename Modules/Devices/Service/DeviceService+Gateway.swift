@@ -5,23 +5,13 @@ import Persistence
 import Projects
 
 extension DeviceService {
-    /// Authenticates a gateway call by HTTP Basic `device_id:device_key` (the key issued at provisioning,
-    /// stored as SHA-256). Any authenticated call refreshes `connect_time`.
-    public func authenticateDevice(authorization: String?) throws -> Device {
-        let challenge = [("WWW-Authenticate", "Basic realm=\"gateway\"")]
-        let unauthorized = APIError(status: 401, code: "UNAUTHORIZED", detail: "Device credentials required: HTTP Basic device_id:device_key",
-                                    headers: challenge)
-        guard let authorization else { throw unauthorized }
-        let parts = authorization.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "basic", parts[1].utf8.count <= 512,
-              let decoded = Data(base64Encoded: String(parts[1]).trimmingCharacters(in: .whitespaces)),
-              let text = String(data: decoded, encoding: .utf8), let colon = text.firstIndex(of: ":")
-        else { throw unauthorized }
-        let deviceID = String(text[..<colon])
-        let key = String(text[text.index(after: colon)...])
-        guard !key.isEmpty, let device = try db.read({ try DeviceStore(db: $0).device(keyHash: Secrets.sha256Hex(key)) }),
+    /// Authenticates a device by `device_id` and the key issued at provisioning (stored as SHA-256, compared in
+    /// constant time); nil when they do not match. The route layer takes them from HTTP Basic.
+    public func authenticateDevice(deviceID: String, key: String) throws -> Device? {
+        guard !key.isEmpty, key.utf8.count <= 512, deviceID.utf8.count <= 128,
+              let device = try db.read({ try DeviceStore(db: $0).device(keyHash: Secrets.sha256Hex(key)) }),
               Secrets.constantTimeEquals(device.deviceID, deviceID)
-        else { throw unauthorized }
+        else { return nil }
         return device
     }
 

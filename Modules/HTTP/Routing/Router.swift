@@ -11,15 +11,16 @@ public struct RouteInfo: Sendable {
     public let summary: String
     /// The module that registered it (an OpenAPI tag).
     public let tag: String
-    /// Whether the route requires a bearer token (documentation only; handlers check).
-    public let authenticated: Bool
+    /// How the route authenticates its caller: true by construction, since the handler only runs with the
+    /// identity its `Authenticator` produced.
+    public let authentication: RouteAuthentication
 
-    public init(method: HTTPMethod, pattern: String, summary: String, tag: String, authenticated: Bool) {
+    public init(method: HTTPMethod, pattern: String, summary: String, tag: String, authentication: RouteAuthentication) {
         self.method = method
         self.pattern = pattern
         self.summary = summary
         self.tag = tag
-        self.authenticated = authenticated
+        self.authentication = authentication
     }
 }
 
@@ -38,13 +39,15 @@ public final class Router {
 
     /// Registers `handler` for `method` and `path`. Path segments starting with `:` capture a parameter.
     /// A trailing slash is optional when matching: `/api/v2/projects/` also answers `/api/v2/projects`.
-    public func add(_ method: HTTPMethod, _ path: String, summary: String = "", tag: String = "", authenticated: Bool = true,
-                    handler: @escaping Handler) {
+    public func add<Identity>(_ method: HTTPMethod, _ path: String, summary: String = "", tag: String = "",
+                              auth authenticator: Authenticator<Identity>,
+                              handler: @escaping @Sendable (Request, Identity) throws -> Response) {
+        let handler: Handler = { request in try handler(request, authenticator.authenticate(request)) }
         let segments = RouteNode.segments(of: path)
         var node = root
         node.insert(segments[...], method: method, pattern: path, handler: handler)
         root = node
-        routes.append(RouteInfo(method: method, pattern: path, summary: summary, tag: tag, authenticated: authenticated))
+        routes.append(RouteInfo(method: method, pattern: path, summary: summary, tag: tag, authentication: authenticator.scheme))
     }
 
     /// The immutable routing table.
@@ -66,28 +69,55 @@ public struct RouteGroup {
         return base + (path.hasPrefix("/") ? path : "/" + path)
     }
 
-    public func on(_ method: HTTPMethod, _ path: String, summary: String = "", authenticated: Bool = true, use handler: @escaping Handler) {
-        router.add(method, join(path), summary: summary, tag: tag, authenticated: authenticated, handler: handler)
+    /// Registers a route whose handler receives the identity `auth` established (401 before the handler otherwise).
+    public func on<Identity>(_ method: HTTPMethod, _ path: String, summary: String = "", auth: Authenticator<Identity>,
+                             use handler: @escaping @Sendable (Request, Identity) throws -> Response) {
+        router.add(method, join(path), summary: summary, tag: tag, auth: auth, handler: handler)
     }
 
-    public func get(_ path: String, summary: String = "", authenticated: Bool = true, use handler: @escaping Handler) {
-        on(.get, path, summary: summary, authenticated: authenticated, use: handler)
+    /// Registers a route anyone may call: `auth: .anonymous` spells that out at the call site.
+    public func on(_ method: HTTPMethod, _ path: String, summary: String = "", auth: Authenticator<Void>, use handler: @escaping Handler) {
+        router.add(method, join(path), summary: summary, tag: tag, auth: auth) { request, _ in try handler(request) }
     }
 
-    public func post(_ path: String, summary: String = "", authenticated: Bool = true, use handler: @escaping Handler) {
-        on(.post, path, summary: summary, authenticated: authenticated, use: handler)
+    public func get<I>(_ path: String, summary: String = "", auth: Authenticator<I>, use handler: @escaping @Sendable (Request, I) throws -> Response) {
+        on(.get, path, summary: summary, auth: auth, use: handler)
     }
 
-    public func patch(_ path: String, summary: String = "", authenticated: Bool = true, use handler: @escaping Handler) {
-        on(.patch, path, summary: summary, authenticated: authenticated, use: handler)
+    public func post<I>(_ path: String, summary: String = "", auth: Authenticator<I>, use handler: @escaping @Sendable (Request, I) throws -> Response) {
+        on(.post, path, summary: summary, auth: auth, use: handler)
     }
 
-    public func put(_ path: String, summary: String = "", authenticated: Bool = true, use handler: @escaping Handler) {
-        on(.put, path, summary: summary, authenticated: authenticated, use: handler)
+    public func patch<I>(_ path: String, summary: String = "", auth: Authenticator<I>, use handler: @escaping @Sendable (Request, I) throws -> Response) {
+        on(.patch, path, summary: summary, auth: auth, use: handler)
     }
 
-    public func delete(_ path: String, summary: String = "", authenticated: Bool = true, use handler: @escaping Handler) {
-        on(.delete, path, summary: summary, authenticated: authenticated, use: handler)
+    public func put<I>(_ path: String, summary: String = "", auth: Authenticator<I>, use handler: @escaping @Sendable (Request, I) throws -> Response) {
+        on(.put, path, summary: summary, auth: auth, use: handler)
+    }
+
+    public func delete<I>(_ path: String, summary: String = "", auth: Authenticator<I>, use handler: @escaping @Sendable (Request, I) throws -> Response) {
+        on(.delete, path, summary: summary, auth: auth, use: handler)
+    }
+
+    public func get(_ path: String, summary: String = "", auth: Authenticator<Void>, use handler: @escaping Handler) {
+        on(.get, path, summary: summary, auth: auth, use: handler)
+    }
+
+    public func post(_ path: String, summary: String = "", auth: Authenticator<Void>, use handler: @escaping Handler) {
+        on(.post, path, summary: summary, auth: auth, use: handler)
+    }
+
+    public func patch(_ path: String, summary: String = "", auth: Authenticator<Void>, use handler: @escaping Handler) {
+        on(.patch, path, summary: summary, auth: auth, use: handler)
+    }
+
+    public func put(_ path: String, summary: String = "", auth: Authenticator<Void>, use handler: @escaping Handler) {
+        on(.put, path, summary: summary, auth: auth, use: handler)
+    }
+
+    public func delete(_ path: String, summary: String = "", auth: Authenticator<Void>, use handler: @escaping Handler) {
+        on(.delete, path, summary: summary, auth: auth, use: handler)
     }
 }
 

@@ -8,12 +8,12 @@ extension Platform {
     public func makeRouter() -> Router {
         let router = Router()
         let system = router.group("", tag: "system")
-        system.get("/healthz", summary: "Process is up", authenticated: false) { _ in
+        system.get("/healthz", summary: "Process is up", auth: .anonymous) { _ in
             .json(JSONObject(["status": .string("ok")]))
         }
         let db = context.db
         let allMigrations = migrations.map(\.name)
-        system.get("/readyz", summary: "Database reachable and migrations applied", authenticated: false) { _ in
+        system.get("/readyz", summary: "Database reachable and migrations applied", auth: .anonymous) { _ in
             do {
                 let applied = Set(try db.appliedMigrations())
                 let pending = allMigrations.filter { !applied.contains($0) }
@@ -26,7 +26,7 @@ extension Platform {
             }
         }
         let metrics = context.metrics
-        system.get("/metrics", summary: "Prometheus metrics", authenticated: false) { _ in
+        system.get("/metrics", summary: "Prometheus metrics", auth: .anonymous) { _ in
             .text(metrics.render(), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         let api = router.group("/api/v2")
@@ -34,10 +34,10 @@ extension Platform {
             "name": .string("iot-platform"), "api": .string("v2"), "openapi": .string("/api/v2/openapi.json"),
             "health": .string("/healthz"), "metrics": .string("/metrics"),
         ]))
-        api.get("/", summary: "API index (static)", authenticated: false) { _ in index }
+        api.get("/", summary: "API index (static)", auth: .anonymous) { _ in index }
         if context.config.bool("debug.routes", default: false) {
             // Diagnostics for tests and operators: off by default (`debug.routes` / IOT_DEBUG_ROUTES).
-            api.get("/debug/sleep/", summary: "Sleeps ?seconds= (max 30) then answers; only with debug.routes", authenticated: false) { request in
+            api.get("/debug/sleep/", summary: "Sleeps ?seconds= (max 30) then answers; only with debug.routes", auth: .anonymous) { request in
                 let seconds = min(30, max(0, Double(request.query["seconds"] ?? "1") ?? 1))
                 usleep(UInt32(seconds * 1_000_000))
                 return .json(JSONObject(["slept": .number(seconds)]))
@@ -47,7 +47,7 @@ extension Platform {
             module.registerRoutes(on: api.group("", tag: module.name))
         }
         let document = OpenAPIDocument.render(routes: router.routes)
-        api.get("/openapi.json", summary: "OpenAPI 3.1 document of every route", authenticated: false) { _ in
+        api.get("/openapi.json", summary: "OpenAPI 3.1 document of every route", auth: .anonymous) { _ in
             Response(status: 200, headers: HTTPHeaders([("Content-Type", "application/json")]), body: document)
         }
         return router
@@ -66,7 +66,7 @@ enum OpenAPIDocument {
         var paths = JSONObject()
         var all = routes
         all.append(RouteInfo(method: .get, pattern: "/api/v2/openapi.json", summary: "OpenAPI 3.1 document of every route",
-                             tag: "system", authenticated: false))
+                             tag: "system", authentication: .none))
         for route in all {
             let path = openAPIPath(route.pattern)
             var item = paths[path]?.objectValue ?? JSONObject()
@@ -79,7 +79,11 @@ enum OpenAPIDocument {
                          "schema": .object(["type": .string("string")])])
             }
             if !parameters.isEmpty { operation.append("parameters", .array(parameters)) }
-            if !route.authenticated { operation.append("security", .array([])) }
+            switch route.authentication {
+            case .none: operation.append("security", .array([]))
+            case .bearer: break   // the document's default
+            case .deviceBasic: operation.append("security", .array([.object(["deviceBasic": .array([])])]))
+            }
             operation.append("responses", .object([
                 "default": .object(["description": .string("Success, or the error envelope {code, detail, fields}")]),
             ]))
@@ -91,6 +95,8 @@ enum OpenAPIDocument {
             "info": .object(["title": .string("IoT device platform API"), "version": .string("2")]),
             "components": .object(["securitySchemes": .object([
                 "bearer": .object(["type": .string("http"), "scheme": .string("bearer")]),
+                "deviceBasic": .object(["type": .string("http"), "scheme": .string("basic"),
+                                        "description": .string("device_id:device_key issued at provisioning")]),
             ])]),
             "security": .array([.object(["bearer": .array([])])]),
             "paths": .object(paths),

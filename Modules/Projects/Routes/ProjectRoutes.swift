@@ -7,45 +7,37 @@ extension ProjectsModule {
     /// Seed 000's routes plus trash/restore (seed 004). No PUT: the router answers 405 with `Allow`.
     public func registerRoutes(on api: RouteGroup) {
         let projects = service
-        let auth = self.auth
-        api.get("/projects/", summary: "List projects (filters: search, tag, favorite, identifiers.<key>)") { request in
-            let caller = try auth.caller(request)
+        let bearer = self.auth.bearer
+        api.get("/projects/", summary: "List projects (filters: search, tag, favorite, identifiers.<key>)", auth: bearer) { request, caller in
             let page = try request.pageRequest()
             let filter = try ProjectFilter.parse(request.query.items)
             return .page(try projects.list(for: caller, filter: filter, page: page), of: page, for: request)
         }
-        api.post("/projects/", summary: "Create a project (201 + Location)") { request in
-            let caller = try auth.caller(request)
+        api.post("/projects/", summary: "Create a project (201 + Location)", auth: bearer) { request, caller in
             let draft = try ProjectDraft.parse(request.json())
             let view = try projects.create(draft, by: caller)
             return .created(view, location: "/api/v2/projects/\(view.project.projectID)/")
         }
-        api.get("/projects/trash/", summary: "List trashed projects") { request in
-            let caller = try auth.caller(request)
+        api.get("/projects/trash/", summary: "List trashed projects", auth: bearer) { request, caller in
             let page = try request.pageRequest()
             return .page(try projects.trash(for: caller, page: page), of: page, for: request)
         }
-        api.get("/projects/:project_id/", summary: "Retrieve a project") { request in
-            let caller = try auth.caller(request)
+        api.get("/projects/:project_id/", summary: "Retrieve a project", auth: bearer) { request, caller in
             return .json(try projects.project(request.parameters.require("project_id"), for: caller))
         }
-        api.patch("/projects/:project_id/", summary: "Update a project (partial)") { request in
-            let caller = try auth.caller(request)
+        api.patch("/projects/:project_id/", summary: "Update a project (partial)", auth: bearer) { request, caller in
             let changes = try ProjectChanges.parse(request.json())
             return .json(try projects.update(request.parameters.require("project_id"), changes, by: caller))
         }
-        api.delete("/projects/:project_id/", summary: "Move a project to the trash; ?hard=true (or a trashed one) deletes it for good") { request in
-            let caller = try auth.caller(request)
+        api.delete("/projects/:project_id/", summary: "Move a project to the trash; ?hard=true (or a trashed one) deletes it for good", auth: bearer) { request, caller in
             let hard = try Self.hardFlag(request.query["hard"])
             try projects.delete(request.parameters.require("project_id"), hard: hard, by: caller)
             return .noContent
         }
-        api.post("/projects/:project_id/restore/", summary: "Restore a trashed project") { request in
-            let caller = try auth.caller(request)
+        api.post("/projects/:project_id/restore/", summary: "Restore a trashed project", auth: bearer) { request, caller in
             return .json(try projects.restore(request.parameters.require("project_id"), by: caller))
         }
-        api.post("/projects/:project_id/transfer/", summary: "Move a project (and its devices) to another organization") { request in
-            let caller = try auth.caller(request)
+        api.post("/projects/:project_id/transfer/", summary: "Move a project (and its devices) to another organization", auth: bearer) { request, caller in
             var reader = try FieldReader(request.json(), allowed: ["target_org_slug"])
             let slug = reader.string("target_org_slug", required: true, length: 1...200)
             try reader.finish()

@@ -1,0 +1,59 @@
+import Foundation
+
+/// How a route establishes who calls it; declared at registration, so the OpenAPI document says what the code does.
+public enum RouteAuthentication: String, Sendable {
+    /// No credentials (health checks, login, the API index, pre-signed downloads).
+    case none
+    /// `Authorization: Bearer <token>` of a user.
+    case bearer
+    /// `Authorization: Basic base64(device_id:device_key)` of a device (the gateway API).
+    case deviceBasic
+}
+
+/// Turns a request into the identity a handler receives, or throws (401). The HTTP layer knows no domain:
+/// the identity type (`Caller`, `Device`) and the check come from the module that builds the authenticator.
+///
+/// ```swift
+/// api.get("/me/", summary: "The caller", auth: auth.bearer) { request, caller in .json(caller.json) }
+/// ```
+public struct Authenticator<Identity>: Sendable {
+    public let scheme: RouteAuthentication
+    public let authenticate: @Sendable (Request) throws -> Identity
+
+    public init(scheme: RouteAuthentication, authenticate: @escaping @Sendable (Request) throws -> Identity) {
+        self.scheme = scheme
+        self.authenticate = authenticate
+    }
+}
+
+extension Authenticator where Identity == Void {
+    /// A route anyone may call.
+    public static var anonymous: Authenticator<Void> { Authenticator(scheme: .none) { _ in } }
+}
+
+/// Parses `Authorization` header values (RFC 9110 §11.6.2, RFC 6750, RFC 7617); the schemes are case-insensitive.
+public enum AuthorizationHeader {
+    /// Whether the request carries no `Authorization` header at all.
+    public static func isMissing(_ request: Request) -> Bool { request.headers["Authorization"] == nil }
+
+    /// The token of `Bearer <token>`, or nil when the header is missing or of another scheme.
+    public static func bearerToken(_ request: Request) -> String? {
+        credentials(request, scheme: "bearer")
+    }
+
+    /// `(user, password)` of `Basic base64(user:password)`, or nil when missing, of another scheme or malformed.
+    public static func basic(_ request: Request) -> (user: String, password: String)? {
+        guard let encoded = credentials(request, scheme: "basic"), encoded.utf8.count <= 1024,
+              let data = Data(base64Encoded: encoded), let text = String(data: data, encoding: .utf8),
+              let colon = text.firstIndex(of: ":") else { return nil }
+        return (String(text[..<colon]), String(text[text.index(after: colon)...]))
+    }
+
+    private static func credentials(_ request: Request, scheme: String) -> String? {
+        guard let header = request.headers["Authorization"] else { return nil }
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == scheme else { return nil }
+        let value = parts[1].trimmingCharacters(in: .whitespaces)
+        return value.isEmpty ? nil : value
+    }
+}
