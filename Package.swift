@@ -40,7 +40,8 @@ let package = Package(
 
         // Tests.
         .target(name: "TestSupport", dependencies: ["Core", "HTTP", "Persistence", "Platform"], path: "Tests/TestSupport"),
-        .target(name: "DomainTestSupport", dependencies: ["Auth", "Projects", "Devices", "Factors", "Platform", "Persistence", "Core", "TestSupport"], path: "Tests/DomainTestSupport"),
+        .target(name: "DomainTestSupport", dependencies: ["Composition", "Auth", "Projects", "Devices", "Factors", "Platform", "Persistence", "HTTP", "Core",
+                                                         "TestSupport"], path: "Tests/DomainTestSupport"),
         .testTarget(name: "CoreTests", dependencies: ["Core", "TestSupport"], path: "Tests/CoreTests"),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Core", "TestSupport"], path: "Tests/HTTPTests"),
         .testTarget(name: "PersistenceTests", dependencies: ["Persistence", "Core"], path: "Tests/PersistenceTests"),
@@ -48,6 +49,8 @@ let package = Package(
         .testTarget(name: "ProjectsTests", dependencies: ["DomainTestSupport", "Projects", "Auth", "Platform", "Persistence", "Core", "TestSupport"], path: "Tests/ProjectsTests"),
         .testTarget(name: "DevicesTests", dependencies: ["DomainTestSupport", "Devices", "Projects", "Auth", "Platform", "Persistence", "Core", "TestSupport"], path: "Tests/DevicesTests"),
         .testTarget(name: "FactorsTests", dependencies: ["DomainTestSupport", "Factors", "Devices", "Projects", "Auth", "Platform", "Persistence", "Core", "TestSupport"], path: "Tests/FactorsTests"),
+        // Route logic in-process (the platform's responder, no sockets), then wiring through the real binaries.
+        .testTarget(name: "RouteTests", dependencies: ["DomainTestSupport", "Core", "TestSupport"], path: "Tests/RouteTests"),
         .testTarget(name: "EndToEndTests", dependencies: ["Core", "TestSupport"], path: "Tests/EndToEndTests"),
     ],
     swiftLanguageModes: [.v6]

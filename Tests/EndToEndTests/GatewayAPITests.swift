@@ -485,7 +485,7 @@ import TestSupport
     @Test func simulatorPlaysDevicesThroughTheGateway() throws {
         let server = try Shared.get()
         let client = server.client()
-        let moduleID = try FactorsAPITests.shippedModule(server, model: "THM-30")
+        let moduleID = try DeviceAPI.shippedModule(server, model: "THM-30")
         let project = try DeviceAPI.project(client)
         // KEYS.tsv is exactly what `admin-cli devices provision FILE.csv` prints without --json.
         let rows = (0..<2).map { _ in DeviceAPI.newRow(capabilities: "SUPPORTS_REBOOT") }

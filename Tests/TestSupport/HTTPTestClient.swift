@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import HTTP
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,17 +23,27 @@ public struct TestResponse: Sendable {
     public var code: String? { json["code"]?.stringValue }
 }
 
-/// A tiny blocking HTTP/1.1 client over a raw socket, for end-to-end tests. Keeps the connection open
-/// between requests (keep-alive) and reconnects when the server closed it.
+/// A tiny blocking HTTP/1.1 client for tests, over a raw socket (end-to-end: keeps the connection open between
+/// requests and reconnects when the server closed it) or straight into a responder (in-process route tests:
+/// the same request value the server would build, no socket, no binary).
 public final class HTTPTestClient: @unchecked Sendable {
     public let port: Int
     private var fd: Int32 = -1
     private var buffer: [UInt8] = []
     public var token: String?
+    private let responder: (any HTTPResponder)?
 
     public init(port: Int, token: String? = nil) {
         self.port = port
         self.token = token
+        self.responder = nil
+    }
+
+    /// A client whose requests go to `responder` in this process.
+    public init(responder: any HTTPResponder, token: String? = nil) {
+        self.port = 0
+        self.token = token
+        self.responder = responder
     }
 
     deinit { close() }
@@ -80,6 +91,7 @@ public final class HTTPTestClient: @unchecked Sendable {
         if body != nil || rawBody != nil || method == "POST" || method == "PATCH" || method == "PUT" { head += "Content-Length: \(bytes.count)\r\n" }
         for (name, value) in extra { head += "\(name): \(value)\r\n" }
         head += "\r\n"
+        if let responder { return try respondInProcess(responder, method: method, head: head, body: bytes) }
         let raw = Array(head.utf8) + bytes
         for attempt in 0..<2 {
             if fd < 0 { fd = try Self.connect(port: port) }
@@ -91,6 +103,28 @@ public final class HTTPTestClient: @unchecked Sendable {
             }
         }
         throw TestClientError("request failed")
+    }
+
+    /// The in-process path: the head's lines become the request's headers, as the server's parser would make them.
+    private func respondInProcess(_ responder: any HTTPResponder, method: String, head: String, body: [UInt8]) throws -> TestResponse {
+        var lines = head.components(separatedBy: "\r\n").filter { !$0.isEmpty }
+        let start = lines.removeFirst().split(separator: " ")
+        var headers = HTTPHeaders()
+        for line in lines {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers.add(String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+        }
+        let response: Response
+        do {
+            var request = try Request(method: HTTPMethod(method), target: String(start[1]), headers: headers, body: body)
+            request.remoteAddress = "127.0.0.1"
+            response = responder.respond(to: request)
+        } catch {
+            response = .error(error)   // what the server answers for a target it cannot decode
+        }
+        var fields = response.headers.fields.map { ($0.name, $0.value) }
+        if method != "HEAD" { fields.append(("Content-Length", String(response.body.count))) }
+        return TestResponse(status: response.status, headers: fields, body: method == "HEAD" ? [] : response.body)
     }
 
     public func get(_ path: String) throws -> TestResponse { try request("GET", path) }

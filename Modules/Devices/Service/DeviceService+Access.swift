@@ -28,4 +28,13 @@ extension DeviceService {
     public func device(pk: Int64, in tx: Database) throws -> Device? {
         try DeviceStore(db: tx).device(pk: pk)
     }
+
+    /// The devices bound to a project, in pk order (no scope check: for modules acting on a project they resolved,
+    /// such as Alerts' trigger-test and offline detection).
+    public func devices(inProject projectPK: Int64) throws -> [Device] {
+        try db.read { try DeviceStore(db: $0).devices(projectPK: projectPK) }
+    }
+
+    /// How long a device may stay silent before it counts as offline (`devices.offline_after`), seconds.
+    public var offlineAfterSeconds: Int64 { offlineAfter }
 }

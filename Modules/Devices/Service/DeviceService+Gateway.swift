@@ -18,7 +18,10 @@ extension DeviceService {
     /// Records contact from a device (gateway calls that carry no telemetry, also Factors' `gateway/factors/`).
     public func touch(_ device: Device) throws {
         let seconds = clock.unixSeconds()
-        try db.write { tx in try DeviceStore(db: tx).touch(pk: device.id, connectTime: seconds) }
+        try db.write { tx in
+            try DeviceStore(db: tx).touch(pk: device.id, connectTime: seconds)
+            try bus.publish(DeviceContacted(devicePKs: [device.id], now: seconds), in: tx)
+        }
         invalidate(organizationID: device.organizationID)
     }
 
@@ -32,6 +35,7 @@ extension DeviceService {
             let pending = try store.pending(devicePK: device.id)
             try store.markDelivered(ids: pending.map(\.id), at: time)
             try DeviceStore(db: tx).touch(pk: device.id, connectTime: nowSeconds)
+            try bus.publish(DeviceContacted(devicePKs: [device.id], now: nowSeconds), in: tx)
             return pending.map { command in
                 var copy = command
                 copy.status = .delivered
@@ -60,6 +64,7 @@ extension DeviceService {
             command.finishedAt = time
             try store.finish(id: command.id, status: command.status, output: output, at: time)
             try DeviceStore(db: tx).touch(pk: device.id, connectTime: nowSeconds)
+            try bus.publish(DeviceContacted(devicePKs: [device.id], now: nowSeconds), in: tx)
             return command
         }
         invalidate(organizationID: device.organizationID)

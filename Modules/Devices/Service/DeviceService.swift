@@ -51,7 +51,7 @@ public final class DeviceService: Sendable, ProjectDeviceCounter {
                                   window: config.seconds("devices.bind_window", default: 900), clock: context.clock)
         viewCache = ScopedCache(ttl: config.seconds("devices.cache_ttl", default: 60))
         dataCache = ScopedCache(ttl: config.seconds("devices.data_cache_ttl", default: 120))
-        ingestor = TelemetryIngestor(db: context.db, bus: context.bus, logger: context.logger, metrics: context.metrics,
+        ingestor = TelemetryIngestor(db: context.db, bus: context.bus, clock: context.clock, logger: context.logger, metrics: context.metrics,
                                      maxPointsPerCommit: max(100, config.int("devices.max_points_per_commit", default: 50_000)))
     }
 

@@ -33,6 +33,7 @@ final class TelemetryIngestor: Sendable {
 
     private let db: DatabasePool
     private let bus: PlatformBus
+    private let clock: any WallClock
     private let logger: Logger
     private let metrics: MetricsRegistry
     private let condition = NSCondition()
@@ -47,9 +48,11 @@ final class TelemetryIngestor: Sendable {
     /// Upper bound of points per transaction (a larger group waits for the next one).
     let maxPointsPerCommit: Int
 
-    init(db: DatabasePool, bus: PlatformBus, logger: Logger, metrics: MetricsRegistry, maxPointsPerCommit: Int = 50_000) {
+    init(db: DatabasePool, bus: PlatformBus, clock: any WallClock = SystemClock(), logger: Logger, metrics: MetricsRegistry,
+         maxPointsPerCommit: Int = 50_000) {
         self.db = db
         self.bus = bus
+        self.clock = clock
         self.logger = logger
         self.metrics = metrics
         self.maxPointsPerCommit = maxPointsPerCommit
@@ -233,6 +236,14 @@ final class TelemetryIngestor: Sendable {
             try upsert.run()
         }
         for (pk, time) in contact { try devices.touch(pk: pk, connectTime: time) }
+        let stored = batches.enumerated().filter { !moved.contains($0.offset) }.map { _, batch in
+            TelemetryStored.Batch(devicePK: batch.devicePK, projectPK: batch.projectPK, organizationID: batch.organizationID, points: batch.points)
+        }
+        if !stored.isEmpty {
+            let now = clock.unixSeconds()
+            try bus.publish(TelemetryStored(batches: stored, now: now), in: tx)
+            try bus.publish(DeviceContacted(devicePKs: Array(contact.keys).sorted(), now: now), in: tx)
+        }
         if cacheChanged {
             // Merged under the writer lock (not after commit), so it is ordered with a purge's `forgetSeries`,
             // which runs inside its own write transaction; a rollback clears the cache (see `commit`).

@@ -228,6 +228,12 @@ public final class FactorService: Sendable, DeviceFactorInfo {
         try db.read { try FactorStore(db: $0).devicesWithThresholds(devicePKs) }
     }
 
+    /// Threshold rules of alarm-enabled factors: of one device, or of every device (nil). Alerts loads them at
+    /// start and reloads a device's on `FactorsChanged`.
+    public func alarmRules(devicePK: Int64? = nil) throws -> [AlarmRule] {
+        try db.read { try FactorStore(db: $0).alarmRules(devicePK: devicePK) }
+    }
+
     public func factorNames(devicePK: Int64) throws -> [String: String] {
         try db.read { try FactorStore(db: $0).names(devicePK: devicePK) }
     }

@@ -91,6 +91,19 @@ struct FactorStore {
         return found
     }
 
+    /// Rules of alarm-enabled factors with at least one threshold: of one device, or of every device (nil).
+    func alarmRules(devicePK: Int64?) throws -> [AlarmRule] {
+        let sql = """
+            SELECT id, device_pk, project_pk, agri_id, name, unit, decimals, threshold_min, threshold_max FROM factors
+            WHERE alarm_enabled = 1 AND (threshold_min IS NOT NULL OR threshold_max IS NOT NULL)
+            """
+        let rows = try devicePK.map { try db.query(sql + " AND device_pk = ?", [$0]) } ?? db.query(sql)
+        return rows.map { row in
+            AlarmRule(factorID: row.int(0), devicePK: row.int(1), projectPK: row.int(2), agriID: row.string(3), name: row.string(4),
+                      unit: row.string(5), decimals: row.int(6), min: row.optionalDouble(7), max: row.optionalDouble(8))
+        }
+    }
+
     func names(devicePK: Int64) throws -> [String: String] {
         var names: [String: String] = [:]
         for row in try db.query("SELECT agri_id, name FROM factors WHERE device_pk = ?", [devicePK]) { names[row.string(0)] = row.string(1) }

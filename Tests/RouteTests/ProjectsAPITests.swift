@@ -1,4 +1,5 @@
 import Core
+import DomainTestSupport
 import Foundation
 import Testing
 import TestSupport
@@ -18,7 +19,7 @@ enum ProjectsE2E {
     }
 
     /// A second organization with an owner (admin-cli on the server's database file, then login over HTTP).
-    static func otherOrganization(_ server: ServerProcess) throws -> (slug: String, token: String) {
+    static func otherOrganization(_ server: any APIServer) throws -> (slug: String, token: String) {
         let slug = "org-\(uid())"
         let owner = "\(slug)-owner"
         for arguments in [["org", "create", slug, "--name", "Other \(slug)"],
@@ -34,7 +35,7 @@ enum ProjectsE2E {
     }
 
     /// A token minted by the admin (owner) with `role`, scoped to `projects`.
-    static func scopedToken(_ server: ServerProcess, role: String, projects: [String]) throws -> String {
+    static func scopedToken(_ server: any APIServer, role: String, projects: [String]) throws -> String {
         let minted = try server.client().post("/api/v2/tokens/", .object([
             "name": .string("scoped"), "role": .string(role), "projects": .array(projects.map(JSON.string)),
         ]))
@@ -257,8 +258,7 @@ enum ProjectsE2E {
 
     @Test func adminCLIListsAndPurgesTheTrash() throws {
         // Own server: purging the trash would otherwise remove other suites' trashed projects.
-        let server = try ServerProcess()
-        defer { server.stop() }
+        let server = try InProcessServer()
         let admin = server.client()
         try ProjectsE2E.create(admin, "cli-keep", name: "Keep me")
         try ProjectsE2E.create(admin, "cli-bin")

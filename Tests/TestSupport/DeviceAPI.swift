@@ -1,29 +1,53 @@
 import Core
 import Foundation
-import Testing
-import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// Devices fixtures over a running `api-server`: provisioning through `admin-cli` on the server's database
+/// Devices fixtures over an API server (the binary or in-process): provisioning through `admin-cli` on the server's database
 /// file, projects, binds, second organizations. Every name is random so suites share one server.
-enum DeviceAPI {
-    struct Device: Sendable {
-        let deviceID: String
-        let safeCode: String
-        let agriID: String
-        let key: String
+public enum DeviceAPI {
+    public struct Device: Sendable {
+        public let deviceID: String
+        public let safeCode: String
+        public let agriID: String
+        public let key: String
+
+        public init(deviceID: String, safeCode: String, agriID: String, key: String) {
+            self.deviceID = deviceID
+            self.safeCode = safeCode
+            self.agriID = agriID
+            self.key = key
+        }
     }
 
-    static func newRow(capabilities: String = "") -> (deviceID: String, safeCode: String, agriID: String, model: String, capabilities: String) {
+    /// The repository root (for `Configs/modules.json`).
+    public static func root(file: String = #filePath) -> String {
+        URL(fileURLWithPath: file).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    }
+
+    /// Imports the shipped catalog into the server's database; returns the module id of `model`.
+    public static func shippedModule(_ server: any APIServer, model: String) throws -> Int64 {
+        let result = try runProgram("admin-cli", ["--db", server.databasePath, "modules", "import", root() + "/Configs/modules.json"])
+        guard result.exitCode == 0 else { throw TestClientError2("modules import failed: \(result.stderr)") }
+        let list = try server.client().get("/api/v2/modules/")
+        guard let id = list.json.arrayValue?.first(where: { $0["model"]?.stringValue == model })?["id"]?.int64Value else {
+            throw TestClientError2("no module \(model) in \(list.text)")
+        }
+        return id
+    }
+
+    public static func newRow(capabilities: String = "") -> (deviceID: String, safeCode: String, agriID: String, model: String, capabilities: String) {
         ("e2e\(RandomID.make(length: 12))", RandomID.make(length: 4).uppercased(), "d-\(RandomID.make(length: 10))", "DTU-E2E", capabilities)
     }
 
-    static func csv(_ rows: [(deviceID: String, safeCode: String, agriID: String, model: String, capabilities: String)]) -> String {
+    public static func csv(_ rows: [(deviceID: String, safeCode: String, agriID: String, model: String, capabilities: String)]) -> String {
         (["device_id,safe_code,agri_id,model,capabilities"] + rows.map { "\($0.deviceID),\($0.safeCode),\($0.agriID),\($0.model),\($0.capabilities)" })
             .joined(separator: "\n") + "\n"
     }
 
     /// Runs `admin-cli --db DB devices provision FILE [--json]` on `text`.
-    static func runProvision(_ databasePath: String, _ text: String, json: Bool = true) throws -> CommandResult {
+    public static func runProvision(_ databasePath: String, _ text: String, json: Bool = true) throws -> CommandResult {
         let directory = TemporaryDirectory("iot-provision")
         defer { directory.remove() }
         let file = directory.file("devices.csv")
@@ -32,7 +56,7 @@ enum DeviceAPI {
     }
 
     /// Provisions `count` fresh devices (unassigned) and returns them with their gateway keys.
-    static func provision(_ server: ServerProcess, count: Int = 1, capabilities: String = "") throws -> [Device] {
+    public static func provision(_ server: any APIServer, count: Int = 1, capabilities: String = "") throws -> [Device] {
         let rows = (0..<count).map { _ in newRow(capabilities: capabilities) }
         let result = try runProvision(server.databasePath, csv(rows))
         guard result.exitCode == 0 else { throw TestClientError2("provision failed: \(result.stderr)") }
@@ -48,19 +72,19 @@ enum DeviceAPI {
     }
 
     /// Creates a project with a random id through the API; returns its project_id.
-    static func project(_ client: HTTPTestClient, name: String = "Devices e2e") throws -> String {
+    public static func project(_ client: HTTPTestClient, name: String = "Devices e2e") throws -> String {
         let id = "p-\(RandomID.make(length: 12))"
         let created = try client.post("/api/v2/projects/", .object(["project_id": .string(id), "name": .string(name)]))
         guard created.status == 201 else { throw TestClientError2("project create failed: \(created.status) \(created.text)") }
         return id
     }
 
-    static func bindBody(_ device: Device, code: String? = nil) -> JSON {
+    public static func bindBody(_ device: Device, code: String? = nil) -> JSON {
         .object(["device_id": .string(device.deviceID), "safe_code": .string(code ?? device.safeCode)])
     }
 
     /// Binds `device` to `project`; returns its pk.
-    static func bind(_ client: HTTPTestClient, _ project: String, _ device: Device) throws -> Int64 {
+    public static func bind(_ client: HTTPTestClient, _ project: String, _ device: Device) throws -> Int64 {
         let response = try client.post("/api/v2/projects/\(project)/devices/bind/", bindBody(device))
         guard response.status == 200, let pk = response.json["id"]?.int64Value else {
             throw TestClientError2("bind failed: \(response.status) \(response.text)")
@@ -69,14 +93,14 @@ enum DeviceAPI {
     }
 
     /// A project with `count` freshly provisioned devices bound to it.
-    static func boundProject(_ server: ServerProcess, _ client: HTTPTestClient, count: Int = 1) throws -> (project: String, devices: [(Device, Int64)]) {
+    public static func boundProject(_ server: any APIServer, _ client: HTTPTestClient, count: Int = 1) throws -> (project: String, devices: [(Device, Int64)]) {
         let project = try project(client)
         let devices = try provision(server, count: count)
         return (project, try devices.map { ($0, try bind(client, project, $0)) })
     }
 
     /// A second organization with an owner, logged in; returns its slug and the owner's token.
-    static func organization(_ server: ServerProcess) throws -> (slug: String, token: String) {
+    public static func organization(_ server: any APIServer) throws -> (slug: String, token: String) {
         let slug = "org-\(RandomID.make(length: 8))"
         let user = "\(slug)-owner"
         for arguments in [["org", "create", slug, "--name", "Org \(slug)"],
@@ -92,7 +116,7 @@ enum DeviceAPI {
     }
 
     /// Mints a token with `role` and `projects` as the manager `client`.
-    static func scopedToken(_ client: HTTPTestClient, role: String, projects: [String]) throws -> String {
+    public static func scopedToken(_ client: HTTPTestClient, role: String, projects: [String]) throws -> String {
         let minted = try client.post("/api/v2/tokens/", .object(["role": .string(role), "projects": .array(projects.map(JSON.string))]))
         guard minted.status == 201, let token = minted.json["token"]?.stringValue else {
             throw TestClientError2("token mint failed: \(minted.status) \(minted.text)")
@@ -101,7 +125,7 @@ enum DeviceAPI {
     }
 
     /// Telemetry body `[{agri_id, value, t?}]`.
-    static func points(_ items: [(String, Double, Int64?)]) -> JSON {
+    public static func points(_ items: [(String, Double, Int64?)]) -> JSON {
         .array(items.map { item in
             var object = JSONObject()
             object.append("agri_id", .string(item.0))
@@ -112,19 +136,19 @@ enum DeviceAPI {
     }
 
     /// The path (and query) of an absolute `next` link.
-    static func path(ofLink link: String) -> String {
+    public static func path(ofLink link: String) -> String {
         guard let range = link.range(of: "/api/") else { return link }
         return String(link[range.lowerBound...])
     }
 
     /// The ids of a device list answer (flat array or page envelope).
-    static func ids(_ response: TestResponse) -> [Int64] {
+    public static func ids(_ response: TestResponse) -> [Int64] {
         let items = response.json.arrayValue ?? response.json["results"]?.arrayValue ?? []
         return items.compactMap { $0["id"]?.int64Value }
     }
 
     /// Whether `secret` occurs in `text` as a whole token (not inside a longer run of letters and digits).
-    static func containsToken(_ text: String, _ secret: String) -> Bool {
+    public static func containsToken(_ text: String, _ secret: String) -> Bool {
         var searchRange = text.startIndex..<text.endIndex
         while let found = text.range(of: secret, range: searchRange) {
             let before = found.lowerBound == text.startIndex ? nil : text[text.index(before: found.lowerBound)]
@@ -139,7 +163,7 @@ enum DeviceAPI {
 
 extension DeviceAPI {
     /// Sends a raw request head (no body) on a fresh connection and returns the status of the answer.
-    static func rawStatus(port: Int, _ head: String) throws -> Int {
+    public static func rawStatus(port: Int, _ head: String) throws -> Int {
         let fd = try HTTPTestClient.connect(port: port, timeout: 10)
         defer { close(fd) }
         let bytes = Array(head.utf8)
@@ -157,5 +181,29 @@ extension DeviceAPI {
         let parts = statusLine.split(separator: " ")
         guard parts.count >= 2, let status = Int(parts[1]) else { throw TestClientError2("no status in \(statusLine)") }
         return status
+    }
+}
+
+/// A failed precondition of a test helper (a setup request that did not answer as expected).
+public struct TestClientError2: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension APIServer {
+    /// Creates a user in the server's `default` org through `admin-cli` on the same database file
+    /// (the two programs share the file while the server runs) and logs in over HTTP.
+    public func user(role: String) throws -> (name: String, token: String) {
+        let name = "\(role)-\(RandomID.make(length: 8))"
+        let created = try runProgram("admin-cli", ["--db", databasePath, "user", "create", name, "--org", "default",
+                                                   "--role", role, "--password", "secret-\(name)"])
+        guard created.exitCode == 0 else { throw TestClientError2("user create failed: \(created.stderr)") }
+        let login = try client(token: nil).request("POST", "/api/v2/auth/login/",
+                                                   json: .object(["username": .string(name), "password": .string("secret-\(name)")]),
+                                                   token: .some(nil))
+        guard login.status == 200, let token = login.json["token"]?.stringValue else {
+            throw TestClientError2("login failed: \(login.status) \(login.text)")
+        }
+        return (name, token)
     }
 }

@@ -1,4 +1,5 @@
 import Core
+import DomainTestSupport
 import Foundation
 import Testing
 import TestSupport
@@ -47,21 +48,7 @@ import TestSupport
         (response.json.arrayValue ?? []).compactMap { $0["agri_id"]?.stringValue }
     }
 
-    /// The repository root (for `Configs/modules.json`).
-    static func root(file: String = #filePath) -> String {
-        URL(fileURLWithPath: file).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-    }
-
-    /// Imports the shipped catalog into the server's database; returns the module id of `model`.
-    static func shippedModule(_ server: ServerProcess, model: String) throws -> Int64 {
-        let result = try runProgram("admin-cli", ["--db", server.databasePath, "modules", "import", root() + "/Configs/modules.json"])
-        guard result.exitCode == 0 else { throw TestClientError2("modules import failed: \(result.stderr)") }
-        let list = try server.client().get("/api/v2/modules/")
-        guard let id = list.json.arrayValue?.first(where: { $0["model"]?.stringValue == model })?["id"]?.int64Value else {
-            throw TestClientError2("no module \(model) in \(list.text)")
-        }
-        return id
-    }
+    static func shippedModule(_ server: any APIServer, model: String) throws -> Int64 { try DeviceAPI.shippedModule(server, model: model) }
 
     // MARK: - CRUD
 
@@ -400,7 +387,7 @@ import TestSupport
         let viewer = server.client(token: viewerToken)
         let scoped = server.client(token: scopedToken)
         let foreign = server.client(token: foreignToken)
-        let anonymous = HTTPTestClient(port: server.port)
+        let anonymous = HTTPTestClient(responder: server.responder)
         for call in calls {
             let asViewer = try call.run(viewer)
             if call.write {
