@@ -35,6 +35,11 @@ extension DeviceService {
         try db.read { try DeviceStore(db: $0).devices(projectPK: projectPK) }
     }
 
+    /// The devices bound to a project, read in the caller's write transaction.
+    public func devices(inProject projectPK: Int64, in tx: Database) throws -> [Device] {
+        try DeviceStore(db: tx).devices(projectPK: projectPK)
+    }
+
     /// How long a device may stay silent before it counts as offline (`devices.offline_after`), seconds.
     public var offlineAfterSeconds: Int64 { offlineAfter }
 }

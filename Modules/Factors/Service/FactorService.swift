@@ -234,6 +234,12 @@ public final class FactorService: Sendable, DeviceFactorInfo {
         try db.read { try FactorStore(db: $0).alarmRules(devicePK: devicePK) }
     }
 
+    /// Threshold rules (of one device, or all with nil) read in the caller's transaction (Alerts, inside the
+    /// group commit and reacting to `FactorsChanged`).
+    public func alarmRules(devicePK: Int64? = nil, in tx: Database) throws -> [AlarmRule] {
+        try FactorStore(db: tx).alarmRules(devicePK: devicePK)
+    }
+
     public func factorNames(devicePK: Int64) throws -> [String: String] {
         try db.read { try FactorStore(db: $0).names(devicePK: devicePK) }
     }
