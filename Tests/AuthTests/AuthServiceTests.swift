@@ -103,7 +103,7 @@ final class AuthFixture: @unchecked Sendable {
         let fixture = try AuthFixture()
         let acme = try #require(try fixture.auth.organization(slug: "acme"))
         let globex = try #require(try fixture.auth.organization(slug: "globex"))
-        let notFound = APIError.notFound("Project p1 not found", code: "PROJECT_NOT_FOUND")
+        let notFound = APIError.notFound("Project p1 not found")
         let owner = try fixture.caller("alice")
         let viewer = try fixture.caller("carol")
         let scoped = try fixture.caller("bob", TokenRequest(projects: ["p1"]))
@@ -112,8 +112,10 @@ final class AuthFixture: @unchecked Sendable {
             do {
                 try caller.authorize(projectID: project, organizationID: org, access: access, notFound: notFound)
                 return 200
-            } catch {
+            } catch let error as any PlatformError {
                 return error.status
+            } catch {
+                return -1
             }
         }
         #expect(status(owner, "p1", acme.id, .write) == 200)
@@ -301,9 +303,13 @@ final class AuthFixture: @unchecked Sendable {
     @Test func validatesAndRejectsDuplicates() throws {
         let fixture = try AuthFixture()
         #expect(throws: APIError.self) { _ = try fixture.auth.createOrganization(slug: "Bad Slug", name: "x") }
-        #expect(throws: APIError.self) { _ = try fixture.auth.createOrganization(slug: "acme", name: "Again") }
-        #expect(throws: APIError.self) { _ = try fixture.auth.createUser(username: "bob", organizationSlug: "acme", role: .viewer, password: "password1") }
-        #expect(throws: APIError.self) { _ = try fixture.auth.createUser(username: "dave", organizationSlug: "nope", role: .viewer, password: "password1") }
+        #expect(throws: AuthError.organizationExists(slug: "acme")) { _ = try fixture.auth.createOrganization(slug: "acme", name: "Again") }
+        #expect(throws: AuthError.userExists(username: "bob")) {
+            _ = try fixture.auth.createUser(username: "bob", organizationSlug: "acme", role: .viewer, password: "password1")
+        }
+        #expect(throws: AuthError.organizationNotFound(slug: "nope")) {
+            _ = try fixture.auth.createUser(username: "dave", organizationSlug: "nope", role: .viewer, password: "password1")
+        }
         #expect(throws: APIError.self) { _ = try fixture.auth.createUser(username: "dave", organizationSlug: "acme", role: .viewer, password: "short") }
         #expect(try fixture.auth.organizations().map(\.slug) == ["acme", "globex"])
     }

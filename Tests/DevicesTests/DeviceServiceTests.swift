@@ -64,7 +64,7 @@ import TestSupport
             """)
         #expect(good.count == 2)
         #expect(good[0].capabilities == ["SUPPORTS_REBOOT", "SUPPORTS_SERIAL"] && good[1].capabilities == [])
-        func problem(_ text: String) -> APIError? { apiError { _ = try ProvisionedDevice.parseCSV(text) } }
+        func problem(_ text: String) -> (any PlatformError)? { apiError { _ = try ProvisionedDevice.parseCSV(text) } }
         let duplicate = problem("""
             device_id,safe_code,agri_id,model,capabilities
             868686000123456,8K2P,d-1000-abcd,DTU-100,

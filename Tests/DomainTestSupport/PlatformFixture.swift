@@ -154,22 +154,22 @@ open class PlatformFixture: @unchecked Sendable {
     }
 }
 
-/// The `APIError` thrown by `body`, if any.
-public func apiError(_ body: () throws -> Void) -> APIError? {
+/// The `PlatformError` (`APIError` or a module's error enum) thrown by `body`, if any.
+public func apiError(_ body: () throws -> Void) -> (any PlatformError)? {
     do {
         try body()
         return nil
     } catch {
-        return error as? APIError
+        return error as? any PlatformError
     }
 }
 
-/// The status of the `APIError` thrown by `body`, 200 when it succeeds, -1 for any other error.
+/// The status of the `PlatformError` thrown by `body`, 200 when it succeeds, -1 for any other error.
 public func status(_ body: () throws -> Void) -> Int {
     do {
         try body()
         return 200
-    } catch let error as APIError {
+    } catch let error as any PlatformError {
         return error.status
     } catch {
         return -1

@@ -20,7 +20,7 @@ import Testing
     /// request's scope check (a read) still sees the device where it was, and its write waits for the change
     /// to commit. Returns what the request threw.
     func racing(_ fixture: PlatformFixture, hold: Double = 0.5, change: @escaping @Sendable (Database) throws -> Void,
-                request: () throws -> Void) -> APIError? {
+                request: () throws -> Void) -> (any PlatformError)? {
         let applied = DispatchSemaphore(value: 0)
         let committed = DispatchSemaphore(value: 0)
         let failure = Failure()

@@ -180,7 +180,7 @@ import Testing
         let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
         let (device, pk) = try fixture.bound()
-        func attempt(_ document: JSON) -> APIError? {
+        func attempt(_ document: JSON) -> (any PlatformError)? {
             apiError { _ = try fixture.factors.importFactors(projectID: "alpha", devicePK: pk, caller: alice, document: document, clearExisting: false) }
         }
         let factor: JSON = .object(["agri_id": .string("d-src-01"), "name": .string("t1"), "register": .int(0)])

@@ -214,7 +214,7 @@ import Testing
         do {
             _ = try body()
             return nil
-        } catch let error as APIError {
+        } catch let error as DeviceError {
             #expect(error.status == 422)
             #expect(error.code == "INVALID_COMMAND")
             return error.fields

@@ -12,10 +12,13 @@ import Testing
         api.get("/projects/:project_id/", auth: .anonymous) { request in .text("detail \(try request.parameters.require("project_id"))") }
         api.patch("/projects/:project_id/", auth: .anonymous) { _ in .text("patch") }
         api.get("/projects/:project_id/devices/:device_pk/", auth: .anonymous) { request in
-            let pk = try request.parameters.requireInt("device_pk", notFoundCode: "DEVICE_NOT_FOUND")
+            let pk = try request.parameters.requireInt("device_pk", notFound: SampleError.noDevice)
             return .text("device \(try request.parameters.require("project_id")) \(pk)")
         }
-        api.get("/boom/", auth: .anonymous) { _ in throw APIError.conflict("DEVICE_ALREADY_BOUND", "taken") }
+        api.get("/boom/", auth: .anonymous) { _ in throw SampleError.taken }
+        api.get("/downstream/", auth: .anonymous) { _ in throw SampleError.downstream }
+        api.get("/unavailable/", auth: .anonymous) { _ in throw APIError.unavailable("Shutting down") }
+        api.get("/internal/", auth: .anonymous) { _ in throw APIError.internalError("disk on fire") }
         api.get("/crash/", auth: .anonymous) { _ in
             struct Secret: Error {}
             throw Secret()
@@ -72,6 +75,18 @@ import Testing
         #expect(crash.status == 500)
         #expect(text(crash).contains("INTERNAL_ERROR"))
         #expect(!text(crash).contains("Secret"))
+    }
+
+    @Test func anErrorDecidesWhetherItsDetailIsExposed() throws {
+        let downstream = try call(.get, "/api/v2/downstream/")
+        #expect(downstream.status == 500)
+        #expect(text(downstream) == #"{"code":"DOWNSTREAM_FAILED","detail":"the device said no"}"#)
+        let unavailable = try call(.get, "/api/v2/unavailable/")
+        #expect(unavailable.status == 503)
+        #expect(text(unavailable) == #"{"code":"UNAVAILABLE","detail":"Shutting down"}"#)
+        let hidden = try call(.get, "/api/v2/internal/")
+        #expect(hidden.status == 500)
+        #expect(text(hidden).contains("INTERNAL_ERROR") && !text(hidden).contains("disk on fire"))
     }
 
     @Test func requestIDIsEchoedOrGenerated() throws {
@@ -165,4 +180,37 @@ import Testing
         #expect(json["previous"]?.stringValue == "http://example:8080/api/v2/tokens/?page_size=2&search=a%20b&page=1")
         #expect(json["results"] == .array([.number(3), .number(4)]))
     }
+}
+
+/// A module's error enum as the HTTP layer sees it: any `PlatformError`.
+enum SampleError: PlatformError {
+    case noDevice(String)
+    case taken
+    case downstream
+
+    var status: Int {
+        switch self {
+        case .noDevice: 404
+        case .taken: 409
+        case .downstream: 500
+        }
+    }
+
+    var code: String {
+        switch self {
+        case .noDevice: "DEVICE_NOT_FOUND"
+        case .taken: "DEVICE_ALREADY_BOUND"
+        case .downstream: "DOWNSTREAM_FAILED"
+        }
+    }
+
+    var detail: String {
+        switch self {
+        case .noDevice(let text): "No resource with device_pk \(text)"
+        case .taken: "taken"
+        case .downstream: "the device said no"
+        }
+    }
+
+    var exposesDetail: Bool { if case .downstream = self { true } else { status < 500 } }
 }

@@ -32,7 +32,7 @@ public struct Caller: Sendable {
     /// another organization's project → 404 (`notFound`, never revealing it exists); outside the token's
     /// project scope → 403; a write with a role below manager → 403.
     public func authorize(projectID: String, organizationID projectOrganization: Int64, access: Access,
-                          notFound: APIError) throws(APIError) {
+                          notFound: some PlatformError) throws {
         guard projectOrganization == organizationID else { throw notFound }
         guard canSee(projectID: projectID) else {
             throw APIError.forbidden("The token is not scoped to project \(projectID)")

@@ -41,7 +41,7 @@ public final class AuthService: Sendable {
             found = try db.read { try AuthStore(db: $0).caller(tokenHash: hash) }
         } catch {
             logger.error("token lookup failed", ["error": .string(String(describing: error))])
-            throw APIError(status: 503, code: "UNAVAILABLE", detail: "Authentication is temporarily unavailable")
+            throw APIError.unavailable("Authentication is temporarily unavailable")
         }
         guard let (caller, revoked) = found, !revoked else { throw APIError.unauthorized }
         if let expiresAt = caller.expiresAt, expiresAt <= clock.unixSeconds() {
@@ -60,7 +60,7 @@ public final class AuthService: Sendable {
         return try db.write { tx in
             let store = AuthStore(db: tx)
             if try store.organization(slug: slug) != nil {
-                throw APIError.conflict("ORGANIZATION_EXISTS", "Organization \(slug) already exists")
+                throw AuthError.organizationExists(slug: slug)
             }
             let organization = try store.insertOrganization(slug: slug, name: name, createdAt: now)
             try bus.publish(OrganizationCreated(organization: organization), in: tx)
@@ -86,9 +86,9 @@ public final class AuthService: Sendable {
         return try db.write { tx in
             let store = AuthStore(db: tx)
             guard let organization = try store.organization(slug: organizationSlug) else {
-                throw APIError.notFound("Organization \(organizationSlug) does not exist", code: "ORGANIZATION_NOT_FOUND")
+                throw AuthError.organizationNotFound(slug: organizationSlug)
             }
-            if try store.user(username: username) != nil { throw APIError.conflict("USER_EXISTS", "User \(username) already exists") }
+            if try store.user(username: username) != nil { throw AuthError.userExists(username: username) }
             let user = try store.insertUser(organizationID: organization.id, username: username, role: role, passwordHash: hash, createdAt: now)
             try bus.publish(UserCreated(user: user), in: tx)
             return user
@@ -106,7 +106,7 @@ public final class AuthService: Sendable {
         try db.read { db in
             let store = AuthStore(db: db)
             guard let organization = try store.organization(slug: organizationSlug) else {
-                throw APIError.notFound("Organization \(organizationSlug) does not exist", code: "ORGANIZATION_NOT_FOUND")
+                throw AuthError.organizationNotFound(slug: organizationSlug)
             }
             return try store.users(organizationID: organization.id)
         }
@@ -117,7 +117,7 @@ public final class AuthService: Sendable {
         let hash = PasswordHasher.hash(password, iterations: iterations)
         try db.write { tx in
             let store = AuthStore(db: tx)
-            guard let (user, _) = try store.user(username: username) else { throw APIError.notFound("No user \(username)", code: "USER_NOT_FOUND") }
+            guard let (user, _) = try store.user(username: username) else { throw AuthError.userNotFound(username: username) }
             try store.setPassword(userID: user.id, passwordHash: hash)
         }
     }
@@ -148,7 +148,7 @@ public final class AuthService: Sendable {
     public func issueToken(username: String, _ request: TokenRequest) throws -> IssuedToken {
         let user = try db.read { db -> User in
             guard let (user, _) = try AuthStore(db: db).user(username: username) else {
-                throw APIError.notFound("No user \(username)", code: "USER_NOT_FOUND")
+                throw AuthError.userNotFound(username: username)
             }
             return user
         }
@@ -265,7 +265,7 @@ public final class AuthService: Sendable {
             let store = AuthStore(db: db)
             let organizations = try organizationSlug.map { slug -> [Organization] in
                 guard let organization = try store.organization(slug: slug) else {
-                    throw APIError.notFound("Organization \(slug) does not exist", code: "ORGANIZATION_NOT_FOUND")
+                    throw AuthError.organizationNotFound(slug: slug)
                 }
                 return [organization]
             } ?? store.organizations()

@@ -70,21 +70,18 @@ public enum ControlAction: Sendable, Equatable {
         }
     }
 
-    static func invalid(_ fields: [String: String]) -> APIError {
-        APIError(status: 422, code: "INVALID_COMMAND", detail: "Invalid command parameters: \(fields.keys.sorted().joined(separator: ", "))",
-                 fields: fields)
-    }
-
     /// Validates a `reboot` body: `{}` (or none); anything else is named in a 422 `INVALID_COMMAND`.
-    public static func reboot(_ body: JSON) throws(APIError) -> ControlAction {
-        guard case .object(let object) = body else { throw invalid(["body": "must be a JSON object"]) }
-        if !object.keys.isEmpty { throw invalid(Dictionary(uniqueKeysWithValues: object.keys.map { ($0, "unknown field") })) }
+    public static func reboot(_ body: JSON) throws(DeviceError) -> ControlAction {
+        guard case .object(let object) = body else { throw DeviceError.invalidCommand(fields: ["body": "must be a JSON object"]) }
+        if !object.keys.isEmpty {
+            throw DeviceError.invalidCommand(fields: Dictionary(uniqueKeysWithValues: object.keys.map { ($0, "unknown field") }))
+        }
         return .reboot
     }
 
     /// Validates a `set-serial` body; 422 `INVALID_COMMAND` naming each bad field.
-    public static func setSerial(_ body: JSON) throws(APIError) -> ControlAction {
-        guard case .object(let object) = body else { throw invalid(["body": "must be a JSON object"]) }
+    public static func setSerial(_ body: JSON) throws(DeviceError) -> ControlAction {
+        guard case .object(let object) = body else { throw DeviceError.invalidCommand(fields: ["body": "must be a JSON object"]) }
         var problems: [String: String] = [:]
         for key in object.keys where !["baud_rate", "data_bits", "stop_bits", "parity"].contains(key) { problems[key] = "unknown field" }
         let baud = object["baud_rate"]?.int64Value
@@ -97,20 +94,20 @@ public enum ControlAction: Sendable, Equatable {
         if stop != 1, stop != 2 { problems["stop_bits"] = "must be 1 or 2" }
         let parity = object["parity"]?.stringValue
         if !["NONE", "ODD", "EVEN"].contains(parity ?? "") { problems["parity"] = "must be NONE, ODD or EVEN" }
-        if !problems.isEmpty { throw invalid(problems) }
+        if !problems.isEmpty { throw DeviceError.invalidCommand(fields: problems) }
         return .setSerial(baudRate: baud!, dataBits: data!, stopBits: stop!, parity: parity!)
     }
 
     /// Validates a `set-tcp` body: a hostname or IPv4 address (nothing that could smuggle AT syntax) and a port.
-    public static func setTCP(_ body: JSON) throws(APIError) -> ControlAction {
-        guard case .object(let object) = body else { throw invalid(["body": "must be a JSON object"]) }
+    public static func setTCP(_ body: JSON) throws(DeviceError) -> ControlAction {
+        guard case .object(let object) = body else { throw DeviceError.invalidCommand(fields: ["body": "must be a JSON object"]) }
         var problems: [String: String] = [:]
         for key in object.keys where !["host", "port"].contains(key) { problems[key] = "unknown field" }
         let host = object["host"]?.stringValue ?? ""
         if !isHostname(host) { problems["host"] = "must be a hostname or an IPv4 address" }
         let port = object["port"]?.int64Value
         if port.map({ !(1...65_535).contains($0) }) ?? true { problems["port"] = "must be 1..65535" }
-        if !problems.isEmpty { throw invalid(problems) }
+        if !problems.isEmpty { throw DeviceError.invalidCommand(fields: problems) }
         return .setTCP(host: host.lowercased(), port: port!)
     }
 

@@ -6,8 +6,8 @@ extension DeviceService {
     /// (401 with a `WWW-Authenticate` challenge before the handler otherwise).
     public var deviceBasic: Authenticator<Device> {
         Authenticator(scheme: .deviceBasic) { [self] request in
-            let unauthorized = APIError(status: 401, code: "UNAUTHORIZED", detail: "Device credentials required: HTTP Basic device_id:device_key",
-                                        headers: [("WWW-Authenticate", "Basic realm=\"gateway\"")])
+            let unauthorized = APIError.unauthorized("Device credentials required: HTTP Basic device_id:device_key",
+                                                     challenge: "Basic realm=\"gateway\"")
             guard let (deviceID, key) = AuthorizationHeader.basic(request),
                   let device = try authenticateDevice(deviceID: deviceID, key: key) else { throw unauthorized }
             return device

@@ -104,7 +104,7 @@ extension DevicesModule {
     static let readOnlyFields: Set<String> = ["id", "device_id", "agri_id", "model", "capabilities", "create_time", "bind_time",
                                               "connect_time", "online", "has_thresholds", "project_id", "organization_id"]
 
-    static func devicePK(_ request: Request) throws(APIError) -> Int64 {
-        try request.parameters.requireInt("device_pk", notFoundCode: "DEVICE_NOT_FOUND")
+    static func devicePK(_ request: Request) throws -> Int64 {
+        try request.parameters.requireInt("device_pk", notFound: DeviceError.malformedPK)
     }
 }

@@ -18,7 +18,7 @@ extension DevicesModule {
             return .json(JSON.object(["commands": .array(commands.map(\.gatewayJSON))]))
         }
         gateway.post("/commands/:command_id/ack/", summary: "Report a command's outcome {ok, output?}", auth: deviceBasic) { request, device in
-            let id = try request.parameters.requireInt("command_id", notFoundCode: "COMMAND_NOT_FOUND")
+            let id = try request.parameters.requireInt("command_id", notFound: DeviceError.malformedCommandID)
             var reader = try FieldReader(request.jsonOrEmpty(), allowed: ["ok", "output"])
             let ok = reader.bool("ok", required: true)
             let output = reader.string("output", length: 0...4096, nullable: true)
@@ -33,7 +33,7 @@ extension DevicesModule {
         func control(_ path: String, _ summary: String, _ action: @escaping @Sendable (JSON) throws -> ControlAction) {
             device.post(path, summary: summary, auth: bearer) { request, caller in
                 let projectID = try request.parameters.require("project_id")
-                let pk = try request.parameters.requireInt("device_pk", notFoundCode: "DEVICE_NOT_FOUND")
+                let pk = try request.parameters.requireInt("device_pk", notFound: DeviceError.malformedPK)
                 // Scope first: a caller who may not act on the device learns nothing from validation errors.
                 _ = try devices.resolveDevice(projectID: projectID, pk: pk, caller: caller, access: .write)
                 let queued = try devices.queue(action(request.jsonOrEmpty()), projectID: projectID, pk: pk, caller: caller)
@@ -48,7 +48,7 @@ extension DevicesModule {
         device.get("/commands/", summary: "The device's command history (newest first, paginated)", auth: bearer) { request, caller in
             let page = try request.pageRequest()
             let result = try devices.commands(projectID: request.parameters.require("project_id"),
-                                              pk: request.parameters.requireInt("device_pk", notFoundCode: "DEVICE_NOT_FOUND"),
+                                              pk: request.parameters.requireInt("device_pk", notFound: DeviceError.malformedPK),
                                               caller: caller, page: page)
             return .page(result, of: page, for: request)
         }

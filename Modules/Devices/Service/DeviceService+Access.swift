@@ -20,7 +20,7 @@ extension DeviceService {
     /// checked the device before opening their transaction call this in it, so a racing unbind or move wins cleanly.
     public func ensureDevice(_ pk: Int64, in project: ProjectRef, tx: Database) throws {
         guard let device = try DeviceStore(db: tx).device(pk: pk), device.projectPK == project.pk else {
-            throw Self.notFound(pk, in: project)
+            throw DeviceError.notFound(pk: pk, projectID: project.projectID)
         }
     }
 

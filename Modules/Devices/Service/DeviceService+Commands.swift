@@ -11,12 +11,11 @@ extension DeviceService {
     public func queue(_ action: ControlAction, projectID: String, pk: Int64, caller: Caller) throws -> [DeviceCommand] {
         let (project, device) = try resolveDevice(projectID: projectID, pk: pk, caller: caller, access: .write)
         if let capability = action.requiredCapability, !device.hasCapability(capability) {
-            throw APIError(status: 422, code: "INVALID_COMMAND", detail: "Device \(device.id) does not declare \(capability)")
+            throw DeviceError.unsupportedCommand(pk: device.id, capability: capability)
         }
         let nowSeconds = clock.unixSeconds()
         guard device.isOnline(now: nowSeconds, offlineAfter: offlineAfter) else {
-            throw APIError(status: 503, code: "DEVICE_OFFLINE",
-                           detail: "Device \(device.id) has not been in contact for more than \(offlineAfter) s; commands need it online")
+            throw DeviceError.offline(pk: device.id, offlineAfter: offlineAfter)
         }
         let time = now
         let expiresAt = nowSeconds + commandLifetime

@@ -51,13 +51,14 @@ extension DeviceService {
     public func acknowledge(commandID: Int64, ok: Bool, output: String?, by device: Device) throws -> DeviceCommand {
         let nowSeconds = clock.unixSeconds()
         let time = now
-        let notFound = APIError.notFound("Command \(commandID) is not queued for this device", code: "COMMAND_NOT_FOUND")
         let finished = try db.write { tx -> DeviceCommand in
             let store = CommandStore(db: tx)
             try store.expire(devicePK: device.id, now: nowSeconds, at: time)
-            guard var command = try store.command(id: commandID), command.devicePK == device.id else { throw notFound }
+            guard var command = try store.command(id: commandID), command.devicePK == device.id else {
+                throw DeviceError.commandNotFound(id: commandID)
+            }
             guard command.status == .delivered || command.status == .pending else {
-                throw APIError.conflict("INVALID_COMMAND_STATE", "Command \(commandID) is already \(command.status.rawValue)")
+                throw DeviceError.invalidCommandState(id: commandID, status: command.status)
             }
             command.status = ok ? .acked : .failed
             command.output = output
@@ -75,7 +76,7 @@ extension DeviceService {
     public func ingest(asDevice device: Device, body: JSON) throws -> IngestResult {
         guard let projectPK = device.projectPK, let project = try projects.project(pk: projectPK) else {
             try touch(device)
-            throw APIError.conflict("DEVICE_NOT_BOUND", "Device \(device.deviceID) is not bound to a project; its data is not accepted")
+            throw DeviceError.notBound(deviceID: device.deviceID)
         }
         do {
             return try ingest(device: device, project: project, body: body)

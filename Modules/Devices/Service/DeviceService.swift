@@ -64,10 +64,6 @@ public final class DeviceService: Sendable, ProjectDeviceCounter {
 
     var now: String { Timestamp.format(clock.now()) }
 
-    static func notFound(_ pk: Int64, in project: ProjectRef) -> APIError {
-        APIError.notFound("Device \(pk) is not in project \(project.projectID)", code: "DEVICE_NOT_FOUND")
-    }
-
     // MARK: - Provisioning
 
     /// Creates devices from a manufacturing file, all or nothing; returns each device's gateway key (shown once).
@@ -85,13 +81,10 @@ public final class DeviceService: Sendable, ProjectDeviceCounter {
             let store = DeviceStore(db: tx)
             let existing = try store.existingDeviceIDs(devices.map(\.deviceID))
             if !existing.isEmpty {
-                throw APIError.conflict("DEVICE_EXISTS", "Already provisioned: \(existing.prefix(10).joined(separator: ", ")); nothing was applied")
+                throw DeviceError.alreadyProvisioned(deviceIDs: existing)
             }
             let clashing = try store.clashingAgriIDs(devices.map(\.agriID))
-            if !clashing.isEmpty {
-                let list = clashing.prefix(10).joined(separator: ", ")
-                throw APIError.conflict("AGRI_ID_EXISTS", "agri_id already used or nested with an existing one: \(list); nothing was applied")
-            }
+            if !clashing.isEmpty { throw DeviceError.agriIDsTaken(clashing) }
             for (device, key) in zip(devices, keys) {
                 _ = try store.insert(device, safeCodeHash: Self.safeCodeHash(deviceID: device.deviceID, safeCode: device.safeCode),
                                      deviceKeyHash: Secrets.sha256Hex(key), createTime: time)
@@ -119,7 +112,7 @@ public final class DeviceService: Sendable, ProjectDeviceCounter {
     /// The device `pk` if it is in `project`; 404 `DEVICE_NOT_FOUND` otherwise.
     func device(_ pk: Int64, in project: ProjectRef) throws -> Device {
         guard let device = try db.read({ try DeviceStore(db: $0).device(pk: pk) }), device.projectPK == project.pk else {
-            throw Self.notFound(pk, in: project)
+            throw DeviceError.notFound(pk: pk, projectID: project.projectID)
         }
         return device
     }
@@ -138,25 +131,24 @@ public final class DeviceService: Sendable, ProjectDeviceCounter {
         // organization* (another tenant cannot lock a device out of binding) and per token.
         let keys = ["device:\(deviceID):org:\(caller.organizationID)", "token:\(caller.tokenID)"]
         try bindLimiter.attempt(keys)
-        let notFound = APIError.notFound("Device not found or safe code mismatch", code: "DEVICE_NOT_FOUND")
         let found = try db.read { try DeviceStore(db: $0).deviceForBind(deviceID: deviceID) }
         let presented = Self.safeCodeHash(deviceID: deviceID, safeCode: safeCode)
         // The comparison runs for unknown ids too, so timing does not tell them apart.
         let matches = Secrets.constantTimeEquals(presented, found?.safeCodeHash ?? Self.safeCodeHash(deviceID: "", safeCode: "????"))
         guard let (device, _) = found, matches else {
             logger.warning("device bind failed", ["project_id": .string(projectID), "token_id": .int64(caller.tokenID)])
-            throw notFound
+            throw DeviceError.bindMismatch
         }
         bindLimiter.forgive(keys)
         let time = now
         let bound = try db.write { tx -> Device in
             let store = DeviceStore(db: tx)
-            guard var current = try store.device(pk: device.id) else { throw notFound }
+            guard var current = try store.device(pk: device.id) else { throw DeviceError.bindMismatch }
             if current.projectPK == project.pk { return current }   // idempotent re-bind
-            if current.projectPK != nil { throw APIError.conflict("DEVICE_ALREADY_BOUND", "Device \(deviceID) is already bound to a project") }
+            if current.projectPK != nil { throw DeviceError.alreadyBound(deviceID: deviceID) }
             // The project was checked before the transaction; a racing trash, purge or transfer wins.
             guard let still = try projects.project(pk: project.pk, in: tx), still.organizationID == project.organizationID else {
-                throw APIError.notFound("Project \(project.projectID) does not exist", code: "PROJECT_NOT_FOUND")
+                throw ProjectError.notFound(projectID: project.projectID)
             }
             try store.bind(pk: current.id, projectPK: project.pk, organizationID: project.organizationID, at: time)
             try TelemetryStore(db: tx).deleteLatest(devicePK: current.id)
@@ -182,7 +174,9 @@ public final class DeviceService: Sendable, ProjectDeviceCounter {
         let project = try projects.resolve(projectID, for: caller, access: .write)
         try db.write { tx in
             let store = DeviceStore(db: tx)
-            guard let device = try store.device(pk: pk), device.projectPK == project.pk else { throw Self.notFound(pk, in: project) }
+            guard let device = try store.device(pk: pk), device.projectPK == project.pk else {
+                throw DeviceError.notFound(pk: pk, projectID: project.projectID)
+            }
             try unbind(device, tx)
         }
     }
@@ -248,7 +242,9 @@ public final class DeviceService: Sendable, ProjectDeviceCounter {
         let project = try projects.resolve(projectID, for: caller, access: .write)
         let updated = try db.write { tx -> Device in
             let store = DeviceStore(db: tx)
-            guard var device = try store.device(pk: pk), device.projectPK == project.pk else { throw Self.notFound(pk, in: project) }
+            guard var device = try store.device(pk: pk), device.projectPK == project.pk else {
+                throw DeviceError.notFound(pk: pk, projectID: project.projectID)
+            }
             if let deviceName { device.deviceName = deviceName }
             if let info { device.info = info }
             if let allow { device.allow = allow }
@@ -267,7 +263,9 @@ public final class DeviceService: Sendable, ProjectDeviceCounter {
         let target = try projects.resolve(targetProjectID, for: caller, access: .write)
         let moved = try db.write { tx -> Device in
             let store = DeviceStore(db: tx)
-            guard var device = try store.device(pk: pk), device.projectPK == source.pk else { throw Self.notFound(pk, in: source) }
+            guard var device = try store.device(pk: pk), device.projectPK == source.pk else {
+                throw DeviceError.notFound(pk: pk, projectID: source.projectID)
+            }
             if source.pk == target.pk { return device }
             try store.move(pk: device.id, toProjectPK: target.pk)
             device.projectPK = target.pk

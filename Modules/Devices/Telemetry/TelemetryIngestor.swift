@@ -69,7 +69,7 @@ final class TelemetryIngestor: Sendable {
         // Waiting for the committer from the committer itself (a TelemetryReceived subscriber ingesting) or from
         // inside a write (the committer needs the writer) would never end: refuse instead.
         guard UInt(pthread_self()) != committerThread.load(ordering: .relaxed), !db.isWritingOnThisThread else {
-            throw APIError(status: 500, code: "INTERNAL_ERROR", detail: "Telemetry cannot be ingested from inside a write or a commit")
+            throw APIError.internalError("Telemetry cannot be ingested from inside a write or a commit")
         }
         let ticket = Ticket()
         let accepted = pending.withLock { state -> Bool in
@@ -78,13 +78,13 @@ final class TelemetryIngestor: Sendable {
             state.points += batch.points.count
             return true
         }
-        guard accepted else { throw APIError(status: 503, code: "UNAVAILABLE", detail: "The server is shutting down") }
+        guard accepted else { throw APIError.unavailable("The server is shutting down") }
         condition.lock()
         condition.signal()
         condition.unlock()
         guard ticket.done.wait(timeout: .now() + 60) == .success else {
             // Not known to be committed; a retry is harmless (a point with the same agri_id and t replaces itself).
-            throw APIError(status: 503, code: "UNAVAILABLE", detail: "Telemetry commit is taking too long; retry")
+            throw APIError.unavailable("Telemetry commit is taking too long; retry")
         }
         if let error = ticket.outcome.withLock({ $0 }) { throw error }
     }
@@ -167,12 +167,9 @@ final class TelemetryIngestor: Sendable {
         }
         for (index, (batch, ticket)) in group.enumerated() {
             if failure != nil {
-                ticket.outcome.withLock { $0 = APIError(status: 503, code: "UNAVAILABLE", detail: "Telemetry could not be stored; retry") }
+                ticket.outcome.withLock { $0 = APIError.unavailable("Telemetry could not be stored; retry") }
             } else if moved.contains(index) {
-                ticket.outcome.withLock {
-                    $0 = APIError.notFound("Device \(batch.devicePK) left project \(batch.projectID) before its data was stored",
-                                       code: "DEVICE_NOT_FOUND")
-                }
+                ticket.outcome.withLock { $0 = DeviceError.leftProject(pk: batch.devicePK, projectID: batch.projectID) }
             }
             ticket.done.signal()
         }

@@ -1,5 +1,6 @@
 import Auth
 import Core
+import Devices
 import HTTP
 import Platform
 
@@ -19,17 +20,17 @@ extension FactorsModule {
         }
         device.get("/factors/:factor_id/", summary: "One factor", auth: bearer) { request, caller in
             let (projectID, pk) = try Self.ids(request)
-            let id = try request.parameters.requireInt("factor_id", notFoundCode: "FACTOR_NOT_FOUND")
+            let id = try request.parameters.requireInt("factor_id", notFound: FactorError.malformedID)
             return .json(try factors.factor(projectID: projectID, devicePK: pk, id: id, caller: caller))
         }
         device.patch("/factors/:factor_id/", summary: "Update a factor (partial)", auth: bearer) { request, caller in
             let (projectID, pk) = try Self.ids(request)
-            let id = try request.parameters.requireInt("factor_id", notFoundCode: "FACTOR_NOT_FOUND")
+            let id = try request.parameters.requireInt("factor_id", notFound: FactorError.malformedID)
             return .json(try factors.update(projectID: projectID, devicePK: pk, id: id, caller: caller, body: request.json()))
         }
         device.delete("/factors/:factor_id/", summary: "Delete a factor", auth: bearer) { request, caller in
             let (projectID, pk) = try Self.ids(request)
-            let id = try request.parameters.requireInt("factor_id", notFoundCode: "FACTOR_NOT_FOUND")
+            let id = try request.parameters.requireInt("factor_id", notFound: FactorError.malformedID)
             try factors.delete(projectID: projectID, devicePK: pk, id: id, caller: caller)
             return .noContent
         }
@@ -63,14 +64,14 @@ extension FactorsModule {
             return .json(JSON.array(try factors.modules().map(\.json)))
         }
         api.get("/modules/:module_id/", summary: "One sensor module with its factor templates", auth: bearer) { request, _ in
-            return .json(try factors.module(id: request.parameters.requireInt("module_id", notFoundCode: "MODULE_NOT_FOUND")))
+            return .json(try factors.module(id: request.parameters.requireInt("module_id", notFound: FactorError.malformedModuleID)))
         }
         registerGatewayRoutes(on: api)
     }
 
     /// The `project_id` and `device_pk` path parameters.
-    static func ids(_ request: Request) throws(APIError) -> (String, Int64) {
-        (try request.parameters.require("project_id"), try request.parameters.requireInt("device_pk", notFoundCode: "DEVICE_NOT_FOUND"))
+    static func ids(_ request: Request) throws -> (String, Int64) {
+        (try request.parameters.require("project_id"), try request.parameters.requireInt("device_pk", notFound: DeviceError.malformedPK))
     }
 
     /// Reads the import form: a `file` part holding the JSON document and an optional `clear_existing`.
@@ -79,12 +80,7 @@ extension FactorsModule {
         guard media == "multipart/form-data" else {
             throw APIError.unsupportedMediaType("Content-Type must be multipart/form-data with a file part")
         }
-        let parts: [MultipartPart]
-        do {
-            parts = try MultipartParser.parse(request.body, contentType: request.headers["Content-Type"], maxPartBytes: 2_097_152)
-        } catch {
-            throw APIError(status: error.status, code: error.code, detail: error.detail)
-        }
+        let parts = try MultipartParser.parse(request.body, contentType: request.headers["Content-Type"], maxPartBytes: 2_097_152)
         var problems: [String: String] = [:]
         var file: MultipartPart?
         var clear = false

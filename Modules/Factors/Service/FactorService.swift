@@ -27,12 +27,6 @@ public final class FactorService: Sendable, DeviceFactorInfo {
 
     var now: String { Timestamp.format(clock.now()) }
 
-    static func notFound(_ id: Int64) -> APIError { APIError.notFound("Factor \(id) does not exist on this device", code: "FACTOR_NOT_FOUND") }
-
-    static func agriIDTaken(_ agriID: String) -> APIError {
-        APIError.conflict("AGRI_ID_EXISTS", "agri_id \(agriID) is already used by another factor")
-    }
-
     func published(_ device: Device, _ project: ProjectRef, _ tx: Database) throws {
         try bus.publish(FactorsChanged(devicePK: device.id, projectPK: project.pk, organizationID: project.organizationID), in: tx)
     }
@@ -46,7 +40,9 @@ public final class FactorService: Sendable, DeviceFactorInfo {
 
     public func factor(projectID: String, devicePK: Int64, id: Int64, caller: Caller) throws -> Factor {
         let (_, device) = try devices.resolveDevice(projectID: projectID, pk: devicePK, caller: caller, access: .read)
-        guard let factor = try db.read({ try FactorStore(db: $0).factor(id: id) }), factor.devicePK == device.id else { throw Self.notFound(id) }
+        guard let factor = try db.read({ try FactorStore(db: $0).factor(id: id) }), factor.devicePK == device.id else {
+            throw FactorError.notFound(id: id)
+        }
         return factor
     }
 
@@ -57,7 +53,7 @@ public final class FactorService: Sendable, DeviceFactorInfo {
         return try db.write { tx in
             try devices.ensureDevice(device.id, in: project, tx: tx)
             let store = FactorStore(db: tx)
-            if try store.agriIDExists(spec.agriID) { throw Self.agriIDTaken(spec.agriID) }
+            if try store.agriIDExists(spec.agriID) { throw FactorError.agriIDTaken(spec.agriID) }
             if try store.factors(devicePK: device.id).count >= Self.maxFactorsPerDevice {
                 throw APIError.validation(field: "agri_id", "a device has at most \(Self.maxFactorsPerDevice) factors")
             }
@@ -72,9 +68,9 @@ public final class FactorService: Sendable, DeviceFactorInfo {
         let time = now
         return try db.write { tx in
             let store = FactorStore(db: tx)
-            guard var factor = try store.factor(id: id), factor.devicePK == device.id else { throw Self.notFound(id) }
+            guard var factor = try store.factor(id: id), factor.devicePK == device.id else { throw FactorError.notFound(id: id) }
             factor.spec = try FactorSpec.read(body, base: factor.spec, prefix: device.agriID)
-            if try store.agriIDExists(factor.spec.agriID, exceptID: factor.id) { throw Self.agriIDTaken(factor.spec.agriID) }
+            if try store.agriIDExists(factor.spec.agriID, exceptID: factor.id) { throw FactorError.agriIDTaken(factor.spec.agriID) }
             factor.updatedAt = time
             try store.update(factor)
             try published(device, project, tx)
@@ -86,7 +82,7 @@ public final class FactorService: Sendable, DeviceFactorInfo {
         let (project, device) = try devices.resolveDevice(projectID: projectID, pk: devicePK, caller: caller, access: .write)
         try db.write { tx in
             let store = FactorStore(db: tx)
-            guard let factor = try store.factor(id: id), factor.devicePK == device.id else { throw Self.notFound(id) }
+            guard let factor = try store.factor(id: id), factor.devicePK == device.id else { throw FactorError.notFound(id: id) }
             try store.delete(id: factor.id)
             try published(device, project, tx)
         }
@@ -153,7 +149,7 @@ public final class FactorService: Sendable, DeviceFactorInfo {
             let cleared = clearExisting ? try store.deleteAll(devicePK: device.id) : 0
             var imported: [Factor] = []
             for spec in specs {
-                if try store.agriIDExists(spec.agriID) { throw Self.agriIDTaken(spec.agriID) }
+                if try store.agriIDExists(spec.agriID) { throw FactorError.agriIDTaken(spec.agriID) }
                 imported.append(try store.insert(spec, devicePK: device.id, projectPK: project.pk, organizationID: project.organizationID, at: time))
             }
             if try store.factors(devicePK: device.id).count > Self.maxFactorsPerDevice {
@@ -170,7 +166,7 @@ public final class FactorService: Sendable, DeviceFactorInfo {
 
     public func module(id: Int64) throws -> SensorModule {
         guard let module = try db.read({ try FactorStore(db: $0).module(id: id) }) else {
-            throw APIError.notFound("Module \(id) does not exist", code: "MODULE_NOT_FOUND")
+            throw FactorError.moduleNotFound(id: id)
         }
         return module
     }

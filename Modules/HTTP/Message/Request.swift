@@ -93,10 +93,18 @@ public struct Parameters: Sendable {
         return value
     }
 
-    /// An integer parameter; a non-integer answers 404 with `notFoundCode`, since no such resource can exist.
-    public func requireInt(_ name: String, notFoundCode: String = "NOT_FOUND") throws(APIError) -> Int64 {
+    /// A positive integer parameter; anything else answers `notFound(text)`, the module's 404 for that resource
+    /// (no such resource can exist), e.g. `requireInt("device_pk", notFound: DeviceError.malformedPK)`.
+    public func requireInt<E: PlatformError>(_ name: String, notFound: (_ text: String) -> E) throws -> Int64 {
         let text = try require(name)
-        guard let value = Int64(text), value > 0 else { throw APIError.notFound("No resource with \(name) \(text)", code: notFoundCode) }
+        guard let value = Int64(text), value > 0 else { throw notFound(text) }
+        return value
+    }
+
+    /// A positive integer parameter; anything else answers the generic 404 `NOT_FOUND`.
+    public func requireInt(_ name: String) throws(APIError) -> Int64 {
+        let text = try require(name)
+        guard let value = Int64(text), value > 0 else { throw APIError.notFound("No resource with \(name) \(text)") }
         return value
     }
 }

@@ -54,14 +54,14 @@ public struct APIResponder: HTTPResponder {
         return response
     }
 
-    /// Runs a handler and maps whatever it throws to the §4 envelope. 5xx details stay in the log.
+    /// Runs a handler and maps whatever it throws to the §4 envelope. Details an error does not expose stay in the log.
     static func run(_ handler: Handler, _ request: Request, logger: Logger) -> Response {
         do {
             return try handler(request)
         } catch let error as any PlatformError {
-            // Deliberate 5xx answers (503 DEVICE_OFFLINE / UNAVAILABLE, 500 DEVICE_COMMAND_FAILED) pass through;
-            // any other 500 is an internal failure whose details stay in the log.
-            if error.status == 500, error.code != "DEVICE_COMMAND_FAILED" {
+            // Deliberate 5xx answers (503 DEVICE_OFFLINE / UNAVAILABLE, 500 DEVICE_COMMAND_FAILED) expose their detail;
+            // any other 5xx is an internal failure whose details stay in the log.
+            guard error.exposesDetail else {
                 logger.error("handler failed", ["request_id": .string(request.requestID), "error": .string(String(describing: error))])
                 return .error(APIError.internalError(requestID: request.requestID))
             }

@@ -1,5 +1,7 @@
+import Core
+
 /// Why a request could not be parsed. Every case is answered once, with `status`, then the connection closes.
-public enum HTTPParserError: Error, Equatable, Sendable {
+public enum HTTPParserError: PlatformError, Equatable {
     /// Bad request line, header syntax, framing or chunk encoding → 400.
     case malformed(String)
     /// The header block is larger than `maxHeaderBytes` → 431.
@@ -40,6 +42,9 @@ public enum HTTPParserError: Error, Equatable, Sendable {
         case .unsupportedTransferEncoding: "Only the chunked transfer coding is supported"
         }
     }
+
+    /// Every parser error is the client's own doing, 5xx included: it is answered as it is.
+    public var exposesDetail: Bool { true }
 }
 
 /// Parser limits, with their defaults (`server.max_header_bytes`, `server.max_body_bytes`).

@@ -22,23 +22,6 @@ public struct MultipartPart: Sendable, Equatable {
     }
 }
 
-/// Why a multipart body was rejected: `malformed` → 400, `partTooLarge` → 413.
-public enum MultipartError: Error, Equatable, Sendable {
-    case malformed(String)
-    case partTooLarge
-    case tooManyParts
-
-    public var status: Int { self == .partTooLarge ? 413 : 400 }
-    public var code: String { self == .partTooLarge ? "PAYLOAD_TOO_LARGE" : "BAD_REQUEST" }
-    public var detail: String {
-        switch self {
-        case .malformed(let why): "Malformed multipart body: \(why)"
-        case .partTooLarge: "A multipart part is too large"
-        case .tooManyParts: "Too many multipart parts"
-        }
-    }
-}
-
 /// An incremental `multipart/form-data` parser: feed bytes as they arrive (a boundary may be split
 /// across feeds), get complete parts, then `finish()` checks that the closing boundary was seen.
 ///

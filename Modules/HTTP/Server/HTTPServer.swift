@@ -385,7 +385,7 @@ final class EventLoop: @unchecked Sendable {
 
     /// A request that cannot be parsed: answer once with the matching status, then close.
     private func fail(_ connection: Connection, _ error: HTTPParserError, now: Double) {
-        let response = Response.error(APIError(status: error.status, code: error.code, detail: error.detail))
+        let response = Response.error(error)
         connection.output.append(contentsOf: ResponseEncoder.encode(response, headRequest: false, keepAlive: false, version: .http1_1))
         connection.phase = .closingAfterWrite
         connection.responsePending = true

@@ -18,11 +18,11 @@ extension Platform {
                 let applied = Set(try db.appliedMigrations())
                 let pending = allMigrations.filter { !applied.contains($0) }
                 guard pending.isEmpty else {
-                    return .error(APIError(status: 503, code: "NOT_READY", detail: "Pending migrations: \(pending.joined(separator: ", "))"))
+                    return .error(APIError.notReady("Pending migrations: \(pending.joined(separator: ", "))"))
                 }
                 return .json(JSONObject(["status": .string("ready")]))
             } catch {
-                return .error(APIError(status: 503, code: "NOT_READY", detail: "Database unreachable"))
+                return .error(APIError.notReady("Database unreachable"))
             }
         }
         let metrics = context.metrics

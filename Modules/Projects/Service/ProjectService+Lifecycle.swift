@@ -100,16 +100,16 @@ extension ProjectService {
     /// Needs manager and an all-projects token. Unknown slug → 404 `目标组织不存在`; same org → 400 `项目已属于目标组织`.
     public func transfer(_ projectID: String, toOrganization targetSlug: String, by caller: Caller) throws -> ProjectView {
         let current = try authorized(projectID, for: caller, access: .write)
-        guard caller.allProjects else { throw ProjectErrors.scopedTokenCannotTransfer }
-        guard let target = try auth.organization(slug: targetSlug) else { throw ProjectErrors.targetOrganizationNotFound }
-        guard target.id != current.organizationID else { throw ProjectErrors.alreadyInTargetOrganization }
+        guard caller.allProjects else { throw APIError.forbidden("Transferring a project needs a token for all projects") }
+        guard let target = try auth.organization(slug: targetSlug) else { throw ProjectError.targetOrganizationNotFound }
+        guard target.id != current.organizationID else { throw ProjectError.alreadyInTargetOrganization }
         let time = now
         let project = try db.write { tx -> Project in
             let store = ProjectStore(db: tx)
             // The fresh row, checked again: it may have moved or gone to the trash since the cached read.
             var project = try checked(store, projectID, caller, .write, trashed: false)
             let from = project.organizationID
-            guard target.id != from else { throw ProjectErrors.alreadyInTargetOrganization }
+            guard target.id != from else { throw ProjectError.alreadyInTargetOrganization }
             project.organizationID = target.id
             project.updatedAt = max(time, project.updatedAt)
             try store.update(project)

@@ -84,9 +84,9 @@ public final class ProjectService: Sendable {
 
     /// The active project `projectID` after the scope check (404 / 403).
     func authorized(_ projectID: String, for caller: Caller, access: Caller.Access) throws -> Project {
-        guard let project = try activeProject(id: projectID) else { throw ProjectErrors.notFound(projectID) }
+        guard let project = try activeProject(id: projectID) else { throw ProjectError.notFound(projectID: projectID) }
         try caller.authorize(projectID: project.projectID, organizationID: project.organizationID, access: access,
-                             notFound: ProjectErrors.notFound(projectID))
+                             notFound: ProjectError.notFound(projectID: projectID))
         return project
     }
 
@@ -135,7 +135,7 @@ public final class ProjectService: Sendable {
     /// Every active (or trashed) project of an organization, for the CLI (no scope: the operator is trusted).
     public func projects(organizationSlug: String, trashed: Bool = false) throws -> [ProjectView] {
         guard let organization = try auth.organization(slug: organizationSlug) else {
-            throw APIError.notFound("Organization \(organizationSlug) does not exist", code: "ORGANIZATION_NOT_FOUND")
+            throw AuthError.organizationNotFound(slug: organizationSlug)
         }
         let (_, items) = try db.read { db in
             try ProjectStore(db: db).list(organizationID: organization.id, scope: nil, filter: ProjectFilter(), trashed: trashed,
@@ -156,7 +156,7 @@ public final class ProjectService: Sendable {
     /// A taken `project_id` (in any organization, trash included) → 409 `PROJECT_EXISTS`.
     public func create(_ draft: ProjectDraft, by caller: Caller) throws -> ProjectView {
         try caller.require(.manager)
-        guard caller.allProjects else { throw ProjectErrors.scopedTokenCannotCreate }
+        guard caller.allProjects else { throw APIError.forbidden("A token scoped to projects cannot create projects") }
         // The same rules whether the draft came from a request body or from code.
         let draft = try ProjectDraft.parse(draft.json)
         let time = now
@@ -164,7 +164,7 @@ public final class ProjectService: Sendable {
             let store = ProjectStore(db: tx)
             var projectID = draft.projectID
             if let id = projectID {
-                if try store.exists(projectID: id) { throw ProjectErrors.exists(id) }
+                if try store.exists(projectID: id) { throw ProjectError.exists(projectID: id) }
             } else {
                 for _ in 0..<8 {
                     let candidate = RandomID.make(prefix: "proj_", length: 12)
@@ -174,13 +174,13 @@ public final class ProjectService: Sendable {
                     }
                 }
             }
-            guard let projectID else { throw APIError(status: 500, code: "INTERNAL_ERROR", detail: "Could not generate a project_id") }
+            guard let projectID else { throw APIError.internalError("Could not generate a project_id") }
             let project: Project
             do {
                 project = try store.insert(draft, projectID: projectID, organizationID: caller.organizationID, createdBy: caller.username,
                                            createdByUserID: caller.userID, at: time)
             } catch let error as DatabaseError where error.isUniqueViolation {
-                throw ProjectErrors.exists(projectID)
+                throw ProjectError.exists(projectID: projectID)
             }
             invalidateOnCommit(tx, [project], organizations: [caller.organizationID])
             try bus.publish(ProjectCreated(project: project.ref), in: tx)
@@ -211,13 +211,13 @@ public final class ProjectService: Sendable {
     /// `trashed`: false = active only, true = trashed only, nil = either.
     func checked(_ store: ProjectStore, _ projectID: String, _ caller: Caller, _ access: Caller.Access, trashed: Bool?) throws -> Project {
         guard AuthPatterns.isValidProjectID(projectID), let project = try store.project(projectID: projectID) else {
-            throw ProjectErrors.notFound(projectID)
+            throw ProjectError.notFound(projectID: projectID)
         }
         try caller.authorize(projectID: project.projectID, organizationID: project.organizationID, access: access,
-                             notFound: ProjectErrors.notFound(projectID))
+                             notFound: ProjectError.notFound(projectID: projectID))
         if let trashed, project.isTrashed != trashed {
-            if trashed { throw ProjectErrors.notInTrash(projectID) }
-            throw ProjectErrors.notFound(projectID)
+            if trashed { throw ProjectError.notInTrash(projectID: projectID) }
+            throw ProjectError.notFound(projectID: projectID)
         }
         return project
     }
