@@ -28,9 +28,11 @@ let package = Package(
         .target(name: "Projects", dependencies: ["Core", "HTTP", "Persistence", "Platform", "Auth"], path: "Modules/Projects"),
         .target(name: "Devices", dependencies: ["Core", "HTTP", "Persistence", "Platform", "Auth", "Projects"], path: "Modules/Devices"),
         .target(name: "Factors", dependencies: ["Core", "HTTP", "Persistence", "Platform", "Auth", "Projects", "Devices"], path: "Modules/Factors"),
+        .target(name: "Alerts", dependencies: ["Core", "HTTP", "Persistence", "Platform", "Auth", "Projects", "Devices", "Factors", "COpenSSL"],
+                path: "Modules/Alerts"),
 
         // Apps: thin composition roots.
-        .target(name: "Composition", dependencies: ["Core", "Platform", "Auth", "Projects", "Devices", "Factors"], path: "Apps/Composition"),
+        .target(name: "Composition", dependencies: ["Core", "Platform", "Auth", "Projects", "Devices", "Factors", "Alerts"], path: "Apps/Composition"),
         .executableTarget(name: "api-server", dependencies: ["Platform", "Composition"], path: "Apps/api-server"),
         .executableTarget(name: "admin-cli", dependencies: ["Platform", "Composition"], path: "Apps/admin-cli"),
         .executableTarget(name: "scheduler", dependencies: ["Platform", "Composition"], path: "Apps/scheduler"),
@@ -48,6 +50,8 @@ let package = Package(
         .testTarget(name: "AuthTests", dependencies: ["Auth", "Platform", "HTTP", "Persistence", "Core", "TestSupport"], path: "Tests/AuthTests"),
         .testTarget(name: "ProjectsTests", dependencies: ["DomainTestSupport", "Projects", "Auth", "Platform", "Persistence", "Core", "TestSupport"], path: "Tests/ProjectsTests"),
         .testTarget(name: "DevicesTests", dependencies: ["DomainTestSupport", "Devices", "Projects", "Auth", "Platform", "Persistence", "Core", "TestSupport"], path: "Tests/DevicesTests"),
+        .testTarget(name: "AlertsTests", dependencies: ["DomainTestSupport", "Alerts", "Factors", "Devices", "Projects", "Auth", "Platform", "Persistence",
+                                                        "Core", "TestSupport"], path: "Tests/AlertsTests"),
         .testTarget(name: "FactorsTests", dependencies: ["DomainTestSupport", "Factors", "Devices", "Projects", "Auth", "Platform", "Persistence", "Core", "TestSupport"], path: "Tests/FactorsTests"),
         // Route logic in-process (the platform's responder, no sockets), then wiring through the real binaries.
         .testTarget(name: "RouteTests", dependencies: ["DomainTestSupport", "Core", "TestSupport"], path: "Tests/RouteTests"),

@@ -1,3 +1,4 @@
+import Alerts
 import Auth
 import Core
 import Devices
@@ -12,15 +13,17 @@ public struct Composition: Sendable {
     public let projects: ProjectsModule
     public let devices: DevicesModule
     public let factors: FactorsModule
+    public let alerts: AlertsModule
 
     public init(context: PlatformContext) {
         auth = AuthModule(context: context)
         projects = ProjectsModule(context: context, auth: auth.service)
         devices = DevicesModule(context: context, auth: auth.service, projects: projects.service)
         factors = FactorsModule(context: context, auth: auth.service, devices: devices.service)
+        alerts = AlertsModule(context: context, auth: auth.service, projects: projects.service, devices: devices.service, factors: factors.service)
         projects.service.setDeviceCounter(devices.service)
         devices.service.setFactorInfo(factors.service)
     }
 
-    public var modules: [any PlatformModule] { [auth, projects, devices, factors] }
+    public var modules: [any PlatformModule] { [auth, projects, devices, factors, alerts] }
 }

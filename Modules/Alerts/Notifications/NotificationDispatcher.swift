@@ -1,0 +1,123 @@
+import Core
+import Foundation
+import Persistence
+
+/// Delivers the outbox (run by the scheduler, never by the api-server): claims due messages under a lease, sends
+/// each through its channel's transport outside any transaction, and records the outcome. A failure is retried with
+/// exponential backoff (`retry_base` × 1, 2, 4 …) up to `max_attempts`, then `failed` with the last error; past
+/// `max_per_receiver_per_hour` sent messages a receiver's next ones are `suppressed`. Two schedulers never hold one
+/// message at once; a scheduler killed mid-send leaves its lease to run out, and the message is sent again (at least
+/// once, never twice by two live schedulers).
+final class NotificationDispatcher: Sendable {
+    let db: DatabasePool
+    let clock: any WallClock
+    let logger: Logger
+    let settings: NotificationSettings
+    let owner = "scheduler-\(ProcessInfo.processInfo.processIdentifier)-\(RandomID.make(length: 8))"
+    /// Longest a claimed message may take before another scheduler takes it again.
+    let lease: Int64
+
+    init(db: DatabasePool, clock: any WallClock, logger: Logger, settings: NotificationSettings) {
+        self.db = db
+        self.clock = clock
+        self.logger = logger
+        self.settings = settings
+        lease = Int64(max(60, settings.timeout * 8))
+    }
+
+    /// One pass: delivers every due message (in claims of 50); returns how many were attempted.
+    @discardableResult
+    func deliverDue() throws -> Int {
+        var attempted = 0
+        while true {
+            let now = clock.unixSeconds()
+            let claimed = try db.write { tx in
+                try NotificationStore(db: tx).claim(owner: owner, now: now, leaseUntil: now + lease, limit: 50)
+            }
+            if claimed.isEmpty { return attempted }
+            for message in claimed { try deliver(message) }
+            attempted += claimed.count
+        }
+    }
+
+    private func deliver(_ message: AlertNotification) throws {
+        let now = clock.unixSeconds()
+        let sent = try db.read { try NotificationStore(db: $0).sentCount(receiverID: message.receiverID, since: now - 3600) }
+        if sent >= settings.maxPerReceiverPerHour {
+            try record(message, .suppressed, attempts: message.attempts, error: "more than \(settings.maxPerReceiverPerHour) messages this hour",
+                       next: now, sentAt: nil)
+            return
+        }
+        let attempts = message.attempts + 1
+        do {
+            try send(message)
+            try record(message, .sent, attempts: attempts, error: nil, next: now, sentAt: clock.unixSeconds())
+        } catch {
+            let text = String(String(describing: error).prefix(500))
+            if attempts >= settings.maxAttempts {
+                try record(message, .failed, attempts: attempts, error: text, next: now, sentAt: nil)
+                logger.warning("notification failed", ["id": .int64(message.id), "channel": .string(message.channel.rawValue), "error": .string(text)])
+            } else {
+                let delay = Int64(settings.retryBase * pow(2, Double(attempts - 1)))
+                try record(message, .pending, attempts: attempts, error: text, next: now + delay, sentAt: nil)
+            }
+        }
+    }
+
+    private func record(_ message: AlertNotification, _ status: AlertNotification.Status, attempts: Int64, error: String?, next: Int64,
+                        sentAt: Int64?) throws {
+        let kept = try db.write { tx in
+            try NotificationStore(db: tx).finish(id: message.id, owner: owner, status: status, attempts: attempts, lastError: error,
+                                                 nextAttempt: next, sentAt: sentAt)
+        }
+        if !kept { logger.warning("notification lease lost before its outcome was recorded", ["id": .int64(message.id)]) }
+    }
+
+    // MARK: - Transports
+
+    private func send(_ message: AlertNotification) throws {
+        switch message.channel {
+        case .email:
+            guard let smtp = settings.smtp else { return try appendToLog(message) }
+            try SMTPClient(settings: smtp).send(MailMessage(from: smtp.from, to: [message.target], subject: message.subject, body: message.body))
+        case .sms:
+            guard let url = settings.smsURL else { return try appendToLog(message) }
+            let body = JSONWriter.bytes(.object(["to": .string(message.target), "text": .string(message.subject)]))
+            let headers = [("Content-Type", "application/json")] + settings.smsHeaders
+            try post(url: url, headers: headers, body: body, what: "SMS gateway")
+        case .webhook:
+            let body = JSONWriter.bytes(.object([
+                "event": .string("alert.opened"), "alert_id": .int64(message.alertID), "notification_id": .int64(message.id),
+                "subject": .string(message.subject), "text": .string(message.body),
+            ]))
+            var headers = [("Content-Type", "application/json")]
+            if let secret = try db.read({ try NotificationStore(db: $0).receiverSecret(id: message.receiverID) }), !secret.isEmpty {
+                headers.append(("X-Signature", WebhookSignature.header(secret: secret, body: body)))
+            }
+            try post(url: message.target, headers: headers, body: body, what: "webhook")
+        }
+    }
+
+    private func post(url: String, headers: [(String, String)], body: [UInt8], what: String) throws {
+        let client = OutboundHTTPClient(timeout: settings.timeout, caFile: settings.caFile)
+        let response = try client.send(OutboundHTTPRequest(method: "POST", url: url, headers: headers, body: body))
+        guard (200..<300).contains(response.status) else {
+            throw DeliveryError("\(what) answered \(response.status): \(String(decoding: response.body.prefix(200), as: UTF8.self))")
+        }
+    }
+
+    /// The log transport: one JSON line per message, appended with `O_APPEND` (whole lines, even from two schedulers).
+    private func appendToLog(_ message: AlertNotification) throws {
+        let folder = (settings.logPath as NSString).deletingLastPathComponent
+        if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+        let line = JSONWriter.bytes(.object([
+            "time": .string(Timestamp.format(clock.now())), "channel": .string(message.channel.rawValue), "to": .string(message.target),
+            "alert_id": .int64(message.alertID), "subject": .string(message.subject), "text": .string(message.body),
+        ])) + [0x0A]
+        let fd = open(settings.logPath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw DeliveryError("cannot open \(settings.logPath): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == line.count else { throw DeliveryError("cannot write \(settings.logPath): \(String(cString: strerror(errno)))") }
+    }
+}

@@ -1,0 +1,216 @@
+import Auth
+import Core
+import HTTP
+import Platform
+
+extension AlertsModule {
+    /// Every route of seed 003 under `/api/v2/projects/{project_id}/alert/` (DESIGN §5.4), plus webhook receivers.
+    public func registerRoutes(on api: RouteGroup) {
+        let alerts = service
+        let bearer = auth.bearer
+        let base = api.group("/projects/:project_id/alert")
+
+        base.get("/config/", summary: "The project's alert switches (created on first read)", auth: bearer) { request, caller in
+            let (project, config) = try alerts.config(projectID: request.parameters.require("project_id"), caller: caller)
+            return .json(config.json(projectID: project.projectID))
+        }
+        base.patch("/config/", summary: "Change alert switches, cooldown, offline detection, locale (partial)", auth: bearer) { request, caller in
+            let change = try Self.configChange(request.json())
+            let (project, config) = try alerts.updateConfig(projectID: request.parameters.require("project_id"), caller: caller, change)
+            return .json(config.json(projectID: project.projectID))
+        }
+
+        for channel in AlertChannel.allCases { registerReceiverRoutes(base, channel, alerts, bearer) }
+        registerLevelRoutes(base, alerts, bearer)
+        registerItemRoutes(base, alerts, bearer)
+    }
+
+    private func registerReceiverRoutes(_ base: RouteGroup, _ channel: AlertChannel, _ alerts: AlertService, _ bearer: Authenticator<Caller>) {
+        let group = base.group("/\(channel.rawValue)-notifications")
+        let label = channel == .sms ? "SMS" : channel == .email ? "e-mail" : "webhook"
+        let receiverID: @Sendable (Request) throws -> Int64 = { request in
+            try request.parameters.requireInt("receiver_id") { AlertError.receiverNotFound(id: Int64($0) ?? 0) }
+        }
+        group.get("/", summary: "The project's \(label) receivers", auth: bearer) { request, caller in
+            .json(JSON.array(try alerts.receivers(projectID: request.parameters.require("project_id"), channel: channel, caller: caller).map(\.json)))
+        }
+        group.post("/", summary: "Add a \(label) receiver to the project", auth: bearer) { request, caller in
+            let projectID = try request.parameters.require("project_id")
+            let input = try Self.receiverInput(request.json(), channel: channel, requireTarget: true)
+            let receiver = try alerts.createReceiver(projectID: projectID, channel: channel, caller: caller, input)
+            return .created(receiver.json, location: "/api/v2/projects/\(projectID)/alert/\(channel.rawValue)-notifications/\(receiver.id)/")
+        }
+        group.get("/:receiver_id/", summary: "One \(label) receiver", auth: bearer) { request, caller in
+            .json(try alerts.receiver(projectID: request.parameters.require("project_id"), channel: channel, id: receiverID(request),
+                                      caller: caller).json)
+        }
+        for (method, full) in [(HTTPMethod.put, true), (HTTPMethod.patch, false)] {
+            let summary = full ? "Replace a \(label) receiver (the address is required)" : "Change a \(label) receiver (partial)"
+            group.on(method, "/:receiver_id/", summary: summary, auth: bearer) { request, caller in
+                let input = try Self.receiverInput(request.json(), channel: channel, requireTarget: full)
+                return .json(try alerts.updateReceiver(projectID: request.parameters.require("project_id"), channel: channel, id: receiverID(request),
+                                                       caller: caller, input).json)
+            }
+        }
+        group.delete("/:receiver_id/", summary: "Remove a \(label) receiver", auth: bearer) { request, caller in
+            try alerts.deleteReceiver(projectID: request.parameters.require("project_id"), channel: channel, id: receiverID(request), caller: caller)
+            return .noContent
+        }
+    }
+
+    private func registerLevelRoutes(_ base: RouteGroup, _ alerts: AlertService, _ bearer: Authenticator<Caller>) {
+        let levels = base.group("/levels")
+        let levelID: @Sendable (Request) throws -> Int64 = { request in
+            try request.parameters.requireInt("level_id") { AlertError.levelNotFound(id: Int64($0) ?? 0) }
+        }
+        levels.get("/", summary: "Alert levels of the project (one default per type to start with)", auth: bearer) { request, caller in
+            .json(JSON.array(try alerts.levels(projectID: request.parameters.require("project_id"), caller: caller).map(\.json)))
+        }
+        levels.post("/", summary: "Add an alert level {name, the_type, severity}", auth: bearer) { request, caller in
+            let projectID = try request.parameters.require("project_id")
+            let (name, theType, severity) = try Self.levelFields(request.json(), creating: true)
+            let level = try alerts.createLevel(projectID: projectID, caller: caller, name: name!, theType: theType ?? "threshold",
+                                               severity: severity ?? "warning")
+            return .created(level, location: "/api/v2/projects/\(projectID)/alert/levels/\(level.id)/")
+        }
+        levels.get("/:level_id/", summary: "One alert level", auth: bearer) { request, caller in
+            .json(try alerts.level(projectID: request.parameters.require("project_id"), id: levelID(request), caller: caller))
+        }
+        for method in [HTTPMethod.put, .patch] {
+            levels.on(method, "/:level_id/", summary: "Change an alert level (partial)", auth: bearer) { request, caller in
+                let (name, theType, severity) = try Self.levelFields(request.json(), creating: false)
+                return .json(try alerts.updateLevel(projectID: request.parameters.require("project_id"), id: levelID(request), caller: caller,
+                                                    name: name, theType: theType, severity: severity))
+            }
+        }
+        levels.delete("/:level_id/", summary: "Delete an alert level (409 LEVEL_IN_USE when alerts refer to it)", auth: bearer) { request, caller in
+            try alerts.deleteLevel(projectID: request.parameters.require("project_id"), id: levelID(request), caller: caller)
+            return .noContent
+        }
+    }
+
+    private func registerItemRoutes(_ base: RouteGroup, _ alerts: AlertService, _ bearer: Authenticator<Caller>) {
+        let items = base.group("/items")
+        let itemID: @Sendable (Request) throws -> Int64 = { request in
+            try request.parameters.requireInt("alert_pk") { AlertError.itemNotFound(id: Int64($0) ?? 0) }
+        }
+        items.get("/", summary: "Alerts, newest first (paginated; ?status=&the_type=&device=&start=&end=)", auth: bearer) { request, caller in
+            let page = try request.pageRequest()
+            let result = try alerts.items(projectID: request.parameters.require("project_id"), caller: caller, query: Self.itemQuery(request),
+                                          page: page)
+            return .page(result, of: page, for: request)
+        }
+        items.post("/", summary: "Open a manual alert {device, level?, description}", auth: bearer) { request, caller in
+            let projectID = try request.parameters.require("project_id")
+            var reader = try FieldReader(request.json(), allowed: ["device", "level", "description"])
+            let device = reader.int("device", required: true, range: 1...Int64.max)
+            let level = reader.int("level", range: 1...Int64.max)
+            let description = reader.string("description", required: true, length: 1...500)
+            try reader.finish()
+            let item = try alerts.createManual(projectID: projectID, caller: caller, devicePK: device!, levelID: level, description: description!)
+            return .created(item, location: "/api/v2/projects/\(projectID)/alert/items/\(item["id"]?.int64Value ?? 0)/")
+        }
+        items.get("/current/", summary: "Every active alert (unpaginated)", auth: bearer) { request, caller in
+            .json(JSON.array(try alerts.currentItems(projectID: request.parameters.require("project_id"), caller: caller)))
+        }
+        items.post("/trigger-test/", summary: "A synthetic alert on the first device, notified like a real one", auth: bearer) { request, caller in
+            .json(try alerts.triggerTest(projectID: request.parameters.require("project_id"), caller: caller), status: 201)
+        }
+        items.get("/:alert_pk/", summary: "One alert with the delivery state of its notifications", auth: bearer) { request, caller in
+            .json(try alerts.item(projectID: request.parameters.require("project_id"), id: itemID(request), caller: caller))
+        }
+        items.patch("/:alert_pk/", summary: "Change an alert's description (the only writable field)", auth: bearer) { request, caller in
+            var reader = try FieldReader(request.json(), allowed: ["description"])
+            let description = reader.string("description", required: true, length: 1...500)
+            try reader.finish()
+            return .json(try alerts.updateDescription(projectID: request.parameters.require("project_id"), id: itemID(request), caller: caller,
+                                                      description: description!))
+        }
+        items.delete("/:alert_pk/", summary: "Delete an alert that is not active", auth: bearer) { request, caller in
+            try alerts.deleteItem(projectID: request.parameters.require("project_id"), id: itemID(request), caller: caller)
+            return .noContent
+        }
+        items.post("/:alert_pk/cancel/", summary: "Cancel an active alert (400 INVALID_ALERT_STATE otherwise)", auth: bearer) { request, caller in
+            .json(try alerts.cancel(projectID: request.parameters.require("project_id"), id: itemID(request), caller: caller))
+        }
+    }
+
+    // MARK: - Input
+
+    static let configFields: Set<String> = ["enabled", "cooldown_minutes", "sms_enabled", "email_enabled", "webhook_enabled",
+                                            "offline_alerts_enabled", "offline_after_minutes", "locale"]
+
+    static func configChange(_ body: JSON) throws -> AlertService.ConfigChange {
+        var reader = try FieldReader(body, allowed: configFields, ignored: ["project", "created_at", "updated_at"])
+        var change = AlertService.ConfigChange()
+        change.enabled = reader.bool("enabled")
+        change.cooldownMinutes = reader.int("cooldown_minutes", range: 0...1440)
+        change.smsEnabled = reader.bool("sms_enabled")
+        change.emailEnabled = reader.bool("email_enabled")
+        change.webhookEnabled = reader.bool("webhook_enabled")
+        change.offlineAlertsEnabled = reader.bool("offline_alerts_enabled")
+        change.offlineAfterMinutes = reader.int("offline_after_minutes", range: 1...10_080)
+        if let locale = reader.string("locale") {
+            if AlertConfig.locales.contains(locale) { change.locale = locale } else { reader.fail("locale", "must be zh-CN or en") }
+        }
+        try reader.finish()
+        return change
+    }
+
+    static func receiverInput(_ body: JSON, channel: AlertChannel, requireTarget: Bool) throws -> AlertService.ReceiverInput {
+        var allowed: Set<String> = [channel.targetField, "name", "enabled"]
+        if channel == .webhook { allowed.insert("secret") }
+        var reader = try FieldReader(body, allowed: allowed, ignored: ["id", "has_secret", "created_at", "updated_at"])
+        var input = AlertService.ReceiverInput()
+        if let target = reader.string(channel.targetField, required: requireTarget, length: 1...2000) {
+            if let problem = ReceiverAddress.problem(target, channel: channel) { reader.fail(channel.targetField, problem) } else { input.target = target }
+        }
+        input.name = reader.string("name", length: 0...100)
+        input.enabled = reader.bool("enabled")
+        if channel == .webhook { input.secret = reader.string("secret", length: 0...256) }
+        try reader.finish()
+        return input
+    }
+
+    static func levelFields(_ body: JSON, creating: Bool) throws -> (String?, String?, String?) {
+        var reader = try FieldReader(body, allowed: ["name", "the_type", "severity"], ignored: ["id", "created_at", "updated_at"])
+        let name = reader.string("name", required: creating, length: 1...100)
+        var theType = reader.string("the_type")
+        if let value = theType, !AlertLevel.types.contains(value) {
+            reader.fail("the_type", "must be one of \(AlertLevel.types.joined(separator: ", "))")
+            theType = nil
+        }
+        var severity = reader.string("severity")
+        if let value = severity, !AlertLevel.severities.contains(value) {
+            reader.fail("severity", "must be one of \(AlertLevel.severities.joined(separator: ", "))")
+            severity = nil
+        }
+        try reader.finish()
+        return (name, theType, severity)
+    }
+
+    static func itemQuery(_ request: Request) throws -> AlertService.ItemQuery {
+        var query = AlertService.ItemQuery()
+        var problems: [String: String] = [:]
+        if let text = request.query["status"], !text.isEmpty {
+            if let status = AlertItem.Status(rawValue: text) { query.status = status } else { problems["status"] = "must be active, cancelled or resolved" }
+        }
+        if let text = request.query["the_type"], !text.isEmpty {
+            if AlertLevel.types.contains(text) { query.theType = text } else { problems["the_type"] = "must be one of \(AlertLevel.types.joined(separator: ", "))" }
+        }
+        if let text = request.query["device"], !text.isEmpty {
+            if let pk = Int64(text), pk > 0 { query.devicePK = pk } else { problems["device"] = "must be a device id" }
+        }
+        for name in ["start", "end"] {
+            guard let text = request.query[name], !text.isEmpty else { continue }
+            guard let seconds = Timestamp.parseFilter(text), seconds.magnitude < 1e11 else {
+                problems[name] = "must be RFC 3339 or Unix seconds"
+                continue
+            }
+            let formatted = Timestamp.format(unixSeconds: Int64(seconds.rounded(.down)))
+            if name == "start" { query.start = formatted } else { query.end = formatted }
+        }
+        if !problems.isEmpty { throw APIError.validation(problems) }
+        return query
+    }
+}

@@ -1,0 +1,163 @@
+import Core
+import Devices
+import Factors
+import Persistence
+import Projects
+
+extension AlertService {
+    /// Runs inside the telemetry group commit (`TelemetryStored`): every committed point of a factor with a rule is
+    /// compared with its band, in request order. Out of band opens an alert for (factor, direction) unless one is
+    /// active or the pair closed less than `cooldown_minutes` ago; back inside resolves it. Equal to a threshold
+    /// is inside. The alert, its outbox rows and the points commit together.
+    func evaluate(_ stored: TelemetryStored, _ tx: Database) throws {
+        try engine.loadIfNeeded(tx)
+        var opened: [RuleEngine.ActiveKey] = []
+        var closed: [RuleEngine.ActiveKey] = []
+        /// What this transaction already decided (the engine's memory changes only on commit).
+        var local: [RuleEngine.ActiveKey: Bool] = [:]
+        func isActive(_ key: RuleEngine.ActiveKey) -> Bool { local[key] ?? engine.isActive(key) }
+        for batch in stored.batches {
+            guard let rules = engine.rules(devicePK: batch.devicePK), !rules.isEmpty else { continue }
+            var context: (project: ProjectRef, config: AlertConfig, device: Device)??
+            for point in batch.points {
+                guard let rule = rules[point.agriID], rule.projectPK == batch.projectPK else { continue }
+                let above = rule.max.map { point.value > $0 } ?? false
+                let below = !above && (rule.min.map { point.value < $0 } ?? false)
+                let keys = (above: RuleEngine.ActiveKey(devicePK: batch.devicePK, ruleKey: RuleEngine.ruleKey(agriID: rule.agriID, above: true)),
+                            below: RuleEngine.ActiveKey(devicePK: batch.devicePK, ruleKey: RuleEngine.ruleKey(agriID: rule.agriID, above: false)))
+                // Resolve what the value is no longer in: both directions when inside, the other one when outside.
+                let resolving = [above ? nil : keys.above, below ? nil : keys.below].compactMap { $0 }.filter(isActive)
+                if !resolving.isEmpty {
+                    try resolve(devicePK: batch.devicePK, keys: resolving.map(\.ruleKey), seconds: stored.now, tx)
+                    for key in resolving {
+                        local[key] = false
+                        closed.append(key)
+                    }
+                }
+                guard above || below else { continue }
+                let key = above ? keys.above : keys.below
+                if isActive(key) { continue }
+                if context == nil { context = try evaluationContext(batch, tx) }
+                guard let (project, config, device) = context ?? nil, config.enabled else { continue }
+                if let last = try AlertStore(db: tx).lastClosed(devicePK: device.id, ruleKey: key.ruleKey),
+                   stored.now - last < config.cooldownMinutes * 60 { continue }
+                let threshold = above ? rule.max! : rule.min!
+                let trigger: JSON = .object([
+                    "agri_id": .string(point.agriID), "factor": .string(rule.name), "factor_id": .int64(rule.factorID), "unit": .string(rule.unit),
+                    "value": .number(point.value), "threshold": .number(threshold), "direction": .string(above ? "above" : "below"),
+                    "t": .int64(point.t),
+                ])
+                let description = AlertText.threshold(locale: config.locale, name: rule.name, unit: rule.unit, decimals: rule.decimals,
+                                                      value: point.value, threshold: threshold, above: above)
+                _ = try open(project: project, config: config, device: device, theType: "threshold", ruleKey: key.ruleKey, triggerData: trigger,
+                             description: description, seconds: stored.now, tx)
+                // Opened now, or already active in the table (the unique index said so): either way it is active.
+                local[key] = true
+                opened.append(key)
+            }
+        }
+        if !opened.isEmpty || !closed.isEmpty {
+            let engine = engine
+            let finalOpened = opened.filter { local[$0] == true }
+            let finalClosed = closed.filter { local[$0] == false }
+            tx.onCommit { engine.apply(opened: finalOpened, closed: finalClosed) }
+        }
+    }
+
+    /// The project (still active, in the batch's organization), its config and the device, read in `tx`; nil when
+    /// the project is gone (its points are then not evaluated).
+    private func evaluationContext(_ batch: TelemetryStored.Batch, _ tx: Database) throws -> (ProjectRef, AlertConfig, Device)? {
+        guard let project = try projects.project(pk: batch.projectPK, in: tx), project.organizationID == batch.organizationID,
+              let device = try devices.device(pk: batch.devicePK, in: tx) else { return nil }
+        let config: AlertConfig
+        if let cached = engine.config(projectPK: project.pk) {
+            config = cached
+        } else {
+            config = try initialized(project, tx)
+            let engine = engine
+            tx.onCommit { engine.remember(config) }
+        }
+        return (project, config, device)
+    }
+
+    /// Resolves the device's active alerts of `keys` in `tx`, publishing `AlertResolved` for each.
+    @discardableResult
+    func resolve(devicePK: Int64, keys: [String], seconds: Int64, _ tx: Database) throws -> [AlertItem] {
+        let resolved = try AlertStore(db: tx).resolve(devicePK: devicePK, ruleKeys: keys, at: Timestamp.format(unixSeconds: seconds), seconds: seconds)
+        for item in resolved {
+            try bus.publish(AlertResolved(alertID: item.id, projectPK: item.projectPK, devicePK: devicePK), in: tx)
+        }
+        return resolved
+    }
+
+    /// A device was heard from: its offline alert (if any) resolves, in the contact's transaction.
+    func deviceContacted(_ event: DeviceContacted, _ tx: Database) throws {
+        for devicePK in event.devicePKs { try resolve(devicePK: devicePK, keys: ["offline"], seconds: event.now, tx) }
+    }
+
+    /// A device's factors changed: alerts of rules that no longer exist resolve now; the new rules apply from commit.
+    func factorsChanged(devicePK: Int64, _ tx: Database) throws {
+        let rules = try factors.alarmRules(devicePK: devicePK, in: tx)
+        let keep = Set(rules.flatMap { [RuleEngine.ruleKey(agriID: $0.agriID, above: true), RuleEngine.ruleKey(agriID: $0.agriID, above: false)] })
+        let active = try tx.query("SELECT rule_key FROM alert_items WHERE device_pk = ? AND status = 'active' AND the_type = 'threshold'",
+                                  [devicePK]).map { $0.string(0) }
+        let orphaned = active.filter { !keep.contains($0) }
+        if !orphaned.isEmpty { try resolve(devicePK: devicePK, keys: orphaned, seconds: clock.unixSeconds(), tx) }
+        let engine = engine
+        tx.onCommit {
+            engine.setRules(devicePK: devicePK, rules)
+            engine.apply(opened: [], closed: orphaned.map { RuleEngine.ActiveKey(devicePK: devicePK, ruleKey: $0) })
+        }
+    }
+
+    /// A device left its project (unbound or moved): its active alerts resolve, and its rules are forgotten until
+    /// its factors change again (Factors clears or moves them in the same transaction).
+    func deviceLeft(devicePK: Int64, _ tx: Database) throws {
+        let active = try tx.query("SELECT rule_key FROM alert_items WHERE device_pk = ? AND status = 'active'", [devicePK]).map { $0.string(0) }
+        if !active.isEmpty { try resolve(devicePK: devicePK, keys: active, seconds: clock.unixSeconds(), tx) }
+        let rules = try factors.alarmRules(devicePK: devicePK, in: tx)
+        let engine = engine
+        tx.onCommit {
+            engine.setRules(devicePK: devicePK, rules)
+            engine.apply(opened: [], closed: active.map { RuleEngine.ActiveKey(devicePK: devicePK, ruleKey: $0) })
+        }
+    }
+
+    // MARK: - Offline (a scheduler job)
+
+    /// Opens an `offline` alert for every device silent longer than its project's `offline_after_minutes`, in projects
+    /// that enabled offline alerts. A device that never reported is not offline (it has not started yet). Returns how
+    /// many opened. The device's next contact resolves the alert (`deviceContacted`).
+    @discardableResult
+    public func detectOffline() throws -> Int {
+        let configs = try db.read { try AlertStore(db: $0).offlineConfigs() }
+        var opened = 0
+        for (config, organizationID) in configs {
+            guard let project = try projects.project(pk: config.projectPK), project.organizationID == organizationID else { continue }
+            let active = try db.read { try AlertStore(db: $0).activeDevices(projectPK: project.pk, ruleKey: "offline") }
+            let nowSeconds = clock.unixSeconds()
+            let limit = config.offlineAfterMinutes * 60
+            let silent = try devices.devices(inProject: project.pk).filter { device in
+                guard let contact = device.connectTime else { return false }
+                return nowSeconds - contact > limit && !active.contains(device.id)
+            }
+            for device in silent {
+                let item = try db.write { tx -> AlertItem? in
+                    // Rechecked in the transaction: the device may have reported or moved since the read.
+                    guard let current = try devices.device(pk: device.id, in: tx), current.projectPK == project.pk,
+                          let contact = current.connectTime, nowSeconds - contact > limit,
+                          try projects.project(pk: project.pk, in: tx) != nil else { return nil }
+                    let trigger: JSON = .object(["last_contact": .string(Timestamp.format(unixSeconds: contact)),
+                                                 "offline_after_minutes": .int64(config.offlineAfterMinutes)])
+                    let name = current.deviceName.isEmpty ? current.deviceID : current.deviceName
+                    return try open(project: project, config: config, device: current, theType: "offline", ruleKey: "offline", triggerData: trigger,
+                                    description: AlertText.offline(locale: config.locale, deviceName: name, minutes: config.offlineAfterMinutes),
+                                    seconds: nowSeconds, tx)
+                }
+                if item != nil { opened += 1 }
+            }
+        }
+        if opened > 0 { logger.info("offline alerts opened", ["count": .int(opened)]) }
+        return opened
+    }
+}

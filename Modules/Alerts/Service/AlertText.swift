@@ -1,0 +1,40 @@
+import Foundation
+
+/// The words of generated descriptions and messages, in the project's `locale` (`zh-CN` default, `en`).
+enum AlertText {
+    static func number(_ value: Double, decimals: Int64) -> String {
+        String(format: "%.\(min(max(decimals, 1), 6))f", value)
+    }
+
+    static func withUnit(_ text: String, _ unit: String) -> String { unit.isEmpty ? text : "\(text) \(unit)" }
+
+    /// `温度 36.2 °C 高于上限 35.0 °C` / `temp 36.2 °C above the upper limit 35.0 °C`.
+    static func threshold(locale: String, name: String, unit: String, decimals: Int64, value: Double, threshold: Double, above: Bool) -> String {
+        let reading = withUnit(number(value, decimals: decimals), unit)
+        let limit = withUnit(number(threshold, decimals: decimals), unit)
+        if locale == "en" { return "\(name) \(reading) \(above ? "above the upper limit" : "below the lower limit") \(limit)" }
+        return "\(name) \(reading) \(above ? "高于上限" : "低于下限") \(limit)"
+    }
+
+    static func offline(locale: String, deviceName: String, minutes: Int64) -> String {
+        locale == "en" ? "Device \(deviceName) has been offline for more than \(minutes) minutes"
+            : "设备 \(deviceName) 离线超过 \(minutes) 分钟"
+    }
+
+    static func test(locale: String, deviceName: String) -> String {
+        locale == "en" ? "Test alert for device \(deviceName): notifications work" : "设备 \(deviceName) 的测试告警：通知通道正常"
+    }
+
+    static func subject(locale: String, severity: String, projectName: String, description: String) -> String {
+        let head = locale == "en" ? "[\(severity)] \(projectName)" : "【\(severity)】\(projectName)"
+        let text = "\(head): \(description)"
+        return text.count > 200 ? String(text.prefix(199)) + "…" : text
+    }
+
+    static func body(locale: String, projectName: String, deviceName: String, deviceID: String, description: String, time: String) -> String {
+        if locale == "en" {
+            return "Project: \(projectName)\nDevice: \(deviceName) (\(deviceID))\nAlert: \(description)\nTime: \(time)\n"
+        }
+        return "项目：\(projectName)\n设备：\(deviceName)（\(deviceID)）\n告警：\(description)\n时间：\(time)\n"
+    }
+}

@@ -1,0 +1,80 @@
+import Core
+import Persistence
+
+/// The notification outbox: written in the transaction that opens an alert, delivered by the scheduler under a lease.
+struct NotificationStore {
+    let db: Database
+
+    init(db: Database) { self.db = db }
+
+    static let columns = "id, alert_id, receiver_id, channel, target, subject, body, status, attempts, last_error, sent_s"
+
+    static func notification(_ row: Row) -> AlertNotification {
+        AlertNotification(id: row.int(0), alertID: row.int(1), receiverID: row.int(2), channel: AlertChannel(rawValue: row.string(3)) ?? .email,
+                          target: row.string(4), subject: row.string(5), body: row.string(6),
+                          status: AlertNotification.Status(rawValue: row.string(7)) ?? .pending, attempts: row.int(8),
+                          lastError: row.optionalString(9), sentAt: row.optionalInt(10))
+    }
+
+    func insert(alertID: Int64, projectPK: Int64, receiver: AlertReceiver, subject: String, body: String, at time: String, seconds: Int64) throws {
+        try db.execute("""
+            INSERT INTO alert_notifications (alert_id, project_pk, receiver_id, channel, target, subject, body, status, attempts, next_attempt_s,
+                                             created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)
+            """, [alertID, projectPK, receiver.id, receiver.channel.rawValue, receiver.target, subject, body, seconds, time])
+    }
+
+    /// Notifications of the given alerts, grouped by alert id.
+    func notifications(alertIDs: [Int64]) throws -> [Int64: [AlertNotification]] {
+        var result: [Int64: [AlertNotification]] = [:]
+        for start in stride(from: 0, to: alertIDs.count, by: 500) {
+            let chunk = alertIDs[start..<min(start + 500, alertIDs.count)]
+            let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+            for row in try db.query("SELECT \(Self.columns) FROM alert_notifications WHERE alert_id IN (\(placeholders)) ORDER BY id",
+                                    chunk.map { $0 as any SQLBindable }) {
+                let notification = Self.notification(row)
+                result[notification.alertID, default: []].append(notification)
+            }
+        }
+        return result
+    }
+
+    /// Leases up to `limit` due messages to `owner` until `leaseUntil` (a message whose lease ran out is due again:
+    /// its scheduler died mid-delivery). Two schedulers never hold one message at once.
+    func claim(owner: String, now: Int64, leaseUntil: Int64, limit: Int) throws -> [AlertNotification] {
+        try db.execute("""
+            UPDATE alert_notifications SET lease_owner = ?, lease_until_s = ?
+            WHERE id IN (SELECT id FROM alert_notifications
+                         WHERE status = 'pending' AND next_attempt_s <= ? AND (lease_until_s IS NULL OR lease_until_s < ?)
+                         ORDER BY next_attempt_s, id LIMIT ?)
+            """, [owner, leaseUntil, now, now, limit])
+        return try db.query("SELECT \(Self.columns) FROM alert_notifications WHERE lease_owner = ? AND lease_until_s = ? AND status = 'pending'",
+                            [owner, leaseUntil]).map(Self.notification)
+    }
+
+    /// Messages sent to a receiver since `since` (the hourly cap).
+    func sentCount(receiverID: Int64, since: Int64) throws -> Int64 {
+        try db.queryOne("SELECT COUNT(*) FROM alert_notifications WHERE receiver_id = ? AND status = 'sent' AND sent_s >= ?",
+                        [receiverID, since])?.int(0) ?? 0
+    }
+
+    /// Records an attempt's outcome, only while `owner` still holds the lease (a late scheduler changes nothing).
+    func finish(id: Int64, owner: String, status: AlertNotification.Status, attempts: Int64, lastError: String?, nextAttempt: Int64,
+                sentAt: Int64?) throws -> Bool {
+        try db.execute("""
+            UPDATE alert_notifications SET status = ?, attempts = ?, last_error = ?, next_attempt_s = ?, sent_s = ?, lease_owner = NULL,
+                                           lease_until_s = NULL
+            WHERE id = ? AND lease_owner = ?
+            """, [status.rawValue, attempts, lastError, nextAttempt, sentAt, id, owner])
+        return db.changes == 1
+    }
+
+    func receiverSecret(id: Int64) throws -> String? {
+        try db.queryOne("SELECT secret FROM alert_receivers WHERE id = ?", [id])?.optionalString(0)
+    }
+
+    /// Pending messages (for `scheduler status` and tests).
+    func pendingCount() throws -> Int64 {
+        try db.queryOne("SELECT COUNT(*) FROM alert_notifications WHERE status = 'pending'")?.int(0) ?? 0
+    }
+}
