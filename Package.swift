@@ -42,7 +42,7 @@ let package = Package(
 
         // Tests.
         .target(name: "TestSupport", dependencies: ["Core", "HTTP", "Persistence", "Platform"], path: "Tests/TestSupport"),
-        .target(name: "DomainTestSupport", dependencies: ["Composition", "Auth", "Projects", "Devices", "Factors", "Platform", "Persistence", "HTTP", "Core",
+        .target(name: "DomainTestSupport", dependencies: ["Composition", "Alerts", "Auth", "Projects", "Devices", "Factors", "Platform", "Persistence", "HTTP", "Core",
                                                          "TestSupport"], path: "Tests/DomainTestSupport"),
         .testTarget(name: "CoreTests", dependencies: ["Core", "TestSupport"], path: "Tests/CoreTests"),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Core", "TestSupport"], path: "Tests/HTTPTests"),

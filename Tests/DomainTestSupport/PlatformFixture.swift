@@ -1,4 +1,6 @@
+import Alerts
 import Auth
+import Composition
 import Core
 import Devices
 import Factors
@@ -9,30 +11,21 @@ import Projects
 import Synchronization
 import TestSupport
 
-/// Auth + Projects + Devices + Factors composed as `Apps/Composition` does (same module list, same reverse
-/// wiring), over a `TestContext` (temp WAL database, manual clock), migrated. Org `acme` (owner alice, manager
-/// bob, viewer carol) and org `globex` (owner gina); with `seedProjects`, projects `alpha` and `beta` in acme
-/// and `gamma` in globex.
+/// Every module composed by `Apps/Composition` itself (the apps' module list and reverse wiring), over a
+/// `TestContext` (temp WAL database, manual clock), migrated. Org `acme` (owner alice, manager bob, viewer carol)
+/// and org `globex` (owner gina); with `seedProjects`, projects `alpha` and `beta` in acme and `gamma` in globex.
 ///
 /// `open` so a test target can add what only it needs (e.g. `ProjectsFixture`'s device-counter double).
 open class PlatformFixture: @unchecked Sendable {
     public let test: TestContext
-    public let authModule: AuthModule
-    public let projectsModule: ProjectsModule
-    public let devicesModule: DevicesModule
-    public let factorsModule: FactorsModule
+    public let composition: Composition
     public let platform: Platform
 
     public init(config: [String: String] = [:], seedProjects: Bool = true) throws {
         test = try TestContext(config: config)
         let context = test.context
-        authModule = AuthModule(context: context)
-        projectsModule = ProjectsModule(context: context, auth: authModule.service)
-        devicesModule = DevicesModule(context: context, auth: authModule.service, projects: projectsModule.service)
-        factorsModule = FactorsModule(context: context, auth: authModule.service, devices: devicesModule.service)
-        projectsModule.service.setDeviceCounter(devicesModule.service)
-        devicesModule.service.setFactorInfo(factorsModule.service)
-        platform = Platform(context: context, modules: [authModule, projectsModule, devicesModule, factorsModule])
+        composition = Composition(context: context)
+        platform = Platform(context: context, modules: composition.modules)
         try platform.migrate()
         _ = try auth.initialize(organizationSlug: "acme", organizationName: "Acme", username: "alice", password: "alice-password")
         _ = try auth.createUser(username: "bob", organizationSlug: "acme", role: .manager, password: "bob-password")
@@ -49,10 +42,16 @@ open class PlatformFixture: @unchecked Sendable {
         test.close()
     }
 
+    public var authModule: AuthModule { composition.auth }
+    public var projectsModule: ProjectsModule { composition.projects }
+    public var devicesModule: DevicesModule { composition.devices }
+    public var factorsModule: FactorsModule { composition.factors }
+    public var alertsModule: AlertsModule { composition.alerts }
     public var auth: AuthService { authModule.service }
     public var projects: ProjectService { projectsModule.service }
     public var devices: DeviceService { devicesModule.service }
     public var factors: FactorService { factorsModule.service }
+    public var alerts: AlertService { alertsModule.service }
 
     public var clock: ManualClock { test.clock }
     public var db: DatabasePool { test.context.db }

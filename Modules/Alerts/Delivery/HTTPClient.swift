@@ -59,7 +59,7 @@ public final class OutboundHTTPClient: Sendable {
     /// Why `url` cannot be used as a webhook target, or nil if it can.
     public static func validateURL(_ url: String) -> String? {
         do {
-            _ = try ParsedURL(url)
+            _ = try OutboundURL(url)
             return nil
         } catch {
             return error.message
@@ -68,7 +68,7 @@ public final class OutboundHTTPClient: Sendable {
 
     /// Sends `request` and reads the whole response (body capped at `maxBodyBytes`).
     public func send(_ request: OutboundHTTPRequest) throws(DeliveryError) -> OutboundHTTPResponse {
-        let url = try ParsedURL(request.url)
+        let url = try OutboundURL(request.url)
         let method = request.method.uppercased()
         guard !method.isEmpty, method.utf8.allSatisfy(isTokenByte) else { throw DeliveryError("invalid HTTP method \"\(request.method)\"") }
 
@@ -90,7 +90,7 @@ public final class OutboundHTTPClient: Sendable {
         if !request.body.isEmpty || ["POST", "PUT", "PATCH"].contains(method) { head += "Content-Length: \(request.body.count)\r\n" }
         head += "Connection: close\r\n\r\n"
 
-        let stream = try NetworkStream(host: url.host, port: url.port, timeout: timeout, overallDeadline: monotonicSeconds() + timeout * 6)
+        let stream = try NetworkStream(host: url.host, port: url.port, timeout: timeout, totalTimeout: timeout * 6)
         defer { stream.close() }
         if url.secure { try stream.startTLS(serverName: url.host, caFile: caFile) }
         try stream.write(Array(head.utf8) + request.body)
@@ -104,7 +104,7 @@ public final class OutboundHTTPClient: Sendable {
             let line = try stream.readLine(max: 8192)
             let parts = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
             guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), parts[1].utf8.count == 3, let code = Int(parts[1]), code >= 100 else {
-                throw DeliveryError("\(stream.endpoint) sent a malformed HTTP status line: \"\(printable(line, limit: 100))\"")
+                throw DeliveryError("\(stream.endpoint) sent a malformed HTTP status line: \"\(DeliveryError.printable(line, limit: 100))\"")
             }
             status = code
             headers = try readHeaders(stream)
@@ -119,7 +119,7 @@ public final class OutboundHTTPClient: Sendable {
         } else if let lengthText = response.header("Content-Length") {
             let values = Set(lengthText.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
             guard values.count == 1, let length = Int(values.first!), length >= 0 else {
-                throw DeliveryError("\(stream.endpoint) sent an invalid Content-Length: \"\(printable(lengthText, limit: 50))\"")
+                throw DeliveryError("\(stream.endpoint) sent an invalid Content-Length: \"\(DeliveryError.printable(lengthText, limit: 50))\"")
             }
             response.body = try stream.read(exactly: min(length, cap))
         } else {
@@ -138,7 +138,7 @@ public final class OutboundHTTPClient: Sendable {
                 continue
             }
             guard let colon = line.firstIndex(of: ":"), colon > line.startIndex else {
-                throw DeliveryError("\(stream.endpoint) sent a malformed HTTP header line: \"\(printable(line, limit: 100))\"")
+                throw DeliveryError("\(stream.endpoint) sent a malformed HTTP header line: \"\(DeliveryError.printable(line, limit: 100))\"")
             }
             headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
             if headers.count > 200 { throw DeliveryError("\(stream.endpoint) sent more than 200 HTTP headers") }
@@ -151,7 +151,7 @@ public final class OutboundHTTPClient: Sendable {
             let line = try stream.readLine(max: 1024)
             let sizeText = line.split(separator: ";", maxSplits: 1).first?.trimmingCharacters(in: .whitespaces) ?? ""
             guard !sizeText.isEmpty, sizeText.utf8.count <= 15, let size = Int(sizeText, radix: 16), size >= 0 else {
-                throw DeliveryError("\(stream.endpoint) sent a malformed chunk size: \"\(printable(line, limit: 50))\"")
+                throw DeliveryError("\(stream.endpoint) sent a malformed chunk size: \"\(DeliveryError.printable(line, limit: 50))\"")
             }
             if size == 0 {
                 while try !stream.readLine(max: 8192).isEmpty {}  // trailer fields
@@ -174,7 +174,7 @@ private func isTokenByte(_ byte: UInt8) -> Bool {
 }
 
 /// The parts of an absolute http(s) URL that a request needs.
-struct ParsedURL {
+struct OutboundURL {
     var secure: Bool
     /// Without brackets for IPv6 literals.
     var host: String
@@ -194,7 +194,7 @@ struct ParsedURL {
         guard let schemeEnd = url.range(of: "://") else { throw DeliveryError("URL must start with http:// or https://") }
         let scheme = url[..<schemeEnd.lowerBound].lowercased()
         guard scheme == "http" || scheme == "https" else {
-            throw DeliveryError("URL scheme must be http or https, not \"\(printable(scheme, limit: 20))\"")
+            throw DeliveryError("URL scheme must be http or https, not \"\(DeliveryError.printable(scheme, limit: 20))\"")
         }
         secure = scheme == "https"
         let rest = url[schemeEnd.upperBound...]
@@ -212,8 +212,8 @@ struct ParsedURL {
                 guard after.hasPrefix(":") else { throw DeliveryError("URL has junk after its IPv6 host") }
                 portPart = after.dropFirst()
             }
-            guard let address = parseIPAddress(String(hostPart)), address.count == 16 else {
-                throw DeliveryError("URL host [\(printable(String(hostPart), limit: 60))] is not an IPv6 address")
+            guard let address = NetworkStream.ipAddressBytes(String(hostPart)), address.count == 16 else {
+                throw DeliveryError("URL host [\(DeliveryError.printable(String(hostPart), limit: 60))] is not an IPv6 address")
             }
         } else {
             hostPart = authority
@@ -226,7 +226,7 @@ struct ParsedURL {
                     || byte == 0x2E || byte == 0x5F
             }
             guard allowed else {
-                throw DeliveryError("URL host \"\(printable(String(hostPart), limit: 60))\" has characters a host name cannot have")
+                throw DeliveryError("URL host \"\(DeliveryError.printable(String(hostPart), limit: 60))\" has characters a host name cannot have")
             }
         }
         guard !hostPart.isEmpty else { throw DeliveryError("URL has no host") }
@@ -237,7 +237,7 @@ struct ParsedURL {
             guard portPart.utf8.count <= 5, portPart.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let number = Int(portPart),
                   (1...65535).contains(number)
             else {
-                throw DeliveryError("URL port \"\(printable(String(portPart), limit: 20))\" is not a number from 1 to 65535")
+                throw DeliveryError("URL port \"\(DeliveryError.printable(String(portPart), limit: 20))\" is not a number from 1 to 65535")
             }
             port = number
         } else {

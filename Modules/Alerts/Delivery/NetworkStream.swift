@@ -14,21 +14,32 @@ public struct DeliveryError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 }
 
+extension DeliveryError {
+    /// `text` with control characters replaced by spaces and its length capped, for quoting peers in errors.
+    static func printable(_ text: String, limit: Int) -> String {
+        let cleaned = String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : $0 }))
+        return cleaned.count > limit ? String(cleaned.prefix(limit)) + "…" : cleaned
+    }
+}
+
 /// A blocking TCP client connection in which every step (DNS, connect, each read and write, the
 /// TLS handshake) has a deadline of `timeout` seconds; it can be upgraded in place to TLS.
 ///
-/// Optionally `overallDeadline` (a `monotonicSeconds()` value) bounds the whole conversation, so a
-/// peer that drips one byte per step cannot hold the caller for long. Not thread-safe: one thread uses it.
+/// Optionally `totalTimeout` bounds the whole conversation from the start of `init`, so a peer that
+/// drips one byte per step cannot hold the caller for long. Not thread-safe: one thread uses it.
 final class NetworkStream {
     let host: String
     let port: Int
     let timeout: Double
-    /// When set, no step waits past this `monotonicSeconds()` value.
-    var overallDeadline: Double?
+    let totalTimeout: Double?
+    /// No step waits past this `monotonicSeconds()` value.
+    private let overallDeadline: Double?
 
     private var fd: Int32
     private var ssl: OpaquePointer?
     private var context: OpaquePointer?
+    /// After a fatal TLS error OpenSSL must not be asked for a clean shutdown.
+    private var tlsFailed = false
     private var pending: [UInt8] = []
     private var pendingStart = 0
 
@@ -40,11 +51,12 @@ final class NetworkStream {
 
     /// Resolves `host` (a name, an IPv4 or an IPv6 literal without brackets) and connects to the
     /// first address that answers, all within `timeout` seconds.
-    init(host: String, port: Int, timeout: Double, overallDeadline: Double? = nil) throws(DeliveryError) {
+    init(host: String, port: Int, timeout: Double, totalTimeout: Double? = nil) throws(DeliveryError) {
         self.host = host
         self.port = port
         self.timeout = timeout
-        self.overallDeadline = overallDeadline
+        self.totalTimeout = totalTimeout
+        self.overallDeadline = totalTimeout.map { monotonicSeconds() + $0 }
         self.fd = -1
         guard (1...65535).contains(port) else { throw DeliveryError("invalid port \(port) for \(host)") }
         guard !host.isEmpty, !host.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else {
@@ -73,7 +85,7 @@ final class NetworkStream {
     func close() {
         if let ssl {
             ERR_clear_error()
-            _ = SSL_shutdown(ssl)
+            if !tlsFailed, SSL_is_init_finished(ssl) == 1 { _ = SSL_shutdown(ssl) }
             SSL_free(ssl)
             self.ssl = nil
         }
@@ -116,7 +128,9 @@ final class NetworkStream {
                 switch failure {
                 case SSL_ERROR_WANT_READ: try wait(for: Int16(POLLIN), until: deadline, doing: "writing to")
                 case SSL_ERROR_WANT_WRITE: try wait(for: Int16(POLLOUT), until: deadline, doing: "writing to")
-                default: throw DeliveryError("writing to \(endpoint) failed: \(tlsFailure(failure))")
+                default:
+                    tlsFailed = true
+                    throw DeliveryError("writing to \(endpoint) failed: \(tlsFailure(failure))")
                 }
             } else {
                 let written = Glibc.send(fd, pointer, count, Int32(MSG_NOSIGNAL))
@@ -227,9 +241,12 @@ final class NetworkStream {
                 case SSL_ERROR_WANT_READ: try wait(for: Int16(POLLIN), until: deadline, doing: "reading from")
                 case SSL_ERROR_WANT_WRITE: try wait(for: Int16(POLLOUT), until: deadline, doing: "reading from")
                 case SSL_ERROR_ZERO_RETURN: return 0
-                case SSL_ERROR_SYSCALL where ERR_peek_error() == 0: return 0  // closed without close_notify
-                case SSL_ERROR_SSL where isUnexpectedEOF(ERR_peek_error()): return 0
-                default: throw DeliveryError("reading from \(endpoint) failed: \(tlsFailure(failure))")
+                case SSL_ERROR_SYSCALL where ERR_peek_error() == 0, SSL_ERROR_SSL where isUnexpectedEOF(ERR_peek_error()):
+                    tlsFailed = true
+                    return 0  // closed without close_notify: the caller decides whether the data was complete
+                default:
+                    tlsFailed = true
+                    throw DeliveryError("reading from \(endpoint) failed: \(tlsFailure(failure))")
                 }
             } else {
                 let received = Glibc.recv(fd, pointer, count, 0)
@@ -302,6 +319,7 @@ final class NetworkStream {
             case SSL_ERROR_WANT_READ: try wait(for: Int16(POLLIN), until: deadline, doing: "TLS handshake with")
             case SSL_ERROR_WANT_WRITE: try wait(for: Int16(POLLOUT), until: deadline, doing: "TLS handshake with")
             default:
+                tlsFailed = true
                 let verify = SSL_get_verify_result(ssl)
                 if verify != Int(X509_V_OK) {
                     let reason = String(cString: X509_verify_cert_error_string(verify))
@@ -335,8 +353,8 @@ final class NetworkStream {
         while true {
             let remaining = deadline - monotonicSeconds()
             if remaining <= 0 {
-                if let overallDeadline, deadline >= overallDeadline {
-                    throw DeliveryError("\(doing) \(endpoint) took too long (the whole exchange is limited)")
+                if let overallDeadline, let totalTimeout, deadline >= overallDeadline {
+                    throw DeliveryError("\(doing) \(endpoint) timed out: the whole exchange is limited to \(formatSeconds(totalTimeout))")
                 }
                 throw DeliveryError("\(doing) \(endpoint) timed out after \(formatSeconds(timeout))")
             }
@@ -453,19 +471,23 @@ final class NetworkStream {
 // MARK: - Helpers
 
 /// Seconds on the monotonic clock, for deadlines.
-func monotonicSeconds() -> Double {
+private func monotonicSeconds() -> Double {
     var now = timespec()
     clock_gettime(CLOCK_MONOTONIC, &now)
     return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
 }
 
 /// "10 s", "2.5 s".
-func formatSeconds(_ seconds: Double) -> String {
+private func formatSeconds(_ seconds: Double) -> String {
     seconds == seconds.rounded() && abs(seconds) < 1e9 ? "\(Int(seconds)) s" : "\(seconds) s"
 }
 
-/// The bytes of an IPv4 or IPv6 literal (no brackets), or nil if `text` is not one.
-func parseIPAddress(_ text: String) -> [UInt8]? {
+extension NetworkStream {
+    /// The bytes of an IPv4 or IPv6 literal (no brackets), or nil if `text` is not one.
+    static func ipAddressBytes(_ text: String) -> [UInt8]? { parseIPAddress(text) }
+}
+
+private func parseIPAddress(_ text: String) -> [UInt8]? {
     var v4 = in_addr()
     if inet_pton(AF_INET, text, &v4) == 1 { return withUnsafeBytes(of: &v4) { Array($0) } }
     var v6 = in6_addr()

@@ -70,6 +70,9 @@ public final class SMTPClient: Sendable {
     /// Delivers `message` to the server, returning once the server accepted it (250 after DATA).
     public func send(_ message: MailMessage) throws(DeliveryError) {
         let envelopeFrom = try MailFormat.address(in: settings.from, role: "sender")
+        guard !settings.heloName.isEmpty, settings.heloName.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            throw DeliveryError("invalid EHLO name \"\(DeliveryError.printable(settings.heloName, limit: 100))\"")
+        }
         guard !message.to.isEmpty else { throw DeliveryError("mail has no recipients") }
         var recipients: [String] = []
         for recipient in message.to { recipients.append(try MailFormat.address(in: recipient, role: "recipient")) }
@@ -106,19 +109,24 @@ struct SMTPSession {
     }
 
     let settings: SMTPSettings
+    /// The server's name as connected to and as checked against its certificate (no IPv6 brackets).
+    let host: String
     let stream: NetworkStream
     /// EHLO keywords (upper-cased) and their parameters.
     private(set) var extensions: [String: String] = [:]
 
     init(settings: SMTPSettings, recipients: Int) throws(DeliveryError) {
         self.settings = settings
-        let limit = monotonicSeconds() + settings.timeout * Double(10 + recipients)
-        stream = try NetworkStream(host: settings.host, port: settings.port, timeout: settings.timeout, overallDeadline: limit)
+        let bracketed = settings.host.hasPrefix("[") && settings.host.hasSuffix("]")
+        host = bracketed ? String(settings.host.dropFirst().dropLast()) : settings.host
+        // Each step has `timeout`; the whole conversation gets a generous multiple of it.
+        stream = try NetworkStream(host: host, port: settings.port, timeout: settings.timeout,
+                                   totalTimeout: settings.timeout * Double(10 + recipients))
     }
 
     /// Greeting, EHLO, STARTTLS (or implicit TLS) and the EHLO after it.
     mutating func open() throws(DeliveryError) {
-        if settings.tls == .implicit { try stream.startTLS(serverName: settings.host, caFile: settings.caFile) }
+        if settings.tls == .implicit { try stream.startTLS(serverName: host, caFile: settings.caFile) }
         try expect(readReply(after: "connecting"), [220], after: "connecting")
         try hello()
         if settings.tls == .starttls {
@@ -127,7 +135,7 @@ struct SMTPSession {
                                     + "(use tls: .none to allow it)")
             }
             try command("STARTTLS", expecting: [220])
-            try stream.startTLS(serverName: settings.host, caFile: settings.caFile)
+            try stream.startTLS(serverName: host, caFile: settings.caFile)
             try hello()
         }
     }
@@ -196,7 +204,7 @@ struct SMTPSession {
 
     func expect(_ reply: Reply, _ codes: Set<Int>, after label: String) throws(DeliveryError) {
         guard codes.contains(reply.code) else {
-            throw DeliveryError("SMTP \(reply.code) \(printable(reply.text, limit: 300)) (in reply to \(label))")
+            throw DeliveryError("SMTP \(reply.code) \(DeliveryError.printable(reply.text, limit: 300)) (in reply to \(label))")
         }
     }
 
@@ -215,7 +223,7 @@ struct SMTPSession {
             guard digits.count == 3, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), (0x32...0x35).contains(bytes[0]),
                   bytes.count == 3 || bytes[3] == 0x20 || bytes[3] == 0x2D
             else {
-                throw DeliveryError("SMTP \(stream.endpoint) sent a malformed reply to \(label): \"\(printable(line, limit: 100))\"")
+                throw DeliveryError("SMTP \(stream.endpoint) sent a malformed reply to \(label): \"\(DeliveryError.printable(line, limit: 100))\"")
             }
             let code = Int(String(decoding: digits, as: UTF8.self))!
             if reply.code != 0, code != reply.code {
@@ -240,12 +248,6 @@ extension NetworkStream {
     }
 }
 
-/// Control characters replaced by spaces and the length capped, for quoting peer text in errors.
-func printable(_ text: String, limit: Int) -> String {
-    let cleaned = String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : $0 }))
-    return cleaned.count > limit ? String(cleaned.prefix(limit)) + "…" : cleaned
-}
-
 // MARK: - Message format
 
 /// Turns a `MailMessage` into the bytes sent after DATA (RFC 5322 + MIME); pure, so tests need no sockets.
@@ -260,7 +262,7 @@ enum MailFormat {
         guard let at = bytes.lastIndex(of: 0x40), at > 0, at < bytes.count - 1,
               bytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != 0x3C && $0 != 0x3E && $0 != 0x2C })
         else {
-            throw DeliveryError("invalid \(role) address \"\(printable(text, limit: 100))\"")
+            throw DeliveryError("invalid \(role) address \"\(DeliveryError.printable(text, limit: 100))\"")
         }
         return candidate
     }

@@ -29,18 +29,20 @@ final class NotificationDispatcher: Sendable {
     @discardableResult
     func deliverDue() throws -> Int {
         var attempted = 0
+        // Only messages due when the pass started: a retry (due a second later at the earliest) waits for the next pass.
+        let passStart = clock.unixSeconds()
         while true {
             let now = clock.unixSeconds()
             let claimed = try db.write { tx in
-                try NotificationStore(db: tx).claim(owner: owner, now: now, leaseUntil: now + lease, limit: 50)
+                try NotificationStore(db: tx).claim(owner: owner, now: passStart, leaseUntil: now + lease, limit: 50)
             }
             if claimed.isEmpty { return attempted }
-            for message in claimed { try deliver(message) }
+            for message in claimed { try deliver(message, passStart: passStart) }
             attempted += claimed.count
         }
     }
 
-    private func deliver(_ message: AlertNotification) throws {
+    private func deliver(_ message: AlertNotification, passStart: Int64) throws {
         let now = clock.unixSeconds()
         let sent = try db.read { try NotificationStore(db: $0).sentCount(receiverID: message.receiverID, since: now - 3600) }
         if sent >= settings.maxPerReceiverPerHour {
@@ -59,7 +61,7 @@ final class NotificationDispatcher: Sendable {
                 logger.warning("notification failed", ["id": .int64(message.id), "channel": .string(message.channel.rawValue), "error": .string(text)])
             } else {
                 let delay = Int64(settings.retryBase * pow(2, Double(attempts - 1)))
-                try record(message, .pending, attempts: attempts, error: text, next: now + delay, sentAt: nil)
+                try record(message, .pending, attempts: attempts, error: text, next: max(now + delay, passStart + 1), sentAt: nil)
             }
         }
     }
