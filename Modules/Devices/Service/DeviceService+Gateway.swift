@@ -48,6 +48,14 @@ extension DeviceService {
     }
 
     /// `POST /api/v2/gateway/commands/{id}/ack/`: the device reports the outcome of one of its own commands.
+    /// 404 `COMMAND_NOT_FOUND` unless `commandID` was queued for `device` (checked before an ack's body is read).
+    public func requireCommand(_ commandID: Int64, of device: Device) throws {
+        guard let command = try db.read({ try CommandStore(db: $0).command(id: commandID) }), command.devicePK == device.id else {
+            throw DeviceError.commandNotFound(id: commandID)
+        }
+    }
+
+    /// Finishes a delivered (or pending) command: `acked` when `ok`, else `failed` with `output` as the error text.
     public func acknowledge(commandID: Int64, ok: Bool, output: String?, by device: Device) throws -> DeviceCommand {
         let nowSeconds = clock.unixSeconds()
         let time = now
