@@ -263,10 +263,18 @@ public final class DeviceService: Sendable, ProjectDeviceCounter {
         let target = try projects.resolve(targetProjectID, for: caller, access: .write)
         let moved = try db.write { tx -> Device in
             let store = DeviceStore(db: tx)
-            guard var device = try store.device(pk: pk), device.projectPK == source.pk else {
+            guard var device = try store.device(pk: pk), device.projectPK == source.pk, device.organizationID == source.organizationID else {
                 throw DeviceError.notFound(pk: pk, projectID: source.projectID)
             }
             if source.pk == target.pk { return device }
+            // Both projects were checked before the transaction: a racing transfer, trash or purge of either wins, so the
+            // device never lands in a project of another organization or in the trash.
+            for project in [source, target] {
+                guard let still = try projects.project(pk: project.pk, in: tx), still.organizationID == source.organizationID,
+                      still.organizationID == caller.organizationID else {
+                    throw ProjectError.notFound(projectID: project.projectID)
+                }
+            }
             try store.move(pk: device.id, toProjectPK: target.pk)
             device.projectPK = target.pk
             try bus.publish(DeviceMoved(devicePK: device.id, fromProjectPK: source.pk, toProjectPK: target.pk,
