@@ -22,7 +22,6 @@ extension DeviceService {
             try DeviceStore(db: tx).touch(pk: device.id, connectTime: seconds)
             try bus.publish(DeviceContacted(devicePKs: [device.id], now: seconds), in: tx)
         }
-        invalidate(organizationID: device.organizationID)
     }
 
     /// `GET /api/v2/gateway/commands/`: the device's pending commands in order, now marked delivered.
@@ -43,7 +42,6 @@ extension DeviceService {
                 return copy
             }
         }
-        invalidate(organizationID: device.organizationID)
         return delivered
     }
 
@@ -76,7 +74,6 @@ extension DeviceService {
             try bus.publish(DeviceContacted(devicePKs: [device.id], now: nowSeconds), in: tx)
             return command
         }
-        invalidate(organizationID: device.organizationID)
         return finished
     }
 
