@@ -17,8 +17,8 @@ extension DevicesModule {
             let commands = try devices.deliverCommands(to: device)
             return .json(JSON.object(["commands": .array(commands.map(\.gatewayJSON))]))
         }
-        gateway.post("/commands/:command_id/ack/", summary: "Report a command's outcome: no body or {} = done; {ok: false, error} = failed",
-                     auth: deviceBasic) { request, device in
+        let ackSummary = "Report a command's outcome: no body or {} = done; {ok: false, error} = failed"
+        gateway.post("/commands/:command_id/ack/", summary: ackSummary, auth: deviceBasic) { request, device in
             let id = try request.parameters.requireInt("command_id", notFound: DeviceError.malformedCommandID)
             // Another device's (or no) command is 404 before the body is looked at (DESIGN §5.2).
             try devices.requireCommand(id, of: device)
