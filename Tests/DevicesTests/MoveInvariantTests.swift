@@ -58,6 +58,28 @@ import TestSupport
             let problems = try Self.violations(fixture)
             #expect(problems.isEmpty, "round \(round): \(problems)")
         }
+        #expect(try fixture.platform.invariantViolations() == [])
+    }
+
+    /// `admin-cli check` asks every module for its invariants: a device whose organization disagrees with its project's,
+    /// an unbound device left in an organization and a factor of another project are each named with their ids.
+    @Test func checkNamesEveryViolationWithItsIds() throws {
+        let fixture = try PlatformFixture()
+        let alice = try fixture.caller("alice")
+        let (device, pk) = try fixture.bound(to: "alpha")
+        _ = try fixture.factors.create(projectID: "alpha", devicePK: pk, caller: alice, body: PlatformFixture.body(device.agriID + "-01"))
+        let (_, other) = try fixture.bound(to: "beta")
+        #expect(try fixture.platform.invariantViolations() == [])
+        let beta = try fixture.projects.resolve("beta", for: alice, access: .read)
+        try fixture.db.write { tx in
+            try tx.execute("UPDATE devices SET organization_id = 999 WHERE id = ?", [pk])
+            try tx.execute("UPDATE devices SET project_pk = NULL WHERE id = ?", [other])
+            try tx.execute("UPDATE factors SET project_pk = ? WHERE device_pk = ?", [beta.pk, pk])
+        }
+        let violations = try fixture.platform.invariantViolations()
+        #expect(violations.contains { $0.hasPrefix("devices: device \(pk) has organization 999") })
+        #expect(violations.contains("devices: device \(other) belongs to an organization but to no project"))
+        #expect(violations.contains { $0.hasPrefix("factors: factor") && $0.contains("but its device \(pk) is in") })
     }
 
     @Test func bindAgainstTransfer() throws {
