@@ -20,12 +20,13 @@ extension AuthModule {
     public func registerRoutes(on api: RouteGroup) {
         let auth = service
         let bearer = service.bearer
+        let trustedProxies = self.trustedProxies
         api.post("/auth/login/", summary: "Exchange username and password for a token", auth: .anonymous) { request in
             var reader = try FieldReader(request.json(), allowed: ["username", "password"])
             let username = reader.string("username", required: true, length: 1...64)
             let password = reader.string("password", required: true, length: 1...1024)
             try reader.finish()
-            let address = Self.clientAddress(request.remoteAddress)
+            let address = Self.clientAddress(request, trustedProxies: trustedProxies)
             let (issued, caller) = try auth.login(username: username!, password: password!, clientAddress: address)
             guard case .object(var body) = caller.json else { return .json(caller.json) }
             body["token"] = .string(issued.secret)
@@ -89,6 +90,16 @@ extension AuthModule {
     }
 
     /// The address part of `host:port` / `[v6]:port`, for per-address rate limits.
+    /// The client's address for rate limits: the peer, or — when the peer is a trusted proxy (`server.trusted_proxies`,
+    /// comma-separated addresses) — the rightmost `X-Forwarded-For` entry that is not itself a trusted proxy.
+    static func clientAddress(_ request: Request, trustedProxies: Set<String>) -> String {
+        let peer = clientAddress(request.remoteAddress)
+        guard trustedProxies.contains(peer) else { return peer }
+        let forwarded = request.headers.values("X-Forwarded-For").flatMap { $0.split(separator: ",") }
+            .map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && $0.utf8.count <= 64 }
+        return forwarded.last { !trustedProxies.contains($0) } ?? peer
+    }
+
     static func clientAddress(_ remote: String) -> String {
         if remote.hasPrefix("["), let end = remote.firstIndex(of: "]") { return String(remote[remote.index(after: remote.startIndex)..<end]) }
         if remote.filter({ $0 == ":" }).count == 1, let colon = remote.lastIndex(of: ":") { return String(remote[..<colon]) }

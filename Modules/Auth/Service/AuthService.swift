@@ -12,7 +12,10 @@ public final class AuthService: Sendable {
     let logger: Logger
     let iterations: Int
     let loginTokenLifetime: Double
+    /// Failed logins per (address, username): a flood from one address locks only the names it guesses there.
     let loginLimiter: RateLimiter
+    /// Failed logins per address, whatever the username (a higher bound: several users may share an address).
+    let addressLimiter: RateLimiter
     private let dummyHash = Mutex<String?>(nil)
 
     public init(context: PlatformContext) {
@@ -22,8 +25,10 @@ public final class AuthService: Sendable {
         logger = context.logger
         iterations = max(1, context.config.int("auth.pbkdf2_iterations", default: PasswordHasher.defaultIterations))
         loginTokenLifetime = context.config.seconds("auth.login_token_ttl", default: 30 * 86_400)
-        loginLimiter = RateLimiter(maxFailures: context.config.int("auth.login_max_failures", default: 5),
-                                   window: context.config.seconds("auth.login_window", default: 900), clock: context.clock)
+        let window = context.config.seconds("auth.login_window", default: 900)
+        loginLimiter = RateLimiter(maxFailures: context.config.int("auth.login_max_failures", default: 5), window: window, clock: context.clock)
+        addressLimiter = RateLimiter(maxFailures: context.config.int("auth.login_max_failures_per_address", default: 50), window: window,
+                                     clock: context.clock)
     }
 
     var now: String { Timestamp.format(clock.now()) }
@@ -281,8 +286,17 @@ public final class AuthService: Sendable {
     /// Username + password → a new all-projects token with the user's role. Failures are rate limited
     /// per username and per client address (429 with `Retry-After`).
     public func login(username: String, password: String, clientAddress: String) throws -> (IssuedToken, Caller) {
-        let keys = ["login:user:\(username.lowercased())", "login:addr:\(clientAddress)"]
-        try loginLimiter.attempt(keys)   // counted before the check, so parallel guesses cannot exceed the limit
+        // Counted before the check, so parallel guesses cannot exceed the limits. No key is the username alone: nobody
+        // can lock a named user out from their own address, and one busy address (a proxy) cannot lock out another.
+        let pair = "login:addr:\(clientAddress):user:\(username.lowercased())"
+        let address = "login:addr:\(clientAddress)"
+        try addressLimiter.attempt([address])
+        do {
+            try loginLimiter.attempt([pair])
+        } catch {
+            addressLimiter.forgive([address])
+            throw error
+        }
         let found = try db.read { try AuthStore(db: $0).user(username: username) }
         let verified: Bool
         if let found {
@@ -293,8 +307,9 @@ public final class AuthService: Sendable {
             verified = false
         }
         guard verified, let user = found?.0 else { throw APIError.unauthorized("Invalid username or password") }
-        loginLimiter.forgive(keys)
-        loginLimiter.reset(keys[0])
+        addressLimiter.forgive([address])
+        loginLimiter.forgive([pair])
+        loginLimiter.reset(pair)
         let issued = try issueToken(username: user.username, TokenRequest(name: "login", expiresIn: loginTokenLifetime))
         let caller = try authenticate(token: issued.secret)
         return (issued, caller)
