@@ -151,6 +151,19 @@ import Testing
                           Self.body("ab\r\n\r\ncdefghij"), .end])
     }
 
+    /// A probe found bare LF and control bytes accepted in chunked framing, and a second Authorization header ignored.
+    @Test func chunkedFramingIsStrictAndCredentialsAreSingle() {
+        let head = "POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+        assertFails(head + "5\nhello\r\n0\r\n\r\n", with: .malformed("chunk size line not ended by CRLF"))
+        assertFails(head + "5\r\nhello\n0\r\n\r\n", with: .malformed("chunk data not followed by CRLF"))
+        assertFails(head + "5;ext=\u{01}x\r\nhello\r\n0\r\n\r\n", with: .malformed("control character in chunk extension"))
+        assertFails(head + "5\r\nhello\r\n0\r\nX-Trailer: 1\n\r\n", with: .malformed("not ended by CRLF"))
+        assertParses(head + "5;name=\"v a\"\t\r\nhello\r\n0\r\n\r\n",
+                     as: [Self.head(.post, "/c", [("Host", "h"), ("Transfer-Encoding", "chunked")], chunked: true), Self.body("hello"), .end])
+        assertFails("GET / HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer a\r\nAuthorization: Bearer b\r\n\r\n",
+                    with: .malformed("repeated Authorization header"))
+    }
+
     @Test func chunkBoundariesSplitAcrossFeeds() throws {
         let bytes = Array(Self.chunkedRequest.utf8)
         // Every split into two feeds…

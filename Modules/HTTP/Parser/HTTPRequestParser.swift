@@ -96,7 +96,7 @@ public struct HTTPRequestParser: Sendable {
                 if buffer.readableCount >= 2 { throw .malformed("chunk data not followed by CRLF") }
                 return nil
             }
-            guard lineEnd.contentLength == 0 else { throw .malformed("chunk data not followed by CRLF") }
+            guard lineEnd.contentLength == 0, lineEnd.next == 2 else { throw .malformed("chunk data not followed by CRLF") }
             buffer.moveReader(by: lineEnd.next)
             state = .chunkSize
             return try parseChunkSize(&buffer)
@@ -205,6 +205,8 @@ public struct HTTPRequestParser: Sendable {
             let hosts = headers.values("Host")
             guard hosts.count == 1 else { throw .malformed(hosts.isEmpty ? "missing Host header" : "repeated Host header") }
         }
+        // Two credentials in one request: which one counts would depend on who reads it (a proxy, the handler).
+        guard headers.values("Authorization").count <= 1 else { throw .malformed("repeated Authorization header") }
         let encodings = headers.values("Transfer-Encoding")
         let lengths = headers.values("Content-Length")
         if !encodings.isEmpty {
@@ -235,8 +237,14 @@ public struct HTTPRequestParser: Sendable {
             if buffer.readableCount > limits.maxChunkLineBytes { throw .malformed("chunk size line too long") }
             return nil
         }
+        // Chunked framing is strict (a bare LF or a control byte is where request smuggling hides): CRLF only, and
+        // extensions of visible characters, spaces and tabs.
+        guard line.next == line.contentLength + 2 else { throw .malformed("chunk size line not ended by CRLF") }
         let text = buffer.readableBytes.prefix(line.contentLength)
         let sizeBytes = text.prefix { $0 != 0x3B }   // `;` starts chunk extensions
+        guard text.dropFirst(sizeBytes.count).allSatisfy({ ($0 >= 0x20 && $0 != 0x7F) || $0 == 0x09 }) else {
+            throw .malformed("control character in chunk extension")
+        }
         var trimmed = sizeBytes[...]
         while let last = trimmed.last, last == 0x20 || last == 0x09 { trimmed = trimmed.dropLast() }
         guard !trimmed.isEmpty, trimmed.allSatisfy(Self.isHexByte) else { throw .malformed("invalid chunk size") }
@@ -262,6 +270,7 @@ public struct HTTPRequestParser: Sendable {
             }
             trailerBytes += line.next
             if trailerBytes > limits.maxHeaderBytes { throw .headerTooLarge }
+            guard line.next == line.contentLength + 2 else { throw .malformed("chunked trailer line not ended by CRLF") }
             buffer.moveReader(by: line.next)
             if line.contentLength == 0 {
                 state = .head
