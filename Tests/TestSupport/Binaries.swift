@@ -88,23 +88,10 @@ public final class ServerProcess: @unchecked Sendable {
         process.standardError = FileHandle(forWritingAtPath: stderrPath)!
         process.standardInput = FileHandle.nullDevice
         let collected = lines
-        let reader = pipe.fileHandleForReading
         try process.run()
         let pid = process.processIdentifier
         spawnedProcesses.withLock { $0.append(pid) }
-        Thread.detachNewThread {
-            var pending = ""
-            while true {
-                let data = reader.availableData
-                if data.isEmpty { break }
-                pending += String(decoding: data, as: UTF8.self)
-                while let newline = pending.firstIndex(of: "\n") {
-                    let line = String(pending[..<newline])
-                    pending = String(pending[pending.index(after: newline)...])
-                    collected.lines.withLock { $0.append(line) }
-                }
-            }
-        }
+        collected.follow(pipe)
         let deadline = Date().addingTimeInterval(60)
         var foundPort: Int?
         while Date() < deadline, foundPort == nil {
@@ -158,4 +145,22 @@ public final class ServerProcess: @unchecked Sendable {
 /// Lines a child process printed, shared with the thread that reads them.
 final class LineCollector: Sendable {
     let lines = Mutex<[String]>([])
+
+    /// Reads `pipe` on a thread of its own until EOF, one line at a time.
+    func follow(_ pipe: Pipe) {
+        let reader = pipe.fileHandleForReading
+        Thread.detachNewThread { [self] in
+            var pending = ""
+            while true {
+                let data = reader.availableData
+                if data.isEmpty { break }
+                pending += String(decoding: data, as: UTF8.self)
+                while let newline = pending.firstIndex(of: "\n") {
+                    let line = String(pending[..<newline])
+                    pending = String(pending[pending.index(after: newline)...])
+                    lines.withLock { $0.append(line) }
+                }
+            }
+        }
+    }
 }

@@ -20,21 +20,7 @@ public final class SinkProcess: @unchecked Sendable {
         try process.run()
         let pid = process.processIdentifier
         spawnedProcesses.withLock { $0.append(pid) }
-        let collected = lines
-        let reader = pipe.fileHandleForReading
-        Thread.detachNewThread {
-            var pending = ""
-            while true {
-                let data = reader.availableData
-                if data.isEmpty { break }
-                pending += String(decoding: data, as: UTF8.self)
-                while let newline = pending.firstIndex(of: "\n") {
-                    let line = String(pending[..<newline])
-                    pending = String(pending[pending.index(after: newline)...])
-                    collected.lines.withLock { $0.append(line) }
-                }
-            }
-        }
+        lines.follow(pipe)
         let deadline = Date().addingTimeInterval(20)
         var found: Int?
         while found == nil, Date() < deadline, process.isRunning {
