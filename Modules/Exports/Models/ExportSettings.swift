@@ -15,11 +15,15 @@ public struct ExportSettings: Sendable {
     public let maxAttempts: Int64
     /// Seconds a pre-signed download link stays valid (`exports.link_ttl`, default 15m).
     public let linkLifetime: Int64
+    /// Rows per second a scheduler writes at most (`exports.max_rows_per_second`, default 0 = no limit), so a big export
+    /// need not saturate a disk shared with ingestion.
+    public let maxRowsPerSecond: Int
 
     public static let keys: [ConfigKey] = [
         ConfigKey("exports.dir", .text), ConfigKey("exports.retention", .duration),
         ConfigKey("exports.max_unfinished_per_org", .integer(1...100_000)), ConfigKey("exports.lease", .duration),
         ConfigKey("exports.max_attempts", .integer(1...100)), ConfigKey("exports.link_ttl", .duration),
+        ConfigKey("exports.max_rows_per_second", .integer(0...1_000_000_000)),
     ]
 
     public init(config: Config) {
@@ -34,5 +38,6 @@ public struct ExportSettings: Sendable {
         lease = max(1, Int64(config.seconds("exports.lease", default: 60)))
         maxAttempts = Int64(max(1, config.int("exports.max_attempts", default: 3)))
         linkLifetime = max(1, Int64(config.seconds("exports.link_ttl", default: 900)))
+        maxRowsPerSecond = max(0, config.int("exports.max_rows_per_second", default: 0))
     }
 }

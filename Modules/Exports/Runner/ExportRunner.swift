@@ -135,7 +135,9 @@ public final class ExportRunner: Sendable {
         }
         var written: Int64 = 0
         var stopped = false
-        var nextBeat = Self.monotonic() + heartbeatInterval
+        let started = Self.monotonic()
+        let rate = Double(settings.maxRowsPerSecond)
+        var nextBeat = started + heartbeatInterval
         let beat: () throws -> Bool = { [self] in
             onHeartbeat?(written)
             let progress = total > 0 ? min(99, written * 100 / total) : 0
@@ -163,6 +165,11 @@ public final class ExportRunner: Sendable {
                 row.value = value
                 try writer.write(row)
                 written += 1
+                if written & 1_023 == 0, rate > 0 {
+                    let due = started + Double(written) / rate
+                    let now = Self.monotonic()
+                    if due > now { usleep(UInt32(min(0.5, due - now) * 1e6)) }
+                }
                 if written & 1_023 == 0, Self.monotonic() >= nextBeat {
                     guard try beat() else {
                         stopped = true
