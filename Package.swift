@@ -59,7 +59,7 @@ let package = Package(
                                                          "Core", "TestSupport"], path: "Tests/ExportsTests"),
         .testTarget(name: "FactorsTests", dependencies: ["DomainTestSupport", "Factors", "Devices", "Projects", "Auth", "Platform", "Persistence", "Core", "TestSupport"], path: "Tests/FactorsTests"),
         // Route logic in-process (the platform's responder, no sockets), then wiring through the real binaries.
-        .testTarget(name: "RouteTests", dependencies: ["DomainTestSupport", "Core", "TestSupport"], path: "Tests/RouteTests"),
+        .testTarget(name: "RouteTests", dependencies: ["DomainTestSupport", "Exports", "Core", "TestSupport"], path: "Tests/RouteTests"),
         .testTarget(name: "EndToEndTests", dependencies: ["Core", "TestSupport"], path: "Tests/EndToEndTests"),
     ],
     swiftLanguageModes: [.v6]
