@@ -52,8 +52,14 @@ public final class ExportRunner: Sendable {
     var db: DatabasePool { service.db }
     var settings: ExportSettings { service.settings }
 
-    /// Claims the next task (failing first those whose schedulers died too often).
-    func claim() throws -> ExportTask? {
+    /// Claims and runs one task now, in this process (the demo seed); true when it succeeded.
+    public func run(taskID: Int64) throws -> Bool {
+        guard let task = try claim(only: taskID) else { return false }
+        return run(task) == .succeeded
+    }
+
+    /// Claims the next task (failing first those whose schedulers died too often), or only task `only`.
+    func claim(only: Int64? = nil) throws -> ExportTask? {
         let now = service.clock.unixSeconds()
         let time = service.now
         let settings = settings
@@ -63,7 +69,7 @@ public final class ExportRunner: Sendable {
             for task in try store.failAbandoned(now: now, maxAttempts: settings.maxAttempts, at: time) {
                 try bus.publish(ExportFailed(taskID: task.id, projectPK: task.projectPK, error: "the scheduler running it stopped"), in: tx)
             }
-            return try store.claim(owner: owner, now: now, lease: settings.lease, maxAttempts: settings.maxAttempts, at: time)
+            return try store.claim(owner: owner, now: now, lease: settings.lease, maxAttempts: settings.maxAttempts, at: time, only: only)
         }
     }
 

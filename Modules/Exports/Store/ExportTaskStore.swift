@@ -120,13 +120,17 @@ struct ExportTaskStore {
     }
 
     /// Claims the oldest pending task, or a running one whose lease expired (its scheduler died), for `owner`.
-    func claim(owner: String, now: Int64, lease: Int64, maxAttempts: Int64, at time: String) throws -> ExportTask? {
+    /// `only` restricts the claim to one task.
+    func claim(owner: String, now: Int64, lease: Int64, maxAttempts: Int64, at time: String, only: Int64? = nil) throws -> ExportTask? {
         let candidate = """
             (status = 'pending' OR (status = 'running' AND lease_until_s < ?)) AND attempts < ?
             """
-        guard let id = try db.queryOne("SELECT id FROM exports_tasks WHERE \(candidate) ORDER BY id LIMIT 1", [now, maxAttempts])?.int(0) else {
-            return nil
+        let found = if let only {
+            try db.queryOne("SELECT id FROM exports_tasks WHERE id = ? AND \(candidate)", [only, now, maxAttempts])
+        } else {
+            try db.queryOne("SELECT id FROM exports_tasks WHERE \(candidate) ORDER BY id LIMIT 1", [now, maxAttempts])
         }
+        guard let id = found?.int(0) else { return nil }
         // The condition again: the claim is an atomic compare-and-set (FOR UPDATE SKIP LOCKED on PostgreSQL).
         try db.execute("""
             UPDATE exports_tasks SET status = 'running', lease_owner = ?, lease_until_s = ?, attempts = attempts + 1,
