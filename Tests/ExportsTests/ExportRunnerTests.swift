@@ -82,7 +82,8 @@ import TestSupport
         #expect(lines[1].contains("\(agriID)-01,temp,°C,0"))
         #expect(lines[4].contains("\(agriID)-02,湿度,%,0"))
         #expect(done.fileSize == Int64(try Data(contentsOf: URL(fileURLWithPath: path)).count))   // with the BOM
-        #expect(try FileManager.default.contentsOfDirectory(atPath: (path as NSString).deletingLastPathComponent).filter { $0.contains(".part") }.isEmpty)
+        let folder = (path as NSString).deletingLastPathComponent
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.contains(".part") }.isEmpty)
     }
 
     @Test func factorsNarrowTheSeries() throws {
@@ -152,25 +153,40 @@ import TestSupport
         #expect(task.error?.contains("no longer") == true)
     }
 
+    @Test func aHardDeletedProjectTakesItsTasksAndFilesWithIt() throws {
+        let (fixture, pk, _) = try Self.fixture(points: 2)
+        let created = try Self.task(fixture, pk)
+        try ExportRunner(service: fixture.exports).runDue()
+        let path = fixture.exports.absolutePath(created.filePath)
+        #expect(FileManager.default.existsAtPath(path))
+        _ = try fixture.projects.delete("alpha", hard: true, by: fixture.caller("alice"))
+        #expect(!FileManager.default.existsAtPath(path))
+        #expect(try fixture.exports.allTasks().isEmpty)
+    }
+
     // MARK: - Schedules
 
     static func schedule(period: ExportSchedule.Period, hour: Int64, weekday: Int64 = 1) -> ExportSchedule {
         ExportSchedule(id: 1, organizationID: 1, organizationSlug: "acme", projectPK: 1, name: "s", devicePK: nil, factors: [], format: .csv,
-                       period: period, hour: hour, weekday: weekday, enabled: true, lastRunAt: nil, lastPeriodStart: nil, createdAt: "", updatedAt: "")
+                       period: period, hour: hour, weekday: weekday, enabled: true, lastRunAt: nil, lastPeriodStart: nil, createdAt: "",
+                       updatedAt: "")
     }
 
     static func seconds(_ text: String) -> Int64 { Int64(Timestamp.parse(text)!) }
 
+    /// Midnight UTC of `date` (`2024-02-01`), Unix seconds.
+    static func day(_ date: String) -> Int64 { seconds(date + "T00:00:00Z") }
+
     @Test func theDuePeriodIsTheLastWholeDayOrWeek() {
         let daily = Self.schedule(period: .daily, hour: 2)
-        #expect(daily.duePeriod(now: Self.seconds("2024-02-03T01:59:59Z")) == (Self.seconds("2024-02-01T00:00:00Z"), Self.seconds("2024-02-02T00:00:00Z")))
-        #expect(daily.duePeriod(now: Self.seconds("2024-02-03T02:00:00Z")) == (Self.seconds("2024-02-02T00:00:00Z"), Self.seconds("2024-02-03T00:00:00Z")))
+        #expect(daily.duePeriod(now: Self.seconds("2024-02-03T01:59:59Z")) == (Self.day("2024-02-01"), Self.day("2024-02-02")))
+        #expect(daily.duePeriod(now: Self.seconds("2024-02-03T02:00:00Z")) == (Self.day("2024-02-02"), Self.day("2024-02-03")))
         #expect(daily.nextRun(now: Self.seconds("2024-02-03T02:00:00Z")) == Self.seconds("2024-02-04T02:00:00Z"))
         // Weekly on Wednesday (3) at 06:00: on Wed 2024-02-07 05:00 the week due is the one before last.
         let weekly = Self.schedule(period: .weekly, hour: 6, weekday: 3)
-        #expect(weekly.duePeriod(now: Self.seconds("2024-02-07T05:00:00Z")) == (Self.seconds("2024-01-22T00:00:00Z"), Self.seconds("2024-01-29T00:00:00Z")))
-        #expect(weekly.duePeriod(now: Self.seconds("2024-02-07T06:00:00Z")) == (Self.seconds("2024-01-29T00:00:00Z"), Self.seconds("2024-02-05T00:00:00Z")))
-        #expect(weekly.duePeriod(now: Self.seconds("2024-02-11T23:00:00Z")) == (Self.seconds("2024-01-29T00:00:00Z"), Self.seconds("2024-02-05T00:00:00Z")))
+        #expect(weekly.duePeriod(now: Self.seconds("2024-02-07T05:00:00Z")) == (Self.day("2024-01-22"), Self.day("2024-01-29")))
+        #expect(weekly.duePeriod(now: Self.seconds("2024-02-07T06:00:00Z")) == (Self.day("2024-01-29"), Self.day("2024-02-05")))
+        #expect(weekly.duePeriod(now: Self.seconds("2024-02-11T23:00:00Z")) == (Self.day("2024-01-29"), Self.day("2024-02-05")))
         #expect(weekly.nextRun(now: Self.seconds("2024-02-07T06:00:00Z")) == Self.seconds("2024-02-14T06:00:00Z"))
     }
 
@@ -197,17 +213,17 @@ import TestSupport
         #expect(try fixture.exports.createScheduledTasks() == 0)
         let tasks = try fixture.exports.tasks(projectID: "alpha", caller: fixture.caller("alice"), status: nil, page: PageRequest()).1.items
         #expect(tasks.count == 1)
-        #expect(tasks[0].startTime == Self.seconds("2024-02-02T00:00:00Z"))
-        #expect(tasks[0].endTime == Self.seconds("2024-02-03T00:00:00Z"))
+        #expect(tasks[0].startTime == Self.day("2024-02-02"))
+        #expect(tasks[0].endTime == Self.day("2024-02-03"))
         #expect(tasks[0].scheduleID == schedule.id)
         // Three days down: the latest whole day is caught up, once.
         fixture.clock.advance(by: 3 * 86_400)
         #expect(try fixture.exports.createScheduledTasks() == 1)
         #expect(try fixture.exports.createScheduledTasks() == 0)
         let after = try fixture.exports.tasks(projectID: "alpha", caller: fixture.caller("alice"), status: nil, page: PageRequest()).1.items
-        #expect(after.map(\.startTime) == [Self.seconds("2024-02-05T00:00:00Z"), Self.seconds("2024-02-02T00:00:00Z")])
+        #expect(after.map(\.startTime) == [Self.day("2024-02-05"), Self.day("2024-02-02")])
         let reloaded = try fixture.exports.schedule(projectID: "alpha", id: schedule.id, caller: fixture.caller("alice"))
-        #expect(reloaded.lastPeriodStart == Self.seconds("2024-02-05T00:00:00Z"))
+        #expect(reloaded.lastPeriodStart == Self.day("2024-02-05"))
         #expect(reloaded.nextRunAfterLast(now: fixture.clock.unixSeconds()) == Self.seconds("2024-02-07T02:00:00Z"))
     }
 }

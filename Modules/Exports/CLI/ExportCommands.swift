@@ -25,7 +25,8 @@ enum ExportCommands {
                     output.json(.array(tasks.map { task in
                         .object(["id": .int64(task.id), "project_pk": .int64(task.projectPK), "name": .string(task.name),
                                  "format": .string(task.format.rawValue), "status": .string(task.status.rawValue), "progress": .int64(task.progress),
-                                 "row_count": .int64(task.rowCount), "attempts": .int64(task.attempts), "file_path": .string(task.filePath), "error": .optional(task.error),
+                                 "row_count": .int64(task.rowCount), "attempts": .int64(task.attempts), "file_path": .string(task.filePath),
+                                 "error": .optional(task.error),
                                  "create_time": .string(task.createTime)])
                     }))
                 } else if !tasks.isEmpty {

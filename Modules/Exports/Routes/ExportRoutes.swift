@@ -43,7 +43,8 @@ extension ExportsModule {
             try exports.delete(projectID: request.parameters.require("project_id"), id: taskID(request), caller: caller)
             return .noContent
         }
-        tasks.post("/:task_id/cancel/", summary: "Cancel a pending or running task (400 INVALID_TASK_STATE otherwise)", auth: bearer) { request, caller in
+        let cancelSummary = "Cancel a pending or running task (400 INVALID_TASK_STATE otherwise)"
+        tasks.post("/:task_id/cancel/", summary: cancelSummary, auth: bearer) { request, caller in
             let (project, task) = try exports.cancel(projectID: request.parameters.require("project_id"), id: taskID(request), caller: caller)
             return .json(task.json(projectID: project.projectID))
         }
