@@ -49,7 +49,7 @@ let package = Package(
                                                          "TestSupport"], path: "Tests/DomainTestSupport"),
         .testTarget(name: "CoreTests", dependencies: ["Core", "TestSupport"], path: "Tests/CoreTests"),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Core", "TestSupport"], path: "Tests/HTTPTests"),
-        .testTarget(name: "PersistenceTests", dependencies: ["Persistence", "Core"], path: "Tests/PersistenceTests"),
+        .testTarget(name: "PersistenceTests", dependencies: ["Persistence", "Core", "TestSupport"], path: "Tests/PersistenceTests"),
         .testTarget(name: "AuthTests", dependencies: ["Auth", "Platform", "HTTP", "Persistence", "Core", "TestSupport"], path: "Tests/AuthTests"),
         .testTarget(name: "ProjectsTests", dependencies: ["DomainTestSupport", "Projects", "Auth", "Platform", "Persistence", "Core", "TestSupport"], path: "Tests/ProjectsTests"),
         .testTarget(name: "DevicesTests", dependencies: ["DomainTestSupport", "Devices", "Projects", "Auth", "Platform", "Persistence", "Core", "TestSupport"], path: "Tests/DevicesTests"),

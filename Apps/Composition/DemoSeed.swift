@@ -1,3 +1,4 @@
+import Alerts
 import Auth
 import Core
 import Devices
@@ -79,11 +80,43 @@ extension Composition {
         daily.period = .daily
         daily.hour = 1
         _ = try exports.service.createSchedule(projectID: "greenhouse-alpha", caller: caller, daily)
+        let alertCount = try seedDemoAlerts(caller: caller, freezer: provisioned[3], clock: clock)
         return [
             "demo: organization demo, login demo / demo-password, token \(token.secret)",
+            "demo: \(alertCount) alerts, receivers per channel in cold-chain-east (messages go to data/notifications.log)",
             "demo: \(projectsSeeded.count) projects, \(fleet.count) devices, \(factorCount) factors, \(pointCount) telemetry points",
             "demo: export \(task.id) \(exported ? "succeeded" : "failed"), and a daily export schedule in greenhouse-alpha",
             "demo: device keys in \(keysPath) (device-simulator --devices \(keysPath))",
         ]
+    }
+}
+
+extension Composition {
+    /// Alerts of the demo: cold-chain-east gets one receiver per channel (the webhook disabled: it has nowhere to go),
+    /// offline alerts on, a freezer reading above its -12 °C threshold (a threshold alert) and a trigger-test alert.
+    func seedDemoAlerts(caller: Caller, freezer: ProvisionedDevice, clock: any WallClock) throws -> Int {
+        let service = alerts.service
+        var change = AlertService.ConfigChange()
+        change.offlineAlertsEnabled = true
+        change.offlineAfterMinutes = 60
+        change.cooldownMinutes = 30
+        _ = try service.updateConfig(projectID: "cold-chain-east", caller: caller, change)
+        for (channel, target, name, enabled) in [(AlertChannel.sms, "+8613800000000", "On-call phone", true),
+                                                 (.email, "cold-chain@demo.example", "Cold chain team", true),
+                                                 (.webhook, "https://hooks.demo.example/alerts", "Ticketing (disabled)", false)] {
+            var input = AlertService.ReceiverInput()
+            input.target = target
+            input.name = name
+            input.enabled = enabled
+            if channel == .webhook { input.secret = "demo-webhook-secret" }
+            _ = try service.createReceiver(projectID: "cold-chain-east", channel: channel, caller: caller, input)
+        }
+        let pk = try devices.service.list(projectID: "cold-chain-east", caller: caller, search: nil, page: PageRequest()).items
+            .first { $0.device.deviceID == freezer.deviceID }?.device.id ?? 0
+        let reading: JSON = .array([.object(["agri_id": .string(freezer.agriID + "-01"), "value": .number(-9.5), "t": .int64(clock.unixSeconds())])])
+        _ = try devices.service.ingest(projectID: "cold-chain-east", pk: pk, caller: caller, body: reading)
+        _ = try service.triggerTest(projectID: "greenhouse-alpha", caller: caller)
+        return try service.currentItems(projectID: "cold-chain-east", caller: caller).count
+            + service.currentItems(projectID: "greenhouse-alpha", caller: caller).count
     }
 }

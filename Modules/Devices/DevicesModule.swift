@@ -28,6 +28,8 @@ public final class DevicesModule: PlatformModule {
 
     public func shutdown() { service.shutdown() }
 
+    public func invariantViolations(_ db: Database) throws -> [String] { try service.invariantViolations(db) }
+
     /// Scheduler jobs: command expiry every minute; telemetry retention daily when `devices.telemetry_retention`
     /// is set (default `0`: keep telemetry forever).
     public var jobs: [Job] {

@@ -20,4 +20,21 @@ public final class FactorsModule: PlatformModule {
     public func subscribe(to bus: PlatformBus) { service.subscribe(to: bus) }
 
     public var commands: [any CLICommand] { ModuleCommands.all(service) }
+
+    /// Every factor belongs to a device bound to the factor's project, and its agri_id starts with the device's prefix.
+    public func invariantViolations(_ db: Database) throws -> [String] {
+        var violations: [String] = []
+        for row in try db.query("SELECT id, device_pk, project_pk, agri_id FROM factors ORDER BY id") {
+            let (id, devicePK, projectPK, agriID) = (row.int(0), row.int(1), row.int(2), row.string(3))
+            guard let device = try service.devices.device(pk: devicePK, in: db) else {
+                violations.append("factor \(id) belongs to device \(devicePK), which does not exist")
+                continue
+            }
+            if device.projectPK != projectPK {
+                violations.append("factor \(id) is in project pk \(projectPK) but its device \(devicePK) is in \(device.projectPK.map(String.init) ?? "none")")
+            }
+            if !agriID.hasPrefix(device.agriID) { violations.append("factor \(id) agri_id \(agriID) is not under device prefix \(device.agriID)") }
+        }
+        return violations
+    }
 }

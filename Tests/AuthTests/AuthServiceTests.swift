@@ -207,20 +207,20 @@ final class AuthFixture: @unchecked Sendable {
 
         let listed = try fixture.auth.tokens(visibleTo: scoped, page: PageRequest(page: 1, pageSize: 100))
         let names = Set(listed.items.map(\.name))
-        // Its user's own (whatever their scope) and others' scoped within ["p1"]; nothing else.
-        #expect(names == ["bob-p1", "bob-all", "carol-p1"], "\(names)")
-        #expect(listed.count == 3)
-        for hidden in [aliceAll, carolAll, aliceP2, aliceP1P2, ginaP1] {
+        // Itself and tokens scoped within ["p1"]; nothing wider, not even its own user's all-projects token.
+        #expect(names == ["bob-p1", "carol-p1"], "\(names)")
+        #expect(listed.count == 2)
+        for hidden in [bobAll, aliceAll, carolAll, aliceP2, aliceP1P2, ginaP1] {
             #expect(!listed.items.contains { $0.id == hidden.record.id }, "\(hidden.record.name) is listed")
         }
         // Paging counts only what the caller may see.
-        let firstPage = try fixture.auth.tokens(visibleTo: scoped, page: PageRequest(page: 1, pageSize: 2))
-        let secondPage = try fixture.auth.tokens(visibleTo: scoped, page: PageRequest(page: 2, pageSize: 2))
-        #expect(firstPage.count == 3 && firstPage.items.count == 2 && secondPage.items.count == 1)
-        #expect(Set((firstPage.items + secondPage.items).map(\.id)).count == 3)
+        let firstPage = try fixture.auth.tokens(visibleTo: scoped, page: PageRequest(page: 1, pageSize: 1))
+        let secondPage = try fixture.auth.tokens(visibleTo: scoped, page: PageRequest(page: 2, pageSize: 1))
+        #expect(firstPage.count == 2 && firstPage.items.count == 1 && secondPage.items.count == 1)
+        #expect(Set((firstPage.items + secondPage.items).map(\.id)).count == 2)
         // Reading one by id follows the same rule.
         #expect(try fixture.auth.token(id: carolP1.record.id, visibleTo: scoped).name == "carol-p1")
-        #expect(try fixture.auth.token(id: bobAll.record.id, visibleTo: scoped).name == "bob-all")
+        #expect(throws: APIError.self) { try fixture.auth.token(id: bobAll.record.id, visibleTo: scoped) }
         // The same manager with an all-projects token still sees the whole organization.
         let unscoped = try fixture.auth.tokens(visibleTo: fixture.caller("bob"), page: PageRequest(page: 1, pageSize: 100))
         #expect(Set(unscoped.items.map(\.name)).isSuperset(of: ["alice-all", "carol-all", "alice-p2", "alice-p1-p2", "carol-p1"]))
@@ -249,6 +249,14 @@ final class AuthFixture: @unchecked Sendable {
             let caller = try fixture.auth.authenticate(token: target.secret)
             #expect(caller.tokenID == target.record.id)
         }
+        // Nor its own user's all-projects token (a probe revoked one with a project-scoped token), nor as a viewer.
+        let bobAll = try fixture.auth.issueToken(username: "bob", TokenRequest(name: "bob-all"))
+        #expect(throws: APIError.self) { try fixture.auth.revokeToken(id: bobAll.record.id, by: scoped) }
+        #expect(try fixture.auth.authenticate(token: bobAll.secret).tokenID == bobAll.record.id)
+        let carolScoped = try fixture.caller("carol", TokenRequest(projects: ["p1"]))
+        let carolWide = try fixture.auth.issueToken(username: "carol", TokenRequest(name: "carol-wide"))
+        #expect(try fixture.auth.tokens(visibleTo: carolScoped, page: PageRequest(page: 1, pageSize: 100)).items.map(\.id) == [carolScoped.tokenID])
+        #expect(throws: APIError.self) { try fixture.auth.revokeToken(id: carolWide.record.id, by: carolScoped) }
         // A token within the scope is revocable by it (the role allows).
         let carolP1 = try fixture.auth.issueToken(username: "carol", TokenRequest(name: "carol-p1", projects: ["p1"]))
         try fixture.auth.revokeToken(id: carolP1.record.id, by: scoped)

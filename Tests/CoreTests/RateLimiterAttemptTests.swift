@@ -2,15 +2,10 @@
 import Foundation
 import Synchronization
 import Testing
+import TestSupport
 
 /// `RateLimiter.attempt` counts an attempt before its outcome is known (login, bind), `forgive` gives it back.
 @Suite struct RateLimiterAttemptTests {
-    final class Clock: WallClock, @unchecked Sendable {
-        private let seconds = Mutex(1_000.0)
-        func now() -> Date { Date(timeIntervalSince1970: seconds.withLock { $0 }) }
-        func advance(by delta: Double) { seconds.withLock { $0 += delta } }
-    }
-
     final class Outcomes: Sendable {
         let passed = Atomic<Int>(0)
         let limited = Atomic<Int>(0)
@@ -19,7 +14,7 @@ import Testing
 
     @Test func concurrentAttemptsCannotAllPassTheCheck() throws {
         for round in 0..<5 {
-            let limiter = RateLimiter(maxFailures: 5, window: 60, clock: Clock())
+            let limiter = RateLimiter(maxFailures: 5, window: 60, clock: ManualClock(Date(timeIntervalSince1970: 1_000)))
             let keys = ["login:user:bob", "login:addr:10.0.0.\(round)"]
             let gate = DispatchSemaphore(value: 0)
             let finished = DispatchGroup()
@@ -52,7 +47,7 @@ import Testing
     }
 
     @Test func forgiveGivesASucceededAttemptBack() throws {
-        let clock = Clock()
+        let clock = ManualClock(Date(timeIntervalSince1970: 1_000))
         let limiter = RateLimiter(maxFailures: 3, window: 60, clock: clock)
         // Three successes in a row (each forgiven) never block.
         for _ in 0..<3 {
@@ -81,7 +76,7 @@ import Testing
     }
 
     @Test func aKeyBlockedByOneListBlocksTheAttemptWithoutCountingTheOthers() throws {
-        let limiter = RateLimiter(maxFailures: 2, window: 60, clock: Clock())
+        let limiter = RateLimiter(maxFailures: 2, window: 60, clock: ManualClock(Date(timeIntervalSince1970: 1_000)))
         try limiter.attempt(["device:x", "token:1"])
         try limiter.attempt(["device:x", "token:1"])
         // token:2 is fresh but device:x is blocked: 429, and token:2 is not charged for it.
@@ -93,7 +88,7 @@ import Testing
 
     @Test func expiredKeysArePrunedOnceTheTableIsLarge() throws {
         // Attempts that never succeed (random usernames) must not grow the table forever.
-        let clock = Clock()
+        let clock = ManualClock(Date(timeIntervalSince1970: 1_000))
         let limiter = RateLimiter(maxFailures: 5, window: 60, clock: clock)
         for index in 0..<100_001 { try limiter.attempt(["login:user:guess-\(index)"]) }
         #expect(limiter.trackedKeys == 100_001)

@@ -1,6 +1,7 @@
 import Core
 import Foundation
 import Testing
+import TestSupport
 
 @Suite struct TimestampTests {
     @Test func formatsUTC() {
@@ -60,19 +61,14 @@ import Testing
 }
 
 @Suite struct RateLimiterTests {
-    final class Clock: WallClock, @unchecked Sendable {
-        var seconds = 1_000.0
-        func now() -> Date { Date(timeIntervalSince1970: seconds) }
-    }
-
     @Test func blocksAfterMaxFailuresUntilTheWindowPasses() throws {
-        let clock = Clock()
+        let clock = ManualClock(Date(timeIntervalSince1970: 1_000))
         let limiter = RateLimiter(maxFailures: 3, window: 60, clock: clock)
         for _ in 0..<2 { limiter.recordFailure(["k"]) }
         try limiter.check(["k"])
         limiter.recordFailure(["k"])
         #expect(limiter.retryAfter("k") == 60)
-        clock.seconds += 30
+        clock.advance(by: 30)
         do {
             try limiter.check(["other", "k"])
             Issue.record("expected 429")
@@ -80,12 +76,12 @@ import Testing
             #expect(error.status == 429)
             #expect(error.headers.first { $0.0 == "Retry-After" }?.1 == "30")
         }
-        clock.seconds += 31
+        clock.advance(by: 31)
         try limiter.check(["k"])
     }
 
     @Test func resetClearsAKey() throws {
-        let limiter = RateLimiter(maxFailures: 1, window: 60, clock: Clock())
+        let limiter = RateLimiter(maxFailures: 1, window: 60, clock: ManualClock(Date(timeIntervalSince1970: 1_000)))
         limiter.recordFailure(["k"])
         #expect(limiter.retryAfter("k") != nil)
         limiter.reset("k")

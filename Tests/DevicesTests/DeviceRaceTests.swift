@@ -231,3 +231,25 @@ import TestSupport
         #expect(try fixture.db.read { try $0.queryOne("SELECT COUNT(*) FROM telemetry_points")?.int(0) } == 1)
     }
 }
+
+@Suite struct DeviceListContactTests {
+    /// Telemetry changes `connect_time` and `online` only: cached device lists show them at once without being dropped
+    /// (a row changed behind the service's back stays invisible until the cache expires, proving it was kept).
+    @Test func telemetryUpdatesCachedListsWithoutFlushingThem() throws {
+        let fixture = try PlatformFixture()
+        let alice = try fixture.caller("alice")
+        let (device, pk) = try fixture.bound(to: "alpha")
+        let before = try fixture.devices.list(projectID: "alpha", caller: alice, search: nil, page: PageRequest()).items
+        #expect(before.first?.online == false && before.first?.device.connectTime == nil)
+        #expect(try fixture.devices.list(caller: alice, search: nil, projectID: "alpha").count == 1)   // cached too
+        try fixture.db.write { tx in try tx.execute("UPDATE devices SET device_name = 'renamed behind the cache' WHERE id = ?", [pk]) }
+        fixture.clock.advance(by: 5)
+        _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: PlatformFixture.points([(device.agriID + "-01", 1, nil)]))
+        for view in [try fixture.devices.list(projectID: "alpha", caller: alice, search: nil, page: PageRequest()).items.first,
+                     try fixture.devices.list(caller: alice, search: nil, projectID: "alpha").first] {
+            #expect(view?.device.connectTime == fixture.clock.unixSeconds())
+            #expect(view?.online == true)
+            #expect(view?.device.deviceName != "renamed behind the cache")
+        }
+    }
+}

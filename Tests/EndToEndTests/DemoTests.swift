@@ -33,6 +33,14 @@ import TestSupport
         #expect(file.text.split(separator: "\r\n").count == 289)
         let schedules = try client.get("/api/v2/projects/greenhouse-alpha/data-download-schedules/")
         #expect(schedules.json.arrayValue?.first?["period"] == .string("daily"))
+        // Alerts: a threshold alert in the cold chain with one notification per enabled receiver, a test alert.
+        #expect(server.outputLines.contains { $0.hasPrefix("demo: 2 alerts") })
+        let cold = try client.get("/api/v2/projects/cold-chain-east/alert/items/current/").json.arrayValue ?? []
+        #expect(cold.count == 1 && cold.first?["the_type"] == .string("threshold"))
+        #expect(cold.first?["description"] == .string("temp -9.5 °C 高于上限 -12.0 °C"))
+        #expect(Set((cold.first?["notifications"]?.arrayValue ?? []).compactMap { $0["channel"]?.stringValue }) == ["sms", "email"])
+        let test = try client.get("/api/v2/projects/greenhouse-alpha/alert/items/current/").json.arrayValue ?? []
+        #expect(test.first?["trigger_data"]?["test"] == .bool(true))
         let keys = try String(contentsOfFile: directory.file("demo-device-keys.tsv"), encoding: .utf8)
         #expect(keys.split(separator: "\n").count == 6)
         // The default org's admin cannot see the demo org's projects.

@@ -1,18 +1,12 @@
 import Foundation
 import Persistence
+import TestSupport
 
-/// A fresh folder under the system temporary directory, removed by `remove()`.
-struct TemporaryFolder {
-    let path: String
+/// The one temporary-folder type of the tests (TestSupport's), under the name these tests use.
+typealias TemporaryFolder = TemporaryDirectory
 
-    init() throws {
-        path = (NSTemporaryDirectory() as NSString).appendingPathComponent("persistence-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
-
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
+extension TemporaryDirectory {
+    init() throws { self.init("persistence-tests") }
 }
 
 /// A thread started immediately; `join()` waits for it to finish.

@@ -15,8 +15,9 @@ extension AlertsModule {
             return .json(config.json(projectID: project.projectID))
         }
         base.patch("/config/", summary: "Change alert switches, cooldown, offline detection, locale (partial)", auth: bearer) { request, caller in
+            let projectID = try Self.writableProject(request, caller, alerts)
             let change = try Self.configChange(request.json())
-            let (project, config) = try alerts.updateConfig(projectID: request.parameters.require("project_id"), caller: caller, change)
+            let (project, config) = try alerts.updateConfig(projectID: projectID, caller: caller, change)
             return .json(config.json(projectID: project.projectID))
         }
 
@@ -35,7 +36,7 @@ extension AlertsModule {
             .json(JSON.array(try alerts.receivers(projectID: request.parameters.require("project_id"), channel: channel, caller: caller).map(\.json)))
         }
         group.post("/", summary: "Add a \(label) receiver to the project", auth: bearer) { request, caller in
-            let projectID = try request.parameters.require("project_id")
+            let projectID = try Self.writableProject(request, caller, alerts)
             let input = try Self.receiverInput(request.json(), channel: channel, requireTarget: true)
             let receiver = try alerts.createReceiver(projectID: projectID, channel: channel, caller: caller, input)
             return .created(receiver.json, location: "/api/v2/projects/\(projectID)/alert/\(channel.rawValue)-notifications/\(receiver.id)/")
@@ -47,9 +48,9 @@ extension AlertsModule {
         for (method, full) in [(HTTPMethod.put, true), (HTTPMethod.patch, false)] {
             let summary = full ? "Replace a \(label) receiver (the address is required)" : "Change a \(label) receiver (partial)"
             group.on(method, "/:receiver_id/", summary: summary, auth: bearer) { request, caller in
+                let projectID = try Self.writableProject(request, caller, alerts)
                 let input = try Self.receiverInput(request.json(), channel: channel, requireTarget: full)
-                return .json(try alerts.updateReceiver(projectID: request.parameters.require("project_id"), channel: channel, id: receiverID(request),
-                                                       caller: caller, input).json)
+                return .json(try alerts.updateReceiver(projectID: projectID, channel: channel, id: receiverID(request), caller: caller, input).json)
             }
         }
         group.delete("/:receiver_id/", summary: "Remove a \(label) receiver", auth: bearer) { request, caller in
@@ -67,7 +68,7 @@ extension AlertsModule {
             .json(JSON.array(try alerts.levels(projectID: request.parameters.require("project_id"), caller: caller).map(\.json)))
         }
         levels.post("/", summary: "Add an alert level {name, the_type, severity}", auth: bearer) { request, caller in
-            let projectID = try request.parameters.require("project_id")
+            let projectID = try Self.writableProject(request, caller, alerts)
             let (name, theType, severity) = try Self.levelFields(request.json(), creating: true)
             let level = try alerts.createLevel(projectID: projectID, caller: caller, name: name!, theType: theType ?? "threshold",
                                                severity: severity ?? "warning")
@@ -78,9 +79,10 @@ extension AlertsModule {
         }
         for method in [HTTPMethod.put, .patch] {
             levels.on(method, "/:level_id/", summary: "Change an alert level (partial)", auth: bearer) { request, caller in
+                let projectID = try Self.writableProject(request, caller, alerts)
                 let (name, theType, severity) = try Self.levelFields(request.json(), creating: false)
-                return .json(try alerts.updateLevel(projectID: request.parameters.require("project_id"), id: levelID(request), caller: caller,
-                                                    name: name, theType: theType, severity: severity))
+                return .json(try alerts.updateLevel(projectID: projectID, id: levelID(request), caller: caller, name: name, theType: theType,
+                                                    severity: severity))
             }
         }
         levels.delete("/:level_id/", summary: "Delete an alert level (409 LEVEL_IN_USE when alerts refer to it)", auth: bearer) { request, caller in
@@ -101,7 +103,7 @@ extension AlertsModule {
             return .page(result, of: page, for: request)
         }
         items.post("/", summary: "Open a manual alert {device, level?, description}", auth: bearer) { request, caller in
-            let projectID = try request.parameters.require("project_id")
+            let projectID = try Self.writableProject(request, caller, alerts)
             var reader = try FieldReader(request.json(), allowed: ["device", "level", "description"])
             let device = reader.int("device", required: true, range: 1...Int64.max)
             let level = reader.int("level", range: 1...Int64.max)
@@ -114,17 +116,19 @@ extension AlertsModule {
             .json(JSON.array(try alerts.currentItems(projectID: request.parameters.require("project_id"), caller: caller)))
         }
         items.post("/trigger-test/", summary: "A synthetic alert on the first device, notified like a real one", auth: bearer) { request, caller in
-            .json(try alerts.triggerTest(projectID: request.parameters.require("project_id"), caller: caller), status: 201)
+            let projectID = try request.parameters.require("project_id")
+            let item = try alerts.triggerTest(projectID: projectID, caller: caller)
+            return .created(item, location: "/api/v2/projects/\(projectID)/alert/items/\(item["id"]?.int64Value ?? 0)/")
         }
         items.get("/:alert_pk/", summary: "One alert with the delivery state of its notifications", auth: bearer) { request, caller in
             .json(try alerts.item(projectID: request.parameters.require("project_id"), id: itemID(request), caller: caller))
         }
         items.patch("/:alert_pk/", summary: "Change an alert's description (the only writable field)", auth: bearer) { request, caller in
-            var reader = try FieldReader(request.json(), allowed: ["description"])
+            let projectID = try Self.writableProject(request, caller, alerts)
+            var reader = try FieldReader(request.json(), allowed: ["description"], ignored: Self.readOnlyFields)
             let description = reader.string("description", required: true, length: 1...500)
             try reader.finish()
-            return .json(try alerts.updateDescription(projectID: request.parameters.require("project_id"), id: itemID(request), caller: caller,
-                                                      description: description!))
+            return .json(try alerts.updateDescription(projectID: projectID, id: itemID(request), caller: caller, description: description!))
         }
         items.delete("/:alert_pk/", summary: "Delete an alert that is not active", auth: bearer) { request, caller in
             try alerts.deleteItem(projectID: request.parameters.require("project_id"), id: itemID(request), caller: caller)
@@ -137,11 +141,22 @@ extension AlertsModule {
 
     // MARK: - Input
 
+    /// The `project_id` of a write, once the caller is known to be allowed to write it: scope first, then the body,
+    /// so a viewer, a token of another project or another organization learns nothing from validation.
+    static func writableProject(_ request: Request, _ caller: Caller, _ alerts: AlertService) throws -> String {
+        let projectID = try request.parameters.require("project_id")
+        try alerts.authorizeWrite(projectID: projectID, caller: caller)
+        return projectID
+    }
+
+    /// Fields a client may send back from what it read (DESIGN §4: `id`, `project_id`, `organization_id` are ignored).
+    static let readOnlyFields: Set<String> = ["id", "project", "project_id", "organization_id", "created_at", "updated_at"]
+
     static let configFields: Set<String> = ["enabled", "cooldown_minutes", "sms_enabled", "email_enabled", "webhook_enabled",
                                             "offline_alerts_enabled", "offline_after_minutes", "locale"]
 
     static func configChange(_ body: JSON) throws -> AlertService.ConfigChange {
-        var reader = try FieldReader(body, allowed: configFields, ignored: ["project", "created_at", "updated_at"])
+        var reader = try FieldReader(body, allowed: configFields, ignored: readOnlyFields)
         var change = AlertService.ConfigChange()
         change.enabled = reader.bool("enabled")
         change.cooldownMinutes = reader.int("cooldown_minutes", range: 0...1440)
@@ -160,7 +175,7 @@ extension AlertsModule {
     static func receiverInput(_ body: JSON, channel: AlertChannel, requireTarget: Bool) throws -> AlertService.ReceiverInput {
         var allowed: Set<String> = [channel.targetField, "name", "enabled"]
         if channel == .webhook { allowed.insert("secret") }
-        var reader = try FieldReader(body, allowed: allowed, ignored: ["id", "has_secret", "created_at", "updated_at"])
+        var reader = try FieldReader(body, allowed: allowed, ignored: readOnlyFields.union(["has_secret"]))
         var input = AlertService.ReceiverInput()
         if let target = reader.string(channel.targetField, required: requireTarget, length: 1...2000) {
             if let problem = ReceiverAddress.problem(target, channel: channel) { reader.fail(channel.targetField, problem) } else { input.target = target }
@@ -173,7 +188,7 @@ extension AlertsModule {
     }
 
     static func levelFields(_ body: JSON, creating: Bool) throws -> (String?, String?, String?) {
-        var reader = try FieldReader(body, allowed: ["name", "the_type", "severity"], ignored: ["id", "created_at", "updated_at"])
+        var reader = try FieldReader(body, allowed: ["name", "the_type", "severity"], ignored: readOnlyFields)
         let name = reader.string("name", required: creating, length: 1...100)
         var theType = reader.string("the_type")
         if let value = theType, !AlertLevel.types.contains(value) {
@@ -207,7 +222,8 @@ extension AlertsModule {
                 problems[name] = "must be RFC 3339 or Unix seconds"
                 continue
             }
-            let formatted = Timestamp.format(unixSeconds: Int64(seconds.rounded(.down)))
+            // Rounded up: `created_at` has whole seconds, so `>= ceil(start)` and `< ceil(end)` are `>= start` and `< end`.
+            let formatted = Timestamp.format(unixSeconds: Int64(seconds.rounded(.up)))
             if name == "start" { query.start = formatted } else { query.end = formatted }
         }
         if !problems.isEmpty { throw APIError.validation(problems) }

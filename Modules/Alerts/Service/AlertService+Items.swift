@@ -130,7 +130,6 @@ extension AlertService {
             guard let level = try store.preferredLevel(projectPK: project.pk, theType: "threshold") else {
                 throw AlertError.noLevel(projectID: project.projectID)
             }
-            _ = try store.deleteTests(projectPK: project.pk)
             let name = first.deviceName.isEmpty ? first.deviceID : first.deviceName
             let trigger: JSON = .object(["test": .bool(true), "triggered_by": .string(caller.username)])
             guard let item = try open(project: project, config: config, device: first, theType: "test", ruleKey: "test:\(RandomID.make(length: 16))",
@@ -138,6 +137,9 @@ extension AlertService {
                                       isTest: true, seconds: seconds, tx) else {
                 throw APIError.unavailable("The test alert could not be opened; retry")
             }
+            // Earlier test alerts go after the new one is in: SQLite hands out the largest deleted rowid again, and the
+            // replacement must not take the id of the alert it replaces.
+            _ = try store.deleteTests(projectPK: project.pk, keep: item.id)
             return item
         }
         return try view(item, project: project)

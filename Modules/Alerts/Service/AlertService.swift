@@ -103,6 +103,12 @@ public final class AlertService: Sendable {
         return (project, config)
     }
 
+    /// Throws unless `caller` may change the alerts of `projectID` (401/403/404 as every write). Routes call it before
+    /// they read a body, so a caller who may not write learns nothing from validation.
+    public func authorizeWrite(projectID: String, caller: Caller) throws {
+        _ = try projects.resolve(projectID, for: caller, access: .write)
+    }
+
     /// Inside a write: the project checked before the transaction is still active and in its organization.
     func ensureProject(_ project: ProjectRef, _ tx: Database) throws {
         guard let still = try projects.project(pk: project.pk, in: tx), still.organizationID == project.organizationID else {

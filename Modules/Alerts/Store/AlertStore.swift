@@ -222,11 +222,12 @@ struct AlertStore {
         try db.execute("DELETE FROM alert_items WHERE id = ?", [id])
     }
 
-    /// Deletes the project's synthetic (trigger-test) alerts; returns how many.
-    func deleteTests(projectPK: Int64) throws -> Int {
-        try db.execute("DELETE FROM alert_notifications WHERE alert_id IN (SELECT id FROM alert_items WHERE project_pk = ? AND is_test = 1)",
-                       [projectPK])
-        try db.execute("DELETE FROM alert_items WHERE project_pk = ? AND is_test = 1", [projectPK])
+    /// Deletes the project's synthetic (trigger-test) alerts but `keep`; returns how many.
+    func deleteTests(projectPK: Int64, keep: Int64) throws -> Int {
+        try db.execute("""
+            DELETE FROM alert_notifications WHERE alert_id IN (SELECT id FROM alert_items WHERE project_pk = ? AND is_test = 1 AND id <> ?)
+            """, [projectPK, keep])
+        try db.execute("DELETE FROM alert_items WHERE project_pk = ? AND is_test = 1 AND id <> ?", [projectPK, keep])
         return db.changes
     }
 

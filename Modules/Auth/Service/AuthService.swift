@@ -205,14 +205,14 @@ public final class AuthService: Sendable {
     /// all-projects token): its scope bounds what it may learn about the organization.
     public func tokens(visibleTo caller: Caller, page: PageRequest) throws -> PageResult<TokenRecord> {
         let userFilter: Int64? = caller.role >= .manager ? nil : caller.userID
-        if caller.allProjects || userFilter != nil {
+        if caller.allProjects {
             let (count, items) = try db.read {
                 try AuthStore(db: $0).tokens(organizationID: caller.organizationID, userID: userFilter, limit: page.limit, offset: page.offset)
             }
             return PageResult(count: count, items: items)
         }
         let all = try db.read {
-            try AuthStore(db: $0).tokens(organizationID: caller.organizationID, userID: nil, limit: 100_000, offset: 0).items
+            try AuthStore(db: $0).tokens(organizationID: caller.organizationID, userID: userFilter, limit: 100_000, offset: 0).items
         }
         let visible = all.filter { Self.isVisible($0, to: caller) }
         return PageResult(count: Int64(visible.count), items: Array(visible.dropFirst(page.offset).prefix(page.limit)))
@@ -225,8 +225,11 @@ public final class AuthService: Sendable {
         return token
     }
 
+    /// A token sees (and may revoke) only tokens whose scope lies within its own: an all-projects token sees every
+    /// token its role allows; a project-scoped one sees itself and tokens limited to a subset of its projects, never a
+    /// wider token, not even one of its own user.
     static func isVisible(_ token: TokenRecord, to caller: Caller) -> Bool {
-        if caller.allProjects || token.userID == caller.userID { return true }
+        if caller.allProjects || token.id == caller.tokenID { return true }
         return !token.allProjects && Set(token.projects).isSubset(of: caller.projects)
     }
 

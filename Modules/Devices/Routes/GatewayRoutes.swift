@@ -17,13 +17,17 @@ extension DevicesModule {
             let commands = try devices.deliverCommands(to: device)
             return .json(JSON.object(["commands": .array(commands.map(\.gatewayJSON))]))
         }
-        gateway.post("/commands/:command_id/ack/", summary: "Report a command's outcome {ok, output?}", auth: deviceBasic) { request, device in
+        let ackSummary = "Report a command's outcome: no body or {} = done; {ok: false, error} = failed"
+        gateway.post("/commands/:command_id/ack/", summary: ackSummary, auth: deviceBasic) { request, device in
             let id = try request.parameters.requireInt("command_id", notFound: DeviceError.malformedCommandID)
-            var reader = try FieldReader(request.jsonOrEmpty(), allowed: ["ok", "output"])
-            let ok = reader.bool("ok", required: true)
+            // Another device's (or no) command is 404 before the body is looked at (DESIGN §5.2).
+            try devices.requireCommand(id, of: device)
+            var reader = try FieldReader(request.jsonOrEmpty(), allowed: ["ok", "output", "error"])
+            let ok = reader.bool("ok") ?? true
             let output = reader.string("output", length: 0...4096, nullable: true)
+            let error = reader.string("error", length: 0...4096, nullable: true)
             try reader.finish()
-            return .json(try devices.acknowledge(commandID: id, ok: ok!, output: output, by: device))
+            return .json(try devices.acknowledge(commandID: id, ok: ok, output: ok ? output : (error ?? output), by: device))
         }
         gateway.post("/data/", summary: "Telemetry as the device itself → 202 {accepted, dropped}", auth: deviceBasic) { request, device in
             return .json(try devices.ingest(asDevice: device, body: request.json()), status: 202)

@@ -22,7 +22,6 @@ extension DeviceService {
             try DeviceStore(db: tx).touch(pk: device.id, connectTime: seconds)
             try bus.publish(DeviceContacted(devicePKs: [device.id], now: seconds), in: tx)
         }
-        invalidate(organizationID: device.organizationID)
     }
 
     /// `GET /api/v2/gateway/commands/`: the device's pending commands in order, now marked delivered.
@@ -43,11 +42,18 @@ extension DeviceService {
                 return copy
             }
         }
-        invalidate(organizationID: device.organizationID)
         return delivered
     }
 
     /// `POST /api/v2/gateway/commands/{id}/ack/`: the device reports the outcome of one of its own commands.
+    /// 404 `COMMAND_NOT_FOUND` unless `commandID` was queued for `device` (checked before an ack's body is read).
+    public func requireCommand(_ commandID: Int64, of device: Device) throws {
+        guard let command = try db.read({ try CommandStore(db: $0).command(id: commandID) }), command.devicePK == device.id else {
+            throw DeviceError.commandNotFound(id: commandID)
+        }
+    }
+
+    /// Finishes a delivered (or pending) command: `acked` when `ok`, else `failed` with `output` as the error text.
     public func acknowledge(commandID: Int64, ok: Bool, output: String?, by device: Device) throws -> DeviceCommand {
         let nowSeconds = clock.unixSeconds()
         let time = now
@@ -68,7 +74,6 @@ extension DeviceService {
             try bus.publish(DeviceContacted(devicePKs: [device.id], now: nowSeconds), in: tx)
             return command
         }
-        invalidate(organizationID: device.organizationID)
         return finished
     }
 

@@ -40,7 +40,6 @@ extension DeviceService {
                                                     organizationID: project.organizationID, theType: device.model, points: points,
                                                     connectTime: now))
         dataCache.invalidate(scope: device.id)
-        invalidate(organizationID: project.organizationID)
         return IngestResult(accepted: points.count, dropped: dropped)
     }
 

@@ -28,6 +28,9 @@ public final class DeviceService: Sendable, ProjectDeviceCounter {
     /// Latest values by device (120 s, seed 001), invalidated on every commit of the device's telemetry.
     let dataCache: ScopedCache<Int64, [(agriID: String, value: Double, t: Int64)]>
     /// A cached list answer: one page (or the flat list) and the total count.
+    /// Last contact per device recorded since the lists were cached (Unix seconds), overlaid on cached views.
+    let contacts = Mutex<[Int64: Int64]>([:])
+
     struct CachedList: Sendable {
         let count: Int64
         let views: [DeviceView]
@@ -213,7 +216,16 @@ public final class DeviceService: Sendable, ProjectDeviceCounter {
                 devices = devices.filter { device in device.projectPK.flatMap { refs[$0] }.map { caller.canSee(projectID: $0.projectID) } ?? false }
             }
             return CachedList(count: Int64(devices.count), views: try views(devices))
-        }.views
+        }.views.map(withCurrentContact)
+    }
+
+    /// A cached view with `connect_time` and `online` as of now: contacts are recorded after each commit
+    /// (`DeviceContacted`) instead of dropping the organization's cached lists on every telemetry POST.
+    func withCurrentContact(_ view: DeviceView) -> DeviceView {
+        var device = view.device
+        if let contact = contacts.withLock({ $0[device.id] }), contact > (device.connectTime ?? Int64.min) { device.connectTime = contact }
+        return DeviceView(device: device, project: view.project, online: device.isOnline(now: clock.unixSeconds(), offlineAfter: offlineAfter),
+                          hasThresholds: view.hasThresholds)
     }
 
     /// One page of a project's devices, with `search`.
@@ -229,7 +241,7 @@ public final class DeviceService: Sendable, ProjectDeviceCounter {
             }
             return CachedList(count: count, views: try views(devices))
         }
-        return PageResult(count: cached.count, items: cached.views)
+        return PageResult(count: cached.count, items: cached.views.map(withCurrentContact))
     }
 
     public func detail(projectID: String, pk: Int64, caller: Caller) throws -> DeviceView {
@@ -263,10 +275,18 @@ public final class DeviceService: Sendable, ProjectDeviceCounter {
         let target = try projects.resolve(targetProjectID, for: caller, access: .write)
         let moved = try db.write { tx -> Device in
             let store = DeviceStore(db: tx)
-            guard var device = try store.device(pk: pk), device.projectPK == source.pk else {
+            guard var device = try store.device(pk: pk), device.projectPK == source.pk, device.organizationID == source.organizationID else {
                 throw DeviceError.notFound(pk: pk, projectID: source.projectID)
             }
             if source.pk == target.pk { return device }
+            // Both projects were checked before the transaction: a racing transfer, trash or purge of either wins, so the
+            // device never lands in a project of another organization or in the trash.
+            for project in [source, target] {
+                guard let still = try projects.project(pk: project.pk, in: tx), still.organizationID == source.organizationID,
+                      still.organizationID == caller.organizationID else {
+                    throw ProjectError.notFound(projectID: project.projectID)
+                }
+            }
             try store.move(pk: device.id, toProjectPK: target.pk)
             device.projectPK = target.pk
             try bus.publish(DeviceMoved(devicePK: device.id, fromProjectPK: source.pk, toProjectPK: target.pk,
@@ -311,6 +331,10 @@ public final class DeviceService: Sendable, ProjectDeviceCounter {
         })
         // Cached device lists carry `has_thresholds`: drop the organization's lists once factors changed.
         bus.subscribe(FactorsChanged.self, afterCommit: { [self] event in invalidate(organizationID: event.organizationID) })
+        // Contacts change connect_time and online only: recorded for the cached lists, which stay cached.
+        bus.subscribe(DeviceContacted.self, afterCommit: { [self] event in
+            contacts.withLock { map in for pk in event.devicePKs { map[pk] = max(map[pk] ?? 0, event.now) } }
+        })
     }
 
     /// Commits pending telemetry and stops the committer (graceful shutdown).

@@ -17,30 +17,48 @@ struct TelemetryStore {
         let select = try db.prepared("""
             SELECT id FROM telemetry_series WHERE device_pk = ? AND agri_id = ? AND project_pk = ? AND organization_id = ?
             """)
-        select.bind(1, key.devicePK)
-        select.bind(2, key.agriID)
-        select.bind(3, key.projectPK)
-        select.bind(4, key.organizationID)
+        try select.bind(1, key.devicePK)
+        try select.bind(2, key.agriID)
+        try select.bind(3, key.projectPK)
+        try select.bind(4, key.organizationID)
         if let row = try select.first() { return row.int(0) }
         try db.execute("INSERT INTO telemetry_series (device_pk, agri_id, project_pk, organization_id, the_type) VALUES (?, ?, ?, ?, ?)",
                        [key.devicePK, key.agriID, key.projectPK, key.organizationID, theType])
         return db.lastInsertRowID
     }
 
-    /// The insert used per point; a point with the same (series, t) replaces the earlier value.
-    func pointInserter() throws -> PreparedStatement {
-        try db.prepared("""
-            INSERT INTO telemetry_points (series_id, t, value) VALUES (?, ?, ?)
-            ON CONFLICT (series_id, t) DO UPDATE SET value = excluded.value
-            """)
+    /// Writes points and latest values in the group commit through two cached statements, binding by name here only.
+    struct PointWriter {
+        let insert: PreparedStatement
+        let upsertLatest: PreparedStatement
+
+        /// A point; one with the same (series, t) replaces the earlier value.
+        func point(series: Int64, t: Int64, value: Double) throws {
+            try insert.bind(1, series)
+            try insert.bind(2, t)
+            try insert.bind(3, value)
+            try insert.run()
+        }
+
+        /// The latest value of (device, agri_id), kept only when `t` is not older than the stored one.
+        func latest(devicePK: Int64, agriID: String, t: Int64, value: Double) throws {
+            try upsertLatest.bind(1, devicePK)
+            try upsertLatest.bind(2, agriID)
+            try upsertLatest.bind(3, t)
+            try upsertLatest.bind(4, value)
+            try upsertLatest.run()
+        }
     }
 
-    func latestUpserter() throws -> PreparedStatement {
-        try db.prepared("""
+    func pointWriter() throws -> PointWriter {
+        PointWriter(insert: try db.prepared("""
+            INSERT INTO telemetry_points (series_id, t, value) VALUES (?, ?, ?)
+            ON CONFLICT (series_id, t) DO UPDATE SET value = excluded.value
+            """), upsertLatest: try db.prepared("""
             INSERT INTO telemetry_latest (device_pk, agri_id, t, value) VALUES (?, ?, ?, ?)
             ON CONFLICT (device_pk, agri_id) DO UPDATE SET t = excluded.t, value = excluded.value
             WHERE excluded.t >= telemetry_latest.t
-            """)
+            """))
     }
 
     /// Latest value of every agri_id of a device, by agri_id.

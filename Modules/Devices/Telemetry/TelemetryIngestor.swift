@@ -180,7 +180,7 @@ final class TelemetryIngestor: Sendable {
     /// was validated: those are not stored (the device's next owner never receives them).
     private func write(_ batches: [Batch], _ tx: Database) throws -> Set<Int> {
         let store = TelemetryStore(db: tx)
-        let insert = try store.pointInserter()
+        let writer = try store.pointWriter()
         var latest: [TelemetryStore.SeriesKey: (t: Int64, value: Double)] = [:]
         var contact: [Int64: Int64] = [:]
         // Another process (admin-cli purge) may have deleted series since the last group: start over then.
@@ -215,23 +215,13 @@ final class TelemetryIngestor: Sendable {
                     cache[key] = series
                     cacheChanged = true
                 }
-                insert.bind(1, series)
-                insert.bind(2, point.t)
-                insert.bind(3, point.value)
-                try insert.run()
+                try writer.point(series: series, t: point.t, value: point.value)
                 if let current = latest[key], current.t > point.t { continue }
                 latest[key] = (point.t, point.value)
             }
             contact[batch.devicePK] = max(contact[batch.devicePK] ?? 0, batch.connectTime)
         }
-        let upsert = try store.latestUpserter()
-        for (key, value) in latest {
-            upsert.bind(1, key.devicePK)
-            upsert.bind(2, key.agriID)
-            upsert.bind(3, value.t)
-            upsert.bind(4, value.value)
-            try upsert.run()
-        }
+        for (key, value) in latest { try writer.latest(devicePK: key.devicePK, agriID: key.agriID, t: value.t, value: value.value) }
         for (pk, time) in contact { try devices.touch(pk: pk, connectTime: time) }
         let stored = batches.enumerated().filter { !moved.contains($0.offset) }.map { _, batch in
             TelemetryStored.Batch(devicePK: batch.devicePK, projectPK: batch.projectPK, organizationID: batch.organizationID, points: batch.points)

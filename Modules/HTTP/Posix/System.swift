@@ -9,25 +9,6 @@ struct IOError: Error, CustomStringConvertible {
     var description: String { "\(call) failed: \(String(cString: strerror(errno))) (\(errno))" }
 }
 
-/// What a non-blocking call did.
-enum IOResult<T> {
-    case done(T)
-    case wouldBlock
-}
-
-/// Every syscall goes through here: retries `EINTR`, maps `EAGAIN` to `.wouldBlock`, throws the rest.
-@inline(__always)
-func syscall<T: FixedWidthInteger>(_ name: String, _ body: () -> T) throws(IOError) -> IOResult<T> {
-    while true {
-        let result = body()
-        if result >= 0 { return .done(result) }
-        let code = errno
-        if code == EINTR { continue }
-        if code == EAGAIN || code == EWOULDBLOCK { return .wouldBlock }
-        throw IOError(call: name, errno: code)
-    }
-}
-
 enum Posix {
     static func setNonBlocking(_ fd: Int32) {
         let flags = fcntl(fd, F_GETFL, 0)

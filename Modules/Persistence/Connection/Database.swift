@@ -15,6 +15,19 @@ public final class Database: TransactionScope {
     let path: String
     let readOnly: Bool
     private var cache: [String: Statement] = [:]
+    /// When each cached statement was last used (a counter), for least-recently-used eviction.
+    private var cacheUse: [String: UInt64] = [:]
+    private var useCounter: UInt64 = 0
+
+    private func nextUse() -> UInt64 {
+        useCounter += 1
+        return useCounter
+    }
+
+    /// Statements prepared and cached on this connection (tests of the eviction).
+    var cachedStatementCount: Int { cache.count }
+
+    func isCached(_ sql: String) -> Bool { cache[sql] != nil }
     private var commitActions: [@Sendable () -> Void] = []
     /// Depth of `write` calls on this connection (nested writes become savepoints).
     var writeDepth = 0
@@ -53,6 +66,7 @@ public final class Database: TransactionScope {
 
     func close() {
         cache.removeAll()
+        cacheUse.removeAll()
     }
 
     func error(code: Int32, sql: String?) -> DatabaseError {
@@ -65,10 +79,18 @@ public final class Database: TransactionScope {
         // SQLite may roll a transaction back on its own (SQLITE_FULL, IOERR, …). Inside `write`, a statement
         // must then fail instead of silently committing on its own in autocommit mode.
         if writeDepth > 0, sqlite3_get_autocommit(handle) != 0 { throw Self.transactionLost }
-        if let cached = cache[sql] { return cached }
-        if cache.count >= Self.maxCachedStatements { cache.removeAll() }
+        if let cached = cache[sql] {
+            cacheUse[sql] = nextUse()
+            return cached
+        }
+        if cache.count >= Self.maxCachedStatements, let oldest = cacheUse.min(by: { $0.value < $1.value })?.key {
+            // Evict the least recently used statement only: the hot ones stay prepared.
+            cache[oldest] = nil
+            cacheUse[oldest] = nil
+        }
         let statement = try Statement(connection: self, sql: sql, persistent: true)
         cache[sql] = statement
+        cacheUse[sql] = nextUse()
         return statement
     }
 

@@ -102,23 +102,29 @@ final class Statement {
     }
 }
 
-/// A cached prepared statement for hot loops (telemetry ingestion): typed binds, no existential boxing.
-/// Borrowed from its `Database` inside a `read`/`write` closure; never store it.
+/// A cached prepared statement for hot loops (telemetry ingestion): typed binds, no existential boxing. Every bind
+/// checks SQLite's return code (an index out of range or a misuse throws instead of running with a stale value).
+/// Borrowed from its `Database` inside a `read`/`write` closure; never store it. Stores wrap it in a typed writer
+/// (e.g. `TelemetryStore.PointWriter`) so positions are bound in one place.
 ///
 /// ```swift
 /// let insert = try db.prepared("INSERT INTO points (series, t, value) VALUES (?, ?, ?)")
 /// for point in points {
-///     insert.bind(1, point.series); insert.bind(2, point.t); insert.bind(3, point.value)
+///     try insert.bind(1, point.series); try insert.bind(2, point.t); try insert.bind(3, point.value)
 ///     try insert.run()
 /// }
 /// ```
 public struct PreparedStatement {
     let statement: Statement
 
-    public func bind(_ index: Int32, _ value: Int64) { sqlite3_bind_int64(statement.handle, index, value) }
-    public func bind(_ index: Int32, _ value: Double) { sqlite3_bind_double(statement.handle, index, value) }
-    public func bind(_ index: Int32, _ value: String) { _ = Statement.bindText(statement.handle, index, value) }
-    public func bindNull(_ index: Int32) { sqlite3_bind_null(statement.handle, index) }
+    public func bind(_ index: Int32, _ value: Int64) throws { try check(sqlite3_bind_int64(statement.handle, index, value)) }
+    public func bind(_ index: Int32, _ value: Double) throws { try check(sqlite3_bind_double(statement.handle, index, value)) }
+    public func bind(_ index: Int32, _ value: String) throws { try check(Statement.bindText(statement.handle, index, value)) }
+    public func bindNull(_ index: Int32) throws { try check(sqlite3_bind_null(statement.handle, index)) }
+
+    private func check(_ code: Int32) throws {
+        guard code == SQLITE_OK else { throw statement.connection.error(code: code, sql: statement.sql) }
+    }
 
     /// Executes to completion and resets (bindings are kept until rebound).
     public func run() throws {

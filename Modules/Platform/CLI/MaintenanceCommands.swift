@@ -2,6 +2,11 @@ import Core
 import Persistence
 
 extension Platform {
+    /// Every module's invariant violations, read in one transaction.
+    public func invariantViolations() throws -> [String] {
+        try context.db.read { db in try modules.flatMap { module in try module.invariantViolations(db).map { "\(module.name): \($0)" } } }
+    }
+
     /// The platform-wide maintenance commands: `migrate`, `check`, `backup`.
     public var maintenanceCommands: [any CLICommand] {
         [
@@ -10,20 +15,26 @@ extension Platform {
                 output.out(applied.isEmpty ? "database is up to date" : applied.map { "applied \($0)" }.joined(separator: "\n"))
                 return 0
             },
-            SimpleCommand(["check"], summary: "Check database integrity, foreign keys and migrations", flags: ["json"]) { [self] arguments, output in
+            SimpleCommand(["check"], summary: "Check integrity, foreign keys, migrations and every module's invariants",
+                          flags: ["json"]) { [self] arguments, output in
                 let problems = try context.db.integrityCheck()
                 let pending = try context.db.pendingMigrations(migrations)
+                // One snapshot for every module, so a write between two modules' checks cannot look like a violation.
+                let violations = pending.isEmpty ? try invariantViolations() : []
+                let ok = problems.isEmpty && pending.isEmpty && violations.isEmpty
                 if arguments.flag("json") {
                     output.json(.object([
-                        "ok": .bool(problems.isEmpty && pending.isEmpty),
+                        "ok": .bool(ok),
                         "integrity": .array(problems.map(JSON.string)),
                         "pending_migrations": .array(pending.map(JSON.string)),
+                        "invariants": .array(violations.map(JSON.string)),
                     ]))
                 } else {
                     output.out(problems.isEmpty ? "integrity: ok" : "integrity: \(problems.joined(separator: "; "))")
                     output.out(pending.isEmpty ? "migrations: up to date" : "migrations pending: \(pending.joined(separator: ", "))")
+                    output.out(violations.isEmpty ? "invariants: ok" : "invariants: \(violations.count) violated\n" + violations.joined(separator: "\n"))
                 }
-                return problems.isEmpty && pending.isEmpty ? 0 : 1
+                return ok ? 0 : 1
             },
             SimpleCommand(["backup"], summary: "Write an online, consistent copy of the database to DEST", usage: "DEST") { [self] arguments, output in
                 let destination = try arguments.positional(0, "DEST")

@@ -25,6 +25,9 @@ public protocol PlatformModule: AnyObject, Sendable {
     func shutdown()
     /// The configuration keys the module reads, checked at startup.
     var configKeys: [ConfigKey] { get }
+    /// Facts about the module's own data that must always hold, checked by `admin-cli check` in one read
+    /// transaction: each violation is one line naming the ids involved (empty when sound).
+    func invariantViolations(_ db: Database) throws -> [String]
 }
 
 extension PlatformModule {
@@ -35,6 +38,7 @@ extension PlatformModule {
     public var commands: [any CLICommand] { [] }
     public func shutdown() {}
     public var configKeys: [ConfigKey] { [] }
+    public func invariantViolations(_ db: Database) throws -> [String] { [] }
 }
 
 /// A periodic background job run by the scheduler.
