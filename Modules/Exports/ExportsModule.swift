@@ -1,6 +1,7 @@
 import Auth
 import Core
 import Devices
+import Foundation
 import Factors
 import Persistence
 import Platform
@@ -43,4 +44,14 @@ public final class ExportsModule: PlatformModule {
     }
 
     public var commands: [any CLICommand] { ExportCommands.all(service) }
+
+    /// Running tasks hold a lease, succeeded ones a size, an expiry and their file under `exports.dir`.
+    public func invariantViolations(_ db: Database) throws -> [String] {
+        let store = ExportTaskStore(db: db)
+        var violations = try store.lifecycleViolations()
+        for (id, path) in try store.succeededFiles() where access(service.absolutePath(path), F_OK) != 0 {
+            violations.append("export task \(id) succeeded but its file \(path) is missing")
+        }
+        return violations
+    }
 }

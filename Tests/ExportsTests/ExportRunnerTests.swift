@@ -164,6 +164,17 @@ import TestSupport
         #expect(try fixture.exports.allTasks().isEmpty)
     }
 
+    @Test func theCheckNamesASucceededTaskWhoseFileIsGone() throws {
+        let (fixture, pk, _) = try Self.fixture(points: 2)
+        let created = try Self.task(fixture, pk)
+        try ExportRunner(service: fixture.exports).runDue()
+        let module = fixture.exportsModule
+        #expect(try fixture.db.read { try module.invariantViolations($0) }.isEmpty)
+        unlink(fixture.exports.absolutePath(created.filePath))
+        let violations = try fixture.db.read { try module.invariantViolations($0) }
+        #expect(violations == ["export task \(created.id) succeeded but its file \(created.filePath) is missing"])
+    }
+
     // MARK: - Schedules
 
     static func schedule(period: ExportSchedule.Period, hour: Int64, weekday: Int64 = 1) -> ExportSchedule {

@@ -192,6 +192,26 @@ struct ExportTaskStore {
         return paths
     }
 
+    // MARK: - Invariants
+
+    /// Rows that break the task life cycle: running without a lease, succeeded without a file size or expiry, a
+    /// schedule's period exported twice is prevented by the unique key and not checked here.
+    func lifecycleViolations() throws -> [String] {
+        var violations: [String] = []
+        for row in try db.query("SELECT id FROM exports_tasks WHERE status = 'running' AND (lease_owner IS NULL OR lease_until_s IS NULL)") {
+            violations.append("export task \(row.int(0)) is running without a lease")
+        }
+        for row in try db.query("SELECT id FROM exports_tasks WHERE status = 'succeeded' AND (file_size IS NULL OR expires_s IS NULL)") {
+            violations.append("export task \(row.int(0)) succeeded without a file size or expiry")
+        }
+        return violations
+    }
+
+    /// Succeeded tasks' ids and relative file paths (their files must exist).
+    func succeededFiles() throws -> [(id: Int64, path: String)] {
+        try db.query("SELECT id, file_path FROM exports_tasks WHERE status = 'succeeded' ORDER BY id").map { ($0.int(0), $0.string(1)) }
+    }
+
     // MARK: - Secret
 
     /// The named secret, created from `candidate` the first time (whoever inserts first wins; everyone reads that one).
