@@ -30,9 +30,12 @@ let package = Package(
         .target(name: "Factors", dependencies: ["Core", "HTTP", "Persistence", "Platform", "Auth", "Projects", "Devices"], path: "Modules/Factors"),
         .target(name: "Alerts", dependencies: ["Core", "HTTP", "Persistence", "Platform", "Auth", "Projects", "Devices", "Factors", "COpenSSL"],
                 path: "Modules/Alerts"),
+        .target(name: "Exports", dependencies: ["Core", "HTTP", "Persistence", "Platform", "Auth", "Projects", "Devices", "Factors", "COpenSSL"],
+                path: "Modules/Exports"),
 
         // Apps: thin composition roots.
-        .target(name: "Composition", dependencies: ["Core", "Platform", "Auth", "Projects", "Devices", "Factors", "Alerts"], path: "Apps/Composition"),
+        .target(name: "Composition", dependencies: ["Core", "Platform", "Auth", "Projects", "Devices", "Factors", "Alerts", "Exports"],
+                path: "Apps/Composition"),
         .executableTarget(name: "api-server", dependencies: ["Platform", "Composition"], path: "Apps/api-server"),
         .executableTarget(name: "admin-cli", dependencies: ["Platform", "Composition"], path: "Apps/admin-cli"),
         .executableTarget(name: "scheduler", dependencies: ["Platform", "Composition"], path: "Apps/scheduler"),
@@ -42,7 +45,7 @@ let package = Package(
 
         // Tests.
         .target(name: "TestSupport", dependencies: ["Core", "HTTP", "Persistence", "Platform"], path: "Tests/TestSupport"),
-        .target(name: "DomainTestSupport", dependencies: ["Composition", "Alerts", "Auth", "Projects", "Devices", "Factors", "Platform", "Persistence", "HTTP", "Core",
+        .target(name: "DomainTestSupport", dependencies: ["Composition", "Alerts", "Exports", "Auth", "Projects", "Devices", "Factors", "Platform", "Persistence", "HTTP", "Core",
                                                          "TestSupport"], path: "Tests/DomainTestSupport"),
         .testTarget(name: "CoreTests", dependencies: ["Core", "TestSupport"], path: "Tests/CoreTests"),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Core", "TestSupport"], path: "Tests/HTTPTests"),
@@ -52,9 +55,11 @@ let package = Package(
         .testTarget(name: "DevicesTests", dependencies: ["DomainTestSupport", "Devices", "Projects", "Auth", "Platform", "Persistence", "Core", "TestSupport"], path: "Tests/DevicesTests"),
         .testTarget(name: "AlertsTests", dependencies: ["DomainTestSupport", "Alerts", "Factors", "Devices", "Projects", "Auth", "Platform", "Persistence",
                                                         "Core", "TestSupport"], path: "Tests/AlertsTests"),
+        .testTarget(name: "ExportsTests", dependencies: ["DomainTestSupport", "Exports", "Factors", "Devices", "Projects", "Auth", "Platform", "Persistence",
+                                                         "Core", "TestSupport"], path: "Tests/ExportsTests"),
         .testTarget(name: "FactorsTests", dependencies: ["DomainTestSupport", "Factors", "Devices", "Projects", "Auth", "Platform", "Persistence", "Core", "TestSupport"], path: "Tests/FactorsTests"),
         // Route logic in-process (the platform's responder, no sockets), then wiring through the real binaries.
-        .testTarget(name: "RouteTests", dependencies: ["DomainTestSupport", "Core", "TestSupport"], path: "Tests/RouteTests"),
+        .testTarget(name: "RouteTests", dependencies: ["DomainTestSupport", "Exports", "Core", "TestSupport"], path: "Tests/RouteTests"),
         .testTarget(name: "EndToEndTests", dependencies: ["Core", "TestSupport"], path: "Tests/EndToEndTests"),
     ],
     swiftLanguageModes: [.v6]

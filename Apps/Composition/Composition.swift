@@ -2,6 +2,7 @@ import Alerts
 import Auth
 import Core
 import Devices
+import Exports
 import Factors
 import Platform
 import Projects
@@ -14,6 +15,7 @@ public struct Composition: Sendable {
     public let devices: DevicesModule
     public let factors: FactorsModule
     public let alerts: AlertsModule
+    public let exports: ExportsModule
 
     public init(context: PlatformContext) {
         auth = AuthModule(context: context)
@@ -21,9 +23,10 @@ public struct Composition: Sendable {
         devices = DevicesModule(context: context, auth: auth.service, projects: projects.service)
         factors = FactorsModule(context: context, auth: auth.service, devices: devices.service)
         alerts = AlertsModule(context: context, auth: auth.service, projects: projects.service, devices: devices.service, factors: factors.service)
+        exports = ExportsModule(context: context, auth: auth.service, projects: projects.service, devices: devices.service, factors: factors.service)
         projects.service.setDeviceCounter(devices.service)
         devices.service.setFactorInfo(factors.service)
     }
 
-    public var modules: [any PlatformModule] { [auth, projects, devices, factors, alerts] }
+    public var modules: [any PlatformModule] { [auth, projects, devices, factors, alerts, exports] }
 }

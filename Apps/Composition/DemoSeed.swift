@@ -2,6 +2,7 @@ import Alerts
 import Auth
 import Core
 import Devices
+import Exports
 import Factors
 import Foundation
 import Projects
@@ -69,11 +70,22 @@ extension Composition {
             }
             pointCount += try devices.service.ingest(projectID: project, pk: pk, caller: caller, body: .array(points)).accepted
         }
+        // One finished export of the first greenhouse device's last day (written now, in this process) and a daily schedule.
+        let greenhouse = try devices.service.devices(inProject: projects.service.resolve("greenhouse-alpha", for: caller, access: .read).pk)
+        let (_, task) = try exports.service.create(projectID: "greenhouse-alpha", caller: caller,
+                                                   ExportRequest(devicePK: greenhouse.first?.id, startTime: now - 86_400, endTime: now + 1))
+        let exported = try exports.runner.run(taskID: task.id)
+        var daily = ScheduleInput()
+        daily.name = "Greenhouse daily"
+        daily.period = .daily
+        daily.hour = 1
+        _ = try exports.service.createSchedule(projectID: "greenhouse-alpha", caller: caller, daily)
         let alertCount = try seedDemoAlerts(caller: caller, freezer: provisioned[3], clock: clock)
         return [
             "demo: organization demo, login demo / demo-password, token \(token.secret)",
             "demo: \(alertCount) alerts, receivers per channel in cold-chain-east (messages go to data/notifications.log)",
             "demo: \(projectsSeeded.count) projects, \(fleet.count) devices, \(factorCount) factors, \(pointCount) telemetry points",
+            "demo: export \(task.id) \(exported ? "succeeded" : "failed"), and a daily export schedule in greenhouse-alpha",
             "demo: device keys in \(keysPath) (device-simulator --devices \(keysPath))",
         ]
     }

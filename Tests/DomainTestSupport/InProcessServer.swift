@@ -10,6 +10,7 @@ import TestSupport
 /// `databasePath` meanwhile, as with the real server.
 public final class InProcessServer: APIServer, @unchecked Sendable {
     public let platform: Platform
+    public let composition: Composition
     public let responder: APIResponder
     public let databasePath: String
     public let adminToken: String?
@@ -22,7 +23,7 @@ public final class InProcessServer: APIServer, @unchecked Sendable {
                       "auth.pbkdf2_iterations": "1000"]
         values.merge(config) { _, new in new }
         let context = try PlatformContext.open(config: Config(values))
-        let composition = Composition(context: context)
+        composition = Composition(context: context)
         platform = Platform(context: context, modules: composition.modules)
         try platform.validateConfiguration()
         try platform.migrate()

@@ -3,6 +3,7 @@ import Auth
 import Composition
 import Core
 import Devices
+import Exports
 import Factors
 import Foundation
 import Persistence
@@ -52,6 +53,8 @@ open class PlatformFixture: @unchecked Sendable {
     public var devices: DeviceService { devicesModule.service }
     public var factors: FactorService { factorsModule.service }
     public var alerts: AlertService { alertsModule.service }
+    public var exportsModule: ExportsModule { composition.exports }
+    public var exports: ExportService { exportsModule.service }
 
     public var clock: ManualClock { test.clock }
     public var db: DatabasePool { test.context.db }

@@ -24,6 +24,15 @@ import TestSupport
         let latest = try client.get("/api/v2/projects/greenhouse-alpha/devices/\(first)/data/")
         #expect(latest.json.arrayValue?.first?["temp"] != nil)   // factor names as keys
         #expect(devices.json["results"]?.arrayValue?.first?["has_thresholds"] == .bool(true))
+        let exports = try client.get("/api/v2/projects/greenhouse-alpha/data-download-tasks/")
+        let export = try #require(exports.json["results"]?.arrayValue?.first)
+        #expect(export["status"] == .string("succeeded"))
+        #expect(export["row_count"] == .number(288))
+        let link = try client.get("/api/v2/projects/greenhouse-alpha/data-download-tasks/\(export["id"]!.int64Value!)/download/")
+        let file = try HTTPTestClient(port: server.port).request("GET", link.header("Location") ?? "-", token: .some(nil))
+        #expect(file.text.split(separator: "\r\n").count == 289)
+        let schedules = try client.get("/api/v2/projects/greenhouse-alpha/data-download-schedules/")
+        #expect(schedules.json.arrayValue?.first?["period"] == .string("daily"))
         // Alerts: a threshold alert in the cold chain with one notification per enabled receiver, a test alert.
         #expect(server.outputLines.contains { $0.hasPrefix("demo: 2 alerts") })
         let cold = try client.get("/api/v2/projects/cold-chain-east/alert/items/current/").json.arrayValue ?? []

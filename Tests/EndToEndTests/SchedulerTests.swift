@@ -7,7 +7,7 @@ import TestSupport
 /// trash retention, graceful stop; and `admin-cli purge --telemetry-older-than`.
 @Suite(.serialized) struct SchedulerTests {
     static let jobs = ["projects.purge-trash", "devices.expire-commands", "devices.telemetry-retention", "alerts.deliver-notifications",
-                       "alerts.detect-offline"]
+                       "alerts.detect-offline", "exports.run"]
 
     func status(_ database: String) throws -> [String: Int64] {
         let result = try runProgram("scheduler", ["--db", database, "status", "--json"])

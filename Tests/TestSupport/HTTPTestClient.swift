@@ -123,8 +123,9 @@ public final class HTTPTestClient: @unchecked Sendable {
             response = .error(error)   // what the server answers for a target it cannot decode
         }
         var fields = response.headers.fields.map { ($0.name, $0.value) }
-        if method != "HEAD" { fields.append(("Content-Length", String(response.body.count))) }
-        return TestResponse(status: response.status, headers: fields, body: method == "HEAD" ? [] : response.body)
+        fields.append(("Content-Length", String(response.bodyLength)))
+        let body = response.file?.bytes() ?? response.body
+        return TestResponse(status: response.status, headers: fields, body: method == "HEAD" ? [] : body)
     }
 
     public func get(_ path: String) throws -> TestResponse { try request("GET", path) }

@@ -10,6 +10,8 @@ public struct ConfigKey: Sendable {
         case duration
         case boolean
         case choice([String])
+        /// Any non-empty text (paths).
+        case text
     }
 
     public let name: String
@@ -39,6 +41,8 @@ extension Config {
                 guard ["1", "0", "true", "false", "yes", "no", "on", "off"].contains(value.lowercased()) else {
                     return "\(key.name)=\(value): must be true or false"
                 }
+            case .text:
+                guard !value.isEmpty else { return "\(key.name): must not be empty" }
             case .choice(let options):
                 guard options.contains(where: { $0.caseInsensitiveCompare(value) == .orderedSame }) else {
                     return "\(key.name)=\(value): must be one of \(options.joined(separator: ", "))"

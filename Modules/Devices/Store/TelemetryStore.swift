@@ -114,3 +114,29 @@ struct TelemetryStore {
         return db.changes
     }
 }
+
+extension TelemetryStore {
+    /// The series of a device in one project and organization, by agri_id (what an export walks).
+    func series(devicePK: Int64, projectPK: Int64, organizationID: Int64) throws -> [(id: Int64, agriID: String)] {
+        try db.query("""
+            SELECT id, agri_id FROM telemetry_series WHERE device_pk = ? AND project_pk = ? AND organization_id = ? ORDER BY agri_id, id
+            """, [devicePK, projectPK, organizationID]).map { ($0.int(0), $0.string(1)) }
+    }
+
+    /// How many points of `series` lie in `[start, end)`.
+    func pointCount(series: Int64, start: Int64, end: Int64) throws -> Int64 {
+        try db.queryOne("SELECT COUNT(*) FROM telemetry_points WHERE series_id = ? AND t >= ? AND t < ?", [series, start, end])?.int(0) ?? 0
+    }
+
+    /// One keyset page of a series: points with `after < t < end` (and `t >= start`), in time order, into `page`.
+    func page(series: Int64, start: Int64, end: Int64, after: Int64?, limit: Int, into page: inout [(t: Int64, value: Double)]) throws {
+        page.removeAll(keepingCapacity: true)
+        let from = after.map { max($0 + 1, start) } ?? start
+        guard from < end else { return }
+        try db.forEach("SELECT t, value FROM telemetry_points WHERE series_id = ? AND t >= ? AND t < ? ORDER BY t LIMIT ?",
+                       [series, from, end, limit]) { row in
+            page.append((row.int(0), row.double(1)))
+            return true
+        }
+    }
+}

@@ -46,7 +46,7 @@ public struct APIResponder: HTTPResponder {
             line.append("path", .string(request.path))
             line.append("route", .string(route))
             line.append("status", .int(response.status))
-            line.append("bytes", .int(response.body.count))
+            line.append("bytes", .int(response.bodyLength))
             line.append("duration_ms", .number((seconds * 100_000).rounded() / 100))
             line.append("remote", .string(request.remoteAddress))
             logger.writeLine(JSONWriter.bytes(.object(line)))

@@ -22,6 +22,10 @@ final class Connection {
     var body: [UInt8] = []
     var output: [UInt8] = []
     var outputOffset = 0
+    /// A file body still being streamed after `output` (see `EventLoop.refill`).
+    var file: FileBody?
+    var filePosition: Int64 = 0
+    var fileRemaining: Int64 = 0
     /// A response is in `output`; when it is flushed the next request may be parsed.
     var responsePending = false
     var interest = Interest.read
@@ -42,7 +46,7 @@ final class Connection {
         self.lastActivity = now
     }
 
-    var hasPendingOutput: Bool { outputOffset < output.count }
+    var hasPendingOutput: Bool { outputOffset < output.count || fileRemaining > 0 }
 
     /// The interest the current state needs.
     var desiredInterest: Interest {

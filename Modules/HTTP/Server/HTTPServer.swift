@@ -62,7 +62,7 @@ public final class HTTPServer: Sendable {
     }
 
     /// Runs on a worker thread: builds the `Request`, calls the responder, encodes the answer.
-    func handle(head: RequestHead, body: [UInt8], remoteAddress: String) -> (bytes: [UInt8], keepAlive: Bool) {
+    func handle(head: RequestHead, body: [UInt8], remoteAddress: String) -> (bytes: [UInt8], file: FileBody?, keepAlive: Bool) {
         var response: Response
         do {
             var request = try Request(method: head.method, target: head.target, version: head.version, headers: head.headers, body: body)
@@ -73,7 +73,9 @@ public final class HTTPServer: Sendable {
         }
         let closeRequested = response.headers["Connection"]?.lowercased() == "close"
         let keepAlive = head.keepAlive && !closeRequested && !shutdownRequested.load(ordering: .relaxed)
-        return (ResponseEncoder.encode(response, headRequest: head.method == .head, keepAlive: keepAlive, version: head.version), keepAlive)
+        let isHead = head.method == .head
+        return (ResponseEncoder.encode(response, headRequest: isHead, keepAlive: keepAlive, version: head.version),
+                ResponseEncoder.fileToSend(response, headRequest: isHead), keepAlive)
     }
 }
 
@@ -84,6 +86,8 @@ final class EventLoop: @unchecked Sendable {
         let fd: Int32
         let id: UInt64
         let bytes: [UInt8]
+        /// Streamed after `bytes` (a file body).
+        let file: FileBody?
         let keepAlive: Bool
     }
 
@@ -321,8 +325,8 @@ final class EventLoop: @unchecked Sendable {
         let remote = connection.remoteAddress
         let server = self.server
         server.workers.submit { [self] in
-            let (bytes, keepAlive) = server.handle(head: head, body: body, remoteAddress: remote)
-            complete(Completion(fd: fd, id: id, bytes: bytes, keepAlive: keepAlive))
+            let (bytes, file, keepAlive) = server.handle(head: head, body: body, remoteAddress: remote)
+            complete(Completion(fd: fd, id: id, bytes: bytes, file: file, keepAlive: keepAlive))
         }
     }
 
@@ -335,6 +339,11 @@ final class EventLoop: @unchecked Sendable {
             inFlight -= 1
             guard let connection = connection(completion.fd), connection.id == completion.id else { continue }
             connection.output.append(contentsOf: completion.bytes)
+            if let file = completion.file, file.length > 0 {
+                connection.file = file
+                connection.filePosition = file.offset
+                connection.fileRemaining = file.length
+            }
             connection.responsePending = true
             connection.phase = completion.keepAlive ? .reading : .closingAfterWrite
             connection.lastActivity = now
@@ -361,6 +370,13 @@ final class EventLoop: @unchecked Sendable {
     @discardableResult
     private func flush(_ connection: Connection) -> Bool {
         while connection.hasPendingOutput {
+            if connection.outputOffset >= connection.output.count {
+                // A file body: the next chunk, read only once the socket took the previous one (memory stays one chunk).
+                guard refill(connection) else {
+                    close(connection)
+                    return false
+                }
+            }
             let count = connection.output.withUnsafeBytes { raw in
                 send(connection.fd, raw.baseAddress! + connection.outputOffset, raw.count - connection.outputOffset, Int32(MSG_NOSIGNAL))
             }
@@ -382,6 +398,24 @@ final class EventLoop: @unchecked Sendable {
         updateInterest(connection)
         return true
     }
+
+    /// Replaces the drained output with the next chunk of the connection's file body; false when the file cannot
+    /// be read (it shrank or failed): the response cannot be completed and the connection must close.
+    private func refill(_ connection: Connection) -> Bool {
+        guard let file = connection.file, connection.fileRemaining > 0 else { return false }
+        let chunk = Int(min(connection.fileRemaining, Int64(Self.fileChunk)))
+        if connection.output.count != chunk { connection.output = [UInt8](repeating: 0, count: chunk) }
+        let count = connection.output.withUnsafeMutableBytes { file.read(into: $0.baseAddress!, count: chunk, at: connection.filePosition) }
+        guard count > 0 else { return false }
+        if count < chunk { connection.output.removeLast(chunk - count) }
+        connection.outputOffset = 0
+        connection.filePosition += Int64(count)
+        connection.fileRemaining -= Int64(count)
+        if connection.fileRemaining == 0 { connection.file = nil }   // closes the descriptor once the last copy goes
+        return true
+    }
+
+    static let fileChunk = 128 * 1024
 
     /// A request that cannot be parsed: answer once with the matching status, then close.
     private func fail(_ connection: Connection, _ error: HTTPParserError, now: Double) {

@@ -2,7 +2,8 @@ import Foundation
 import Synchronization
 
 /// Serializes responses: status line, the handler's headers, then `Date`, `Content-Length` and
-/// `Connection` as the connection needs them. HEAD answers keep the length but carry no body.
+/// `Connection` as the connection needs them. HEAD answers keep the length but carry no body. A file body is not
+/// encoded here: the connection streams it after these bytes (`fileToSend`).
 enum ResponseEncoder {
     static func encode(_ response: Response, headRequest: Bool, keepAlive: Bool, version: HTTPVersion) -> [UInt8] {
         var text = "HTTP/1.1 \(response.status) \(Response.reason(for: response.status))\r\n"
@@ -17,7 +18,7 @@ enum ResponseEncoder {
         }
         text += "Date: \(HTTPDate.now())\r\n"
         let bodyAllowed = response.status >= 200 && response.status != 204 && response.status != 304
-        if bodyAllowed { text += "Content-Length: \(response.body.count)\r\n" }
+        if bodyAllowed { text += "Content-Length: \(response.bodyLength)\r\n" }
         if !keepAlive {
             text += "Connection: close\r\n"
         } else if version == .http1_0 {
@@ -25,8 +26,14 @@ enum ResponseEncoder {
         }
         text += "\r\n"
         var bytes = Array(text.utf8)
-        if bodyAllowed, !headRequest { bytes.append(contentsOf: response.body) }
+        if bodyAllowed, !headRequest, response.file == nil { bytes.append(contentsOf: response.body) }
         return bytes
+    }
+
+    /// The file whose bytes follow the encoded head, when the response has one and a body is sent.
+    static func fileToSend(_ response: Response, headRequest: Bool) -> FileBody? {
+        let bodyAllowed = response.status >= 200 && response.status != 204 && response.status != 304
+        return bodyAllowed && !headRequest ? response.file : nil
     }
 
     static let continueLine = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)

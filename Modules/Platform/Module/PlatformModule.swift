@@ -46,11 +46,15 @@ public struct Job: Sendable {
     public let name: String
     /// Seconds between runs.
     public let interval: Double
+    /// Seconds a run's claim lasts (nil: the scheduler's default, an hour). A job whose own work is leased in its
+    /// tables (exports) uses a short one, so a killed scheduler's job is taken over soon.
+    public let lease: Double?
     public let run: @Sendable () throws -> Void
 
-    public init(name: String, interval: Double, run: @escaping @Sendable () throws -> Void) {
+    public init(name: String, interval: Double, lease: Double? = nil, run: @escaping @Sendable () throws -> Void) {
         self.name = name
         self.interval = interval
+        self.lease = lease
         self.run = run
     }
 }

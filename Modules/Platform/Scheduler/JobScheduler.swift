@@ -116,7 +116,8 @@ public final class JobScheduler: Sendable {
                 UPDATE scheduler_jobs SET lease_owner = ?, lease_until = ?, last_started_at = ?
                 WHERE name = ? AND (lease_until IS NULL OR lease_until < ?)
                   AND (last_finished_at IS NULL OR last_finished_at + ? <= ?)
-                """, [owner, now + leaseSeconds, now, job.name, now, Int64(job.interval.rounded(.up)), now])
+                """, [owner, now + (job.lease.map { Int64($0.rounded(.up)) } ?? leaseSeconds), now,
+                      job.name, now, Int64(job.interval.rounded(.up)), now])
             return db.changes == 1
         }
     }

@@ -1,0 +1,158 @@
+import Auth
+import Core
+import Foundation
+import HTTP
+import Platform
+
+extension ExportsModule {
+    /// `/api/v2/projects/{project_id}/data-download-tasks/` and `…-schedules/` (DESIGN §5.5), and the pre-signed
+    /// `/api/v2/downloads/{token}`. PUT and PATCH of a task are not registered, so the router answers 405 with `Allow`.
+    public func registerRoutes(on api: RouteGroup) {
+        let exports = service
+        let bearer = auth.bearer
+        let tasks = api.group("/projects/:project_id/data-download-tasks")
+        let taskID: @Sendable (Request) throws -> Int64 = { request in
+            try request.parameters.requireInt("task_id") { ExportError.taskNotFound(id: Int64($0) ?? 0) }
+        }
+
+        tasks.get("/", summary: "Data-download tasks, newest first (paginated; ?status=)", auth: bearer) { request, caller in
+            let page = try request.pageRequest()
+            var status: ExportTask.Status?
+            if let text = request.query["status"], !text.isEmpty {
+                guard let value = ExportTask.Status(rawValue: text) else {
+                    let names = ExportTask.Status.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw APIError.validation(field: "status", "must be one of \(names)")
+                }
+                status = value
+            }
+            let (project, result) = try exports.tasks(projectID: request.parameters.require("project_id"), caller: caller, status: status,
+                                                      page: page)
+            return .page(PageResult(count: result.count, items: result.items.map { $0.json(projectID: project.projectID) }), of: page, for: request)
+        }
+        let createSummary = "Create a data-download task {name?, device_id?, factors?, start_time, end_time?, format?}"
+        tasks.post("/", summary: createSummary, auth: bearer) { request, caller in
+            let input = try Self.exportRequest(request.json())
+            let (project, task) = try exports.create(projectID: request.parameters.require("project_id"), caller: caller, input)
+            return .created(task.json(projectID: project.projectID), location: ExportTask.path(projectID: project.projectID, id: task.id))
+        }
+        tasks.get("/:task_id/", summary: "One data-download task", auth: bearer) { request, caller in
+            let (project, task) = try exports.task(projectID: request.parameters.require("project_id"), id: taskID(request), caller: caller)
+            return .json(task.json(projectID: project.projectID))
+        }
+        tasks.delete("/:task_id/", summary: "Delete a task and its file (a running one is cancelled first)", auth: bearer) { request, caller in
+            try exports.delete(projectID: request.parameters.require("project_id"), id: taskID(request), caller: caller)
+            return .noContent
+        }
+        let cancelSummary = "Cancel a pending or running task (400 INVALID_TASK_STATE otherwise)"
+        tasks.post("/:task_id/cancel/", summary: cancelSummary, auth: bearer) { request, caller in
+            let (project, task) = try exports.cancel(projectID: request.parameters.require("project_id"), id: taskID(request), caller: caller)
+            return .json(task.json(projectID: project.projectID))
+        }
+        let downloadSummary = "302 to a pre-signed download URL valid 15 min (?redirect=false: 200 {url, expires_at})"
+        tasks.get("/:task_id/download/", summary: downloadSummary, auth: bearer) { request, caller in
+            let link = try exports.downloadLink(projectID: request.parameters.require("project_id"), id: taskID(request), caller: caller)
+            let body = JSON.object(["url": .string(link.url), "expires_at": .string(Timestamp.format(unixSeconds: link.expiresAt))])
+            if request.query["redirect"]?.lowercased() == "false" { return .json(body) }
+            var response = Response.json(body, status: 302)
+            response.headers.add("Location", link.url)
+            return response
+        }
+
+        let streamSummary = "Stream an export's file through a pre-signed link (HEAD, a single Range → 206)"
+        api.get("/downloads/:token", summary: streamSummary, auth: .anonymous) { request in
+            let (task, path) = try exports.resolveDownload(token: request.parameters.require("token"))
+            guard var file = FileBody(path: path) else { throw ExportError.gone(id: task.id, status: "missing its file") }
+            var status = 200
+            var headers: [(String, String)] = [("Accept-Ranges", "bytes"),
+                                               ("Content-Disposition", Self.contentDisposition(task.downloadName)),
+                                               ("Cache-Control", "private, no-store")]
+            if let header = request.headers["Range"], let range = try Self.byteRange(header, size: file.size) {
+                file.select(range)
+                status = 206
+                headers.append(("Content-Range", "bytes \(range.lowerBound)-\(range.upperBound)/\(file.size)"))
+            }
+            var response = Response.file(file, contentType: task.format.contentType, status: status)
+            for (name, value) in headers { response.headers.add(name, value) }
+            return response
+        }
+
+        registerScheduleRoutes(api, exports, bearer)
+    }
+
+    // MARK: - Input
+
+    static let taskFields: Set<String> = ["name", "device_id", "factors", "start_time", "end_time", "format"]
+
+    static func exportRequest(_ body: JSON) throws -> ExportRequest {
+        var reader = try FieldReader(body, allowed: taskFields, ignored: ["id", "status", "progress", "create_time"])
+        let name = reader.string("name", length: 1...200, nullable: true)
+        let devicePK = reader.object["device_id"]?.isNull == true ? nil : reader.int("device_id", range: 1...Int64.max)
+        let factors = reader.object["factors"]?.isNull == true ? nil : reader.stringArray("factors", itemLength: 1...200, maxCount: 1_000)
+        let start = time(&reader, "start_time", required: true)
+        let end = reader.object["end_time"]?.isNull == true ? nil : time(&reader, "end_time", required: false)
+        var format = ExportFormat.csv
+        if let text = reader.string("format") {
+            if let value = ExportFormat(rawValue: text) { format = value } else { reader.fail("format", "must be csv, xlsx or ndjson") }
+        }
+        if let start, let end, end <= start { reader.fail("end_time", "must be after start_time") }
+        try reader.finish()
+        return ExportRequest(name: name, devicePK: devicePK, factors: factors ?? [], startTime: start!, endTime: end, format: format)
+    }
+
+    /// Unix seconds (a number or a numeric string) or RFC 3339.
+    static func time(_ reader: inout FieldReader, _ key: String, required: Bool) -> Int64? {
+        guard let value = reader.object[key] else {
+            if required { reader.fail(key, "is required") }
+            return nil
+        }
+        let seconds: Double?
+        switch value {
+        case .number(let number): seconds = number
+        case .string(let text): seconds = Timestamp.parseFilter(text)
+        default: seconds = nil
+        }
+        guard let seconds, seconds.isFinite, seconds >= 0, seconds < 1e11 else {
+            reader.fail(key, "must be Unix seconds or an RFC 3339 time")
+            return nil
+        }
+        return Int64(seconds.rounded(.down))
+    }
+
+    /// The one range of `bytes=a-b`, `bytes=a-` or `bytes=-n` within `size`; nil for no usable header (several ranges,
+    /// another unit, malformed: the whole file is sent); 416 when it lies outside the file.
+    static func byteRange(_ header: String, size: Int64) throws -> ClosedRange<Int64>? {
+        let text = header.trimmingCharacters(in: .whitespaces)
+        guard text.lowercased().hasPrefix("bytes=") else { return nil }
+        let spec = text.dropFirst(6).trimmingCharacters(in: .whitespaces)
+        guard !spec.contains(","), let dash = spec.firstIndex(of: "-") else { return nil }
+        let first = spec[..<dash].trimmingCharacters(in: .whitespaces)
+        let last = spec[spec.index(after: dash)...].trimmingCharacters(in: .whitespaces)
+        if first.isEmpty {
+            guard let suffix = Int64(last), suffix >= 0 else { return nil }
+            guard suffix > 0, size > 0 else { throw ExportError.rangeNotSatisfiable(size: size) }
+            return max(0, size - suffix)...(size - 1)
+        }
+        guard let start = Int64(first), start >= 0 else { return nil }
+        var end = size - 1
+        if !last.isEmpty {
+            guard let value = Int64(last), value >= start else { return nil }
+            end = min(value, size - 1)
+        }
+        guard start < size else { throw ExportError.rangeNotSatisfiable(size: size) }
+        return start...end
+    }
+
+    /// `attachment; filename="ascii"; filename*=UTF-8''percent-encoded` (RFC 6266, RFC 8187).
+    static func contentDisposition(_ name: String) -> String {
+        let fallback = String(String.UnicodeScalarView(name.unicodeScalars.map { scalar -> Unicode.Scalar in
+            scalar.isASCII && scalar.value >= 0x20 && scalar.value != 0x7F && scalar != "\"" && scalar != "\\" ? scalar : "_"
+        }))
+        var encoded = ""
+        for byte in name.utf8 {
+            let safe = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                || "!#$&+-.^_`|~".utf8.contains(byte)
+            encoded += safe ? String(UnicodeScalar(byte)) : String(format: "%%%02X", byte)
+        }
+        return "attachment; filename=\"\(fallback)\"; filename*=UTF-8''\(encoded)"
+    }
+}
