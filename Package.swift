@@ -30,9 +30,11 @@ let package = Package(
         .target(name: "Factors", dependencies: ["Core", "HTTP", "Persistence", "Platform", "Auth", "Projects", "Devices"], path: "Modules/Factors"),
         .target(name: "Alerts", dependencies: ["Core", "HTTP", "Persistence", "Platform", "Auth", "Projects", "Devices", "Factors", "COpenSSL"],
                 path: "Modules/Alerts"),
+        // Compatibility dialects (EVRYTHNG, UFDL): routes over Projects and Auth, no tables of their own.
+        .target(name: "Compat", dependencies: ["Core", "HTTP", "Platform", "Auth", "Projects"], path: "Modules/Compat"),
 
         // Apps: thin composition roots.
-        .target(name: "Composition", dependencies: ["Core", "Platform", "Auth", "Projects", "Devices", "Factors", "Alerts"], path: "Apps/Composition"),
+        .target(name: "Composition", dependencies: ["Core", "Platform", "Auth", "Projects", "Devices", "Factors", "Alerts", "Compat"], path: "Apps/Composition"),
         .executableTarget(name: "api-server", dependencies: ["Platform", "Composition"], path: "Apps/api-server"),
         .executableTarget(name: "admin-cli", dependencies: ["Platform", "Composition"], path: "Apps/admin-cli"),
         .executableTarget(name: "scheduler", dependencies: ["Platform", "Composition"], path: "Apps/scheduler"),
@@ -52,6 +54,7 @@ let package = Package(
         .testTarget(name: "DevicesTests", dependencies: ["DomainTestSupport", "Devices", "Projects", "Auth", "Platform", "Persistence", "Core", "TestSupport"], path: "Tests/DevicesTests"),
         .testTarget(name: "AlertsTests", dependencies: ["DomainTestSupport", "Alerts", "Factors", "Devices", "Projects", "Auth", "Platform", "Persistence",
                                                         "Core", "TestSupport"], path: "Tests/AlertsTests"),
+        .testTarget(name: "CompatTests", dependencies: ["Compat", "Projects", "Auth", "Core"], path: "Tests/CompatTests"),
         .testTarget(name: "FactorsTests", dependencies: ["DomainTestSupport", "Factors", "Devices", "Projects", "Auth", "Platform", "Persistence", "Core", "TestSupport"], path: "Tests/FactorsTests"),
         // Route logic in-process (the platform's responder, no sockets), then wiring through the real binaries.
         .testTarget(name: "RouteTests", dependencies: ["DomainTestSupport", "Core", "TestSupport"], path: "Tests/RouteTests"),

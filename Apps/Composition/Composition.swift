@@ -1,5 +1,6 @@
 import Alerts
 import Auth
+import Compat
 import Core
 import Devices
 import Factors
@@ -14,6 +15,7 @@ public struct Composition: Sendable {
     public let devices: DevicesModule
     public let factors: FactorsModule
     public let alerts: AlertsModule
+    public let compat: CompatModule
 
     public init(context: PlatformContext) {
         auth = AuthModule(context: context)
@@ -21,9 +23,10 @@ public struct Composition: Sendable {
         devices = DevicesModule(context: context, auth: auth.service, projects: projects.service)
         factors = FactorsModule(context: context, auth: auth.service, devices: devices.service)
         alerts = AlertsModule(context: context, auth: auth.service, projects: projects.service, devices: devices.service, factors: factors.service)
+        compat = CompatModule(projects: projects.service, auth: auth.service)
         projects.service.setDeviceCounter(devices.service)
         devices.service.setFactorInfo(factors.service)
     }
 
-    public var modules: [any PlatformModule] { [auth, projects, devices, factors, alerts] }
+    public var modules: [any PlatformModule] { [auth, projects, devices, factors, alerts, compat] }
 }
