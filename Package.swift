@@ -32,9 +32,11 @@ let package = Package(
                 path: "Modules/Alerts"),
         .target(name: "Exports", dependencies: ["Core", "HTTP", "Persistence", "Platform", "Auth", "Projects", "Devices", "Factors", "COpenSSL"],
                 path: "Modules/Exports"),
+        // Compatibility dialects (EVRYTHNG, UFDL): routes over Projects and Auth, no tables of their own.
+        .target(name: "Compat", dependencies: ["Core", "HTTP", "Platform", "Auth", "Projects"], path: "Modules/Compat"),
 
         // Apps: thin composition roots.
-        .target(name: "Composition", dependencies: ["Core", "Platform", "Auth", "Projects", "Devices", "Factors", "Alerts", "Exports"],
+        .target(name: "Composition", dependencies: ["Core", "Platform", "Auth", "Projects", "Devices", "Factors", "Alerts", "Exports", "Compat"],
                 path: "Apps/Composition"),
         .executableTarget(name: "api-server", dependencies: ["Platform", "Composition"], path: "Apps/api-server"),
         .executableTarget(name: "admin-cli", dependencies: ["Platform", "Composition"], path: "Apps/admin-cli"),
@@ -57,6 +59,7 @@ let package = Package(
                                                         "Core", "TestSupport"], path: "Tests/AlertsTests"),
         .testTarget(name: "ExportsTests", dependencies: ["DomainTestSupport", "Exports", "Factors", "Devices", "Projects", "Auth", "Platform", "Persistence",
                                                          "Core", "TestSupport"], path: "Tests/ExportsTests"),
+        .testTarget(name: "CompatTests", dependencies: ["Compat", "Projects", "Auth", "Core"], path: "Tests/CompatTests"),
         .testTarget(name: "FactorsTests", dependencies: ["DomainTestSupport", "Factors", "Devices", "Projects", "Auth", "Platform", "Persistence", "Core", "TestSupport"], path: "Tests/FactorsTests"),
         // Route logic in-process (the platform's responder, no sockets), then wiring through the real binaries.
         .testTarget(name: "RouteTests", dependencies: ["DomainTestSupport", "Exports", "Core", "TestSupport"], path: "Tests/RouteTests"),

@@ -1,5 +1,6 @@
 import Alerts
 import Auth
+import Compat
 import Core
 import Devices
 import Exports
@@ -16,6 +17,7 @@ public struct Composition: Sendable {
     public let factors: FactorsModule
     public let alerts: AlertsModule
     public let exports: ExportsModule
+    public let compat: CompatModule
 
     public init(context: PlatformContext) {
         auth = AuthModule(context: context)
@@ -24,9 +26,10 @@ public struct Composition: Sendable {
         factors = FactorsModule(context: context, auth: auth.service, devices: devices.service)
         alerts = AlertsModule(context: context, auth: auth.service, projects: projects.service, devices: devices.service, factors: factors.service)
         exports = ExportsModule(context: context, auth: auth.service, projects: projects.service, devices: devices.service, factors: factors.service)
+        compat = CompatModule(projects: projects.service, auth: auth.service)
         projects.service.setDeviceCounter(devices.service)
         devices.service.setFactorInfo(factors.service)
     }
 
-    public var modules: [any PlatformModule] { [auth, projects, devices, factors, alerts, exports] }
+    public var modules: [any PlatformModule] { [auth, projects, devices, factors, alerts, exports, compat] }
 }

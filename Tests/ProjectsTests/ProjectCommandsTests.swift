@@ -73,7 +73,7 @@ import TestSupport
 
     @Test func migrationsAreNamedAndAppendOnly() throws {
         let fixture = try ProjectsFixture()
-        #expect(fixture.module.migrations.map(\.name) == ["projects.001.create-projects"])
+        #expect(fixture.module.migrations.map(\.name) == ["projects.001.create-projects", "projects.002.schedule-and-short-domains"])
         #expect(try fixture.test.context.db.appliedMigrations().contains("projects.001.create-projects"))
         #expect(try fixture.platform.migrate().isEmpty)
     }

@@ -39,5 +39,10 @@ enum AuthMigrations {
             ALTER TABLE api_tokens ADD COLUMN parent_id INTEGER;
             CREATE INDEX api_tokens_by_parent ON api_tokens(parent_id);
             """),
+        // Session tokens of the UFDL dialect (seed 004): short-lived `access` tokens and `refresh` tokens, which are good
+        // only for minting access tokens. Every earlier token is an ordinary `api` token.
+        Migration("auth.003.token-kinds", """
+            ALTER TABLE api_tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'api' CHECK (kind IN ('api', 'access', 'refresh'));
+            """),
     ]
 }

@@ -110,3 +110,9 @@ public enum AuthPatterns {
 
     static func isLowerAlnum(_ b: UInt8) -> Bool { (b >= 97 && b <= 122) || (b >= 48 && b <= 57) }
 }
+
+/// What a token is for: an ordinary API token, or one of the UFDL dialect's session pair (a short-lived `access`
+/// token, and a `refresh` token good for nothing but minting access tokens).
+public enum TokenKind: String, Sendable {
+    case api, access, refresh
+}

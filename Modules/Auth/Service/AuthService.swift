@@ -16,6 +16,9 @@ public final class AuthService: Sendable {
     let loginLimiter: RateLimiter
     /// Failed logins per address, whatever the username (a higher bound: several users may share an address).
     let addressLimiter: RateLimiter
+    /// Lifetimes of the UFDL dialect's session tokens (`auth.access_token_ttl` 5 min, `auth.refresh_token_ttl` 8 h).
+    public let accessTokenLifetime: Double
+    public let refreshTokenLifetime: Double
     private let dummyHash = Mutex<String?>(nil)
 
     public init(context: PlatformContext) {
@@ -25,6 +28,8 @@ public final class AuthService: Sendable {
         logger = context.logger
         iterations = max(1, context.config.int("auth.pbkdf2_iterations", default: PasswordHasher.defaultIterations))
         loginTokenLifetime = context.config.seconds("auth.login_token_ttl", default: 30 * 86_400)
+        accessTokenLifetime = context.config.seconds("auth.access_token_ttl", default: 300)
+        refreshTokenLifetime = context.config.seconds("auth.refresh_token_ttl", default: 8 * 3600)
         let window = context.config.seconds("auth.login_window", default: 900)
         loginLimiter = RateLimiter(maxFailures: context.config.int("auth.login_max_failures", default: 5), window: window, clock: context.clock)
         addressLimiter = RateLimiter(maxFailures: context.config.int("auth.login_max_failures_per_address", default: 50), window: window,
@@ -37,22 +42,72 @@ public final class AuthService: Sendable {
 
     /// Authenticates a bearer token (the route layer takes it from `Authorization: Bearer …`).
     /// Missing, malformed, unknown, expired or revoked → 401.
+    /// A refresh token (UFDL dialect) is refused here: it is good only for `refreshSession`.
     public func authenticate(token: String?) throws(APIError) -> Caller {
+        let (caller, kind) = try lookUp(token: token)
+        guard kind != .refresh else { throw APIError.unauthorized("A refresh token only refreshes; send its access token") }
+        return caller
+    }
+
+    /// The caller and kind of any live token (missing, unknown, expired, revoked → 401).
+    func lookUp(token: String?) throws(APIError) -> (Caller, TokenKind) {
         guard let secret = token else { throw APIError.unauthorized("Missing Authorization: Bearer <token>") }
         guard !secret.isEmpty, secret.utf8.count <= 256 else { throw APIError.unauthorized }
         let hash = Secrets.sha256Hex(secret)
-        let found: (Caller, revoked: Bool)?
+        let found: (Caller, revoked: Bool, kind: TokenKind)?
         do {
             found = try db.read { try AuthStore(db: $0).caller(tokenHash: hash) }
         } catch {
             logger.error("token lookup failed", ["error": .string(String(describing: error))])
             throw APIError.unavailable("Authentication is temporarily unavailable")
         }
-        guard let (caller, revoked) = found, !revoked else { throw APIError.unauthorized }
+        guard let (caller, revoked, kind) = found, !revoked else { throw APIError.unauthorized }
         if let expiresAt = caller.expiresAt, expiresAt <= clock.unixSeconds() {
             throw APIError.unauthorized("Token expired")
         }
-        return caller
+        return (caller, kind)
+    }
+
+    // MARK: - Session tokens (UFDL dialect)
+
+    /// Username + password → a refresh token (`auth.refresh_token_ttl`) and an access token minted from it
+    /// (`auth.access_token_ttl`); the same checks and rate limit as `login`. Both are ordinary, revocable tokens with the
+    /// user's role for all projects; revoking the refresh token revokes the access tokens minted from it.
+    public func obtainSession(username: String, password: String, clientAddress: String) throws -> (access: IssuedToken, refresh: IssuedToken) {
+        let user = try verifyCredentials(username: username, password: password, clientAddress: clientAddress)
+        let refreshExpiry = clock.unixSeconds() + Int64(refreshTokenLifetime.rounded())
+        let refresh = try store(user: user, name: "session refresh", role: user.role, allProjects: true, projects: [], expiresAt: refreshExpiry,
+                                kind: .refresh)
+        let access = try accessToken(for: user, role: user.role, parent: refresh.record)
+        return (access, refresh)
+    }
+
+    /// A live refresh token → a new access token (never outliving the refresh token). Anything else → 401.
+    public func refreshSession(refreshToken: String) throws -> IssuedToken {
+        let (caller, kind) = try lookUp(token: refreshToken)
+        guard kind == .refresh else { throw APIError.unauthorized("Not a refresh token") }
+        guard let user = try db.read({ try AuthStore(db: $0).user(id: caller.userID) }) else { throw APIError.unauthorized }
+        let parent = TokenRecord(id: caller.tokenID, name: "", userID: user.id, username: user.username, organizationID: user.organizationID,
+                                 role: caller.role, allProjects: true, projects: [], createdAt: "", expiresAt: caller.expiresAt, revokedAt: nil)
+        return try accessToken(for: user, role: caller.role, parent: parent)
+    }
+
+    /// Whether `token` is a live token of any kind (UFDL's `verify`): returns, or throws 401.
+    public func verifySession(token: String) throws {
+        _ = try lookUp(token: token)
+    }
+
+    private func accessToken(for user: User, role: Role, parent: TokenRecord) throws -> IssuedToken {
+        var expiresAt = clock.unixSeconds() + Int64(accessTokenLifetime.rounded())
+        if let limit = parent.expiresAt { expiresAt = min(expiresAt, limit) }
+        return try store(user: user, name: "session access", role: role, allProjects: true, projects: [], expiresAt: expiresAt,
+                         parentID: parent.id, kind: .access)
+    }
+
+    /// A user of the caller's organization by id (the EVRYTHNG dialect's `/operators/{id}`); another organization's → nil.
+    public func user(id: Int64, visibleTo caller: Caller) throws -> User? {
+        guard let user = try db.read({ try AuthStore(db: $0).user(id: id) }), user.organizationID == caller.organizationID else { return nil }
+        return user
     }
 
     // MARK: - Organizations and users
@@ -190,14 +245,14 @@ public final class AuthService: Sendable {
     }
 
     private func store(user: User, name: String, role: Role, allProjects: Bool, projects: [String], expiresAt: Int64?,
-                       parentID: Int64? = nil) throws -> IssuedToken {
+                       parentID: Int64? = nil, kind: TokenKind = .api) throws -> IssuedToken {
         let secret = Secrets.token()
         let hash = Secrets.sha256Hex(secret)
         let createdAt = now
         let id = try db.write { tx in
             try AuthStore(db: tx).insertToken(hash: hash, name: name, userID: user.id, organizationID: user.organizationID, role: role,
                                               allProjects: allProjects, projects: allProjects ? [] : projects, createdAt: createdAt,
-                                              expiresAt: expiresAt, parentID: parentID)
+                                              expiresAt: expiresAt, parentID: parentID, kind: kind)
         }
         let record = TokenRecord(id: id, name: name, userID: user.id, username: user.username, organizationID: user.organizationID,
                                  role: role, allProjects: allProjects, projects: allProjects ? [] : projects, createdAt: createdAt,
@@ -286,8 +341,16 @@ public final class AuthService: Sendable {
     /// Username + password → a new all-projects token with the user's role. Failures are rate limited
     /// per username and per client address (429 with `Retry-After`).
     public func login(username: String, password: String, clientAddress: String) throws -> (IssuedToken, Caller) {
-        // Counted before the check, so parallel guesses cannot exceed the limits. No key is the username alone: nobody
-        // can lock a named user out from their own address, and one busy address (a proxy) cannot lock out another.
+        let user = try verifyCredentials(username: username, password: password, clientAddress: clientAddress)
+        let issued = try issueToken(username: user.username, TokenRequest(name: "login", expiresIn: loginTokenLifetime))
+        let caller = try authenticate(token: issued.secret)
+        return (issued, caller)
+    }
+
+    /// The password check of `login` and `obtainSession`, rate limited per (client address, username) and per address
+    /// (429). Counted before the check, so parallel guesses cannot exceed the limits. No key is the username alone:
+    /// nobody can lock a named user out from their own address, and one busy address (a proxy) cannot lock out another.
+    func verifyCredentials(username: String, password: String, clientAddress: String) throws -> User {
         let pair = "login:addr:\(clientAddress):user:\(username.lowercased())"
         let address = "login:addr:\(clientAddress)"
         try addressLimiter.attempt([address])
@@ -310,9 +373,7 @@ public final class AuthService: Sendable {
         addressLimiter.forgive([address])
         loginLimiter.forgive([pair])
         loginLimiter.reset(pair)
-        let issued = try issueToken(username: user.username, TokenRequest(name: "login", expiresIn: loginTokenLifetime))
-        let caller = try authenticate(token: issued.secret)
-        return (issued, caller)
+        return user
     }
 
     private func dummyPasswordHash() -> String {

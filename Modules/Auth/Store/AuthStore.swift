@@ -68,12 +68,13 @@ struct AuthStore {
         """
 
     func insertToken(hash: String, name: String, userID: Int64, organizationID: Int64, role: Role, allProjects: Bool,
-                     projects: [String], createdAt: String, expiresAt: Int64?, parentID: Int64?) throws -> Int64 {
+                     projects: [String], createdAt: String, expiresAt: Int64?, parentID: Int64?, kind: TokenKind = .api) throws -> Int64 {
         try db.execute("""
             INSERT INTO api_tokens (token_hash, name, user_id, organization_id, role, all_projects, projects, created_at, expires_at,
-                                    parent_id)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, [hash, name, userID, organizationID, role.rawValue, allProjects, Self.encode(projects), createdAt, expiresAt, parentID])
+                                    parent_id, kind)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [hash, name, userID, organizationID, role.rawValue, allProjects, Self.encode(projects), createdAt, expiresAt, parentID,
+                  kind.rawValue])
         return db.lastInsertRowID
     }
 
@@ -107,10 +108,10 @@ struct AuthStore {
     }
 
     /// The caller behind a token hash, with its user's and organization's current state.
-    func caller(tokenHash: String) throws -> (Caller, revoked: Bool)? {
+    func caller(tokenHash: String) throws -> (Caller, revoked: Bool, kind: TokenKind)? {
         guard let row = try db.queryOne("""
             SELECT t.id, t.user_id, u.username, t.organization_id, o.slug, o.name, t.role, u.role, t.all_projects, t.projects,
-                   t.expires_at, t.revoked_at
+                   t.expires_at, t.revoked_at, t.kind
             FROM api_tokens t JOIN users u ON u.id = t.user_id JOIN organizations o ON o.id = t.organization_id
             WHERE t.token_hash = ?
             """, [tokenHash])
@@ -120,7 +121,11 @@ struct AuthStore {
         let caller = Caller(tokenID: row.int(0), userID: row.int(1), username: row.string(2), organizationID: row.int(3),
                             organizationSlug: row.string(4), organizationName: row.string(5), role: min(tokenRole, userRole),
                             allProjects: row.bool(8), projects: Self.decode(row.string(9)), expiresAt: row.optionalInt(10))
-        return (caller, row.optionalString(11) != nil)
+        return (caller, row.optionalString(11) != nil, TokenKind(rawValue: row.string(12)) ?? .api)
+    }
+
+    func user(id: Int64) throws -> User? {
+        try db.queryOne("SELECT id, organization_id, username, role, created_at FROM users WHERE id = ?", [id]).map(Self.user)
     }
 
     static func token(_ row: Row) -> TokenRecord {

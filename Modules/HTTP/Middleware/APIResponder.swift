@@ -22,16 +22,17 @@ public struct APIResponder: HTTPResponder {
         request.requestID = Self.requestID(from: request.headers["X-Request-Id"])
         var response: Response
         var route = "unmatched"
+        let errors = table.errorRenderer(for: request.path)
         switch table.match(method: request.method, path: request.path) {
         case .found(let handler, let pattern, let parameters):
             request.parameters = parameters
             request.routePattern = pattern
             route = pattern
-            response = Self.run(handler, request, logger: logger)
+            response = Self.run(handler, request, logger: logger, errors: errors)
         case .methodNotAllowed(let allow):
-            response = .error(APIError.methodNotAllowed(allow: allow))
+            response = errors.render(APIError.methodNotAllowed(allow: allow), request)
         case .notFound:
-            response = .error(APIError.notFound("No route for \(request.method) \(request.path)"))
+            response = errors.render(APIError.notFound("No route for \(request.method) \(request.path)"), request)
         }
         response.headers.set("X-Request-Id", request.requestID)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
@@ -54,8 +55,9 @@ public struct APIResponder: HTTPResponder {
         return response
     }
 
-    /// Runs a handler and maps whatever it throws to the §4 envelope. Details an error does not expose stay in the log.
-    static func run(_ handler: Handler, _ request: Request, logger: Logger) -> Response {
+    /// Runs a handler and maps whatever it throws to the §4 envelope (or the route group's own shape, `errors`).
+    /// Details an error does not expose stay in the log.
+    static func run(_ handler: Handler, _ request: Request, logger: Logger, errors: ErrorRenderer = .platform) -> Response {
         do {
             return try handler(request)
         } catch let error as any PlatformError {
@@ -63,12 +65,12 @@ public struct APIResponder: HTTPResponder {
             // any other 5xx is an internal failure whose details stay in the log.
             guard error.exposesDetail else {
                 logger.error("handler failed", ["request_id": .string(request.requestID), "error": .string(String(describing: error))])
-                return .error(APIError.internalError(requestID: request.requestID))
+                return errors.render(APIError.internalError(requestID: request.requestID), request)
             }
-            return .error(error)
+            return errors.render(error, request)
         } catch {
             logger.error("handler failed", ["request_id": .string(request.requestID), "error": .string(String(describing: error))])
-            return .error(APIError.internalError(requestID: request.requestID))
+            return errors.render(APIError.internalError(requestID: request.requestID), request)
         }
     }
 

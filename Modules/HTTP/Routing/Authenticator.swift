@@ -8,6 +8,8 @@ public enum RouteAuthentication: String, Sendable {
     case bearer
     /// `Authorization: Basic base64(device_id:device_key)` of a device (the gateway API).
     case deviceBasic
+    /// `Authorization: <token>` or `Authorization: Token <token>` (the EVRYTHNG dialect's API keys).
+    case apiKey
 }
 
 /// Turns a request into the identity a handler receives, or throws (401). The HTTP layer knows no domain:
@@ -47,6 +49,15 @@ public enum AuthorizationHeader {
               let data = Data(base64Encoded: encoded), let text = String(data: data, encoding: .utf8),
               let colon = text.firstIndex(of: ":") else { return nil }
         return (String(text[..<colon]), String(text[text.index(after: colon)...]))
+    }
+
+    /// The key of `Authorization: <key>` or `Authorization: Token <key>` (EVRYTHNG's operator API keys); a `Bearer`
+    /// value is accepted too. Nil when missing or empty.
+    public static func apiKey(_ request: Request) -> String? {
+        if let token = credentials(request, scheme: "token") ?? credentials(request, scheme: "bearer") { return token }
+        guard let header = request.headers["Authorization"]?.trimmingCharacters(in: .whitespaces), !header.isEmpty,
+              !header.contains(" ") else { return nil }
+        return header
     }
 
     private static func credentials(_ request: Request, scheme: String) -> String? {

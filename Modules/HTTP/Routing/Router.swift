@@ -29,6 +29,8 @@ public struct RouteInfo: Sendable {
 public final class Router {
     fileprivate var root = RouteNode()
     public private(set) var routes: [RouteInfo] = []
+    /// Error shapes of route groups, by path prefix (segments); the longest matching prefix wins.
+    fileprivate var renderers: [(prefix: [String], renderer: ErrorRenderer)] = []
 
     public init() {}
 
@@ -50,8 +52,15 @@ public final class Router {
         routes.append(RouteInfo(method: method, pattern: path, summary: summary, tag: tag, authentication: authenticator.scheme))
     }
 
+    /// Renders every error under `prefix` with `renderer` instead of the platform's envelope.
+    public func renderErrors(under prefix: String, with renderer: ErrorRenderer) {
+        let segments = RouteNode.segments(of: prefix)
+        renderers.removeAll { $0.prefix == segments }
+        renderers.append((segments, renderer))
+    }
+
     /// The immutable routing table.
-    public func freeze() -> RouterTable { RouterTable(root: root, routes: routes) }
+    public func freeze() -> RouterTable { RouterTable(root: root, routes: routes, renderers: renderers) }
 }
 
 /// Routes under a common prefix, handed to a module so it never sees the server.
@@ -62,6 +71,12 @@ public struct RouteGroup {
 
     public func group(_ path: String, tag: String? = nil) -> RouteGroup {
         RouteGroup(router: router, prefix: join(path), tag: tag ?? self.tag)
+    }
+
+    /// This group, with every error under its prefix (its routes' and the router's own 404/405) rendered by `renderer`.
+    public func renderingErrors(with renderer: ErrorRenderer) -> RouteGroup {
+        router.renderErrors(under: prefix, with: renderer)
+        return self
     }
 
     private func join(_ path: String) -> String {
@@ -133,6 +148,18 @@ public enum RouteMatch: Sendable {
 public struct RouterTable: Sendable {
     fileprivate let root: RouteNode
     public let routes: [RouteInfo]
+    fileprivate let renderers: [(prefix: [String], renderer: ErrorRenderer)]
+
+    /// How errors of a request to `path` are rendered: the renderer of the longest registered prefix, else the platform's.
+    public func errorRenderer(for path: String) -> ErrorRenderer {
+        guard !renderers.isEmpty else { return .platform }
+        let segments = RouteNode.segments(of: path)
+        var best: (length: Int, renderer: ErrorRenderer)?
+        for (prefix, renderer) in renderers where prefix.count <= segments.count && Array(segments.prefix(prefix.count)) == prefix {
+            if best == nil || prefix.count > best!.length { best = (prefix.count, renderer) }
+        }
+        return best?.renderer ?? .platform
+    }
 
     public func match(method: HTTPMethod, path: String) -> RouteMatch {
         let segments = RouteNode.segments(of: path)

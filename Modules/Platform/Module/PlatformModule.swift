@@ -15,6 +15,8 @@ public protocol PlatformModule: AnyObject, Sendable {
     var migrations: [Migration] { get }
     /// Adds the module's routes under the API group (`/api/v2`). Implemented in the module's `Routes/`.
     func registerRoutes(on api: RouteGroup)
+    /// Adds routes outside `/api/v2` under the server root (compatibility dialects such as `/compat/evrythng/`).
+    func registerRootRoutes(on root: RouteGroup)
     /// Subscribes the module's reactions to other modules' events.
     func subscribe(to bus: PlatformBus)
     /// Background jobs the scheduler runs.
@@ -33,6 +35,7 @@ public protocol PlatformModule: AnyObject, Sendable {
 extension PlatformModule {
     public var migrations: [Migration] { [] }
     public func registerRoutes(on api: RouteGroup) {}
+    public func registerRootRoutes(on root: RouteGroup) {}
     public func subscribe(to bus: PlatformBus) {}
     public var jobs: [Job] { [] }
     public var commands: [any CLICommand] { [] }

@@ -45,6 +45,7 @@ extension Platform {
         }
         for module in modules {
             module.registerRoutes(on: api.group("", tag: module.name))
+            module.registerRootRoutes(on: router.group("", tag: module.name))
         }
         let document = OpenAPIDocument.render(routes: router.routes)
         api.get("/openapi.json", summary: "OpenAPI 3.1 document of every route", auth: .anonymous) { _ in
@@ -83,6 +84,7 @@ enum OpenAPIDocument {
             case .none: operation.append("security", .array([]))
             case .bearer: break   // the document's default
             case .deviceBasic: operation.append("security", .array([.object(["deviceBasic": .array([])])]))
+            case .apiKey: operation.append("security", .array([.object(["apiKey": .array([])])]))
             }
             operation.append("responses", .object([
                 "default": .object(["description": .string("Success, or the error envelope {code, detail, fields}")]),
@@ -97,6 +99,8 @@ enum OpenAPIDocument {
                 "bearer": .object(["type": .string("http"), "scheme": .string("bearer")]),
                 "deviceBasic": .object(["type": .string("http"), "scheme": .string("basic"),
                                         "description": .string("device_id:device_key issued at provisioning")]),
+                "apiKey": .object(["type": .string("apiKey"), "in": .string("header"), "name": .string("Authorization"),
+                                   "description": .string("A token, raw or as `Token <token>` (the EVRYTHNG dialect)")]),
             ])]),
             "security": .array([.object(["bearer": .array([])])]),
             "paths": .object(paths),

@@ -42,5 +42,13 @@ enum ProjectMigrations {
             );
             CREATE INDEX project_identifiers_by_value ON project_identifiers(ident_key, ident_value, project_pk);
             """),
+        // Seed 002's project fields (the EVRYTHNG dialect maps them, the native API shows them too), and the index of the
+        // per-organization name check the UFDL dialect asks for.
+        Migration("projects.002.schedule-and-short-domains", """
+            ALTER TABLE projects ADD COLUMN starts_ms INTEGER;
+            ALTER TABLE projects ADD COLUMN ends_ms INTEGER;
+            ALTER TABLE projects ADD COLUMN short_domains TEXT NOT NULL DEFAULT '[]';
+            CREATE INDEX projects_by_organization_name ON projects(organization_id, name);
+            """),
     ]
 }

@@ -21,10 +21,17 @@ public struct Project: Sendable, Equatable {
     public var updatedAt: Int64
     /// Unix milliseconds when the project went to the trash; nil while active.
     public var deletedAt: Int64?
+    /// When the project starts / ends (Unix milliseconds), if set (seed 002's `startsAt` / `endsAt`).
+    public var startsAt: Int64?
+    public var endsAt: Int64?
+    /// Short domains assigned to the project (seed 002's `shortDomains`), in the client's order.
+    public var shortDomains: [String]
+    /// The creator's user id (nil for rows made by code without a user).
+    public let creatorUserID: Int64?
 
     public init(pk: Int64, projectID: String, organizationID: Int64, name: String, favorite: Bool, description: String, tags: [String],
                 customFields: JSONObject, identifiers: JSONObject, createdBy: String, createdAt: Int64, updatedAt: Int64,
-                deletedAt: Int64?) {
+                deletedAt: Int64?, startsAt: Int64? = nil, endsAt: Int64? = nil, shortDomains: [String] = [], creatorUserID: Int64? = nil) {
         self.pk = pk
         self.projectID = projectID
         self.organizationID = organizationID
@@ -38,6 +45,10 @@ public struct Project: Sendable, Equatable {
         self.createdAt = createdAt
         self.updatedAt = updatedAt
         self.deletedAt = deletedAt
+        self.startsAt = startsAt
+        self.endsAt = endsAt
+        self.shortDomains = shortDomains
+        self.creatorUserID = creatorUserID
     }
 
     /// What other modules see of it.
@@ -67,6 +78,9 @@ public struct ProjectView: Sendable, Equatable, JSONRepresentable {
         object.append("tags", .array(project.tags.map(JSON.string)))
         object.append("custom_fields", .object(project.customFields))
         object.append("identifiers", .object(project.identifiers))
+        object.append("starts_at", project.startsAt.map { .string(ProjectTime.format($0)) } ?? .null)
+        object.append("ends_at", project.endsAt.map { .string(ProjectTime.format($0)) } ?? .null)
+        object.append("short_domains", .array(project.shortDomains.map(JSON.string)))
         object.append("organization", .string(organizationSlug))
         object.append("created_by", .string(project.createdBy))
         object.append("created_at", .string(Self.time(project.createdAt)))
@@ -80,5 +94,24 @@ public struct ProjectView: Sendable, Equatable, JSONRepresentable {
     /// RFC 3339, whole seconds, UTC (DESIGN §4).
     static func time(_ milliseconds: Int64) -> String {
         Timestamp.format(unixSeconds: milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000)
+    }
+}
+
+/// Project times in the native API: RFC 3339 UTC, whole seconds unless the value carries milliseconds
+/// (`startsAt` from an EVRYTHNG client is in ms and must come back unchanged).
+public enum ProjectTime {
+    public static func format(_ milliseconds: Int64) -> String {
+        let remainder = ((milliseconds % 1000) + 1000) % 1000
+        let seconds = (milliseconds - remainder) / 1000
+        let whole = Timestamp.format(unixSeconds: seconds)
+        guard remainder != 0 else { return whole }
+        let fraction = String(remainder + 1000).dropFirst()
+        return String(whole.dropLast()) + "." + fraction + "Z"
+    }
+
+    /// RFC 3339 (any fraction, `Z` or offset) → Unix milliseconds, rounded to the millisecond.
+    public static func parse(_ text: String) -> Int64? {
+        guard let seconds = Timestamp.parse(text), seconds.isFinite, abs(seconds) < 1e13 else { return nil }
+        return Int64((seconds * 1000).rounded())
     }
 }

@@ -12,12 +12,15 @@ public enum ProjectError: PlatformError, Equatable {
     case targetOrganizationNotFound
     /// 400 `PROJECT_ALREADY_IN_ORGANIZATION`: transfer to the project's own organization (seed 000's message, verbatim).
     case alreadyInTargetOrganization
+    /// 400 `PROJECT_NAME_TAKEN`: an active project of the organization already has this name (only where a caller asks for
+    /// unique names: the UFDL dialect, seed 004).
+    case nameTaken(name: String)
 
     public var status: Int {
         switch self {
         case .notFound, .targetOrganizationNotFound: 404
         case .exists, .notInTrash: 409
-        case .alreadyInTargetOrganization: 400
+        case .alreadyInTargetOrganization, .nameTaken: 400
         }
     }
 
@@ -28,6 +31,15 @@ public enum ProjectError: PlatformError, Equatable {
         case .notInTrash: "PROJECT_NOT_IN_TRASH"
         case .targetOrganizationNotFound: "ORGANIZATION_NOT_FOUND"
         case .alreadyInTargetOrganization: "PROJECT_ALREADY_IN_ORGANIZATION"
+        case .nameTaken: "PROJECT_NAME_TAKEN"
+        }
+    }
+
+    /// The field a validation-like case concerns (dialects render it as a field error).
+    public var fields: [String: String] {
+        switch self {
+        case .nameTaken: ["name": "a project with this name already exists"]
+        default: [:]
         }
     }
 
@@ -38,6 +50,7 @@ public enum ProjectError: PlatformError, Equatable {
         case .notInTrash(let projectID): "Project \(projectID) is not in the trash"
         case .targetOrganizationNotFound: "目标组织不存在"
         case .alreadyInTargetOrganization: "项目已属于目标组织"
+        case .nameTaken(let name): "A project named \(name) already exists"
         }
     }
 }

@@ -12,6 +12,8 @@ public enum ProjectLimits {
     public static let identifierValueLength = 1...200
     public static let maxIdentifiers = 50
     public static let searchLength = 0...200
+    public static let shortDomainLength = 1...253
+    public static let maxShortDomains = 20
     /// project_ids that would collide with a literal route segment (`GET /api/v2/projects/trash/`).
     public static let reservedProjectIDs: Set<String> = ["trash"]
 
@@ -30,9 +32,14 @@ public struct ProjectDraft: Sendable, Equatable {
     public var tags: [String]
     public var customFields: JSONObject
     public var identifiers: JSONObject
+    /// Unix milliseconds.
+    public var startsAt: Int64?
+    public var endsAt: Int64?
+    public var shortDomains: [String]
 
     public init(projectID: String? = nil, name: String, favorite: Bool = false, description: String = "", tags: [String] = [],
-                customFields: JSONObject = JSONObject(), identifiers: JSONObject = JSONObject()) {
+                customFields: JSONObject = JSONObject(), identifiers: JSONObject = JSONObject(), startsAt: Int64? = nil, endsAt: Int64? = nil,
+                shortDomains: [String] = []) {
         self.projectID = projectID
         self.name = name
         self.favorite = favorite
@@ -40,6 +47,9 @@ public struct ProjectDraft: Sendable, Equatable {
         self.tags = tags
         self.customFields = customFields
         self.identifiers = identifiers
+        self.startsAt = startsAt
+        self.endsAt = endsAt
+        self.shortDomains = shortDomains
     }
 
     /// The draft as a request body; `parse(draft.json)` re-checks a draft built in code against the same rules.
@@ -52,11 +62,15 @@ public struct ProjectDraft: Sendable, Equatable {
         object.append("tags", .array(tags.map(JSON.string)))
         object.append("custom_fields", .object(customFields))
         object.append("identifiers", .object(identifiers))
+        if let startsAt { object.append("starts_at", .string(ProjectTime.format(startsAt))) }
+        if let endsAt { object.append("ends_at", .string(ProjectTime.format(endsAt))) }
+        object.append("short_domains", .array(shortDomains.map(JSON.string)))
         return .object(object)
     }
 
     /// Fields a create accepts.
-    static let writable: Set<String> = ["project_id", "name", "favorite", "description", "tags", "custom_fields", "identifiers"]
+    static let writable: Set<String> = ["project_id", "name", "favorite", "description", "tags", "custom_fields", "identifiers",
+                                        "starts_at", "ends_at", "short_domains"]
     /// Read-only fields a client may echo back; accepted and ignored (seed 000: `organization_id` is injected server-side).
     static let readOnly: Set<String> = ["id", "pk", "organization", "organization_id", "created_at", "updated_at", "created_by",
                                         "deleted_at", "device_count", "offline_device_count"]
@@ -80,9 +94,12 @@ public struct ProjectDraft: Sendable, Equatable {
         let tags = ProjectFieldRules.tags(&reader) ?? []
         let customFields = ProjectFieldRules.customFields(&reader) ?? JSONObject()
         let identifiers = ProjectFieldRules.identifiers(&reader) ?? JSONObject()
+        let startsAt = ProjectFieldRules.time(&reader, "starts_at") ?? nil
+        let endsAt = ProjectFieldRules.time(&reader, "ends_at") ?? nil
+        let shortDomains = ProjectFieldRules.shortDomains(&reader) ?? []
         try reader.finish()
         return ProjectDraft(projectID: projectID, name: name ?? "", favorite: favorite, description: description, tags: tags,
-                            customFields: customFields, identifiers: identifiers)
+                            customFields: customFields, identifiers: identifiers, startsAt: startsAt, endsAt: endsAt, shortDomains: shortDomains)
     }
 }
 
@@ -94,19 +111,28 @@ public struct ProjectChanges: Sendable, Equatable {
     public var tags: [String]?
     public var customFields: JSONObject?
     public var identifiers: JSONObject?
+    /// nil = unchanged, `.some(nil)` = cleared, else the new time (Unix milliseconds).
+    public var startsAt: Int64??
+    public var endsAt: Int64??
+    public var shortDomains: [String]?
 
     public init(name: String? = nil, favorite: Bool? = nil, description: String? = nil, tags: [String]? = nil,
-                customFields: JSONObject? = nil, identifiers: JSONObject? = nil) {
+                customFields: JSONObject? = nil, identifiers: JSONObject? = nil, startsAt: Int64?? = nil, endsAt: Int64?? = nil,
+                shortDomains: [String]? = nil) {
         self.name = name
         self.favorite = favorite
         self.description = description
         self.tags = tags
         self.customFields = customFields
         self.identifiers = identifiers
+        self.startsAt = startsAt
+        self.endsAt = endsAt
+        self.shortDomains = shortDomains
     }
 
     public var isEmpty: Bool {
         name == nil && favorite == nil && description == nil && tags == nil && customFields == nil && identifiers == nil
+            && startsAt == nil && endsAt == nil && shortDomains == nil
     }
 
     /// The changes as a PATCH body (only the fields set).
@@ -118,6 +144,9 @@ public struct ProjectChanges: Sendable, Equatable {
         if let tags { object.append("tags", .array(tags.map(JSON.string))) }
         if let customFields { object.append("custom_fields", .object(customFields)) }
         if let identifiers { object.append("identifiers", .object(identifiers)) }
+        if let startsAt { object.append("starts_at", startsAt.map { .string(ProjectTime.format($0)) } ?? .null) }
+        if let endsAt { object.append("ends_at", endsAt.map { .string(ProjectTime.format($0)) } ?? .null) }
+        if let shortDomains { object.append("short_domains", .array(shortDomains.map(JSON.string))) }
         return .object(object)
     }
 
@@ -135,6 +164,9 @@ public struct ProjectChanges: Sendable, Equatable {
         changes.tags = ProjectFieldRules.tags(&reader)
         changes.customFields = ProjectFieldRules.customFields(&reader)
         changes.identifiers = ProjectFieldRules.identifiers(&reader)
+        changes.startsAt = ProjectFieldRules.time(&reader, "starts_at")
+        changes.endsAt = ProjectFieldRules.time(&reader, "ends_at")
+        changes.shortDomains = ProjectFieldRules.shortDomains(&reader)
         try reader.finish()
         return changes
     }
@@ -148,6 +180,9 @@ public struct ProjectChanges: Sendable, Equatable {
         if let tags { result.tags = tags }
         if let customFields { result.customFields = customFields }
         if let identifiers { result.identifiers = identifiers }
+        if let startsAt { result.startsAt = startsAt }
+        if let endsAt { result.endsAt = endsAt }
+        if let shortDomains { result.shortDomains = shortDomains }
         return result
     }
 }
@@ -174,6 +209,26 @@ enum ProjectFieldRules {
         guard let tags = reader.stringArray("tags", itemLength: ProjectLimits.tagLength, maxCount: ProjectLimits.maxTags) else { return nil }
         var seen = Set<String>()
         return tags.filter { seen.insert($0).inserted }
+    }
+
+    /// An RFC 3339 time or null: nil = absent, `.some(nil)` = null (clears), else Unix milliseconds.
+    static func time(_ reader: inout FieldReader, _ key: String) -> Int64?? {
+        guard let value = reader.object[key] else { return nil }
+        if value.isNull { return .some(nil) }
+        guard let text = reader.string(key, length: 1...64) else { return nil }
+        guard let milliseconds = ProjectTime.parse(text) else {
+            reader.fail(key, "must be an RFC 3339 time such as 2024-01-08T10:00:00Z")
+            return nil
+        }
+        return .some(milliseconds)
+    }
+
+    /// Short domains keep their order; duplicates are dropped.
+    static func shortDomains(_ reader: inout FieldReader) -> [String]? {
+        guard let domains = reader.stringArray("short_domains", itemLength: ProjectLimits.shortDomainLength, maxCount: ProjectLimits.maxShortDomains)
+        else { return nil }
+        var seen = Set<String>()
+        return domains.filter { seen.insert($0).inserted }
     }
 
     static func customFields(_ reader: inout FieldReader) -> JSONObject? {

@@ -16,12 +16,13 @@ extension ProjectService {
     /// `DELETE /projects/{id}/`: an active project goes to the trash (`ProjectDeleted`: Devices unbinds its
     /// devices in the same transaction); with `hard`, or when it is already trashed, it is removed for good
     /// (`ProjectDeleted` first when it was active, then `ProjectPurged`).
+    /// With `activeOnly`, a trashed project is 404 instead of purged (the dialects' DELETE, where a trashed project is gone).
     @discardableResult
-    public func delete(_ projectID: String, hard: Bool, by caller: Caller) throws -> ProjectDeletion {
+    public func delete(_ projectID: String, hard: Bool, by caller: Caller, activeOnly: Bool = false) throws -> ProjectDeletion {
         let time = now
         return try db.write { tx -> ProjectDeletion in
             let store = ProjectStore(db: tx)
-            var project = try checked(store, projectID, caller, .write, trashed: nil)
+            var project = try checked(store, projectID, caller, .write, trashed: activeOnly ? false : nil)
             invalidateOnCommit(tx, [project], organizations: [project.organizationID])
             if !project.isTrashed {
                 project.deletedAt = time

@@ -132,6 +132,33 @@ public final class ProjectService: Sendable {
         return PageResult(count: result.count, items: try views(result.items, organizationSlug: caller.organizationSlug))
     }
 
+    /// Every project the caller may see (its organization's, only its listed ones for a scoped token), active ones and with
+    /// `includeTrashed` trashed ones too, narrowed by `filter`, in no particular order, without device counts. The
+    /// compatibility dialects order, filter further and page these in their own way.
+    public func projects(visibleTo caller: Caller, filter: ProjectFilter = ProjectFilter(), includeTrashed: Bool = false) throws -> [Project] {
+        let scope: ProjectStore.Scope = caller.allProjects ? nil : Array(Set(caller.projects)).sorted()
+        return try db.read { db in
+            let store = ProjectStore(db: db)
+            var rows = try store.list(organizationID: caller.organizationID, scope: scope, filter: filter, trashed: false,
+                                      limit: Int(Int32.max), offset: 0).items
+            if includeTrashed {
+                rows += try store.list(organizationID: caller.organizationID, scope: scope, filter: filter, trashed: true,
+                                       limit: Int(Int32.max), offset: 0).items
+            }
+            return rows
+        }
+    }
+
+    /// A project by primary key after the read check (another organization's, missing, out of scope → 404 / 403);
+    /// a trashed one only with `includeTrashed` (else 404). The UFDL dialect addresses projects by pk.
+    public func project(pk: Int64, for caller: Caller, includeTrashed: Bool) throws -> Project {
+        let found = try db.read { db in try ProjectStore(db: db).project(pk: pk) }
+        guard let project = found, includeTrashed || !project.isTrashed else { throw ProjectError.notFound(projectID: "#\(pk)") }
+        try caller.authorize(projectID: project.projectID, organizationID: project.organizationID, access: .read,
+                             notFound: ProjectError.notFound(projectID: "#\(pk)"))
+        return project
+    }
+
     /// Every active (or trashed) project of an organization, for the CLI (no scope: the operator is trusted).
     public func projects(organizationSlug: String, trashed: Bool = false) throws -> [ProjectView] {
         guard let organization = try auth.organization(slug: organizationSlug) else {
@@ -154,7 +181,8 @@ public final class ProjectService: Sendable {
 
     /// `POST /projects/`: needs manager and an all-projects token (a scoped token could not see what it created).
     /// A taken `project_id` (in any organization, trash included) → 409 `PROJECT_EXISTS`.
-    public func create(_ draft: ProjectDraft, by caller: Caller) throws -> ProjectView {
+    /// With `uniqueName`, a name already used by an active project of the organization → 400 `PROJECT_NAME_TAKEN` (UFDL).
+    public func create(_ draft: ProjectDraft, by caller: Caller, uniqueName: Bool = false) throws -> ProjectView {
         try caller.require(.manager)
         guard caller.allProjects else { throw APIError.forbidden("A token scoped to projects cannot create projects") }
         // The same rules whether the draft came from a request body or from code.
@@ -162,6 +190,9 @@ public final class ProjectService: Sendable {
         let time = now
         let project = try db.write { tx -> Project in
             let store = ProjectStore(db: tx)
+            if uniqueName, try store.nameTaken(draft.name, organizationID: caller.organizationID, excludingPK: nil) {
+                throw ProjectError.nameTaken(name: draft.name)
+            }
             var projectID = draft.projectID
             if let id = projectID {
                 if try store.exists(projectID: id) { throw ProjectError.exists(projectID: id) }
@@ -190,13 +221,17 @@ public final class ProjectService: Sendable {
     }
 
     /// `PATCH /projects/{id}/`: applies the given fields (an empty change is a no-op that keeps `updated_at`).
-    public func update(_ projectID: String, _ changes: ProjectChanges, by caller: Caller) throws -> ProjectView {
+    /// With `uniqueName`, renaming to a name another active project of the organization uses → 400 `PROJECT_NAME_TAKEN`.
+    public func update(_ projectID: String, _ changes: ProjectChanges, by caller: Caller, uniqueName: Bool = false) throws -> ProjectView {
         let changes = try ProjectChanges.parse(changes.json)
         let time = now
         let project = try db.write { tx -> Project in
             let store = ProjectStore(db: tx)
             let current = try checked(store, projectID, caller, .write, trashed: false)
             if changes.isEmpty { return current }
+            if uniqueName, let name = changes.name, try store.nameTaken(name, organizationID: current.organizationID, excludingPK: current.pk) {
+                throw ProjectError.nameTaken(name: name)
+            }
             var project = changes.applied(to: current)
             project.updatedAt = max(time, current.updatedAt)
             try store.update(project)

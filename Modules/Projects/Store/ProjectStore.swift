@@ -7,7 +7,7 @@ struct ProjectStore {
 
     private static let columns = """
         p.pk, p.project_id, p.organization_id, p.name, p.favorite, p.description, p.tags, p.custom_fields, p.identifiers,
-        p.created_by, p.created_ms, p.updated_ms, p.deleted_ms
+        p.created_by, p.created_ms, p.updated_ms, p.deleted_ms, p.starts_ms, p.ends_ms, p.short_domains, p.created_by_user_id
         """
 
     /// Which projects a list may contain: nil = every project of the organization, else only these ids.
@@ -32,6 +32,12 @@ struct ProjectStore {
             result += try db.query("SELECT \(Self.columns) FROM projects p WHERE p.pk IN (\(marks))", chunk).map(Self.project)
         }
         return result
+    }
+
+    /// Whether an active project of the organization other than `excludingPK` is named `name` (exactly).
+    func nameTaken(_ name: String, organizationID: Int64, excludingPK: Int64?) throws -> Bool {
+        try db.queryOne("SELECT 1 FROM projects WHERE organization_id = ? AND name = ? AND deleted_ms IS NULL AND pk <> ?",
+                        [organizationID, name, excludingPK ?? 0]) != nil
     }
 
     func exists(projectID: String) throws -> Bool {
@@ -90,14 +96,15 @@ struct ProjectStore {
                 at time: Int64) throws -> Project {
         try db.execute("""
             INSERT INTO projects (project_id, organization_id, name, name_folded, favorite, description, tags, custom_fields, identifiers,
-                                  created_by, created_by_user_id, created_ms, updated_ms)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                  created_by, created_by_user_id, created_ms, updated_ms, starts_ms, ends_ms, short_domains)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [projectID, organizationID, draft.name, draft.name.lowercased(), draft.favorite, draft.description,
                   Self.encode(draft.tags), JSONWriter.string(.object(draft.customFields)), JSONWriter.string(.object(draft.identifiers)),
-                  createdBy, createdByUserID, time, time])
+                  createdBy, createdByUserID, time, time, draft.startsAt, draft.endsAt, Self.encode(draft.shortDomains)])
         let project = Project(pk: db.lastInsertRowID, projectID: projectID, organizationID: organizationID, name: draft.name,
                               favorite: draft.favorite, description: draft.description, tags: draft.tags, customFields: draft.customFields,
-                              identifiers: draft.identifiers, createdBy: createdBy, createdAt: time, updatedAt: time, deletedAt: nil)
+                              identifiers: draft.identifiers, createdBy: createdBy, createdAt: time, updatedAt: time, deletedAt: nil,
+                              startsAt: draft.startsAt, endsAt: draft.endsAt, shortDomains: draft.shortDomains, creatorUserID: createdByUserID)
         try replaceIndexes(of: project)
         return project
     }
@@ -106,11 +113,12 @@ struct ProjectStore {
     func update(_ project: Project) throws {
         try db.execute("""
             UPDATE projects SET organization_id = ?, name = ?, name_folded = ?, favorite = ?, description = ?, tags = ?, custom_fields = ?,
-                                identifiers = ?, updated_ms = ?, deleted_ms = ?
+                                identifiers = ?, updated_ms = ?, deleted_ms = ?, starts_ms = ?, ends_ms = ?, short_domains = ?
             WHERE pk = ?
             """, [project.organizationID, project.name, project.name.lowercased(), project.favorite, project.description,
                   Self.encode(project.tags), JSONWriter.string(.object(project.customFields)),
-                  JSONWriter.string(.object(project.identifiers)), project.updatedAt, project.deletedAt, project.pk])
+                  JSONWriter.string(.object(project.identifiers)), project.updatedAt, project.deletedAt, project.startsAt, project.endsAt,
+                  Self.encode(project.shortDomains), project.pk])
         try replaceIndexes(of: project)
     }
 
@@ -134,7 +142,8 @@ struct ProjectStore {
         Project(pk: row.int(0), projectID: row.string(1), organizationID: row.int(2), name: row.string(3), favorite: row.bool(4),
                 description: row.string(5), tags: decodeArray(row.string(6)), customFields: decodeObject(row.string(7)),
                 identifiers: decodeObject(row.string(8)), createdBy: row.string(9), createdAt: row.int(10), updatedAt: row.int(11),
-                deletedAt: row.optionalInt(12))
+                deletedAt: row.optionalInt(12), startsAt: row.optionalInt(13), endsAt: row.optionalInt(14), shortDomains: decodeArray(row.string(15)),
+                creatorUserID: row.optionalInt(16))
     }
 
     static func encode(_ tags: [String]) -> String { JSONWriter.string(.array(tags.map(JSON.string))) }
