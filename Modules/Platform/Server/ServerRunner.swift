@@ -43,10 +43,12 @@ public enum ServerRunner {
         stop.wait()
         platform.context.logger.info("shutting down")
         server.shutdown(gracePeriod: config.seconds("server.shutdown_grace", default: 10))
+        platform.context.logger.flush()   // every access-log line of the served requests, before anything else closes
         platform.shutdown()
         platform.context.bus.drainAsync()
         platform.context.db.close()
         platform.context.logger.info("stopped")
+        platform.context.logger.flush()
         sources.forEach { $0.cancel() }
     }
 
