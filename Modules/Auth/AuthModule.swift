@@ -15,7 +15,8 @@ public final class AuthModule: PlatformModule {
 
     public var configKeys: [ConfigKey] {
         [ConfigKey("auth.pbkdf2_iterations", .integer(1...10_000_000)), ConfigKey("auth.login_token_ttl", .duration),
-         ConfigKey("auth.login_max_failures", .integer(1...1_000_000)), ConfigKey("auth.login_window", .duration)]
+         ConfigKey("auth.login_max_failures", .integer(1...1_000_000)), ConfigKey("auth.login_window", .duration),
+         ConfigKey("auth.token_cache_ttl", .duration)]
     }
 
     public var commands: [any CLICommand] { AuthCommands.all(service) }

@@ -14,6 +14,9 @@ public final class AuthService: Sendable {
     let loginTokenLifetime: Double
     let loginLimiter: RateLimiter
     private let dummyHash = Mutex<String?>(nil)
+    /// Token hash → caller, per thread. Revocations in this process clear it at commit; a revocation by another
+    /// process on the same database (`admin-cli token revoke`) is seen within `auth.token_cache_ttl` (≤ 1 s).
+    let tokenCache: ThreadLocalCache<String, Caller>
 
     public init(context: PlatformContext) {
         db = context.db
@@ -24,6 +27,7 @@ public final class AuthService: Sendable {
         loginTokenLifetime = context.config.seconds("auth.login_token_ttl", default: 30 * 86_400)
         loginLimiter = RateLimiter(maxFailures: context.config.int("auth.login_max_failures", default: 5),
                                    window: context.config.seconds("auth.login_window", default: 900), clock: context.clock)
+        tokenCache = ThreadLocalCache(ttl: min(1, max(0, context.config.seconds("auth.token_cache_ttl", default: 1))))
     }
 
     var now: String { Timestamp.format(clock.now()) }
@@ -36,14 +40,22 @@ public final class AuthService: Sendable {
         guard let secret = token else { throw APIError.unauthorized("Missing Authorization: Bearer <token>") }
         guard !secret.isEmpty, secret.utf8.count <= 256 else { throw APIError.unauthorized }
         let hash = Secrets.sha256Hex(secret)
-        let found: (Caller, revoked: Bool)?
-        do {
-            found = try db.read { try AuthStore(db: $0).caller(tokenHash: hash) }
-        } catch {
-            logger.error("token lookup failed", ["error": .string(String(describing: error))])
-            throw APIError.unavailable("Authentication is temporarily unavailable")
+        let caller: Caller
+        if let cached = tokenCache.value(for: hash) {
+            caller = cached
+        } else {
+            let generation = tokenCache.generation
+            let found: (Caller, revoked: Bool)?
+            do {
+                found = try db.read { try AuthStore(db: $0).caller(tokenHash: hash) }
+            } catch {
+                logger.error("token lookup failed", ["error": .string(String(describing: error))])
+                throw APIError.unavailable("Authentication is temporarily unavailable")
+            }
+            guard let (lookedUp, revoked) = found, !revoked else { throw APIError.unauthorized }
+            tokenCache.store(lookedUp, for: hash, generation: generation)
+            caller = lookedUp
         }
-        guard let (caller, revoked) = found, !revoked else { throw APIError.unauthorized }
         if let expiresAt = caller.expiresAt, expiresAt <= clock.unixSeconds() {
             throw APIError.unauthorized("Token expired")
         }
@@ -259,6 +271,7 @@ public final class AuthService: Sendable {
                 }
                 wave = try store.children(of: wave).filter { !revoked.contains($0) }
             }
+            tx.onCommit { [tokenCache] in tokenCache.invalidateAll() }
         }
     }
 
