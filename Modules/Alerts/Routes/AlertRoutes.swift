@@ -10,7 +10,7 @@ extension AlertsModule {
         let bearer = auth.bearer
         let base = api.group("/projects/:project_id/alert")
 
-        base.get("/config/", summary: "The project's alert switches (created on first read)", auth: bearer) { request, caller in
+        base.on(.get, "/config/", summary: "The project's alert switches (created on first read)", auth: bearer, blocking: true) { request, caller in
             let (project, config) = try alerts.config(projectID: request.parameters.require("project_id"), caller: caller)
             return .json(config.json(projectID: project.projectID))
         }

@@ -16,6 +16,8 @@ public struct APIResponder: HTTPResponder {
         self.accessLog = accessLog
     }
 
+    public func mayBlock(method: HTTPMethod, path: String) -> Bool { table.mayBlock(method: method, path: path) }
+
     public func respond(to incoming: Request) -> Response {
         let started = DispatchTime.now().uptimeNanoseconds
         var request = incoming

@@ -21,6 +21,7 @@ public enum ServerRunner {
         configuration.bodyTimeout = config.seconds("server.body_timeout", default: configuration.bodyTimeout)
         configuration.maxConnections = config.int("server.max_connections", default: configuration.maxConnections)
         configuration.workerThreads = max(1, config.int("server.workers", default: configuration.workerThreads))
+        configuration.eventLoops = max(0, config.int("server.event_loops", default: configuration.eventLoops))
         return configuration
     }
 
