@@ -21,7 +21,8 @@ public final class AuthModule: PlatformModule {
         [ConfigKey("auth.pbkdf2_iterations", .integer(1...10_000_000)), ConfigKey("auth.login_token_ttl", .duration),
          ConfigKey("auth.login_max_failures", .integer(1...1_000_000)), ConfigKey("auth.login_window", .duration),
          ConfigKey("auth.login_max_failures_per_address", .integer(1...1_000_000)),
-         ConfigKey("auth.access_token_ttl", .duration), ConfigKey("auth.refresh_token_ttl", .duration)]
+         ConfigKey("auth.access_token_ttl", .duration), ConfigKey("auth.refresh_token_ttl", .duration),
+         ConfigKey("auth.token_cache_ttl", .duration)]
     }
 
     public var commands: [any CLICommand] { AuthCommands.all(service) }

@@ -10,7 +10,7 @@ extension AlertsModule {
         let bearer = auth.bearer
         let base = api.group("/projects/:project_id/alert")
 
-        base.get("/config/", summary: "The project's alert switches (created on first read)", auth: bearer) { request, caller in
+        base.on(.get, "/config/", summary: "The project's alert switches (created on first read)", auth: bearer, blocking: true) { request, caller in
             let (project, config) = try alerts.config(projectID: request.parameters.require("project_id"), caller: caller)
             return .json(config.json(projectID: project.projectID))
         }
@@ -64,7 +64,7 @@ extension AlertsModule {
         let levelID: @Sendable (Request) throws -> Int64 = { request in
             try request.parameters.requireInt("level_id") { AlertError.levelNotFound(id: Int64($0) ?? 0) }
         }
-        levels.get("/", summary: "Alert levels of the project (one default per type to start with)", auth: bearer) { request, caller in
+        levels.on(.get, "/", summary: "Alert levels of the project (one default per type to start with)", auth: bearer, blocking: true) { request, caller in
             .json(JSON.array(try alerts.levels(projectID: request.parameters.require("project_id"), caller: caller).map(\.json)))
         }
         levels.post("/", summary: "Add an alert level {name, the_type, severity}", auth: bearer) { request, caller in

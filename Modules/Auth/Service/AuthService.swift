@@ -20,6 +20,15 @@ public final class AuthService: Sendable {
     public let accessTokenLifetime: Double
     public let refreshTokenLifetime: Double
     private let dummyHash = Mutex<String?>(nil)
+    /// Token hash → caller, per thread. Revocations in this process clear it at commit; a revocation by another
+    /// process on the same database (`admin-cli token revoke`) is seen within `auth.token_cache_ttl` (≤ 1 s).
+    /// A looked-up token: its caller and kind (a refresh token stays refused wherever it is cached).
+    struct CachedToken: Sendable {
+        let caller: Caller
+        let kind: TokenKind
+    }
+
+    let tokenCache: ThreadLocalCache<String, CachedToken>
 
     public init(context: PlatformContext) {
         db = context.db
@@ -34,6 +43,7 @@ public final class AuthService: Sendable {
         loginLimiter = RateLimiter(maxFailures: context.config.int("auth.login_max_failures", default: 5), window: window, clock: context.clock)
         addressLimiter = RateLimiter(maxFailures: context.config.int("auth.login_max_failures_per_address", default: 50), window: window,
                                      clock: context.clock)
+        tokenCache = ThreadLocalCache(ttl: min(1, max(0, context.config.seconds("auth.token_cache_ttl", default: 1))))
     }
 
     var now: String { Timestamp.format(clock.now()) }
@@ -54,14 +64,23 @@ public final class AuthService: Sendable {
         guard let secret = token else { throw APIError.unauthorized("Missing Authorization: Bearer <token>") }
         guard !secret.isEmpty, secret.utf8.count <= 256 else { throw APIError.unauthorized }
         let hash = Secrets.sha256Hex(secret)
-        let found: (Caller, revoked: Bool, kind: TokenKind)?
-        do {
-            found = try db.read { try AuthStore(db: $0).caller(tokenHash: hash) }
-        } catch {
-            logger.error("token lookup failed", ["error": .string(String(describing: error))])
-            throw APIError.unavailable("Authentication is temporarily unavailable")
+        let caller: Caller
+        let kind: TokenKind
+        if let cached = tokenCache.value(for: hash) {
+            (caller, kind) = (cached.caller, cached.kind)
+        } else {
+            let generation = tokenCache.generation
+            let found: (Caller, revoked: Bool, kind: TokenKind)?
+            do {
+                found = try db.read { try AuthStore(db: $0).caller(tokenHash: hash) }
+            } catch {
+                logger.error("token lookup failed", ["error": .string(String(describing: error))])
+                throw APIError.unavailable("Authentication is temporarily unavailable")
+            }
+            guard let (lookedUp, revoked, lookedUpKind) = found, !revoked else { throw APIError.unauthorized }
+            tokenCache.store(CachedToken(caller: lookedUp, kind: lookedUpKind), for: hash, generation: generation)
+            (caller, kind) = (lookedUp, lookedUpKind)
         }
-        guard let (caller, revoked, kind) = found, !revoked else { throw APIError.unauthorized }
         if let expiresAt = caller.expiresAt, expiresAt <= clock.unixSeconds() {
             throw APIError.unauthorized("Token expired")
         }
@@ -319,6 +338,7 @@ public final class AuthService: Sendable {
                 }
                 wave = try store.children(of: wave).filter { !revoked.contains($0) }
             }
+            tx.onCommit { [tokenCache] in tokenCache.invalidateAll() }
         }
     }
 

@@ -7,7 +7,7 @@ public final class MetricsRegistry: Sendable {
     /// Upper bounds (seconds) of the request-latency histogram buckets.
     public static let latencyBuckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
-    private struct RequestKey: Hashable { let method: String; let route: String; let status: Int }
+    struct RequestKey: Hashable { let method: String; let route: String; let status: Int }
 
     private struct State {
         var requests: [RequestKey: Int] = [:]
@@ -18,13 +18,25 @@ public final class MetricsRegistry: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Request counts and latencies, one shard per thread (no shared lock on the request path), merged by `render`.
+    private let requestShards = PerThread { RequestShard() }
+
+    final class RequestShard: Sendable {
+        struct Counts {
+            var requests: [RequestKey: Int] = [:]
+            var bucketCounts = [Int](repeating: 0, count: MetricsRegistry.latencyBuckets.count)
+            var latencySum = 0.0
+            var latencyCount = 0
+        }
+        let counts = Mutex(Counts())
+    }
     private let gauges = Mutex<[(name: String, help: String, read: @Sendable () -> Double)]>([])
 
     public init() {}
 
     /// Records one answered HTTP request.
     public func recordRequest(method: String, route: String, status: Int, seconds: Double) {
-        state.withLock { state in
+        requestShards.local.counts.withLock { state in
             state.requests[RequestKey(method: method, route: route, status: status), default: 0] += 1
             state.latencySum += seconds
             state.latencyCount += 1
@@ -52,7 +64,15 @@ public final class MetricsRegistry: Sendable {
 
     /// Renders every metric in the Prometheus text exposition format.
     public func render() -> String {
-        let snapshot = state.withLock { $0 }
+        var snapshot = state.withLock { $0 }
+        for shard in requestShards.all {
+            shard.counts.withLock { counts in
+                snapshot.requests.merge(counts.requests, uniquingKeysWith: +)
+                for index in counts.bucketCounts.indices { snapshot.bucketCounts[index] += counts.bucketCounts[index] }
+                snapshot.latencySum += counts.latencySum
+                snapshot.latencyCount += counts.latencyCount
+            }
+        }
         var out = "# HELP http_requests_total HTTP requests answered, by route and status.\n# TYPE http_requests_total counter\n"
         let keys = snapshot.requests.keys.sorted { ($0.route, $0.method, $0.status) < ($1.route, $1.method, $1.status) }
         for key in keys {

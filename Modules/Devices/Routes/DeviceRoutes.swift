@@ -60,7 +60,7 @@ extension DevicesModule {
                                             body: request.json())
             return .json(result, status: 202)
         }
-        project.get("/:device_pk/data/", summary: "Latest value per agri_id; with ?agri_id=&start=&end= the history", auth: bearer) { request, caller in
+        project.on(.get, "/:device_pk/data/", summary: "Latest value per agri_id; with ?agri_id=&start=&end= the history", auth: bearer, blocking: true) { request, caller in
             let projectID = try request.parameters.require("project_id")
             let pk = try Self.devicePK(request)
             let query = request.query

@@ -13,7 +13,7 @@ extension DevicesModule {
         gateway.get("/", summary: "Device connectivity check (HTTP Basic device_id:device_key)", auth: deviceBasic) { request, device in
             return .json(try devices.hello(device))
         }
-        gateway.get("/commands/", summary: "Pending commands of the calling device, in order; marks them delivered", auth: deviceBasic) { request, device in
+        gateway.on(.get, "/commands/", summary: "Pending commands of the calling device, in order; marks them delivered", auth: deviceBasic, blocking: true) { request, device in
             let commands = try devices.deliverCommands(to: device)
             return .json(JSON.object(["commands": .array(commands.map(\.gatewayJSON))]))
         }

@@ -30,6 +30,10 @@ public final class DeviceService: Sendable, ProjectDeviceCounter {
     /// A cached list answer: one page (or the flat list) and the total count.
     /// Last contact per device recorded since the lists were cached (Unix seconds), overlaid on cached views.
     let contacts = Mutex<[Int64: Int64]>([:])
+    /// Each project's devices and their last contact as read (`devices.count_cache_ttl`, 5 s), per thread; dropped on
+    /// every bind, unbind, move, transfer, delete, restore or purge. `offline` is computed from it at each request
+    /// with the contacts recorded since, so the counts stay exact without a query per request.
+    let countCache: ThreadLocalCache<Int64, [(pk: Int64, connectTime: Int64?)]>
 
     struct CachedList: Sendable {
         let count: Int64
@@ -54,6 +58,7 @@ public final class DeviceService: Sendable, ProjectDeviceCounter {
                                   window: config.seconds("devices.bind_window", default: 900), clock: context.clock)
         viewCache = ScopedCache(ttl: config.seconds("devices.cache_ttl", default: 60))
         dataCache = ScopedCache(ttl: config.seconds("devices.data_cache_ttl", default: 120))
+        countCache = ThreadLocalCache(ttl: config.seconds("devices.count_cache_ttl", default: 5))
         ingestor = TelemetryIngestor(db: context.db, bus: context.bus, clock: context.clock, logger: context.logger, metrics: context.metrics,
                                      maxPointsPerCommit: max(100, config.int("devices.max_points_per_commit", default: 50_000)))
     }
@@ -301,14 +306,48 @@ public final class DeviceService: Sendable, ProjectDeviceCounter {
     // MARK: - ProjectDeviceCounter
 
     public func deviceCounts(projectPKs: [Int64]) throws -> [Int64: DeviceCounts] {
+        var members: [Int64: [(pk: Int64, connectTime: Int64?)]] = [:]
+        var missing: [Int64] = []
+        for pk in projectPKs {
+            if let cached = countCache.value(for: pk) { members[pk] = cached } else { missing.append(pk) }
+        }
+        if !missing.isEmpty {
+            let generation = countCache.generation
+            let rows = try db.read { try DeviceStore(db: $0).members(projectPKs: missing) }
+            for pk in missing {
+                let list = rows[pk] ?? []
+                countCache.store(list, for: pk, generation: generation)
+                members[pk] = list
+            }
+        }
         let since = clock.unixSeconds() - offlineAfter
-        let counts = try db.read { try DeviceStore(db: $0).counts(projectPKs: projectPKs, onlineSince: since) }
-        return counts.mapValues { DeviceCounts(total: $0.0, offline: $0.1) }
+        let anyDevice = members.values.contains { !$0.isEmpty }
+        guard anyDevice else { return [:] }
+        return contacts.withLock { contacts in
+            var result: [Int64: DeviceCounts] = [:]
+            for (projectPK, list) in members where !list.isEmpty {
+                var offline = 0
+                for device in list {
+                    let contact = max(device.connectTime ?? Int64.min, contacts[device.pk] ?? Int64.min)
+                    if contact == Int64.min || contact < since { offline += 1 }
+                }
+                result[projectPK] = DeviceCounts(total: list.count, offline: offline)
+            }
+            return result
+        }
     }
 
     // MARK: - Reactions to Projects' events
 
     func subscribe(to bus: PlatformBus) {
+        // Project membership changes drop the cached device lists behind the project counts.
+        bus.subscribe(DeviceBound.self, afterCommit: { [countCache] _ in countCache.invalidateAll() })
+        bus.subscribe(DeviceUnbound.self, afterCommit: { [countCache] _ in countCache.invalidateAll() })
+        bus.subscribe(DeviceMoved.self, afterCommit: { [countCache] _ in countCache.invalidateAll() })
+        bus.subscribe(ProjectTransferred.self, afterCommit: { [countCache] _ in countCache.invalidateAll() })
+        bus.subscribe(ProjectDeleted.self, afterCommit: { [countCache] _ in countCache.invalidateAll() })
+        bus.subscribe(ProjectRestored.self, afterCommit: { [countCache] _ in countCache.invalidateAll() })
+        bus.subscribe(ProjectPurged.self, afterCommit: { [countCache] _ in countCache.invalidateAll() })
         // In the project's transaction: the project leaves the org's view and its devices unbind atomically.
         bus.subscribe(ProjectDeleted.self, inTransaction: { [self] event, tx in
             for device in try DeviceStore(db: tx).devices(projectPK: event.project.pk) { try unbind(device, tx) }

@@ -155,4 +155,15 @@ struct DeviceStore {
         for row in rows { result[row.int(0)] = (Int(row.int(1)), Int(row.int(2))) }
         return result
     }
+
+    /// The devices of each project with their `connect_time` (the source of the cached project counts).
+    func members(projectPKs: [Int64]) throws -> [Int64: [(pk: Int64, connectTime: Int64?)]] {
+        guard !projectPKs.isEmpty else { return [:] }
+        let placeholders = Array(repeating: "?", count: projectPKs.count).joined(separator: ", ")
+        let rows = try db.query("SELECT project_pk, id, connect_time FROM devices WHERE project_pk IN (\(placeholders)) ORDER BY id",
+                                projectPKs.map { $0 as any SQLBindable })
+        var result: [Int64: [(pk: Int64, connectTime: Int64?)]] = [:]
+        for row in rows { result[row.int(0), default: []].append((row.int(1), row.optionalInt(2))) }
+        return result
+    }
 }

@@ -49,7 +49,7 @@ extension ExportsModule {
             return .json(task.json(projectID: project.projectID))
         }
         let downloadSummary = "302 to a pre-signed download URL valid 15 min (?redirect=false: 200 {url, expires_at})"
-        tasks.get("/:task_id/download/", summary: downloadSummary, auth: bearer) { request, caller in
+        tasks.on(.get, "/:task_id/download/", summary: downloadSummary, auth: bearer, blocking: true) { request, caller in
             let link = try exports.downloadLink(projectID: request.parameters.require("project_id"), id: taskID(request), caller: caller)
             let body = JSON.object(["url": .string(link.url), "expires_at": .string(Timestamp.format(unixSeconds: link.expiresAt))])
             if request.query["redirect"]?.lowercased() == "false" { return .json(body) }
@@ -59,7 +59,7 @@ extension ExportsModule {
         }
 
         let streamSummary = "Stream an export's file through a pre-signed link (HEAD, a single Range → 206)"
-        api.get("/downloads/:token", summary: streamSummary, auth: .anonymous) { request in
+        api.on(.get, "/downloads/:token", summary: streamSummary, auth: .anonymous, blocking: true) { request in
             let (task, path) = try exports.resolveDownload(token: request.parameters.require("token"))
             guard var file = FileBody(path: path) else { throw ExportError.gone(id: task.id, status: "missing its file") }
             var status = 200

@@ -57,7 +57,7 @@ public struct Request: Sendable {
     /// The body as JSON; 415 unless the content type is JSON, 400 `MALFORMED_JSON` when it does not parse.
     public func json() throws(APIError) -> JSON {
         if let type = headers["Content-Type"] {
-            let media = type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+            let media = type.split(separator: ";").first.map { $0.trimmingSpacesAndTabs().asciiLowercased() } ?? ""
             guard media == "application/json" || media.hasSuffix("+json") else { throw APIError.unsupportedMediaType() }
         } else if !body.isEmpty {
             throw APIError.unsupportedMediaType()

@@ -89,14 +89,27 @@ public struct Response: Sendable {
     }
 }
 
-/// Anything that answers requests. The server calls it on a worker thread; it may block (SQLite).
+/// Anything that answers requests. The server calls it on its event loop, or on a worker for requests that may block.
 public protocol HTTPResponder: Sendable {
     func respond(to request: Request) -> Response
+    /// Whether answering `method path` may block (wait for a commit, a file, a long query): such requests run on
+    /// the server's blocking pool, all others on the event loop that read them. Default: every request may block.
+    func mayBlock(method: HTTPMethod, path: String) -> Bool
+}
+
+extension HTTPResponder {
+    public func mayBlock(method: HTTPMethod, path: String) -> Bool { true }
 }
 
 /// A responder from a closure.
 public struct ClosureResponder: HTTPResponder {
     let body: @Sendable (Request) -> Response
-    public init(_ body: @escaping @Sendable (Request) -> Response) { self.body = body }
+    let blocking: @Sendable (HTTPMethod, String) -> Bool
+    /// `mayBlock` says which requests run on the blocking pool (default: all of them).
+    public init(mayBlock: @escaping @Sendable (HTTPMethod, String) -> Bool = { _, _ in true }, _ body: @escaping @Sendable (Request) -> Response) {
+        self.body = body
+        self.blocking = mayBlock
+    }
     public func respond(to request: Request) -> Response { body(request) }
+    public func mayBlock(method: HTTPMethod, path: String) -> Bool { blocking(method, path) }
 }

@@ -16,6 +16,8 @@ public struct APIResponder: HTTPResponder {
         self.accessLog = accessLog
     }
 
+    public func mayBlock(method: HTTPMethod, path: String) -> Bool { table.mayBlock(method: method, path: path) }
+
     public func respond(to incoming: Request) -> Response {
         let started = DispatchTime.now().uptimeNanoseconds
         var request = incoming
@@ -39,7 +41,7 @@ public struct APIResponder: HTTPResponder {
         metrics.recordRequest(method: Self.metricLabel(request.method), route: route, status: response.status, seconds: seconds)
         if accessLog, logger.isEnabled(.info) {
             var line = JSONObject()
-            line.append("ts", .string(Timestamp.format(unixSeconds: Int64(Date.nowSeconds))))
+            line.append("ts", .string(AccessLogClock.timestamp()))
             line.append("level", .string("info"))
             line.append("msg", .string("request"))
             line.append("request_id", .string(request.requestID))
@@ -87,12 +89,32 @@ public struct APIResponder: HTTPResponder {
         if let header, !header.isEmpty, header.utf8.count <= 128, header.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
             return header
         }
-        return RandomID.make(length: 16)
+        return ThreadRandom.identifier(length: 16)
     }
 }
 
 import Foundation
+import Synchronization
 
-extension Date {
-    static var nowSeconds: Double { Date().timeIntervalSince1970 }
+/// The access log's `ts`, formatted once per second per thread.
+enum AccessLogClock {
+    final class Cache: @unchecked Sendable {
+        // Touched only by its own thread (reached through `PerThread.local`).
+        var second = Int64.min
+        var text = ""
+    }
+
+    private static let caches = PerThread { Cache() }
+
+    static func timestamp() -> String {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME_COARSE, &spec)
+        let second = Int64(spec.tv_sec)
+        let cache = caches.local
+        if cache.second != second {
+            cache.text = Timestamp.format(unixSeconds: second)
+            cache.second = second
+        }
+        return cache.text
+    }
 }

@@ -1,3 +1,4 @@
+import Core
 /// The head of a request: request line and header fields, plus the framing facts the parser derived.
 public struct RequestHead: Sendable, Equatable {
     public var method: HTTPMethod
@@ -13,7 +14,7 @@ public struct RequestHead: Sendable, Equatable {
     /// Whether the connection stays open after the response (HTTP/1.1 default, HTTP/1.0 opt-in).
     public var keepAlive: Bool {
         let tokens = headers.values("Connection").flatMap { $0.split(separator: ",") }
-            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            .map { $0.trimmingSpacesAndTabs().asciiLowercased() }
         if version == .http1_0 { return tokens.contains("keep-alive") }
         return !tokens.contains("close")
     }
@@ -212,13 +213,13 @@ public struct HTTPRequestParser: Sendable {
         if !encodings.isEmpty {
             guard lengths.isEmpty else { throw .malformed("both Transfer-Encoding and Content-Length") }
             guard version == .http1_1 else { throw .malformed("Transfer-Encoding in an HTTP/1.0 request") }
-            let codings = encodings.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            let codings = encodings.flatMap { $0.split(separator: ",") }.map { $0.trimmingSpacesAndTabs().asciiLowercased() }
             guard codings.last == "chunked" else { throw .unsupportedTransferEncoding }
             guard codings.count == 1 else { throw .unsupportedTransferEncoding }
             head.chunked = true
         } else if !lengths.isEmpty {
             let values = Set(lengths.flatMap { $0.split(separator: ",", omittingEmptySubsequences: false) }
-                .map { $0.trimmingCharacters(in: .whitespaces) })
+                .map { $0.trimmingSpacesAndTabs() })
             guard values.count == 1, let text = values.first, !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
                 throw .malformed("invalid Content-Length")
             }

@@ -1,4 +1,5 @@
 import Foundation
+import Core
 
 /// How a route establishes who calls it; declared at registration, so the OpenAPI document says what the code does.
 public enum RouteAuthentication: String, Sendable {
@@ -63,8 +64,8 @@ public enum AuthorizationHeader {
     private static func credentials(_ request: Request, scheme: String) -> String? {
         guard let header = request.headers["Authorization"] else { return nil }
         let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == scheme else { return nil }
-        let value = parts[1].trimmingCharacters(in: .whitespaces)
+        guard parts.count == 2, parts[0].asciiLowercased() == scheme else { return nil }
+        let value = parts[1].trimmingSpacesAndTabs()
         return value.isEmpty ? nil : value
     }
 }

@@ -42,12 +42,12 @@ public final class Router {
     /// Registers `handler` for `method` and `path`. Path segments starting with `:` capture a parameter.
     /// A trailing slash is optional when matching: `/api/v2/projects/` also answers `/api/v2/projects`.
     public func add<Identity>(_ method: HTTPMethod, _ path: String, summary: String = "", tag: String = "",
-                              auth authenticator: Authenticator<Identity>,
+                              auth authenticator: Authenticator<Identity>, blocking: Bool? = nil,
                               handler: @escaping @Sendable (Request, Identity) throws -> Response) {
         let handler: Handler = { request in try handler(request, authenticator.authenticate(request)) }
         let segments = RouteNode.segments(of: path)
         var node = root
-        node.insert(segments[...], method: method, pattern: path, handler: handler)
+        node.insert(segments[...], method: method, pattern: path, handler: handler, blocking: blocking ?? !method.isSafe)
         root = node
         routes.append(RouteInfo(method: method, pattern: path, summary: summary, tag: tag, authentication: authenticator.scheme))
     }
@@ -85,14 +85,18 @@ public struct RouteGroup {
     }
 
     /// Registers a route whose handler receives the identity `auth` established (401 before the handler otherwise).
-    public func on<Identity>(_ method: HTTPMethod, _ path: String, summary: String = "", auth: Authenticator<Identity>,
+    /// `blocking`: whether the handler may wait (a commit, a file, a long query) and so runs on the server's small
+    /// blocking pool instead of its event loop; by default safe methods (GET, HEAD, OPTIONS) run on the loop and
+    /// the others (which wait for the database writer) on the pool.
+    public func on<Identity>(_ method: HTTPMethod, _ path: String, summary: String = "", auth: Authenticator<Identity>, blocking: Bool? = nil,
                              use handler: @escaping @Sendable (Request, Identity) throws -> Response) {
-        router.add(method, join(path), summary: summary, tag: tag, auth: auth, handler: handler)
+        router.add(method, join(path), summary: summary, tag: tag, auth: auth, blocking: blocking, handler: handler)
     }
 
     /// Registers a route anyone may call: `auth: .anonymous` spells that out at the call site.
-    public func on(_ method: HTTPMethod, _ path: String, summary: String = "", auth: Authenticator<Void>, use handler: @escaping Handler) {
-        router.add(method, join(path), summary: summary, tag: tag, auth: auth) { request, _ in try handler(request) }
+    public func on(_ method: HTTPMethod, _ path: String, summary: String = "", auth: Authenticator<Void>, blocking: Bool? = nil,
+                   use handler: @escaping Handler) {
+        router.add(method, join(path), summary: summary, tag: tag, auth: auth, blocking: blocking) { request, _ in try handler(request) }
     }
 
     public func get<I>(_ path: String, summary: String = "", auth: Authenticator<I>, use handler: @escaping @Sendable (Request, I) throws -> Response) {
@@ -179,11 +183,25 @@ public struct RouterTable: Sendable {
     }
 }
 
+extension RouterTable {
+    /// Whether the route `method path` leads to may block (it then runs off the event loop). Unknown paths and
+    /// methods are answered at once (404/405), so they never block.
+    public func mayBlock(method: HTTPMethod, path: String) -> Bool {
+        let segments = RouteNode.segments(of: path)
+        if segments.dropLast().contains(where: \.isEmpty) { return false }
+        var captured: [(String, String)] = []
+        guard let node = root.find(segments[...], captured: &captured) else { return false }
+        let lookup = method == .head ? HTTPMethod.get : method
+        return (node.handlers[lookup] ?? (method == .head ? node.handlers[.head] : nil))?.blocking ?? false
+    }
+}
+
 /// A trie node: handlers by method, literal children, one parameter child.
 struct RouteNode: Sendable {
     struct Entry: Sendable {
         let handler: Handler
         let pattern: String
+        let blocking: Bool
     }
 
     var handlers: [HTTPMethod: Entry] = [:]
@@ -199,10 +217,10 @@ struct RouteNode: Sendable {
         return parts
     }
 
-    mutating func insert(_ segments: ArraySlice<String>, method: HTTPMethod, pattern: String, handler: @escaping Handler) {
+    mutating func insert(_ segments: ArraySlice<String>, method: HTTPMethod, pattern: String, handler: @escaping Handler, blocking: Bool) {
         guard let first = segments.first else {
             precondition(handlers[method] == nil, "Route registered twice: \(method) \(pattern)")
-            handlers[method] = Entry(handler: handler, pattern: pattern)
+            handlers[method] = Entry(handler: handler, pattern: pattern, blocking: blocking)
             return
         }
         if first.hasPrefix(":") {
@@ -210,11 +228,11 @@ struct RouteNode: Sendable {
             precondition(parameterName == nil || parameterName == name, "Conflicting parameter names at \(pattern)")
             parameterName = name
             var child = parameter.first ?? RouteNode()
-            child.insert(segments.dropFirst(), method: method, pattern: pattern, handler: handler)
+            child.insert(segments.dropFirst(), method: method, pattern: pattern, handler: handler, blocking: blocking)
             parameter = [child]
         } else {
             var child = literals[first] ?? RouteNode()
-            child.insert(segments.dropFirst(), method: method, pattern: pattern, handler: handler)
+            child.insert(segments.dropFirst(), method: method, pattern: pattern, handler: handler, blocking: blocking)
             literals[first] = child
         }
     }

@@ -5,8 +5,11 @@ import Synchronization
 import Glibc
 #endif
 
-/// Our HTTP/1.1 server: one epoll thread does all socket I/O and parsing, a fixed pool of worker
-/// threads runs the responder. Keep-alive, pipelining (answered in order, one request at a time per
+/// Our HTTP/1.1 server: N event loops (one epoll thread each, default one per core) each own their
+/// connections, parse them and answer requests that do not block right on the loop, with no thread
+/// hand-off; requests the responder says may block (`HTTPResponder.mayBlock`) run on a small pool and
+/// their answers are posted back to the loop. The first loop accepts and hands connections round-robin
+/// to the loops. Keep-alive, pipelining (answered in order, one request at a time per
 /// connection), chunked bodies, `Expect: 100-continue`, limits (431/413), header and idle timeouts,
 /// a connection cap, and graceful shutdown.
 ///
@@ -21,8 +24,10 @@ public final class HTTPServer: Sendable {
     let responder: any HTTPResponder
     let logger: Logger
     let workers: WorkerPool
-    private let loop = Mutex<EventLoop?>(nil)
+    private let loops = Mutex<[EventLoop]>([])
     let shutdownRequested = Atomic<Bool>(false)
+    /// Open connections over every loop (the `maxConnections` cap).
+    let connectionCount = Atomic<Int>(0)
 
     public init(configuration: HTTPServerConfiguration, responder: any HTTPResponder, logger: Logger) {
         self.configuration = configuration
@@ -36,40 +41,63 @@ public final class HTTPServer: Sendable {
         Posix.raiseFileLimit()
         signal(SIGPIPE, SIG_IGN)
         let (fd, port) = try Posix.listen(host: configuration.host, port: configuration.port)
-        let eventLoop = try EventLoop(server: self, listenFD: fd)
-        loop.withLock { $0 = eventLoop }
-        let thread = Thread { eventLoop.run() }
-        thread.name = "http-event-loop"
-        thread.start()
+        let count = configuration.eventLoops > 0 ? configuration.eventLoops : max(1, ProcessInfo.processInfo.activeProcessorCount)
+        var created: [EventLoop] = []
+        do {
+            for index in 0..<count { created.append(try EventLoop(server: self, listenFD: index == 0 ? fd : -1)) }
+        } catch {
+            Glibc.close(fd)
+            throw error
+        }
+        created[0].peers = created
+        loops.withLock { $0 = created }
+        for (index, eventLoop) in created.enumerated() {
+            let thread = Thread { eventLoop.run() }
+            thread.name = "http-event-loop-\(index)"
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
         return port
     }
 
     /// Stops accepting, closes idle connections, lets in-flight requests finish (up to `gracePeriod`
     /// seconds, their responses carry `Connection: close`), then stops the loop and the workers.
     public func shutdown(gracePeriod: Double) {
-        guard let eventLoop = loop.withLock({ $0 }) else { return }
+        let running = loops.withLock { $0 }
+        guard !running.isEmpty else { return }
         let deadline = Date().addingTimeInterval(max(0, gracePeriod))
         shutdownRequested.store(true, ordering: .sequentiallyConsistent)
-        eventLoop.selector.wakeUp()
-        _ = eventLoop.drained.wait(timeout: .now() + max(0, gracePeriod))
-        eventLoop.stopRequested.store(true, ordering: .sequentiallyConsistent)
-        eventLoop.selector.wakeUp()
-        _ = eventLoop.finished.wait(timeout: .now() + 5)
+        for eventLoop in running { eventLoop.selector.wakeUp() }
+        for eventLoop in running { _ = eventLoop.drained.wait(timeout: .now() + max(0, deadline.timeIntervalSinceNow)) }
+        for eventLoop in running {
+            eventLoop.stopRequested.store(true, ordering: .sequentiallyConsistent)
+            eventLoop.selector.wakeUp()
+        }
+        let stopDeadline = DispatchTime.now() + 5
+        for eventLoop in running { _ = eventLoop.finished.wait(timeout: stopDeadline) }
         // Handlers still running past the grace period get what is left of it (at least a moment) before the
         // caller goes on to close the database under them.
         workers.stop(timeout: max(0.5, deadline.timeIntervalSinceNow))
-        loop.withLock { $0 = nil }
+        loops.withLock { $0 = [] }
     }
 
-    /// Runs on a worker thread: builds the `Request`, calls the responder, encodes the answer.
-    func handle(head: RequestHead, body: [UInt8], remoteAddress: String) -> (bytes: [UInt8], file: FileBody?, keepAlive: Bool) {
-        var response: Response
+    /// Builds the `Request` (or the error answering a target that cannot be decoded).
+    static func request(head: RequestHead, body: [UInt8], remoteAddress: String) -> Result<Request, APIError> {
         do {
             var request = try Request(method: head.method, target: head.target, version: head.version, headers: head.headers, body: body)
             request.remoteAddress = remoteAddress
-            response = responder.respond(to: request)
+            return .success(request)
         } catch {
-            response = .error(error)
+            return .failure(error)
+        }
+    }
+
+    /// Calls the responder (on the loop, or on a worker when it may block) and encodes the answer.
+    func handle(head: RequestHead, request: Result<Request, APIError>) -> (bytes: [UInt8], file: FileBody?, keepAlive: Bool) {
+        var response: Response
+        switch request {
+        case .success(let request): response = responder.respond(to: request)
+        case .failure(let error): response = .error(error)
         }
         let closeRequested = response.headers["Connection"]?.lowercased() == "close"
         let keepAlive = head.keepAlive && !closeRequested && !shutdownRequested.load(ordering: .relaxed)
@@ -93,6 +121,11 @@ final class EventLoop: @unchecked Sendable {
 
     unowned let server: HTTPServer
     let selector: Selector
+    /// Set on the accepting loop: every loop (itself included), for round-robin hand-over of accepted sockets.
+    var peers: [EventLoop] = []
+    private var nextPeer = 0
+    /// Sockets accepted by another loop, waiting to be adopted by this one.
+    let handedOver = Mutex<[(fd: Int32, remoteAddress: String)]>([])
     var listenFD: Int32
     let configuration: HTTPServerConfiguration
     let completions = Mutex<[Completion]>([])
@@ -102,7 +135,6 @@ final class EventLoop: @unchecked Sendable {
     let finished = DispatchSemaphore(value: 0)
 
     private var connections: [Connection?] = []
-    private var connectionCount = 0
     private var inFlight = 0
     private var nextID: UInt64 = 1
     private var scratch = [UInt8](repeating: 0, count: 65_536)
@@ -117,7 +149,7 @@ final class EventLoop: @unchecked Sendable {
         self.listenFD = listenFD
         self.configuration = server.configuration
         self.selector = try Selector()
-        try selector.add(listenFD, .read)
+        if listenFD >= 0 { try selector.add(listenFD, .read) }
     }
 
     static func now() -> Double {
@@ -133,8 +165,9 @@ final class EventLoop: @unchecked Sendable {
             let events = selector.wait(timeoutMilliseconds: 250)
             let now = Self.now()
             drainCompletions(now: now)
+            adoptHandedOver(now: now)
             for event in events {
-                if event.fd == listenFD {
+                if event.fd == listenFD, listenFD >= 0 {
                     acceptAll(now: now)
                 } else if let connection = connection(event.fd) {
                     handle(connection, event, now: now)
@@ -151,6 +184,11 @@ final class EventLoop: @unchecked Sendable {
             }
         }
         for case let connection? in connections { close(connection) }
+        peers = []   // the accepting loop held every loop: let them go
+        for (fd, _) in handedOver.withLock({ list -> [(fd: Int32, remoteAddress: String)] in defer { list = [] }; return list }) {
+            Glibc.close(fd)
+            server.connectionCount.subtract(1, ordering: .relaxed)
+        }
         if listenFD >= 0 {
             selector.remove(listenFD)
             Glibc.close(listenFD)
@@ -193,26 +231,58 @@ final class EventLoop: @unchecked Sendable {
                 }
                 return
             }
-            if server.shutdownRequested.load(ordering: .relaxed) || connectionCount >= configuration.maxConnections {
+            if server.shutdownRequested.load(ordering: .relaxed) {
+                Glibc.close(fd)
+                continue
+            }
+            if server.connectionCount.wrappingAdd(1, ordering: .relaxed).newValue > configuration.maxConnections {
+                server.connectionCount.subtract(1, ordering: .relaxed)
                 Glibc.close(fd)
                 continue
             }
             Posix.setNonBlocking(fd)
             Posix.setNoDelay(fd)
-            let connection = Connection(fd: fd, id: nextID, remoteAddress: Posix.describe(storage), limits: configuration.limits, now: now)
-            nextID += 1
-            do {
-                try selector.add(fd, .read)
-            } catch {
-                Glibc.close(fd)
-                continue
+            let remote = Posix.describe(storage)
+            let target = peers.isEmpty ? self : peers[nextPeer % peers.count]
+            nextPeer &+= 1
+            if target === self {
+                adopt(fd, remoteAddress: remote, now: now)
+            } else {
+                target.handedOver.withLock { $0.append((fd, remote)) }
+                target.selector.wakeUp()
             }
-            if Int(fd) >= connections.count {
-                connections.append(contentsOf: repeatElement(nil, count: Int(fd) - connections.count + 1024))
-            }
-            connections[Int(fd)] = connection
-            connectionCount += 1
         }
+    }
+
+    private func adoptHandedOver(now: Double) {
+        let list = handedOver.withLock { list -> [(fd: Int32, remoteAddress: String)] in
+            guard !list.isEmpty else { return [] }
+            defer { list.removeAll(keepingCapacity: true) }
+            return list
+        }
+        for (fd, remote) in list { adopt(fd, remoteAddress: remote, now: now) }
+    }
+
+    /// Takes ownership of an accepted socket (counted in `server.connectionCount` already).
+    private func adopt(_ fd: Int32, remoteAddress: String, now: Double) {
+        if server.shutdownRequested.load(ordering: .relaxed) {
+            Glibc.close(fd)
+            server.connectionCount.subtract(1, ordering: .relaxed)
+            return
+        }
+        let connection = Connection(fd: fd, id: nextID, remoteAddress: remoteAddress, limits: configuration.limits, now: now)
+        nextID += 1
+        do {
+            try selector.add(fd, .read)
+        } catch {
+            Glibc.close(fd)
+            server.connectionCount.subtract(1, ordering: .relaxed)
+            return
+        }
+        if Int(fd) >= connections.count {
+            connections.append(contentsOf: repeatElement(nil, count: Int(fd) - connections.count + 1024))
+        }
+        connections[Int(fd)] = connection
     }
 
     // MARK: - I/O
@@ -267,14 +337,23 @@ final class EventLoop: @unchecked Sendable {
         process(connection, now: now)
     }
 
-    /// Parses buffered input until a request is complete (then hands it to a worker) or more bytes are needed.
+    /// Parses buffered input and answers complete requests in order: on the loop when the responder says the
+    /// request does not block (then goes on with pipelined requests once the answer is written), else on a worker.
     private func process(_ connection: Connection, now: Double) {
-        // The next request is parsed only once the current response is written (`responseWritten`).
-        if connection.responsePending {
-            updateInterest(connection)
-            return
-        }
-        while connection.phase == .reading {
+        while true {
+            // The next request is parsed only once the current response is written.
+            if connection.responsePending {
+                if connection.hasPendingOutput {
+                    updateInterest(connection)
+                    return
+                }
+                connection.responsePending = false
+                if connection.phase == .closingAfterWrite {
+                    beginClose(connection, now: now)
+                    return
+                }
+            }
+            guard connection.phase == .reading else { break }
             let part: HTTPPart?
             do {
                 part = try connection.parser.parse(&connection.input)
@@ -297,7 +376,7 @@ final class EventLoop: @unchecked Sendable {
                 connection.body.append(contentsOf: bytes)
             case .end:
                 connection.bodyStartedAt = nil
-                dispatch(connection)
+                guard dispatch(connection, now: now) else { return }
             }
         }
         if connection.phase == .reading {
@@ -313,21 +392,36 @@ final class EventLoop: @unchecked Sendable {
         updateInterest(connection)
     }
 
-    private func dispatch(_ connection: Connection) {
-        guard let head = connection.head else { return }
+    /// Answers the complete request: inline, or on a worker when it may block. False when the connection closed.
+    private func dispatch(_ connection: Connection, now: Double) -> Bool {
+        guard let head = connection.head else { return true }
         let body = connection.body
         connection.head = nil
         connection.body = []
-        connection.phase = .awaitingResponse
-        inFlight += 1
-        let fd = connection.fd
-        let id = connection.id
-        let remote = connection.remoteAddress
+        let request = HTTPServer.request(head: head, body: body, remoteAddress: connection.remoteAddress)
         let server = self.server
-        server.workers.submit { [self] in
-            let (bytes, file, keepAlive) = server.handle(head: head, body: body, remoteAddress: remote)
-            complete(Completion(fd: fd, id: id, bytes: bytes, file: file, keepAlive: keepAlive))
+        if case .success(let decoded) = request, server.responder.mayBlock(method: decoded.method, path: decoded.path) {
+            connection.phase = .awaitingResponse
+            inFlight += 1
+            let fd = connection.fd
+            let id = connection.id
+            server.workers.submit { [self] in
+                let (bytes, file, keepAlive) = server.handle(head: head, request: request)
+                complete(Completion(fd: fd, id: id, bytes: bytes, file: file, keepAlive: keepAlive))
+            }
+            return true
         }
+        let (bytes, file, keepAlive) = server.handle(head: head, request: request)
+        connection.output.append(contentsOf: bytes)
+        if let file, file.length > 0 {
+            connection.file = file
+            connection.filePosition = file.offset
+            connection.fileRemaining = file.length
+        }
+        connection.responsePending = true
+        connection.phase = keepAlive ? .reading : .closingAfterWrite
+        connection.lastActivity = now
+        return flush(connection)
     }
 
     private func drainCompletions(now: Double) {
@@ -453,7 +547,7 @@ final class EventLoop: @unchecked Sendable {
         selector.remove(connection.fd)
         Glibc.close(connection.fd)
         connections[Int(connection.fd)] = nil
-        connectionCount -= 1
+        server.connectionCount.subtract(1, ordering: .relaxed)
     }
 
     // MARK: - Timeouts and shutdown
@@ -487,9 +581,12 @@ final class EventLoop: @unchecked Sendable {
     private func applyShutdown() {
         if !shutdownApplied {
             shutdownApplied = true
-            selector.remove(listenFD)
-            Glibc.close(listenFD)
-            listenFD = -1
+            if listenFD >= 0 {
+                selector.remove(listenFD)
+                Glibc.close(listenFD)
+                listenFD = -1
+            }
+            adoptHandedOver(now: Self.now())   // closes them: shutdown is requested
         }
         // Connections with nothing in flight and nothing to write are closed now; the others close
         // after their response (which carries `Connection: close`).

@@ -12,7 +12,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var idleTimeout: Double = 60
     /// Connections beyond this are closed as soon as they are accepted.
     public var maxConnections = 10_000
-    /// Handler threads.
+    /// Event loops (epoll threads that own connections and run non-blocking handlers); 0 = one per core.
+    public var eventLoops = 0
+    /// Threads of the pool that runs handlers that may block (`HTTPResponder.mayBlock`).
     public var workerThreads = 32
 
     public init() {}

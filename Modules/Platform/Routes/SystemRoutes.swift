@@ -37,7 +37,7 @@ extension Platform {
         api.get("/", summary: "API index (static)", auth: .anonymous) { _ in index }
         if context.config.bool("debug.routes", default: false) {
             // Diagnostics for tests and operators: off by default (`debug.routes` / IOT_DEBUG_ROUTES).
-            api.get("/debug/sleep/", summary: "Sleeps ?seconds= (max 30) then answers; only with debug.routes", auth: .anonymous) { request in
+            api.on(.get, "/debug/sleep/", summary: "Sleeps ?seconds= (max 30) then answers; only with debug.routes", auth: .anonymous, blocking: true) { request in
                 let seconds = min(30, max(0, Double(request.query["seconds"] ?? "1") ?? 1))
                 usleep(UInt32(seconds * 1_000_000))
                 return .json(JSONObject(["slept": .number(seconds)]))

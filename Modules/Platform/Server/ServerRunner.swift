@@ -21,6 +21,7 @@ public enum ServerRunner {
         configuration.bodyTimeout = config.seconds("server.body_timeout", default: configuration.bodyTimeout)
         configuration.maxConnections = config.int("server.max_connections", default: configuration.maxConnections)
         configuration.workerThreads = max(1, config.int("server.workers", default: configuration.workerThreads))
+        configuration.eventLoops = max(0, config.int("server.event_loops", default: configuration.eventLoops))
         return configuration
     }
 
@@ -43,10 +44,12 @@ public enum ServerRunner {
         stop.wait()
         platform.context.logger.info("shutting down")
         server.shutdown(gracePeriod: config.seconds("server.shutdown_grace", default: 10))
+        platform.context.logger.flush()   // every access-log line of the served requests, before anything else closes
         platform.shutdown()
         platform.context.bus.drainAsync()
         platform.context.db.close()
         platform.context.logger.info("stopped")
+        platform.context.logger.flush()
         sources.forEach { $0.cancel() }
     }
 

@@ -1,0 +1,60 @@
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A read-mostly cache for the request path: one table per thread (no shared lock on a hit), entries valid for
+/// at most `ttl` seconds, and one atomic generation that `invalidateAll()` bumps so every thread drops what it
+/// holds (events that change the cached facts call it after their commit).
+///
+/// ```swift
+/// let generation = cache.generation            // before reading the source
+/// if let hit = cache.value(for: key) { return hit }
+/// let value = try read()
+/// cache.store(value, for: key, generation: generation)   // ignored if an invalidation happened meanwhile
+/// ```
+public final class ThreadLocalCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+    final class Table: @unchecked Sendable {
+        // Touched only by its own thread (reached through `PerThread.local`).
+        var entries: [Key: (value: Value, storedAt: Double, generation: UInt64)] = [:]
+    }
+
+    private let tables = PerThread { Table() }
+    private let current = Atomic<UInt64>(0)
+    private let ttl: Double
+    private let capacity: Int
+    private let now: @Sendable () -> Double
+
+    /// `ttl` in seconds (0 disables caching); `now` is monotonic seconds (injectable for tests).
+    public init(ttl: Double, capacity: Int = 10_000, now: @escaping @Sendable () -> Double = ScopedCache<Int, Int>.monotonicNow) {
+        self.ttl = ttl
+        self.capacity = capacity
+        self.now = now
+    }
+
+    /// The generation now; read it before reading the source, pass it to `store`.
+    public var generation: UInt64 { current.load(ordering: .acquiring) }
+
+    public func value(for key: Key) -> Value? {
+        guard ttl > 0 else { return nil }
+        let table = tables.local
+        guard let entry = table.entries[key] else { return nil }
+        guard entry.generation == current.load(ordering: .acquiring), now() - entry.storedAt < ttl else {
+            table.entries[key] = nil
+            return nil
+        }
+        return entry.value
+    }
+
+    public func store(_ value: Value, for key: Key, generation: UInt64) {
+        guard ttl > 0, generation == current.load(ordering: .acquiring) else { return }
+        let table = tables.local
+        if table.entries.count >= capacity { table.entries.removeAll(keepingCapacity: true) }
+        table.entries[key] = (value, now(), generation)
+    }
+
+    /// Every thread's entries become stale at once.
+    public func invalidateAll() {
+        current.wrappingAdd(1, ordering: .acquiringAndReleasing)
+    }
+}
