@@ -118,10 +118,10 @@ import Testing
     /// Found by fuzzing (Tests/Fuzz/telemetry, factor-import): a key cut to 64 characters could still carry any number
     /// of combining marks, one character; names are cut to 64 Unicode scalars.
     @Test func anUnknownKeyIsNamedInAtMost64Scalars() throws {
-        let key = "e" + String(repeating: "\u{0301}", count: 10_000)
+        let key = "e" + String(repeating: "\u{0301}", count: 1_000)
         let reader = try FieldReader(.object([key: .int(1)]), allowed: [])
         #expect(reader.problems.count == 1)
-        #expect(reader.problems.keys.allSatisfy { $0.unicodeScalars.count == 64 && key.hasPrefix($0) })
+        #expect(reader.problems.keys.allSatisfy { $0.unicodeScalars.count == 64 && key.unicodeScalars.starts(with: $0.unicodeScalars) })
         #expect(FieldReader.echo("short") == "short")
     }
 

@@ -188,7 +188,7 @@ import Testing
         var limits = HTTPLimits()
         limits.maxChunkLineBytes = 16
         let head = Array("POST /u HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".utf8)
-        let sizeLine = Array("5;ext=123456789\r\n".utf8)   // 16 bytes, then CRLF
+        let sizeLine = Array("5;ext=1234567890\r\n".utf8)   // 16 bytes, then CRLF
         #expect(sizeLine.count == limits.maxChunkLineBytes + 2)
         let rest = Array("hello\r\n0\r\n\r\n".utf8)
         let expected = [Self.head(.post, "/u", [("Host", "x"), ("Transfer-Encoding", "chunked")], chunked: true), Self.body("hello"), .end]
@@ -197,7 +197,7 @@ import Testing
         #expect(try Self.collect([head + sizeLine.dropLast(), [0x0A] + rest], limits: limits) == expected)
         #expect(try Self.collect((head + sizeLine + rest).map { [$0] }, limits: limits) == expected)
         // One byte longer is too long, however it arrives.
-        let longer = Array("5;ext=1234567890\r\n".utf8)
+        let longer = Array("5;ext=12345678901\r\n".utf8)
         assertFails(String(decoding: head + longer + rest, as: UTF8.self), with: .malformed(""), limits: limits)
     }
 
