@@ -42,4 +42,12 @@ import Testing
         #expect(try CSV.parse(rows.map(CSV.line).joined()) == rows)
         #expect(CSV.line(["\u{FEFF}x", "y"]) == "\"\u{FEFF}x\",y\r\n")
     }
+
+    /// Found by fuzzing (Tests/Fuzz/csv): a quote followed by a combining mark is one character, which a character-wise
+    /// replace did not double, so the written line did not parse.
+    @Test func writerDoublesAQuoteFollowedByACombiningMark() throws {
+        let fields = ["a\"\u{030C}b", "\"\u{0301}", "plain"]
+        #expect(CSV.line(fields).unicodeScalars.elementsEqual("\"a\"\"\u{030C}b\",\"\"\"\u{0301}\",plain\r\n".unicodeScalars))
+        #expect(try CSV.parse(CSV.line(fields)) == [fields])
+    }
 }

@@ -82,6 +82,15 @@ public enum CSV {
             || field.utf8.starts(with: [0xEF, 0xBB, 0xBF]) else {
             return field
         }
-        return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        // Quotes are doubled scalar by scalar: `replacingOccurrences` compares characters, and a quote followed by a
+        // combining mark is another character, so it stayed single and the line did not parse (found by fuzzing).
+        var quoted = String.UnicodeScalarView()
+        quoted.append("\"")
+        for scalar in field.unicodeScalars {
+            if scalar == "\"" { quoted.append("\"") }
+            quoted.append(scalar)
+        }
+        quoted.append("\"")
+        return String(quoted)
     }
 }
