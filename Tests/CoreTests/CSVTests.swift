@@ -33,4 +33,21 @@ import Testing
         let fields = ["x,y", "q\"uote", "", "plain"]
         #expect(try CSV.parse(CSV.line(fields)) == [fields])
     }
+
+    /// Found by fuzzing (Tests/Fuzz/csv): a first field that itself starts with U+FEFF lost it when written and read
+    /// back, since the reader drops one byte order mark at the start of a document.
+    @Test func writerKeepsALeadingByteOrderMarkOfAField() throws {
+        let rows = try CSV.parse(String(decoding: [0xEF, 0xBB, 0xBF, 0xEF, 0xBB, 0xBF, 0x44, 0xEF], as: UTF8.self))
+        #expect(rows == [["\u{FEFF}D\u{FFFD}"]])
+        #expect(try CSV.parse(rows.map(CSV.line).joined()) == rows)
+        #expect(CSV.line(["\u{FEFF}x", "y"]) == "\"\u{FEFF}x\",y\r\n")
+    }
+
+    /// Found by fuzzing (Tests/Fuzz/csv): a quote followed by a combining mark is one character, which a character-wise
+    /// replace did not double, so the written line did not parse.
+    @Test func writerDoublesAQuoteFollowedByACombiningMark() throws {
+        let fields = ["a\"\u{030C}b", "\"\u{0301}", "plain"]
+        #expect(CSV.line(fields).unicodeScalars.elementsEqual("\"a\"\"\u{030C}b\",\"\"\"\u{0301}\",plain\r\n".unicodeScalars))
+        #expect(try CSV.parse(CSV.line(fields)) == [fields])
+    }
 }

@@ -115,6 +115,16 @@ import Testing
         #expect(atLimit.string("name", length: 1...200) == marks)
     }
 
+    /// Found by fuzzing (Tests/Fuzz/telemetry, factor-import): a key cut to 64 characters could still carry any number
+    /// of combining marks, one character; names are cut to 64 Unicode scalars.
+    @Test func anUnknownKeyIsNamedInAtMost64Scalars() throws {
+        let key = "e" + String(repeating: "\u{0301}", count: 1_000)
+        let reader = try FieldReader(.object([key: .int(1)]), allowed: [])
+        #expect(reader.problems.count == 1)
+        #expect(reader.problems.keys.allSatisfy { $0.unicodeScalars.count == 64 && key.unicodeScalars.starts(with: $0.unicodeScalars) })
+        #expect(FieldReader.echo("short") == "short")
+    }
+
     @Test func unknownFieldListsAreCappedAt20() throws {
         let members = (0..<1000).map { "\"unknown-\($0)-\(String(repeating: "k", count: 100))\": \($0)" }.joined(separator: ", ")
         let body = try JSONParser.parse("{\"name\": \"x\", \(members)}")

@@ -38,6 +38,18 @@ import TestSupport
         #expect(problems(#"[{"agri_id": "d-1000-abcd-01", "value": 1, "colour": "red"}]"#) == ["[0].colour": "unknown field"])
     }
 
+    /// Found by fuzzing (Tests/Fuzz/telemetry): an unknown key was named in full and every unknown key of a point was
+    /// named, so a 400 grew with the body. Names are cut to 64 Unicode scalars, and at most 20 problems are named.
+    @Test func unknownKeysAreNamedBoundedly() {
+        let long = String(repeating: "<", count: 80)
+        #expect(problems(#"[{"agri_id": "", "value": "x", "t": 1.5, "extra\#(long)": 1}, 3, {"value": 1}]"#)["[0].extra" + long.prefix(59)]
+            == "unknown field")
+        let many = (0..<500).map { "\"k\($0)\": 1" }.joined(separator: ", ")
+        let found = problems(#"[{"agri_id": "d-1000-abcd-01", "value": 1, \#(many)}]"#)
+        #expect(found.count == 20)
+        #expect(found.keys.allSatisfy { $0.unicodeScalars.count <= 4 + 64 })
+    }
+
     @Test func namesEveryBadField() {
         let found = problems(#"[{"agri_id": 5, "value": "hot"}, {"value": 1}, 7, {"agri_id": "d-1000-abcd-01", "value": 1, "t": "soon"}]"#)
         #expect(found["[0].agri_id"] != nil)

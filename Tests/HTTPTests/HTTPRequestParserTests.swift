@@ -181,6 +181,26 @@ import Testing
         }
     }
 
+    /// Found by fuzzing in splits (Tests/Fuzz/http-request): a chunk-size line of exactly `maxChunkLineBytes` was
+    /// accepted whole but rejected as too long when its CR arrived without its LF; the outcome must not depend on
+    /// how the bytes arrive.
+    @Test func aChunkSizeLineOfTheMaximumLengthIsAcceptedHoweverItArrives() throws {
+        var limits = HTTPLimits()
+        limits.maxChunkLineBytes = 16
+        let head = Array("POST /u HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".utf8)
+        let sizeLine = Array("5;ext=1234567890\r\n".utf8)   // 16 bytes, then CRLF
+        #expect(sizeLine.count == limits.maxChunkLineBytes + 2)
+        let rest = Array("hello\r\n0\r\n\r\n".utf8)
+        let expected = [Self.head(.post, "/u", [("Host", "x"), ("Transfer-Encoding", "chunked")], chunked: true), Self.body("hello"), .end]
+        #expect(try Self.collect([head + sizeLine + rest], limits: limits) == expected)
+        // The line up to its CR in one read, the LF in the next.
+        #expect(try Self.collect([head + sizeLine.dropLast(), [0x0A] + rest], limits: limits) == expected)
+        #expect(try Self.collect((head + sizeLine + rest).map { [$0] }, limits: limits) == expected)
+        // One byte longer is too long, however it arrives.
+        let longer = Array("5;ext=12345678901\r\n".utf8)
+        assertFails(String(decoding: head + longer + rest, as: UTF8.self), with: .malformed(""), limits: limits)
+    }
+
     @Test func http10KeepAliveRules() throws {
         assertParses("GET /old HTTP/1.0\r\n\r\n", as: [Self.head(.get, "/old", version: .http1_0, []), .end])
         #expect(try Self.parseHead("GET / HTTP/1.0\r\n\r\n").keepAlive == false)

@@ -75,10 +75,22 @@ public enum CSV {
         fields.map(escape).joined(separator: ",") + "\r\n"
     }
 
+    /// A field that starts with U+FEFF is quoted too: at the start of a document the reader would drop it as a
+    /// byte order mark (found by fuzzing, Tests/Fuzz/csv).
     public static func escape(_ field: String) -> String {
-        guard field.utf8.contains(where: { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 0x0A || $0 == 0x0D }) else {
+        guard field.utf8.contains(where: { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 0x0A || $0 == 0x0D })
+            || field.utf8.starts(with: [0xEF, 0xBB, 0xBF]) else {
             return field
         }
-        return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        // Quotes are doubled scalar by scalar: `replacingOccurrences` compares characters, and a quote followed by a
+        // combining mark is another character, so it stayed single and the line did not parse (found by fuzzing).
+        var quoted = String.UnicodeScalarView()
+        quoted.append("\"")
+        for scalar in field.unicodeScalars {
+            if scalar == "\"" { quoted.append("\"") }
+            quoted.append(scalar)
+        }
+        quoted.append("\"")
+        return String(quoted)
     }
 }

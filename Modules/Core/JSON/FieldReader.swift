@@ -18,9 +18,15 @@ public struct FieldReader {
         self.object = object
         // At most 20 unknown fields are named: an answer never grows with a hostile body.
         for key in object.keys where !allowed.contains(key) && !ignored.contains(key) {
-            problems[String(key.prefix(64))] = "unknown field"
+            problems[Self.echo(key)] = "unknown field"
             if problems.count >= 20 { break }
         }
+    }
+
+    /// A client's key as a problem names it: at most 64 Unicode scalars (not characters: one character can carry
+    /// any number of combining marks), so an answer never grows with a hostile body.
+    public static func echo(_ key: String) -> String {
+        key.unicodeScalars.count <= 64 ? key : String(String.UnicodeScalarView(key.unicodeScalars.prefix(64)))
     }
 
     /// Whether the client sent the key at all (even as null).

@@ -28,10 +28,15 @@ enum TelemetryPayload {
         points.reserveCapacity(items.count)
         var dropped = 0
         var problems: [String: String] = [:]
+        /// At most 20 problems are named, each under a bounded name, so a 400 never grows with a hostile body (fuzzing
+        /// found every unknown key of a point named, in full).
+        func note(_ key: String, _ message: String) {
+            if problems.count < 20, problems[key] == nil { problems[key] = message }
+        }
         for (index, item) in items.enumerated() {
             let at = "[\(index)]"
             guard case .object(let object) = item else {
-                problems[at] = "must be an object {agri_id, value, t?}"
+                note(at, "must be an object {agri_id, value, t?}")
                 if problems.count >= 20 { break } else { continue }
             }
             var agriID: String?
@@ -41,21 +46,21 @@ enum TelemetryPayload {
                 switch key {
                 case "agri_id":
                     if case .string(let text) = field, (1...128).contains(text.utf8.count) { agriID = text } else {
-                        problems["\(at).agri_id"] = "must be a string of 1..128 bytes"
+                        note("\(at).agri_id", "must be a string of 1..128 bytes")
                     }
                 case "value":
-                    if case .number(let number) = field { value = number } else { problems["\(at).value"] = "must be a number" }
+                    if case .number(let number) = field { value = number } else { note("\(at).value", "must be a number") }
                 case "t":
                     if case .null = field { continue }
                     if let seconds = field.int64Value, (0...maxTime).contains(seconds) { t = seconds } else {
-                        problems["\(at).t"] = "must be an integer of Unix seconds (0..\(maxTime))"
+                        note("\(at).t", "must be an integer of Unix seconds (0..\(maxTime))")
                     }
                 default:
-                    if !enrichment.contains(key) { problems["\(at).\(key)"] = "unknown field" }
+                    if !enrichment.contains(key) { note("\(at).\(FieldReader.echo(key))", "unknown field") }
                 }
             }
-            if agriID == nil, problems["\(at).agri_id"] == nil { problems["\(at).agri_id"] = "is required" }
-            if value == nil, problems["\(at).value"] == nil { problems["\(at).value"] = "is required" }
+            if agriID == nil { note("\(at).agri_id", "is required") }
+            if value == nil { note("\(at).value", "is required") }
             if problems.count >= 20 { break }
             guard let agriID, let value else { continue }
             guard agriID.hasPrefix(prefix) else {

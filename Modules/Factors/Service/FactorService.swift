@@ -13,9 +13,9 @@ public final class FactorService: Sendable, DeviceFactorInfo {
     let clock: any WallClock
     let devices: DeviceService
 
-    /// The export document's format name and version (import accepts this version).
-    public static let exportFormat = "iot-platform.factors"
-    public static let exportVersion = 1
+    /// The export document's format name and version (import accepts this version): `FactorDocument`'s.
+    public static let exportFormat = FactorDocument.format
+    public static let exportVersion = FactorDocument.version
     public static let maxFactorsPerDevice = 500
 
     public init(context: PlatformContext, devices: DeviceService) {
@@ -99,13 +99,8 @@ public final class FactorService: Sendable, DeviceFactorInfo {
     public func export(projectID: String, devicePK: Int64, caller: Caller) throws -> (filename: String, document: JSON) {
         let (_, device) = try devices.resolveDevice(projectID: projectID, pk: devicePK, caller: caller, access: .read)
         let factors = try db.read { try FactorStore(db: $0).factors(devicePK: device.id) }
-        let document: JSON = .object([
-            "format": .string(Self.exportFormat),
-            "version": .int(Self.exportVersion),
-            "exported_at": .string(now),
-            "device": .object(["device_id": .string(device.deviceID), "agri_id": .string(device.agriID), "model": .string(device.model)]),
-            "factors": .array(factors.map { .object($0.spec.fields) }),
-        ])
+        let document = FactorDocument.export(deviceID: device.deviceID, agriID: device.agriID, model: device.model, factors: factors.map(\.spec),
+                                             exportedAt: now)
         return ("factors-\(device.deviceID).json", document)
     }
 
@@ -114,34 +109,7 @@ public final class FactorService: Sendable, DeviceFactorInfo {
     public func importFactors(projectID: String, devicePK: Int64, caller: Caller, document: JSON, clearExisting: Bool) throws
         -> (imported: [Factor], cleared: Int) {
         let (project, device) = try devices.resolveDevice(projectID: projectID, pk: devicePK, caller: caller, access: .write)
-        guard case .object(let root) = document else { throw APIError.validation(field: "file", "must hold a JSON object") }
-        guard root["format"]?.stringValue == Self.exportFormat, root["version"]?.int64Value == Int64(Self.exportVersion) else {
-            throw APIError.validation(field: "file", "must be a \(Self.exportFormat) document of version \(Self.exportVersion)")
-        }
-        guard let sourcePrefix = root["device"]?["agri_id"]?.stringValue, !sourcePrefix.isEmpty else {
-            throw APIError.validation(field: "file", "device.agri_id (the source prefix) is missing")
-        }
-        guard case .array(let items)? = root["factors"], items.count <= Self.maxFactorsPerDevice else {
-            throw APIError.validation(field: "file", "factors must be an array of at most \(Self.maxFactorsPerDevice)")
-        }
-        var specs: [FactorSpec] = []
-        var problems: [String: String] = [:]
-        var seen = Set<String>()
-        for (index, item) in items.enumerated() {
-            guard case .object(var object) = item, let agriID = object["agri_id"]?.stringValue, agriID.hasPrefix(sourcePrefix) else {
-                problems["factors[\(index)].agri_id"] = "must start with the document's prefix \(sourcePrefix)"
-                continue
-            }
-            object["agri_id"] = .string(device.agriID + agriID.dropFirst(sourcePrefix.count))
-            do {
-                let spec = try FactorSpec.read(.object(object), base: nil, prefix: device.agriID)
-                if !seen.insert(spec.agriID).inserted { problems["factors[\(index)].agri_id"] = "duplicate \(spec.agriID)" }
-                specs.append(spec)
-            } catch {
-                for (key, message) in error.fields { problems["factors[\(index)].\(key)"] = message }
-            }
-        }
-        if !problems.isEmpty { throw APIError.validation(problems) }
+        let specs = try FactorDocument.read(document, prefix: device.agriID, maxFactors: Self.maxFactorsPerDevice)
         let time = now
         return try db.write { tx in
             try devices.ensureDevice(device.id, in: project, tx: tx)

@@ -235,7 +235,10 @@ public struct HTTPRequestParser: Sendable {
 
     private mutating func parseChunkSize(_ buffer: inout ByteBuffer) throws(HTTPParserError) -> HTTPPart? {
         guard let line = Self.findLineEnd(buffer, from: 0, limit: limits.maxChunkLineBytes) else {
-            if buffer.readableCount > limits.maxChunkLineBytes { throw .malformed("chunk size line too long") }
+            // The search covers the longest line and its CRLF: only with that many bytes and no LF is the line too
+            // long. (Counting the line alone rejected a line of the maximum length whose CR arrived before its LF,
+            // yet accepted it whole — found by fuzzing in splits, Tests/Fuzz/http-request.)
+            if buffer.readableCount >= limits.maxChunkLineBytes + 2 { throw .malformed("chunk size line too long") }
             return nil
         }
         // Chunked framing is strict (a bare LF or a control byte is where request smuggling hides): CRLF only, and

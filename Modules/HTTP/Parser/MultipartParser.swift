@@ -162,7 +162,17 @@ public struct MultipartParser: Sendable {
             guard let colon = text.firstIndex(of: UInt8(ascii: ":")), colon > text.startIndex else {
                 throw .malformed("invalid part header line")
             }
-            let name = String(decoding: text[text.startIndex..<colon], as: UTF8.self).trimmingCharacters(in: .whitespaces)
+            // Field syntax as in a request head: a token name, a value without control bytes (HTAB aside). A bare CR
+            // made a value ending in CR ambiguous with the line's own CR (written back, it lost one), and a blank
+            // name could not be written back at all (both found by fuzzing, Tests/Fuzz/multipart).
+            var nameBytes = text[text.startIndex..<colon]
+            while let first = nameBytes.first, first == 0x20 || first == 0x09 { nameBytes = nameBytes.dropFirst() }
+            while let last = nameBytes.last, last == 0x20 || last == 0x09 { nameBytes = nameBytes.dropLast() }
+            guard !nameBytes.isEmpty, nameBytes.allSatisfy(HTTPRequestParser.isTokenByte) else { throw .malformed("invalid part header name") }
+            guard text[(colon + 1)...].allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else {
+                throw .malformed("control character in a part header")
+            }
+            let name = String(decoding: nameBytes, as: UTF8.self)
             let value = String(decoding: text[(colon + 1)...], as: UTF8.self).trimmingCharacters(in: .whitespaces)
             partHeaders.add(name, value)
         }
