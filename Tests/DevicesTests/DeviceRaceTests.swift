@@ -253,3 +253,11 @@ import TestSupport
         }
     }
 }
+
+@Suite struct DeviceSearchEscapingTests {
+    /// LIKE's wildcards are escaped scalar by scalar: `%` followed by a combining mark stays a literal `%`.
+    @Test func wildcardsFollowedByCombiningMarksStayLiteral() {
+        #expect(DeviceStore.escapeLike("50%\u{301}_x\\") == "50\\%\u{301}\\_x\\\\")
+        #expect(DeviceStore.escapeLike("plain") == "plain")
+    }
+}

@@ -103,8 +103,15 @@ struct DeviceStore {
         }
     }
 
+    /// Escapes LIKE's wildcards scalar by scalar (a `%` followed by a combining mark is one Character, and a
+    /// Character-wise replacement would leave it a wildcard).
     static func escapeLike(_ text: String) -> String {
-        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+        var scalars = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            if scalar == "\\" || scalar == "%" || scalar == "_" { scalars.append("\\") }
+            scalars.append(scalar)
+        }
+        return String(scalars)
     }
 
     func devices(projectPK: Int64) throws -> [Device] {
