@@ -45,7 +45,7 @@ extension AlertService {
         let project = try projects.resolve(projectID, for: caller, access: .write)
         let seconds = clock.unixSeconds()
         let item = try db.write { tx -> AlertItem in
-            try ensureProject(project, tx)
+            try projects.ensureActive(project, in: tx)
             guard let device = try devices.device(pk: devicePK, in: tx), device.projectPK == project.pk else {
                 throw APIError.validation(field: "device", "no device \(devicePK) in project \(project.projectID)")
             }
@@ -121,7 +121,7 @@ extension AlertService {
         let project = try projects.resolve(projectID, for: caller, access: .write)
         let seconds = clock.unixSeconds()
         let item = try db.write { tx -> AlertItem in
-            try ensureProject(project, tx)
+            try projects.ensureActive(project, in: tx)
             let config = try initialized(project, tx)
             guard let first = try devices.devices(inProject: project.pk, in: tx).first else {
                 throw AlertError.noDevice(projectID: project.projectID)

@@ -37,7 +37,7 @@ extension AlertService {
         let project = try projects.resolve(projectID, for: caller, access: .write)
         let time = now
         return try db.write { tx in
-            try ensureProject(project, tx)
+            try projects.ensureActive(project, in: tx)
             _ = try initialized(project, tx)
             let secret = input.secret.flatMap { $0.isEmpty ? nil : $0 }
             return try AlertStore(db: tx).insertReceiver(projectPK: project.pk, organizationID: project.organizationID, channel: channel,
@@ -94,7 +94,7 @@ extension AlertService {
         let project = try projects.resolve(projectID, for: caller, access: .write)
         let time = now
         return try db.write { tx in
-            try ensureProject(project, tx)
+            try projects.ensureActive(project, in: tx)
             _ = try initialized(project, tx)
             return try AlertStore(db: tx).insertLevel(projectPK: project.pk, organizationID: project.organizationID, name: name, theType: theType,
                                                       severity: severity, at: time)

@@ -84,7 +84,7 @@ public final class AlertService: Sendable {
         let project = try projects.resolve(projectID, for: caller, access: .write)
         let time = now
         let config = try db.write { tx -> AlertConfig in
-            try ensureProject(project, tx)
+            try projects.ensureActive(project, in: tx)
             var config = try initialized(project, tx)
             if let value = change.enabled { config.enabled = value }
             if let value = change.cooldownMinutes { config.cooldownMinutes = value }
@@ -109,12 +109,6 @@ public final class AlertService: Sendable {
         _ = try projects.resolve(projectID, for: caller, access: .write)
     }
 
-    /// Inside a write: the project checked before the transaction is still active and in its organization.
-    func ensureProject(_ project: ProjectRef, _ tx: Database) throws {
-        guard let still = try projects.project(pk: project.pk, in: tx), still.organizationID == project.organizationID else {
-            throw ProjectError.notFound(projectID: project.projectID)
-        }
-    }
 
     // MARK: - Opening alerts (every kind)
 

@@ -155,9 +155,7 @@ public final class DeviceService: Sendable, ProjectDeviceCounter {
             if current.projectPK == project.pk { return current }   // idempotent re-bind
             if current.projectPK != nil { throw DeviceError.alreadyBound(deviceID: deviceID) }
             // The project was checked before the transaction; a racing trash, purge or transfer wins.
-            guard let still = try projects.project(pk: project.pk, in: tx), still.organizationID == project.organizationID else {
-                throw ProjectError.notFound(projectID: project.projectID)
-            }
+            try projects.ensureActive(project, in: tx)
             try store.bind(pk: current.id, projectPK: project.pk, organizationID: project.organizationID, at: time)
             try TelemetryStore(db: tx).deleteLatest(devicePK: current.id)
             try CommandStore(db: tx).deleteAll(devicePK: current.id)

@@ -35,9 +35,7 @@ extension ExportService {
         let name = input.name ?? "\(label) \(period.rawValue)"
         let time = now
         return try db.write { tx in
-            guard let still = try projects.project(pk: project.pk, in: tx), still.organizationID == project.organizationID else {
-                throw ProjectError.notFound(projectID: project.projectID)
-            }
+            try projects.ensureActive(project, in: tx)
             return try ExportScheduleStore(db: tx).insert(
                 organizationID: project.organizationID, organizationSlug: caller.organizationSlug, projectPK: project.pk, name: name,
                 devicePK: devicePK, factors: factors, format: input.format ?? .csv, period: period, hour: input.hour ?? 1,

@@ -57,9 +57,7 @@ public final class ExportService: Sendable {
         let limit = settings.maxUnfinishedPerOrganization
         let time = now
         let task = try db.write { tx -> ExportTask in
-            guard let still = try projects.project(pk: project.pk, in: tx), still.organizationID == project.organizationID else {
-                throw ProjectError.notFound(projectID: project.projectID)
-            }
+            try projects.ensureActive(project, in: tx)
             let store = ExportTaskStore(db: tx)
             if try store.unfinishedCount(organizationID: project.organizationID) >= limit { throw ExportError.tooManyUnfinished(limit: limit) }
             return try store.insert(new, at: time) { Self.filePath(organizationSlug: slug, id: $0, name: name, format: request.format) }!

@@ -75,6 +75,14 @@ public final class ProjectService: Sendable {
         return result
     }
 
+    /// Inside the caller's write: 404 `PROJECT_NOT_FOUND` unless `project`, checked before the transaction, is still active
+    /// and in the same organization, so a racing trash, purge or transfer wins.
+    public func ensureActive(_ project: ProjectRef, in tx: Database) throws {
+        guard let still = try self.project(pk: project.pk, in: tx), still.organizationID == project.organizationID else {
+            throw ProjectError.notFound(projectID: project.projectID)
+        }
+    }
+
     /// An active project by primary key, read in the caller's write transaction (never the cache): modules that
     /// checked a project before opening their transaction recheck it here, so a racing trash or transfer wins.
     public func project(pk: Int64, in tx: Database) throws -> ProjectRef? {
