@@ -20,30 +20,13 @@ import ssl
 import sys
 import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sink_common import emit, exit_with_parent  # noqa: E402
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-OUTPUT_LOCK = threading.Lock()
 COUNTER_LOCK = threading.Lock()
 REQUESTS = 0
-
-
-def exit_with_parent():
-    """Exits when the process that started the sink goes away (e.g. a test run that crashed)."""
-    parent = os.getppid()
-
-    def watch():
-        while True:
-            time.sleep(0.5)
-            if os.getppid() != parent:
-                os._exit(0)
-
-    threading.Thread(target=watch, daemon=True).start()
-
-
-def emit(line):
-    with OUTPUT_LOCK:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
 
 
 class Handler(BaseHTTPRequestHandler):

@@ -25,28 +25,11 @@ import sys
 import threading
 import time
 
-OUTPUT_LOCK = threading.Lock()
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sink_common import emit, exit_with_parent  # noqa: E402
+
 COUNTER_LOCK = threading.Lock()
 DATA_COMMANDS = 0
-
-
-def exit_with_parent():
-    """Exits when the process that started the sink goes away (e.g. a test run that crashed)."""
-    parent = os.getppid()
-
-    def watch():
-        while True:
-            time.sleep(0.5)
-            if os.getppid() != parent:
-                os._exit(0)
-
-    threading.Thread(target=watch, daemon=True).start()
-
-
-def emit(line):
-    with OUTPUT_LOCK:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
 
 
 def log(text):
