@@ -114,6 +114,9 @@ final class RawConnection {
 
     init(port: Int, timeout: Double = 10) throws { fd = try HTTPTestClient.connect(port: port, timeout: timeout) }
 
+    /// Takes over a connected socket.
+    init(adopting fd: Int32) { self.fd = fd }
+
     /// Connects with a small, fixed receive buffer (no autotuning), so that unread responses back up in the server.
     init(port: Int, receiveBuffer: Int32, timeout: Double = 10) throws {
         fd = try HTTPTestClient.connect(port: port, timeout: timeout, receiveBuffer: receiveBuffer)
@@ -542,7 +545,12 @@ func monotonicNow() -> Double {
         // Client and server ends both live in this process.
         try #require(limit.rlim_cur >= 10_500, "RLIMIT_NOFILE hard limit \(limit.rlim_max) is too low for 5 000 connections")
 
-        let server = try TestHTTPServer()
+        // All 5 000 come from 127.0.0.1, and they never send a head: both defences against one address hoarding
+        // connections (the per-address cap, the header timeout counted from accept) are set explicitly above them.
+        let server = try TestHTTPServer {
+            $0.maxConnectionsPerAddress = 6_000
+            $0.headerTimeout = 120
+        }
         defer { server.stop() }
         var idle: [RawConnection] = []
         defer { for connection in idle { connection.close() } }

@@ -30,7 +30,8 @@ final class Connection {
     var responsePending = false
     var interest = Interest.read
     var lastActivity: Double
-    /// When the first byte of the current request head arrived (nil between requests).
+    /// When the current request head started: accept for the first request, its first byte for later ones
+    /// (nil between requests on a keep-alive connection, where the idle timeout applies).
     var headStartedAt: Double?
     /// When the current request's head was parsed, if it has a body still arriving.
     var bodyStartedAt: Double?
@@ -44,6 +45,7 @@ final class Connection {
         self.remoteAddress = remoteAddress
         self.parser = HTTPRequestParser(limits: limits)
         self.lastActivity = now
+        self.headStartedAt = now   // a connection that never sends a head is closed after the header timeout
     }
 
     var hasPendingOutput: Bool { outputOffset < output.count || fileRemaining > 0 }

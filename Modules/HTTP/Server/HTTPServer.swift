@@ -28,6 +28,8 @@ public final class HTTPServer: Sendable {
     let shutdownRequested = Atomic<Bool>(false)
     /// Open connections over every loop (the `maxConnections` cap).
     let connectionCount = Atomic<Int>(0)
+    /// Open connections per client IP (the `maxConnectionsPerAddress` cap). Touched on accept and close only.
+    let perAddress = Mutex<[String: Int]>([:])
 
     public init(configuration: HTTPServerConfiguration, responder: any HTTPResponder, logger: Logger) {
         self.configuration = configuration
@@ -79,6 +81,40 @@ public final class HTTPServer: Sendable {
         // caller goes on to close the database under them.
         workers.stop(timeout: max(0.5, deadline.timeIntervalSinceNow))
         loops.withLock { $0 = [] }
+    }
+
+    /// Counts a just-accepted connection from `remoteAddress`; false (nothing counted) when a cap is reached.
+    func admit(_ remoteAddress: String) -> Bool {
+        if connectionCount.wrappingAdd(1, ordering: .relaxed).newValue > configuration.maxConnections {
+            connectionCount.subtract(1, ordering: .relaxed)
+            return false
+        }
+        let key = Self.addressKey(remoteAddress)
+        let limit = configuration.maxConnectionsPerAddress
+        let admitted = perAddress.withLock { counts -> Bool in
+            let open = counts[key, default: 0]
+            guard open < limit else { return false }
+            counts[key] = open + 1
+            return true
+        }
+        if !admitted { connectionCount.subtract(1, ordering: .relaxed) }
+        return admitted
+    }
+
+    /// Uncounts a closed connection admitted by `admit`.
+    func release(_ remoteAddress: String) {
+        connectionCount.subtract(1, ordering: .relaxed)
+        let key = Self.addressKey(remoteAddress)
+        perAddress.withLock { counts in
+            let open = counts[key, default: 1] - 1
+            counts[key] = open > 0 ? open : nil
+        }
+    }
+
+    /// The IP part of "ip:port" / "[ipv6]:port".
+    static func addressKey(_ remoteAddress: String) -> String {
+        guard let colon = remoteAddress.utf8.lastIndex(of: UInt8(ascii: ":")) else { return remoteAddress }
+        return String(remoteAddress[..<colon])
     }
 
     /// Builds the `Request` (or the error answering a target that cannot be decoded).
@@ -185,9 +221,9 @@ final class EventLoop: @unchecked Sendable {
         }
         for case let connection? in connections { close(connection) }
         peers = []   // the accepting loop held every loop: let them go
-        for (fd, _) in handedOver.withLock({ list -> [(fd: Int32, remoteAddress: String)] in defer { list = [] }; return list }) {
+        for (fd, remote) in handedOver.withLock({ list -> [(fd: Int32, remoteAddress: String)] in defer { list = [] }; return list }) {
             Glibc.close(fd)
-            server.connectionCount.subtract(1, ordering: .relaxed)
+            server.release(remote)
         }
         if listenFD >= 0 {
             selector.remove(listenFD)
@@ -235,14 +271,15 @@ final class EventLoop: @unchecked Sendable {
                 Glibc.close(fd)
                 continue
             }
-            if server.connectionCount.wrappingAdd(1, ordering: .relaxed).newValue > configuration.maxConnections {
-                server.connectionCount.subtract(1, ordering: .relaxed)
+            let remote = Posix.describe(storage)
+            // Over a cap the connection is closed at once (no 503: answering would cost a write and the buffers the
+            // cap is there to bound; the client sees EOF before any request).
+            guard server.admit(remote) else {
                 Glibc.close(fd)
                 continue
             }
             Posix.setNonBlocking(fd)
             Posix.setNoDelay(fd)
-            let remote = Posix.describe(storage)
             let target = peers.isEmpty ? self : peers[nextPeer % peers.count]
             nextPeer &+= 1
             if target === self {
@@ -263,11 +300,11 @@ final class EventLoop: @unchecked Sendable {
         for (fd, remote) in list { adopt(fd, remoteAddress: remote, now: now) }
     }
 
-    /// Takes ownership of an accepted socket (counted in `server.connectionCount` already).
+    /// Takes ownership of an accepted socket (counted by `server.admit` already).
     private func adopt(_ fd: Int32, remoteAddress: String, now: Double) {
         if server.shutdownRequested.load(ordering: .relaxed) {
             Glibc.close(fd)
-            server.connectionCount.subtract(1, ordering: .relaxed)
+            server.release(remoteAddress)
             return
         }
         let connection = Connection(fd: fd, id: nextID, remoteAddress: remoteAddress, limits: configuration.limits, now: now)
@@ -276,7 +313,7 @@ final class EventLoop: @unchecked Sendable {
             try selector.add(fd, .read)
         } catch {
             Glibc.close(fd)
-            server.connectionCount.subtract(1, ordering: .relaxed)
+            server.release(remoteAddress)
             return
         }
         if Int(fd) >= connections.count {
@@ -547,7 +584,7 @@ final class EventLoop: @unchecked Sendable {
         selector.remove(connection.fd)
         Glibc.close(connection.fd)
         connections[Int(connection.fd)] = nil
-        server.connectionCount.subtract(1, ordering: .relaxed)
+        server.release(connection.remoteAddress)
     }
 
     // MARK: - Timeouts and shutdown

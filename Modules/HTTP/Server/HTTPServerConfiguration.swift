@@ -4,7 +4,8 @@ public struct HTTPServerConfiguration: Sendable {
     /// 0 picks a free port (`start()` returns it).
     public var port = 8080
     public var limits = HTTPLimits()
-    /// Seconds a request head may take to arrive, from its first byte (slowloris defence).
+    /// Seconds a request head may take to arrive: from accept for the first request (a connection that stays silent is
+    /// closed after this, not after the idle timeout), from its first byte for the next ones on a keep-alive connection.
     public var headerTimeout: Double = 10
     /// Seconds a request body may take to arrive, from the end of its head (slow-upload defence).
     public var bodyTimeout: Double = 60
@@ -12,6 +13,8 @@ public struct HTTPServerConfiguration: Sendable {
     public var idleTimeout: Double = 60
     /// Connections beyond this are closed as soon as they are accepted.
     public var maxConnections = 10_000
+    /// Open connections allowed from one client address (IP, any port); one more is closed as soon as it is accepted.
+    public var maxConnectionsPerAddress = 1_024
     /// Event loops (epoll threads that own connections and run non-blocking handlers); 0 = one per core.
     public var eventLoops = 0
     /// Threads of the pool that runs handlers that may block (`HTTPResponder.mayBlock`).

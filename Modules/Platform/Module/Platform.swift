@@ -21,7 +21,8 @@ public final class Platform: Sendable {
         ConfigKey("server.max_body_bytes", .integer(1...1_073_741_824)), ConfigKey("server.max_header_bytes", .integer(512...1_048_576)),
         ConfigKey("server.header_timeout", .duration), ConfigKey("server.idle_timeout", .duration),
         ConfigKey("server.body_timeout", .duration),
-        ConfigKey("server.max_connections", .integer(1...1_000_000)), ConfigKey("server.shutdown_grace", .duration),
+        ConfigKey("server.max_connections", .integer(1...1_000_000)),
+        ConfigKey("server.max_connections_per_address", .integer(1...1_000_000)), ConfigKey("server.shutdown_grace", .duration),
         ConfigKey("server.demo", .boolean), ConfigKey("log.level", .choice(["debug", "info", "warning", "error"])),
         ConfigKey("log.access", .boolean), ConfigKey("debug.routes", .boolean),
     ]

@@ -20,6 +20,7 @@ public enum ServerRunner {
         configuration.idleTimeout = config.seconds("server.idle_timeout", default: configuration.idleTimeout)
         configuration.bodyTimeout = config.seconds("server.body_timeout", default: configuration.bodyTimeout)
         configuration.maxConnections = config.int("server.max_connections", default: configuration.maxConnections)
+        configuration.maxConnectionsPerAddress = config.int("server.max_connections_per_address", default: configuration.maxConnectionsPerAddress)
         configuration.workerThreads = max(1, config.int("server.workers", default: configuration.workerThreads))
         configuration.eventLoops = max(0, config.int("server.event_loops", default: configuration.eventLoops))
         return configuration
