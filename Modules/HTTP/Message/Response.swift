@@ -95,10 +95,16 @@ public protocol HTTPResponder: Sendable {
     /// Whether answering `method path` may block (wait for a commit, a file, a long query): such requests run on
     /// the server's blocking pool, all others on the event loop that read them. Default: every request may block.
     func mayBlock(method: HTTPMethod, path: String) -> Bool
+    /// Answers a request the server rejected before any route: the parser failed (`head` is the request's head when
+    /// only its body was bad, else nil) or the target could not be decoded. Called on the event loop, must not block;
+    /// the connection closes after the answer. Default: the §4 envelope alone.
+    func respond(rejecting error: any PlatformError, head: RequestHead?, remoteAddress: String) -> Response
 }
 
 extension HTTPResponder {
     public func mayBlock(method: HTTPMethod, path: String) -> Bool { true }
+
+    public func respond(rejecting error: any PlatformError, head: RequestHead?, remoteAddress: String) -> Response { .error(error) }
 }
 
 /// A responder from a closure.

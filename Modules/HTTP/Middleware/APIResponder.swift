@@ -37,24 +37,44 @@ public struct APIResponder: HTTPResponder {
             response = errors.render(APIError.notFound("No route for \(request.method) \(request.path)"), request)
         }
         response.headers.set("X-Request-Id", request.requestID)
+        record(requestID: request.requestID, method: request.method.rawValue, metricMethod: Self.metricLabel(request.method),
+               path: request.path, route: route, response: response, started: started, remote: request.remoteAddress)
+        return response
+    }
+
+    /// A request the server could not parse or decode gets a request id, a metrics sample and an access log line like
+    /// any other (route `rejected`; method and path `-` when the head itself was unreadable).
+    public func respond(rejecting error: any PlatformError, head: RequestHead?, remoteAddress: String) -> Response {
+        let started = DispatchTime.now().uptimeNanoseconds
+        let requestID = Self.requestID(from: head?.headers["X-Request-Id"])
+        var response = Response.error(error)
+        response.headers.set("X-Request-Id", requestID)
+        let path = head.map { String($0.target.prefix { $0 != "?" }) } ?? "-"
+        record(requestID: requestID, method: head?.method.rawValue ?? "-", metricMethod: head.map { Self.metricLabel($0.method) } ?? "OTHER",
+               path: path, route: "rejected", response: response, started: started, remote: remoteAddress)
+        return response
+    }
+
+    /// The metrics sample and the access log line of one answered request.
+    private func record(requestID: String, method: String, metricMethod: String, path: String, route: String, response: Response,
+                        started: UInt64, remote: String) {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-        metrics.recordRequest(method: Self.metricLabel(request.method), route: route, status: response.status, seconds: seconds)
+        metrics.recordRequest(method: metricMethod, route: route, status: response.status, seconds: seconds)
         if accessLog, logger.isEnabled(.info) {
             var line = JSONObject()
             line.append("ts", .string(AccessLogClock.timestamp()))
             line.append("level", .string("info"))
             line.append("msg", .string("request"))
-            line.append("request_id", .string(request.requestID))
-            line.append("method", .string(request.method.rawValue))
-            line.append("path", .string(request.path))
+            line.append("request_id", .string(requestID))
+            line.append("method", .string(method))
+            line.append("path", .string(path))
             line.append("route", .string(route))
             line.append("status", .int(response.status))
             line.append("bytes", .int(response.bodyLength))
             line.append("duration_ms", .number((seconds * 100_000).rounded() / 100))
-            line.append("remote", .string(request.remoteAddress))
+            line.append("remote", .string(remote))
             logger.writeLine(JSONWriter.bytes(.object(line)))
         }
-        return response
     }
 
     /// Runs a handler and maps whatever it throws to the §4 envelope (or the route group's own shape, `errors`).

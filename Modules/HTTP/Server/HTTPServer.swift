@@ -129,11 +129,11 @@ public final class HTTPServer: Sendable {
     }
 
     /// Calls the responder (on the loop, or on a worker when it may block) and encodes the answer.
-    func handle(head: RequestHead, request: Result<Request, APIError>) -> (bytes: [UInt8], file: FileBody?, keepAlive: Bool) {
+    func handle(head: RequestHead, request: Result<Request, APIError>, remoteAddress: String) -> (bytes: [UInt8], file: FileBody?, keepAlive: Bool) {
         var response: Response
         switch request {
         case .success(let request): response = responder.respond(to: request)
-        case .failure(let error): response = .error(error)
+        case .failure(let error): response = responder.respond(rejecting: error, head: head, remoteAddress: remoteAddress)
         }
         let closeRequested = response.headers["Connection"]?.lowercased() == "close"
         let keepAlive = head.keepAlive && !closeRequested && !shutdownRequested.load(ordering: .relaxed)
@@ -435,7 +435,8 @@ final class EventLoop: @unchecked Sendable {
         let body = connection.body
         connection.head = nil
         connection.body = []
-        let request = HTTPServer.request(head: head, body: body, remoteAddress: connection.remoteAddress)
+        let remoteAddress = connection.remoteAddress
+        let request = HTTPServer.request(head: head, body: body, remoteAddress: remoteAddress)
         let server = self.server
         if case .success(let decoded) = request, server.responder.mayBlock(method: decoded.method, path: decoded.path) {
             connection.phase = .awaitingResponse
@@ -443,12 +444,12 @@ final class EventLoop: @unchecked Sendable {
             let fd = connection.fd
             let id = connection.id
             server.workers.submit { [self] in
-                let (bytes, file, keepAlive) = server.handle(head: head, request: request)
+                let (bytes, file, keepAlive) = server.handle(head: head, request: request, remoteAddress: remoteAddress)
                 complete(Completion(fd: fd, id: id, bytes: bytes, file: file, keepAlive: keepAlive))
             }
             return true
         }
-        let (bytes, file, keepAlive) = server.handle(head: head, request: request)
+        let (bytes, file, keepAlive) = server.handle(head: head, request: request, remoteAddress: remoteAddress)
         connection.output.append(contentsOf: bytes)
         if let file, file.length > 0 {
             connection.file = file
@@ -550,7 +551,8 @@ final class EventLoop: @unchecked Sendable {
 
     /// A request that cannot be parsed: answer once with the matching status, then close.
     private func fail(_ connection: Connection, _ error: HTTPParserError, now: Double) {
-        let response = Response.error(error)
+        // Through the responder: the answer gets a request id and an access log line like any other.
+        let response = server.responder.respond(rejecting: error, head: connection.head, remoteAddress: connection.remoteAddress)
         connection.output.append(contentsOf: ResponseEncoder.encode(response, headRequest: false, keepAlive: false, version: .http1_1))
         connection.phase = .closingAfterWrite
         connection.responsePending = true
