@@ -50,6 +50,15 @@ public struct FileBody: Sendable {
         length = range.upperBound - range.lowerBound + 1
     }
 
+    /// Drops the first `count` bytes of the selection (they were sent).
+    mutating func advance(by count: Int64) {
+        offset += count
+        length -= count
+    }
+
+    /// The open descriptor (for `sendfile`).
+    var descriptor: Int32 { handle.descriptor }
+
     /// Reads up to `count` bytes at `position` (absolute) into `buffer`; the bytes read, 0 at end of file, -1 on error.
     func read(into buffer: UnsafeMutableRawPointer, count: Int, at position: Int64) -> Int {
         while true {

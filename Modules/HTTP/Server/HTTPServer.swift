@@ -164,6 +164,7 @@ final class EventLoop: @unchecked Sendable {
     let handedOver = Mutex<[(fd: Int32, remoteAddress: String)]>([])
     var listenFD: Int32
     let configuration: HTTPServerConfiguration
+    let timeouts: ConnectionStateMachine.Timeouts
     let completions = Mutex<[Completion]>([])
     let stopRequested = Atomic<Bool>(false)
     /// Signalled once, when shutdown has no request left in flight.
@@ -184,6 +185,8 @@ final class EventLoop: @unchecked Sendable {
         self.server = server
         self.listenFD = listenFD
         self.configuration = server.configuration
+        self.timeouts = ConnectionStateMachine.Timeouts(header: configuration.headerTimeout, body: configuration.bodyTimeout,
+                                                        idle: configuration.idleTimeout)
         self.selector = try Selector()
         if listenFD >= 0 { try selector.add(listenFD, .read) }
     }
@@ -307,7 +310,8 @@ final class EventLoop: @unchecked Sendable {
             server.release(remoteAddress)
             return
         }
-        let connection = Connection(fd: fd, id: nextID, remoteAddress: remoteAddress, limits: configuration.limits, now: now)
+        let connection = Connection(fd: fd, id: nextID, remoteAddress: remoteAddress,
+                                    machine: ConnectionStateMachine(limits: configuration.limits, timeouts: timeouts, now: now))
         nextID += 1
         do {
             try selector.add(fd, .read)
@@ -322,124 +326,120 @@ final class EventLoop: @unchecked Sendable {
         connections[Int(fd)] = connection
     }
 
-    // MARK: - I/O
+    // MARK: - Executing the machines' actions
+
+    /// Runs a connection's actions in order, feeding what they produce (a written response lets the next pipelined
+    /// request be dispatched, an inline answer is ready at once) back into the same list; then registers the interest
+    /// the machine and the stream want. Every system call on the connection goes through `connection.stream`.
+    private func execute(_ connection: Connection, _ initial: [ConnectionStateMachine.Action], now: Double) {
+        guard !initial.isEmpty else { return }
+        var actions = initial
+        var index = 0
+        while index < actions.count {
+            let action = actions[index]
+            index += 1
+            switch action {
+            case .dispatch(let head, let body):
+                actions += dispatch(connection, head: head, body: body, now: now)
+            case .reject(let error, let head):
+                // Through the responder: the answer gets a request id and an access log line like any other.
+                let response = server.responder.respond(rejecting: error, head: head, remoteAddress: connection.remoteAddress)
+                let bytes = ResponseEncoder.encode(response, headRequest: false, keepAlive: false, version: .http1_1)
+                actions += connection.machine.responseReady(bytes, file: nil, keepAlive: false, now: now)
+            case .write:
+                actions += write(connection, now: now)
+            case .halfClose:
+                connection.stream.shutdownWrite()
+            case .close:
+                close(connection)
+                return
+            case .setInterest(let interest):
+                connection.wanted = interest
+            }
+        }
+        let desired = Interest(read: connection.wanted.read, write: connection.wanted.write || connection.stream.hasBufferedOutput)
+        if desired != connection.registered {
+            selector.modify(connection.fd, desired)
+            connection.registered = desired
+        }
+    }
 
     private func handle(_ connection: Connection, _ event: IOEvent, now: Double) {
-        if event.writable, connection.hasPendingOutput {
-            guard flush(connection) else { return }
-            if connection.responsePending, !connection.hasPendingOutput { responseWritten(connection, now: now) }
+        if event.writable { execute(connection, [.write], now: now) }
+        guard isOpen(connection) else { return }
+        if event.hangup {
+            execute(connection, connection.machine.hangup(), now: now)
+            guard isOpen(connection) else { return }
         }
-        guard connections[Int(connection.fd)] === connection else { return }
-        if event.hangup, connection.phase == .awaitingResponse {
-            // Reset while its request is with a handler: the answer cannot be delivered, and epoll keeps reporting
-            // the hangup whatever the interest, so close now (the completion is then dropped by its id).
-            close(connection)
-            return
-        }
-        if event.readable || event.hangup {
-            readAvailable(connection, now: now)
-        }
+        if event.readable || event.hangup, connection.machine.acceptsInput { read(connection, now: now) }
     }
 
-    private func readAvailable(_ connection: Connection, now: Double) {
-        guard connection.phase == .reading || connection.phase == .draining else {
-            // Paused; a hangup while a handler runs is noticed when its response is written.
-            if connection.phase == .awaitingResponse { updateInterest(connection) }
-            return
-        }
-        let fd = connection.fd
-        for _ in 0..<4 {
-            let count = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count > 0 {
-                connection.lastActivity = now
-                if connection.phase != .draining {
-                    scratch.withUnsafeBytes { connection.input.append(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
-                }
-                if count < scratch.count { break }
-            } else if count == 0 {
-                connection.readClosed = true
-                break
-            } else {
-                let code = errno
-                if code == EINTR { continue }
-                if code == EAGAIN || code == EWOULDBLOCK { break }
-                close(connection)
+    private func isOpen(_ connection: Connection) -> Bool { connections[Int(connection.fd)] === connection }
+
+    /// Reads what is there (up to four buffers a turn, so one connection cannot hog the loop) and feeds the machine.
+    private func read(_ connection: Connection, now: Double) {
+        for turn in 0..<4 {
+            // After the first read, only while the machine wants input (a dispatched request pauses reading).
+            guard isOpen(connection), turn == 0 || connection.wanted.read else { return }
+            let result = scratch.withUnsafeMutableBytes { connection.stream.read(into: $0) }
+            switch result {
+            case .bytes(let count):
+                let actions = scratch.withUnsafeBytes { connection.machine.bytesRead(UnsafeRawBufferPointer(rebasing: $0[0..<count]), now: now) }
+                execute(connection, actions, now: now)
+                if count < scratch.count { return }
+            case .endOfInput:
+                execute(connection, connection.machine.readEOF(now: now), now: now)
+                return
+            case .wouldBlock:
+                return
+            case .failed:
+                execute(connection, connection.machine.failed(), now: now)
                 return
             }
         }
-        if connection.phase == .draining {
-            if connection.readClosed { close(connection) }
-            return
-        }
-        process(connection, now: now)
     }
 
-    /// Parses buffered input and answers complete requests in order: on the loop when the responder says the
-    /// request does not block (then goes on with pipelined requests once the answer is written), else on a worker.
-    private func process(_ connection: Connection, now: Double) {
-        while true {
-            // The next request is parsed only once the current response is written.
-            if connection.responsePending {
-                if connection.hasPendingOutput {
-                    updateInterest(connection)
-                    return
-                }
-                connection.responsePending = false
-                if connection.phase == .closingAfterWrite {
-                    beginClose(connection, now: now)
-                    return
-                }
-            }
-            guard connection.phase == .reading else { break }
-            let part: HTTPPart?
-            do {
-                part = try connection.parser.parse(&connection.input)
-            } catch {
-                fail(connection, error, now: now)
-                return
-            }
-            guard let part else { break }
-            switch part {
-            case .head(let head):
-                connection.head = head
-                connection.body = []
-                connection.headStartedAt = nil
-                connection.bodyStartedAt = head.hasBody ? now : nil
-                if head.expectsContinue, head.hasBody, connection.input.isEmpty {
-                    connection.output.append(contentsOf: ResponseEncoder.continueLine)
-                    guard flush(connection) else { return }
-                }
-            case .body(let bytes):
-                connection.body.append(contentsOf: bytes)
-            case .end:
-                connection.bodyStartedAt = nil
-                guard dispatch(connection, now: now) else { return }
+    /// Writes the machine's output while the stream takes it; returns what the machine answers to the progress.
+    private func write(_ connection: Connection, now: Double) -> [ConnectionStateMachine.Action] {
+        if connection.stream.hasBufferedOutput {
+            switch connection.stream.flush() {
+            case .failed, .endOfInput: return connection.machine.failed()
+            case .wouldBlock: return []
+            case .bytes: break
             }
         }
-        if connection.phase == .reading {
-            if connection.readClosed {
-                // EOF between or inside requests: nothing more will come and no answer is owed.
-                close(connection)
-                return
+        var actions: [ConnectionStateMachine.Action] = []
+        while let next = connection.machine.nextOutput, connection.machine.phase != .closed {
+            let result: StreamResult
+            switch next {
+            case .bytes(let bytes):
+                let offset = connection.machine.nextOutputOffset
+                result = bytes.withUnsafeBytes { connection.stream.write(UnsafeRawBufferPointer(rebasing: $0[offset...])) }
+            case .file(let file):
+                result = connection.stream.write(file: file, count: Int(min(file.length, Int64(Self.fileChunk))))
             }
-            if connection.parser.isIdle, !connection.input.isEmpty, connection.headStartedAt == nil {
-                connection.headStartedAt = now
+            switch result {
+            case .bytes(let count):
+                actions += connection.machine.bytesWritten(count, now: now)
+            case .wouldBlock:
+                return actions
+            case .failed, .endOfInput:
+                return actions + connection.machine.failed()
             }
         }
-        updateInterest(connection)
+        return actions
     }
 
-    /// Answers the complete request: inline, or on a worker when it may block. False when the connection closed.
-    private func dispatch(_ connection: Connection, now: Double) -> Bool {
-        guard let head = connection.head else { return true }
-        let body = connection.body
-        connection.head = nil
-        connection.body = []
+    /// Most bytes of a file body handed to the stream in one call (the loop serves other connections in between).
+    static let fileChunk = 256 * 1024
+
+    /// Answers a complete request: inline (the machine gets the response at once), or on a worker when it may block
+    /// (the answer comes back as a completion).
+    private func dispatch(_ connection: Connection, head: RequestHead, body: [UInt8], now: Double) -> [ConnectionStateMachine.Action] {
         let remoteAddress = connection.remoteAddress
         let request = HTTPServer.request(head: head, body: body, remoteAddress: remoteAddress)
         let server = self.server
         if case .success(let decoded) = request, server.responder.mayBlock(method: decoded.method, path: decoded.path) {
-            connection.phase = .awaitingResponse
             inFlight += 1
             let fd = connection.fd
             let id = connection.id
@@ -447,144 +447,31 @@ final class EventLoop: @unchecked Sendable {
                 let (bytes, file, keepAlive) = server.handle(head: head, request: request, remoteAddress: remoteAddress)
                 complete(Completion(fd: fd, id: id, bytes: bytes, file: file, keepAlive: keepAlive))
             }
-            return true
+            return []
         }
         let (bytes, file, keepAlive) = server.handle(head: head, request: request, remoteAddress: remoteAddress)
-        connection.output.append(contentsOf: bytes)
-        if let file, file.length > 0 {
-            connection.file = file
-            connection.filePosition = file.offset
-            connection.fileRemaining = file.length
-        }
-        connection.responsePending = true
-        connection.phase = keepAlive ? .reading : .closingAfterWrite
-        connection.lastActivity = now
-        return flush(connection)
+        return connection.machine.responseReady(bytes, file: file, keepAlive: keepAlive, now: now)
     }
 
     private func drainCompletions(now: Double) {
         let ready = completions.withLock { list -> [Completion] in
+            guard !list.isEmpty else { return [] }
             defer { list.removeAll(keepingCapacity: true) }
             return list
         }
         for completion in ready {
             inFlight -= 1
+            // A connection closed meanwhile (reset by its client) drops its answer.
             guard let connection = connection(completion.fd), connection.id == completion.id else { continue }
-            connection.output.append(contentsOf: completion.bytes)
-            if let file = completion.file, file.length > 0 {
-                connection.file = file
-                connection.filePosition = file.offset
-                connection.fileRemaining = file.length
-            }
-            connection.responsePending = true
-            connection.phase = completion.keepAlive ? .reading : .closingAfterWrite
-            connection.lastActivity = now
-            guard flush(connection) else { continue }
-            if !connection.hasPendingOutput {
-                responseWritten(connection, now: now)
-            } else {
-                updateInterest(connection)
-            }
-        }
-    }
-
-    /// The current response is fully written: close, or go on with pipelined requests.
-    private func responseWritten(_ connection: Connection, now: Double) {
-        connection.responsePending = false
-        if connection.phase == .closingAfterWrite {
-            beginClose(connection, now: now)
-        } else {
-            process(connection, now: now)
-        }
-    }
-
-    /// Writes what it can; false when the connection was closed because of a write error.
-    @discardableResult
-    private func flush(_ connection: Connection) -> Bool {
-        while connection.hasPendingOutput {
-            if connection.outputOffset >= connection.output.count {
-                // A file body: the next chunk, read only once the socket took the previous one (memory stays one chunk).
-                guard refill(connection) else {
-                    close(connection)
-                    return false
-                }
-            }
-            let count = connection.output.withUnsafeBytes { raw in
-                send(connection.fd, raw.baseAddress! + connection.outputOffset, raw.count - connection.outputOffset, Int32(MSG_NOSIGNAL))
-            }
-            if count > 0 {
-                connection.outputOffset += count
-                connection.lastActivity = Self.now()   // a slow reader that keeps reading is not idle
-            } else {
-                let code = errno
-                if count < 0, code == EINTR { continue }
-                if count < 0, code == EAGAIN || code == EWOULDBLOCK { break }
-                close(connection)
-                return false
-            }
-        }
-        if !connection.hasPendingOutput {
-            connection.output.removeAll(keepingCapacity: connection.output.capacity <= 65_536)
-            connection.outputOffset = 0
-        }
-        updateInterest(connection)
-        return true
-    }
-
-    /// Replaces the drained output with the next chunk of the connection's file body; false when the file cannot
-    /// be read (it shrank or failed): the response cannot be completed and the connection must close.
-    private func refill(_ connection: Connection) -> Bool {
-        guard let file = connection.file, connection.fileRemaining > 0 else { return false }
-        let chunk = Int(min(connection.fileRemaining, Int64(Self.fileChunk)))
-        if connection.output.count != chunk { connection.output = [UInt8](repeating: 0, count: chunk) }
-        let count = connection.output.withUnsafeMutableBytes { file.read(into: $0.baseAddress!, count: chunk, at: connection.filePosition) }
-        guard count > 0 else { return false }
-        if count < chunk { connection.output.removeLast(chunk - count) }
-        connection.outputOffset = 0
-        connection.filePosition += Int64(count)
-        connection.fileRemaining -= Int64(count)
-        if connection.fileRemaining == 0 { connection.file = nil }   // closes the descriptor once the last copy goes
-        return true
-    }
-
-    static let fileChunk = 128 * 1024
-
-    /// A request that cannot be parsed: answer once with the matching status, then close.
-    private func fail(_ connection: Connection, _ error: HTTPParserError, now: Double) {
-        // Through the responder: the answer gets a request id and an access log line like any other.
-        let response = server.responder.respond(rejecting: error, head: connection.head, remoteAddress: connection.remoteAddress)
-        connection.output.append(contentsOf: ResponseEncoder.encode(response, headRequest: false, keepAlive: false, version: .http1_1))
-        connection.phase = .closingAfterWrite
-        connection.responsePending = true
-        connection.input = ByteBuffer()
-        guard flush(connection) else { return }
-        if !connection.hasPendingOutput { responseWritten(connection, now: now) }
-    }
-
-    private func beginClose(_ connection: Connection, now: Double) {
-        Glibc.shutdown(connection.fd, Int32(SHUT_WR))
-        connection.phase = .draining
-        connection.input = ByteBuffer()
-        connection.drainDeadline = now + 2
-        if connection.readClosed {
-            close(connection)
-        } else {
-            updateInterest(connection)
-        }
-    }
-
-    private func updateInterest(_ connection: Connection) {
-        let desired = connection.desiredInterest
-        if desired != connection.interest {
-            selector.modify(connection.fd, desired)
-            connection.interest = desired
+            execute(connection, connection.machine.responseReady(completion.bytes, file: completion.file, keepAlive: completion.keepAlive, now: now),
+                    now: now)
         }
     }
 
     private func close(_ connection: Connection) {
-        guard connections[Int(connection.fd)] === connection else { return }
+        guard isOpen(connection) else { return }
         selector.remove(connection.fd)
-        Glibc.close(connection.fd)
+        connection.stream.close()
         connections[Int(connection.fd)] = nil
         server.release(connection.remoteAddress)
     }
@@ -592,27 +479,9 @@ final class EventLoop: @unchecked Sendable {
     // MARK: - Timeouts and shutdown
 
     private func sweep(now: Double) {
-        let headerTimeout = configuration.headerTimeout
-        let idleTimeout = configuration.idleTimeout
-        let bodyTimeout = configuration.bodyTimeout
         for case let connection? in connections {
-            switch connection.phase {
-            case .awaitingResponse:
-                continue
-            case .draining:
-                if now >= connection.drainDeadline { close(connection) }
-            case .closingAfterWrite:
-                if now - connection.lastActivity > idleTimeout { close(connection) }
-            case .reading:
-                if let started = connection.headStartedAt, now - started > headerTimeout {
-                    close(connection)
-                } else if let started = connection.bodyStartedAt, now - started > bodyTimeout {
-                    // A body trickled a byte at a time would otherwise hold its slot forever.
-                    close(connection)
-                } else if now - connection.lastActivity > idleTimeout {
-                    close(connection)
-                }
-            }
+            let actions = connection.machine.tick(now: now)
+            if !actions.isEmpty { execute(connection, actions, now: now) }
         }
         if server.shutdownRequested.load(ordering: .relaxed) { checkDrained() }
     }
@@ -626,13 +495,10 @@ final class EventLoop: @unchecked Sendable {
                 listenFD = -1
             }
             adoptHandedOver(now: Self.now())   // closes them: shutdown is requested
-        }
-        // Connections with nothing in flight and nothing to write are closed now; the others close
-        // after their response (which carries `Connection: close`).
-        for case let connection? in connections where connection.phase != .awaitingResponse && !connection.hasPendingOutput {
-            if connection.phase == .reading, !connection.parser.isIdle { continue }   // a body is arriving: let it finish
-            if connection.phase == .draining { continue }   // its final response must not be reset; `sweep` ends it
-            close(connection)
+            // Idle connections close now; the others finish their request (its response carries `Connection: close`),
+            // a body still arriving is read to its end, a final response drains.
+            let now = Self.now()
+            for case let connection? in connections { execute(connection, connection.machine.shutdown(now: now), now: now) }
         }
         checkDrained()
     }
@@ -640,10 +506,7 @@ final class EventLoop: @unchecked Sendable {
     private func checkDrained() {
         guard !drainedSignalled, inFlight == 0 else { return }
         // Drained: nothing in a handler, nothing left to write, no request body still arriving.
-        let busy = connections.contains { connection in
-            guard let connection else { return false }
-            return connection.hasPendingOutput || (connection.phase == .reading && !connection.parser.isIdle)
-        }
+        let busy = connections.contains { $0?.machine.isBusy ?? false }
         if !busy {
             drainedSignalled = true
             drained.signal()

@@ -1,0 +1,85 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What one read or write on a `ByteStream` did.
+enum StreamResult: Equatable {
+    /// This many bytes moved (> 0).
+    case bytes(Int)
+    /// The peer closed its write side (reads only).
+    case endOfInput
+    /// Nothing can move now; wait for the selector.
+    case wouldBlock
+    /// The connection failed (`errno`).
+    case failed(Int32)
+}
+
+/// The byte stream between a connection's socket and its `ConnectionStateMachine`: the one place where the event
+/// loop reads, writes, half-closes and closes a connection. `SocketStream` is the plain socket; a transform (TLS over
+/// memory BIOs) plugs in as another conformance that wraps a `SocketStream`: `read` pulls ciphertext from the socket
+/// and returns plaintext, `write` takes plaintext and sends ciphertext, keeping what the socket did not take in
+/// `hasBufferedOutput` until `flush` (the loop then keeps write interest). The state machine only ever sees plaintext.
+protocol ByteStream {
+    /// Reads plaintext into `buffer`.
+    mutating func read(into buffer: UnsafeMutableRawBufferPointer) -> StreamResult
+    /// Writes plaintext from `bytes`; `.bytes(n)`: the first n were taken (sent, or owned by the stream).
+    mutating func write(_ bytes: UnsafeRawBufferPointer) -> StreamResult
+    /// Writes up to `count` bytes of `file` from its current offset (a plain socket uses `sendfile`; a transform reads the
+    /// file into plaintext and writes that).
+    mutating func write(file: FileBody, count: Int) -> StreamResult
+    /// Output the stream took but the socket has not (a transform's ciphertext).
+    var hasBufferedOutput: Bool { get }
+    /// Sends buffered output; `.wouldBlock` while some is left.
+    mutating func flush() -> StreamResult
+    /// Ends the write side after the final response (a transform sends its close alert first).
+    mutating func shutdownWrite()
+    /// Closes the socket.
+    mutating func close()
+}
+
+/// A connected, non-blocking TCP socket.
+struct SocketStream: ByteStream {
+    let fd: Int32
+
+    mutating func read(into buffer: UnsafeMutableRawBufferPointer) -> StreamResult {
+        while true {
+            let count = recv(fd, buffer.baseAddress, buffer.count, 0)
+            if count > 0 { return .bytes(count) }
+            if count == 0 { return .endOfInput }
+            let code = errno
+            if code == EINTR { continue }
+            return code == EAGAIN || code == EWOULDBLOCK ? .wouldBlock : .failed(code)
+        }
+    }
+
+    mutating func write(_ bytes: UnsafeRawBufferPointer) -> StreamResult {
+        while true {
+            let count = send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))
+            if count > 0 { return .bytes(count) }
+            let code = errno
+            if count < 0, code == EINTR { continue }
+            return count < 0 && (code == EAGAIN || code == EWOULDBLOCK) ? .wouldBlock : .failed(count < 0 ? code : EPIPE)
+        }
+    }
+
+    mutating func write(file: FileBody, count: Int) -> StreamResult {
+        var offset = off_t(file.offset)
+        while true {
+            let sent = sendfile(fd, file.descriptor, &offset, count)
+            if sent > 0 { return .bytes(sent) }
+            let code = errno
+            if sent < 0, code == EINTR { continue }
+            if sent < 0, code == EAGAIN || code == EWOULDBLOCK { return .wouldBlock }
+            // 0: the file ended before its announced length (it shrank): the response cannot be completed.
+            return .failed(sent < 0 ? code : EIO)
+        }
+    }
+
+    var hasBufferedOutput: Bool { false }
+
+    mutating func flush() -> StreamResult { .bytes(0) }
+
+    mutating func shutdownWrite() { _ = Glibc.shutdown(fd, Int32(SHUT_WR)) }
+
+    mutating func close() { _ = Glibc.close(fd) }
+}
