@@ -114,13 +114,20 @@ public final class HTTPTestClient: @unchecked Sendable {
             guard let colon = line.firstIndex(of: ":") else { continue }
             headers.add(String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
         }
-        let response: Response
+        var response: Response
         do {
             var request = try Request(method: HTTPMethod(method), target: String(start[1]), headers: headers, body: body)
             request.remoteAddress = "127.0.0.1"
             response = responder.respond(to: request)
         } catch {
             response = .error(error)   // what the server answers for a target it cannot decode
+        }
+        if let pending = response.pending {
+            // A deferred answer (ingestion waits for its commit): what the server would send once it is known.
+            switch pending.wait() {
+            case .success(let answer): response = answer
+            case .failure(let error): response = .error((error as? any PlatformError) ?? APIError.internalError("deferred response failed"))
+            }
         }
         var fields = response.headers.fields.map { ($0.name, $0.value) }
         fields.append(("Content-Length", String(response.bodyLength)))

@@ -55,10 +55,15 @@ extension DevicesModule {
             return .json(try devices.setProject(projectID: request.parameters.require("project_id"), pk: Self.devicePK(request),
                                                 targetProjectID: target!, caller: caller))
         }
-        project.post("/:device_pk/data/", summary: "Push telemetry: [{agri_id, value, t?}] → 202 {accepted, dropped} after commit", auth: bearer) { request, caller in
-            let result = try devices.ingest(projectID: request.parameters.require("project_id"), pk: Self.devicePK(request), caller: caller,
-                                            body: request.json())
-            return .json(result, status: 202)
+        // Runs on the event loop and holds no thread while the group commit runs: the answer is deferred to the commit.
+        project.on(.post, "/:device_pk/data/", summary: "Push telemetry: [{agri_id, value, t?}] → 202 {accepted, dropped} after commit",
+                   auth: bearer, blocking: false) { request, caller in
+            let pending = DeferredResponse()
+            try devices.ingest(projectID: request.parameters.require("project_id"), pk: Self.devicePK(request), caller: caller,
+                               body: request.json()) { result in
+                pending.complete(result.map { .json($0, status: 202) })
+            }
+            return .deferred(pending)
         }
         project.on(.get, "/:device_pk/data/", summary: "Latest value per agri_id; with ?agri_id=&start=&end= the history", auth: bearer, blocking: true) { request, caller in
             let projectID = try request.parameters.require("project_id")

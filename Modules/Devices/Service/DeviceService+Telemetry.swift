@@ -31,16 +31,43 @@ extension DeviceService {
     }
 
     func ingest(device: Device, project: ProjectRef, body: JSON) throws -> IngestResult {
+        let (batch, dropped) = try telemetryBatch(device: device, project: project, body: body)
+        try ingestor.ingest(batch)
+        dataCache.invalidate(scope: device.id)
+        return IngestResult(accepted: batch.points.count, dropped: dropped)
+    }
+
+    /// The same as `ingest(projectID:pk:caller:body:)` without waiting for the commit: checks and validates now (and
+    /// throws what they throw), then `completion` gets the result on the group committer's thread once the points are
+    /// durable, or the commit's error. Keep `completion` short: the next commit waits for it.
+    public func ingest(projectID: String, pk: Int64, caller: Caller, body: JSON,
+                       completion: @escaping @Sendable (Result<IngestResult, any Error>) -> Void) throws {
+        let project = try projects.resolve(projectID, for: caller, access: .write)
+        let device = try device(pk, in: project)
+        let (batch, dropped) = try telemetryBatch(device: device, project: project, body: body)
+        let cache = dataCache
+        let devicePK = device.id
+        let accepted = batch.points.count
+        try ingestor.ingest(batch) { error in
+            if let error {
+                completion(.failure(error))
+            } else {
+                cache.invalidate(scope: devicePK)
+                completion(.success(IngestResult(accepted: accepted, dropped: dropped)))
+            }
+        }
+    }
+
+    /// A request's points, validated and enriched, ready for the group commit; and how many were dropped.
+    private func telemetryBatch(device: Device, project: ProjectRef, body: JSON) throws -> (TelemetryIngestor.Batch, Int) {
         guard device.allow else {
             throw APIError.forbidden("Device \(device.id) is not allowed to relay data (allow is false)")
         }
         let now = clock.unixSeconds()
         let (points, dropped) = try TelemetryPayload.parse(body, prefix: device.agriID, now: now, maxPoints: maxPointsPerRequest)
-        try ingestor.ingest(TelemetryIngestor.Batch(devicePK: device.id, projectPK: project.pk, projectID: project.projectID,
-                                                    organizationID: project.organizationID, theType: device.model, points: points,
-                                                    connectTime: now))
-        dataCache.invalidate(scope: device.id)
-        return IngestResult(accepted: points.count, dropped: dropped)
+        return (TelemetryIngestor.Batch(devicePK: device.id, projectPK: project.pk, projectID: project.projectID,
+                                        organizationID: project.organizationID, theType: device.model, points: points, connectTime: now),
+                dropped)
     }
 
     /// The latest value of every agri_id under the device's prefix (seed 001's shape): the factor's

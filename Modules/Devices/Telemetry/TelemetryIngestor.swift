@@ -19,10 +19,13 @@ final class TelemetryIngestor: Sendable {
         let connectTime: Int64
     }
 
-    /// A waiting request: signalled once its batch is committed (or failed).
+    /// A queued request: signalled once its batch is committed (or failed), and its callback called if it has one.
     final class Ticket: Sendable {
         let done = DispatchSemaphore(value: 0)
         let outcome = Mutex<(any Error)?>(nil)
+        /// Called on the committer thread after the commit (nil: the request waits on `done`).
+        let callback: (@Sendable ((any Error)?) -> Void)?
+        init(callback: (@Sendable ((any Error)?) -> Void)? = nil) { self.callback = callback }
     }
 
     private struct Pending {
@@ -72,6 +75,22 @@ final class TelemetryIngestor: Sendable {
             throw APIError.internalError("Telemetry cannot be ingested from inside a write or a commit")
         }
         let ticket = Ticket()
+        try enqueue(batch, ticket)
+        guard ticket.done.wait(timeout: .now() + 60) == .success else {
+            // Not known to be committed; a retry is harmless (a point with the same agri_id and t replaces itself).
+            throw APIError.unavailable("Telemetry commit is taking too long; retry")
+        }
+        if let error = ticket.outcome.withLock({ $0 }) { throw error }
+    }
+
+    /// Queues `batch` without waiting: `completion` is called on the committer thread once it is committed (nil) or
+    /// failed (the error). No thread waits meanwhile, and none times out: the committer answers every batch it took,
+    /// and `stop` commits what is queued before it returns. Throws (without calling `completion`) when shutting down.
+    func ingest(_ batch: Batch, completion: @escaping @Sendable ((any Error)?) -> Void) throws {
+        try enqueue(batch, Ticket(callback: completion))
+    }
+
+    private func enqueue(_ batch: Batch, _ ticket: Ticket) throws {
         let accepted = pending.withLock { state -> Bool in
             guard !state.stopping else { return false }
             state.batches.append((batch, ticket))
@@ -82,11 +101,6 @@ final class TelemetryIngestor: Sendable {
         condition.lock()
         condition.signal()
         condition.unlock()
-        guard ticket.done.wait(timeout: .now() + 60) == .success else {
-            // Not known to be committed; a retry is harmless (a point with the same agri_id and t replaces itself).
-            throw APIError.unavailable("Telemetry commit is taking too long; retry")
-        }
-        if let error = ticket.outcome.withLock({ $0 }) { throw error }
     }
 
     /// Forgets cached series ids (after a purge removed series).
@@ -172,6 +186,7 @@ final class TelemetryIngestor: Sendable {
                 ticket.outcome.withLock { $0 = DeviceError.leftProject(pk: batch.devicePK, projectID: batch.projectID) }
             }
             ticket.done.signal()
+            if let callback = ticket.callback { callback(ticket.outcome.withLock { $0 }) }
         }
     }
 

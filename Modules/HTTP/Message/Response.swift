@@ -7,6 +7,8 @@ public struct Response: Sendable {
     public var body: [UInt8]
     /// A body streamed from a file instead of `body` (see `FileBody`).
     public var file: FileBody?
+    /// Set on `Response.deferred`: the real response comes later; everything else here is ignored.
+    public var pending: DeferredResponse?
 
     public init(status: Int = 200, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
         self.status = status

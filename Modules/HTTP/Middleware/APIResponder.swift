@@ -36,10 +36,29 @@ public struct APIResponder: HTTPResponder {
         case .notFound:
             response = errors.render(APIError.notFound("No route for \(request.method) \(request.path)"), request)
         }
+        if let pending = response.pending {
+            // Answered later: the id, the error mapping, the metrics and the log line when the answer is known.
+            let routed = request
+            let matched = route
+            return .deferred(pending.map { [self] result in
+                var final: Response
+                switch result {
+                case .success(let answer): final = answer
+                case .failure(let error): final = Self.render(error, routed, logger: logger, errors: errors)
+                }
+                finish(&final, routed, route: matched, started: started)
+                return final
+            })
+        }
+        finish(&response, request, route: route, started: started)
+        return response
+    }
+
+    /// Stamps the request id on an answered request and records it.
+    private func finish(_ response: inout Response, _ request: Request, route: String, started: UInt64) {
         response.headers.set("X-Request-Id", request.requestID)
         record(requestID: request.requestID, method: request.method.rawValue, metricMethod: Self.metricLabel(request.method),
                path: request.path, route: route, response: response, started: started, remote: request.remoteAddress)
-        return response
     }
 
     /// A request the server could not parse or decode gets a request id, a metrics sample and an access log line like
@@ -82,18 +101,18 @@ public struct APIResponder: HTTPResponder {
     static func run(_ handler: Handler, _ request: Request, logger: Logger, errors: ErrorRenderer = .platform) -> Response {
         do {
             return try handler(request)
-        } catch let error as any PlatformError {
-            // Deliberate 5xx answers (503 DEVICE_OFFLINE / UNAVAILABLE, 500 DEVICE_COMMAND_FAILED) expose their detail;
-            // any other 5xx is an internal failure whose details stay in the log.
-            guard error.exposesDetail else {
-                logger.error("handler failed", ["request_id": .string(request.requestID), "error": .string(String(describing: error))])
-                return errors.render(APIError.internalError(requestID: request.requestID), request)
-            }
-            return errors.render(error, request)
         } catch {
-            logger.error("handler failed", ["request_id": .string(request.requestID), "error": .string(String(describing: error))])
-            return errors.render(APIError.internalError(requestID: request.requestID), request)
+            return render(error, request, logger: logger, errors: errors)
         }
+    }
+
+    /// What a handler threw (or a deferred answer failed with), as a response.
+    static func render(_ error: any Error, _ request: Request, logger: Logger, errors: ErrorRenderer) -> Response {
+        // Deliberate 5xx answers (503 DEVICE_OFFLINE / UNAVAILABLE, 500 DEVICE_COMMAND_FAILED) expose their detail;
+        // any other 5xx is an internal failure whose details stay in the log.
+        if let error = error as? any PlatformError, error.exposesDetail { return errors.render(error, request) }
+        logger.error("handler failed", ["request_id": .string(request.requestID), "error": .string(String(describing: error))])
+        return errors.render(APIError.internalError(requestID: request.requestID), request)
     }
 
     /// Methods as metric labels: the standard ones, anything else `OTHER` (labels must not grow with what clients send).

@@ -129,30 +129,61 @@ public final class HTTPServer: Sendable {
     }
 
     /// Calls the responder (on the loop, or on a worker when it may block) and encodes the answer.
-    func handle(head: RequestHead, request: Result<Request, APIError>, remoteAddress: String) -> (bytes: [UInt8], file: FileBody?, keepAlive: Bool) {
-        var response: Response
+    /// What answering a request gave: the encoded response, or a response that comes later.
+    enum Answer {
+        case ready(Encoded)
+        case later(DeferredResponse)
+    }
+
+    /// A response as bytes: the head and in-memory body, a file streamed after them, and whether the connection stays open.
+    struct Encoded {
+        let bytes: [UInt8]
+        let file: FileBody?
+        let keepAlive: Bool
+    }
+
+    func handle(head: RequestHead, request: Result<Request, APIError>, remoteAddress: String) -> Answer {
+        let response: Response
         switch request {
         case .success(let request): response = responder.respond(to: request)
         case .failure(let error): response = responder.respond(rejecting: error, head: head, remoteAddress: remoteAddress)
         }
+        if let pending = response.pending { return .later(pending) }
+        return .ready(encode(response, head: head))
+    }
+
+    /// A deferred response's result (a failure the responder did not map becomes the §4 envelope, or a 500).
+    static func resolve(_ result: Result<Response, any Error>) -> Response {
+        switch result {
+        case .success(let response): return response
+        case .failure(let error as any PlatformError): return .error(error)
+        case .failure: return .error(APIError.internalError("The deferred response failed"))
+        }
+    }
+
+    func encode(_ response: Response, head: RequestHead) -> Encoded {
         let closeRequested = response.headers["Connection"]?.lowercased() == "close"
         let keepAlive = head.keepAlive && !closeRequested && !shutdownRequested.load(ordering: .relaxed)
         let isHead = head.method == .head
-        return (ResponseEncoder.encode(response, headRequest: isHead, keepAlive: keepAlive, version: head.version),
-                ResponseEncoder.fileToSend(response, headRequest: isHead), keepAlive)
+        return Encoded(bytes: ResponseEncoder.encode(response, headRequest: isHead, keepAlive: keepAlive, version: head.version),
+                       file: ResponseEncoder.fileToSend(response, headRequest: isHead), keepAlive: keepAlive)
     }
 }
 
 /// The event loop: owns the selector, the listening socket and every connection. Its mutable state is
 /// confined to the loop thread; other threads only touch `completions`, the atomics and `selector.wakeUp()`.
 final class EventLoop: @unchecked Sendable {
+    /// An answer for a connection of this loop, from a pool thread or a deferred response.
     struct Completion {
+        enum Payload {
+            /// Encoded by the pool thread.
+            case encoded(HTTPServer.Encoded)
+            /// A deferred response's result, encoded on the loop (the completing thread, a committer, is spared it).
+            case response(Result<Response, any Error>, head: RequestHead)
+        }
         let fd: Int32
         let id: UInt64
-        let bytes: [UInt8]
-        /// Streamed after `bytes` (a file body).
-        let file: FileBody?
-        let keepAlive: Bool
+        let payload: Payload
     }
 
     unowned let server: HTTPServer
@@ -439,18 +470,27 @@ final class EventLoop: @unchecked Sendable {
         let remoteAddress = connection.remoteAddress
         let request = HTTPServer.request(head: head, body: body, remoteAddress: remoteAddress)
         let server = self.server
+        let fd = connection.fd
+        let id = connection.id
         if case .success(let decoded) = request, server.responder.mayBlock(method: decoded.method, path: decoded.path) {
             inFlight += 1
-            let fd = connection.fd
-            let id = connection.id
             server.workers.submit { [self] in
-                let (bytes, file, keepAlive) = server.handle(head: head, request: request, remoteAddress: remoteAddress)
-                complete(Completion(fd: fd, id: id, bytes: bytes, file: file, keepAlive: keepAlive))
+                switch server.handle(head: head, request: request, remoteAddress: remoteAddress) {
+                case .ready(let encoded): complete(Completion(fd: fd, id: id, payload: .encoded(encoded)))
+                case .later(let pending): pending.whenComplete { [self] in complete(Completion(fd: fd, id: id, payload: .response($0, head: head))) }
+                }
             }
             return []
         }
-        let (bytes, file, keepAlive) = server.handle(head: head, request: request, remoteAddress: remoteAddress)
-        return connection.machine.responseReady(bytes, file: file, keepAlive: keepAlive, now: now)
+        switch server.handle(head: head, request: request, remoteAddress: remoteAddress) {
+        case .ready(let encoded):
+            return connection.machine.responseReady(encoded.bytes, file: encoded.file, keepAlive: encoded.keepAlive, now: now)
+        case .later(let pending):
+            // No thread waits: the answer is posted back to this loop when it is known.
+            inFlight += 1
+            pending.whenComplete { [self] in complete(Completion(fd: fd, id: id, payload: .response($0, head: head))) }
+            return []
+        }
     }
 
     private func drainCompletions(now: Double) {
@@ -463,8 +503,12 @@ final class EventLoop: @unchecked Sendable {
             inFlight -= 1
             // A connection closed meanwhile (reset by its client) drops its answer.
             guard let connection = connection(completion.fd), connection.id == completion.id else { continue }
-            execute(connection, connection.machine.responseReady(completion.bytes, file: completion.file, keepAlive: completion.keepAlive, now: now),
-                    now: now)
+            let encoded: HTTPServer.Encoded
+            switch completion.payload {
+            case .encoded(let ready): encoded = ready
+            case .response(let result, let head): encoded = server.encode(HTTPServer.resolve(result), head: head)
+            }
+            execute(connection, connection.machine.responseReady(encoded.bytes, file: encoded.file, keepAlive: encoded.keepAlive, now: now), now: now)
         }
     }
 

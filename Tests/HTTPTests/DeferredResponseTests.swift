@@ -1,0 +1,96 @@
+import Core
+import Foundation
+@testable import HTTP
+import Synchronization
+import Testing
+
+/// Deferred responses: a handler on the event loop returns `.deferred(pending)` and another thread completes it later.
+/// No thread waits meanwhile (the one loop keeps serving), pipelined answers stay in order, graceful shutdown waits
+/// for the answer, and the application responder maps a failure and stamps the request id when the answer is known.
+@Suite struct DeferredResponseTests {
+    /// `/later?ms=` is completed by a timer thread after `ms`; `/fail` fails later; anything else is answered at once.
+    final class DeferringServer: Sendable {
+        let server: HTTPServer
+        let port: Int
+
+        init() throws {
+            var configuration = HTTPServerConfiguration()
+            configuration.port = 0
+            configuration.eventLoops = 1
+            configuration.workerThreads = 1
+            server = HTTPServer(configuration: configuration, responder: ClosureResponder(mayBlock: { _, _ in false }) { request in
+                guard request.path == "/later" || request.path == "/fail" else { return .text("now \(request.path)") }
+                let pending = DeferredResponse()
+                let delay = Double(request.query["ms"] ?? "") ?? 300
+                let fails = request.path == "/fail"
+                let tag = request.query["tag"] ?? ""
+                DispatchQueue.global().asyncAfter(deadline: .now() + delay / 1000) {
+                    pending.complete(fails ? .failure(APIError.unavailable("commit failed")) : .success(.text("later \(tag)")))
+                }
+                return .deferred(pending)
+            }, logger: Logger(level: .error))
+            port = try server.start()
+        }
+    }
+
+    @Test func theLoopKeepsServingWhileAnAnswerIsDeferred() throws {
+        let deferring = try DeferringServer()
+        defer { deferring.server.shutdown(gracePeriod: 2) }
+        let waiting = try RawConnection(port: deferring.port)
+        try waiting.send("GET /later?ms=800&tag=a HTTP/1.1\r\nHost: x\r\n\r\n")
+        let started = monotonicNow()
+        let other = try RawConnection(port: deferring.port)
+        try other.send("GET /quick HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try other.readResponse().text == "now /quick")
+        #expect(monotonicNow() - started < 0.6, "the only loop was held by the deferred request")
+        let late = try waiting.readResponse()
+        #expect(late.status == 200 && late.text == "later a")
+    }
+
+    @Test func pipelinedDeferredAndImmediateAnswersStayInOrder() throws {
+        let deferring = try DeferringServer()
+        defer { deferring.server.shutdown(gracePeriod: 2) }
+        let connection = try RawConnection(port: deferring.port)
+        try connection.sendInOneCall("GET /later?ms=300&tag=1 HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\n\r\n"
+            + "GET /later?ms=10&tag=3 HTTP/1.1\r\nHost: x\r\n\r\n")
+        let answers = try (0..<3).map { _ in try connection.readResponse().text }
+        #expect(answers == ["later 1", "now /two", "later 3"])
+    }
+
+    @Test func aFailureIsAnsweredWithTheEnvelope() throws {
+        let deferring = try DeferringServer()
+        defer { deferring.server.shutdown(gracePeriod: 2) }
+        let connection = try RawConnection(port: deferring.port)
+        try connection.send("GET /fail?ms=20 HTTP/1.1\r\nHost: x\r\n\r\n")
+        let response = try connection.readResponse()
+        #expect(response.status == 503 && response.text.contains("UNAVAILABLE"))
+    }
+
+    @Test func gracefulShutdownWaitsForADeferredAnswer() throws {
+        let deferring = try DeferringServer()
+        let connection = try RawConnection(port: deferring.port)
+        try connection.send("GET /later?ms=500&tag=s HTTP/1.1\r\nHost: x\r\n\r\n")
+        Thread.sleep(forTimeInterval: 0.1)
+        let stopper = Thread { deferring.server.shutdown(gracePeriod: 5) }
+        stopper.start()
+        let response = try connection.readResponse()
+        #expect(response.text == "later s")
+        #expect(response.header("Connection") == "close")
+        while !stopper.isFinished { usleep(10_000) }
+    }
+
+    @Test func apiResponderStampsTheIDAndMapsAFailureWhenTheAnswerIsKnown() throws {
+        let router = Router()
+        let pending = DeferredResponse()
+        router.group("/api").on(.post, "/x/", auth: .anonymous, blocking: false) { _ in .deferred(pending) }
+        let responder = APIResponder(table: router.freeze(), logger: Logger(level: .error), metrics: MetricsRegistry())
+        var headers = HTTPHeaders()
+        headers.add("X-Request-Id", "deferred-1")
+        let first = responder.respond(to: try Request(method: .post, target: "/api/x/", headers: headers))
+        let outer = try #require(first.pending)
+        pending.complete(.failure(APIError.forbidden("not yours")))
+        guard case .success(let answer) = outer.wait() else { Issue.record("mapped answers succeed"); return }
+        #expect(answer.status == 403)
+        #expect(answer.headers["X-Request-Id"] == "deferred-1")
+    }
+}
