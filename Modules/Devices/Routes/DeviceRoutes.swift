@@ -56,8 +56,8 @@ extension DevicesModule {
                                                 targetProjectID: target!, caller: caller))
         }
         // Runs on the event loop and holds no thread while the group commit runs: the answer is deferred to the commit.
-        project.on(.post, "/:device_pk/data/", summary: "Push telemetry: [{agri_id, value, t?}] → 202 {accepted, dropped} after commit",
-                   auth: bearer, blocking: false) { request, caller in
+        let pushSummary = "Push telemetry: [{agri_id, value, t?}] → 202 {accepted, dropped} after commit"
+        project.on(.post, "/:device_pk/data/", summary: pushSummary, auth: bearer, blocking: false) { request, caller in
             let pending = DeferredResponse()
             try devices.ingest(projectID: request.parameters.require("project_id"), pk: Self.devicePK(request), caller: caller,
                                body: request.json()) { result in
