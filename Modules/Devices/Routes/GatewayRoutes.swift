@@ -29,8 +29,11 @@ extension DevicesModule {
             try reader.finish()
             return .json(try devices.acknowledge(commandID: id, ok: ok, output: ok ? output : (error ?? output), by: device))
         }
+        // On the pool (the device's authentication and a refusal write), but no pool thread waits for the commit.
         gateway.post("/data/", summary: "Telemetry as the device itself → 202 {accepted, dropped}", auth: deviceBasic) { request, device in
-            return .json(try devices.ingest(asDevice: device, body: request.json()), status: 202)
+            let pending = DeferredResponse()
+            try devices.ingest(asDevice: device, body: request.json()) { result in pending.complete(result.map { .json($0, status: 202) }) }
+            return .deferred(pending)
         }
 
         let device = api.group("/projects/:project_id/devices/:device_pk")
