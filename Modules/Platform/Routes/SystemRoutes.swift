@@ -48,7 +48,8 @@ extension Platform {
             module.registerRootRoutes(on: router.group("", tag: module.name))
         }
         let document = OpenAPIDocument.render(routes: router.routes)
-        api.get("/openapi.json", summary: "OpenAPI 3.1 document of every route", auth: .anonymous) { _ in
+        let selfRoute = OpenAPIDocument.selfRoute
+        api.get("/openapi.json", summary: selfRoute.summary, responses: selfRoute.docs.responses, auth: .anonymous) { _ in
             Response(status: 200, headers: HTTPHeaders([("Content-Type", "application/json")]), body: document)
         }
         return router
@@ -58,65 +59,5 @@ extension Platform {
     public func makeResponder() -> APIResponder {
         APIResponder(table: makeRouter().freeze(), logger: context.logger, metrics: context.metrics,
                      accessLog: context.config.bool("log.access", default: true))
-    }
-}
-
-/// Generates the OpenAPI 3.1 document from the route registry.
-enum OpenAPIDocument {
-    static func render(routes: [RouteInfo]) -> [UInt8] {
-        var paths = JSONObject()
-        var all = routes
-        all.append(RouteInfo(method: .get, pattern: "/api/v2/openapi.json", summary: "OpenAPI 3.1 document of every route",
-                             tag: "system", authentication: .none))
-        for route in all {
-            let path = openAPIPath(route.pattern)
-            var item = paths[path]?.objectValue ?? JSONObject()
-            var operation = JSONObject()
-            operation.append("summary", .string(route.summary))
-            if !route.tag.isEmpty { operation.append("tags", .array([.string(route.tag)])) }
-            operation.append("operationId", .string(operationID(route)))
-            let parameters = route.pattern.split(separator: "/").filter { $0.hasPrefix(":") }.map { segment -> JSON in
-                .object(["name": .string(String(segment.dropFirst())), "in": .string("path"), "required": .bool(true),
-                         "schema": .object(["type": .string("string")])])
-            }
-            if !parameters.isEmpty { operation.append("parameters", .array(parameters)) }
-            switch route.authentication {
-            case .none: operation.append("security", .array([]))
-            case .bearer: break   // the document's default
-            case .deviceBasic: operation.append("security", .array([.object(["deviceBasic": .array([])])]))
-            case .apiKey: operation.append("security", .array([.object(["apiKey": .array([])])]))
-            }
-            operation.append("responses", .object([
-                "default": .object(["description": .string("Success, or the error envelope {code, detail, fields}")]),
-            ]))
-            item[route.method.rawValue.lowercased()] = .object(operation)
-            paths[path] = .object(item)
-        }
-        let document: JSONObject = [
-            "openapi": .string("3.1.0"),
-            "info": .object(["title": .string("IoT device platform API"), "version": .string("2")]),
-            "components": .object(["securitySchemes": .object([
-                "bearer": .object(["type": .string("http"), "scheme": .string("bearer")]),
-                "deviceBasic": .object(["type": .string("http"), "scheme": .string("basic"),
-                                        "description": .string("device_id:device_key issued at provisioning")]),
-                "apiKey": .object(["type": .string("apiKey"), "in": .string("header"), "name": .string("Authorization"),
-                                   "description": .string("A token, raw or as `Token <token>` (the EVRYTHNG dialect)")]),
-            ])]),
-            "security": .array([.object(["bearer": .array([])])]),
-            "paths": .object(paths),
-        ]
-        return JSONWriter.bytes(.object(document))
-    }
-
-    static func openAPIPath(_ pattern: String) -> String {
-        pattern.split(separator: "/", omittingEmptySubsequences: false)
-            .map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }
-            .joined(separator: "/")
-    }
-
-    static func operationID(_ route: RouteInfo) -> String {
-        let words = route.pattern.split(separator: "/").map { $0.hasPrefix(":") ? "by_" + $0.dropFirst() : String($0) }
-        return ([route.method.rawValue.lowercased()] + words).joined(separator: "_")
-            .replacingOccurrences(of: "-", with: "_").replacingOccurrences(of: ".", with: "_")
     }
 }
