@@ -32,6 +32,7 @@ extension Schema {
             type(kind == .integer ? "integer" : "number")
             if let minimum { object.append("minimum", .number(minimum)) }
             if let maximum { object.append("maximum", .number(maximum)) }
+            if let allowedIntegers { object.append("enum", .array(allowedIntegers.map(JSON.int64) + (nullable ? [.null] : []))) }
         case .boolean: type("boolean")
         case .null: object.append("type", .string("null"))
         case .array(let items):

@@ -29,6 +29,9 @@ extension Schema {
             if kind == .integer, number.rounded() != number { found.append("\(path): \(number) is not an integer") }
             if let minimum, number < minimum { found.append("\(path): \(number) < minimum \(minimum)") }
             if let maximum, number > maximum { found.append("\(path): \(number) > maximum \(maximum)") }
+            if let allowedIntegers, !allowedIntegers.contains(where: { Double($0) == number }) {
+                found.append("\(path): \(number) is not one of \(allowedIntegers.map(String.init).joined(separator: ", "))")
+            }
         case .array(let items):
             guard case .array(let elements) = value else { return found.append("\(path): must be an array, got \(value.typeName)") }
             if let maxItems, elements.count > maxItems { found.append("\(path): \(elements.count) items > \(maxItems)") }

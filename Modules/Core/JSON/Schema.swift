@@ -56,6 +56,8 @@ public struct Schema: Sendable, Equatable {
     public var format: String?
     /// The allowed strings (`enum`).
     public var allowed: [String]?
+    /// The allowed integers (`enum` of an integer schema).
+    public var allowedIntegers: [Int64]?
     public var minimum: Double?
     public var maximum: Double?
     public var maxItems: Int?
@@ -84,6 +86,13 @@ public struct Schema: Sendable, Equatable {
     public static func oneOf(_ values: [String]) -> Schema {
         var schema = Schema(.string)
         schema.allowed = values
+        return schema
+    }
+
+    /// One of the integers `values`.
+    public static func oneOf(integers values: [Int64]) -> Schema {
+        var schema = Schema(.integer)
+        schema.allowedIntegers = values
         return schema
     }
 
