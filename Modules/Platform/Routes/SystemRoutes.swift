@@ -8,12 +8,14 @@ extension Platform {
     public func makeRouter() -> Router {
         let router = Router()
         let system = router.group("", tag: "system")
-        system.get("/healthz", summary: "Process is up", auth: .anonymous) { _ in
+        let status = { (value: String) in Schema.object([.required("status", .oneOf([value]))]) }
+        system.get("/healthz", summary: "Process is up", responses: [.ok(status("ok"))], auth: .anonymous) { _ in
             .json(JSONObject(["status": .string("ok")]))
         }
         let db = context.db
         let allMigrations = migrations.map(\.name)
-        system.get("/readyz", summary: "Database reachable and migrations applied", auth: .anonymous) { _ in
+        let notReady = ResponseDoc(status: 503, description: "NOT_READY: database unreachable or migrations pending", schema: .error)
+        system.get("/readyz", summary: "Database reachable and migrations applied", responses: [.ok(status("ready")), notReady], auth: .anonymous) { _ in
             do {
                 let applied = Set(try db.appliedMigrations())
                 let pending = allMigrations.filter { !applied.contains($0) }
@@ -26,7 +28,8 @@ extension Platform {
             }
         }
         let metrics = context.metrics
-        system.get("/metrics", summary: "Prometheus metrics", auth: .anonymous) { _ in
+        system.get("/metrics", summary: "Prometheus metrics", responses: [.content(200, "text/plain", "Prometheus text format 0.0.4")],
+                   auth: .anonymous) { _ in
             .text(metrics.render(), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         let api = router.group("/api/v2")
@@ -34,10 +37,13 @@ extension Platform {
             "name": .string("iot-platform"), "api": .string("v2"), "openapi": .string("/api/v2/openapi.json"),
             "health": .string("/healthz"), "metrics": .string("/metrics"),
         ]))
-        api.get("/", summary: "API index (static)", auth: .anonymous) { _ in index }
+        let indexSchema = Schema.object(["name", "api", "openapi", "health", "metrics"].map { .required($0, .string()) }).named("APIIndex")
+        api.get("/", summary: "API index (static)", responses: [.ok(indexSchema)], auth: .anonymous) { _ in index }
         if context.config.bool("debug.routes", default: false) {
             // Diagnostics for tests and operators: off by default (`debug.routes` / IOT_DEBUG_ROUTES).
-            api.on(.get, "/debug/sleep/", summary: "Sleeps ?seconds= (max 30) then answers; only with debug.routes", auth: .anonymous, blocking: true) { request in
+            api.on(.get, "/debug/sleep/", summary: "Sleeps ?seconds= (max 30) then answers; only with debug.routes",
+                   query: [QueryParameter("seconds", .number(0...30))], responses: [.ok(.object([.required("slept", .number())]))],
+                   auth: .anonymous, blocking: true) { request in
                 let seconds = min(30, max(0, Double(request.query["seconds"] ?? "1") ?? 1))
                 usleep(UInt32(seconds * 1_000_000))
                 return .json(JSONObject(["slept": .number(seconds)]))
