@@ -92,10 +92,9 @@ enum OpenAPIDocument {
             }
             responses.append(String(response.status), .object(rendered))
         }
-        // Any 4xx of the API carries the envelope; these are the ones a route may answer (auth ones only with auth).
-        var errors = [400, 404, 405, 409, 410, 413, 415, 416, 422, 429]
-        if route.authentication != .none { errors += [401, 403] }
-        for status in errors.sorted() where route.docs.response(status) == nil {
+        // Any 4xx of the API carries the envelope; these are the ones a route may answer. Routes without
+        // credentials answer 401/403 too: a failed login is 401, a pre-signed link that does not verify is 403.
+        for status in [400, 401, 403, 404, 405, 409, 410, 413, 415, 416, 422, 429] where route.docs.response(status) == nil {
             responses.append(String(status), .object(["$ref": .string("#/components/responses/Error")]))
         }
         if route.docs.responses.isEmpty {
