@@ -26,24 +26,8 @@ public enum FactorSchemas {
     /// `PATCH …/factors/{factor_id}/`.
     public static let update = create.partial.named("FactorUpdate")
 
-    /// The fields of a factor as answered (every one present).
-    static let fields: [Schema.Property] = [
-        .required("agri_id", .string()),
-        .required("name", .string()),
-        .required("unit", .string()),
-        .required("slave_id", .integer(1...247)),
-        .required("function_code", .oneOf(integers: [3, 4])),
-        .required("register", .integer(0...65_535)),
-        .required("data_type", .oneOf(FactorSpec.dataTypes)),
-        .required("byte_order", .oneOf(FactorSpec.byteOrders)),
-        .required("scale", .number()),
-        .required("offset", .number()),
-        .required("decimals", .integer(0...6)),
-        .required("threshold_min", Schema.number().orNull),
-        .required("threshold_max", Schema.number().orNull),
-        .required("alarm_enabled", .boolean),
-        .required("sort", .integer()),
-    ]
+    /// The fields of a factor as answered: every configurable one, always present.
+    static let fields = specProperties.map { Schema.Property.required($0.name, $0.schema) }
 
     /// A factor as every Factors route answers it.
     public static let factor = Schema.object([.required("id", .integer(from: 1)), .required("device", .integer(from: 1))] + fields
