@@ -36,8 +36,13 @@ public enum AlertSchemas {
 
     /// A receiver's body for `channel` (POST and PUT: the address is required; PATCH: `receiverInput(…).partial`).
     public static func receiverInput(_ channel: AlertChannel) -> Schema {
+        let target: Schema = switch channel {
+        case .sms: Schema.string(1...2000, pattern: #"^\+[1-9][0-9]{1,14}$"#).described("An E.164 phone number")
+        case .email: Schema.string(1...2000, format: "email")
+        case .webhook: Schema.string(1...2000, pattern: "^https?://", format: "uri").described("An http(s) URL of a public host")
+        }
         var properties: [Schema.Property] = [
-            .required(channel.targetField, .string(1...2000)),
+            .required(channel.targetField, target),
             .optional("name", .string(0...100)),
             .optional("enabled", .boolean),
         ]
