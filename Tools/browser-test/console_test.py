@@ -116,6 +116,7 @@ class Console:
         self.driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
         self.driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": downloads})
         self.url = url
+        self.downloads = downloads
         self.errors = []
         self.screens = None
 
@@ -132,14 +133,19 @@ class Console:
 
     def click(self, css, timeout=15):
         element = self.wait(EC.element_to_be_clickable((By.CSS_SELECTOR, css)), timeout, "clickable " + css)
-        element.click()
+        self.press(element)
         return element
+
+    def press(self, element):
+        """Clicks like a user; the element is scrolled to the middle first so toasts and sticky bars never cover it."""
+        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+        element.click()
 
     def click_text(self, text, scope="body", tag="button", timeout=15):
         xpath = f"//{tag}[normalize-space()={json.dumps(text)}]"
         element = self.wait(lambda d: next((e for e in d.find_element(By.CSS_SELECTOR, scope).find_elements(By.XPATH, "." + xpath)
                                             if e.is_displayed() and e.is_enabled()), False), timeout, f"{tag} '{text}' in {scope}")
-        element.click()
+        self.press(element)
         return element
 
     def text_appears(self, css, text, timeout=15):
@@ -202,6 +208,11 @@ class Console:
             pass
 
 
+def chart_attr(driver, name):
+    """A number the chart's series path carries (data-points: points fetched, data-vertices: points drawn); 0 before it exists."""
+    return driver.execute_script("const p = document.querySelector('#chart path.series'); return p ? Number(p.dataset[arguments[0]]) : 0", name)
+
+
 def run(platform, console):
     # Headers of the page itself: strict CSP, nosniff, a validator and a 304 when it matches.
     with urllib.request.urlopen(platform.url + "/") as response:
@@ -234,6 +245,128 @@ def run(platform, console):
     console.click("#project-create")
     console.fill_dialog({"name": "Cold Chain East", "project_id": "cold-chain-east", "tags": "cold, trucks"})
     console.text_appears("main h1", "Cold Chain East")
+    console.check_log()
+
+    log("bind a device, see a posted value appear")
+    console.click("#device-bind")
+    console.fill_dialog({"device_id": DEVICE_ID, "safe_code": SAFE_CODE})
+    console.text_appears("table.devices", DEVICE_ID)
+    platform.post_points([{"agri_id": AGRI + "-01", "value": 21.5}])
+    console.text_appears("table.devices td.values", "21.5", timeout=12)
+    console.shot("devices")
+
+    log("device page: add a module, the latest value with its unit")
+    console.click("table.devices a.strong")
+    console.click("#add-module")
+    console.fill_dialog({"module_id": 1, "slave_id": 1})
+    console.text_appears("#latest", "21.5 °C")
+    console.check_log()
+
+    log("history chart: 2 000 points over the last day")
+    now = int(time.time())
+    platform.post_points([{"agri_id": AGRI + "-01", "value": round(20 + 8 * ((i % 200) / 200), 1), "t": now - 86000 + i * 43}
+                          for i in range(2000)])
+    console.click("button[data-range='6h']")
+    console.click("button[data-range='24h']")
+    console.wait(lambda d: chart_attr(d, "points") >= 2000, 15, "chart of 2 000 points")
+    console.text_appears("#chart-stats", "Max")
+
+    log("a chart of 100 000 points")
+    for batch in range(10):
+        platform.post_points([{"agri_id": AGRI + "-02", "value": 50 + 30 * ((i * 7919) % 1000) / 1000, "t": now - 7 * 86400 + 900 + (batch * 10000 + i) * 6}
+                              for i in range(10000)])
+    Select(console.find("#chart-factor")).select_by_value(AGRI + "-02")
+    console.click("button[data-range='7d']")
+    begun = time.monotonic()
+    console.wait(lambda d: chart_attr(d, "points") >= 100000, 60, "chart of 100 000 points")
+    vertices = chart_attr(console.driver, "vertices")
+    log(f"100 000 points fetched and drawn in {time.monotonic() - begun:.1f}s as {vertices} vertices")
+    assert vertices < 5000, vertices
+    Select(console.find("#chart-factor")).select_by_value(AGRI + "-01")
+    console.click("button[data-range='24h']")
+    console.wait(lambda d: chart_attr(d, "points") >= 2000, 15, "back to the day")
+    console.shot("device")
+    console.shot("device-phone", width=390, height=844)
+    console.check_log()
+
+    log("a threshold on the factor, a value above it opens an alert")
+    console.click(f"button[data-edit-factor='{AGRI}-01']")
+    console.fill_dialog({"threshold_max": "30", "alarm_enabled": True})
+    platform.post_points([{"agri_id": AGRI + "-01", "value": 36.2}])
+    console.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#latest .tile.alarm"), 12, "the tile turns red")
+
+    log("control: reboot with confirmation, in the command history")
+    console.click("#control-reboot")
+    console.confirm()
+    console.text_appears("main", "NAT@AT+Z")
+
+    log("alerts: cancel the current alert")
+    console.click("nav.crumbs a:nth-of-type(2)")
+    console.find("table.devices")
+    console.click_text("Alerts", tag="a")
+    console.find("#alerts-current tr[data-alert]")
+    console.shot("alerts")
+    console.click("#alerts-current button[data-cancel-alert]")
+    console.confirm()
+    console.text_appears("#alerts-current", "No active alerts")
+    console.text_appears("#alerts-history", "cancelled")
+    console.check_log()
+
+    log("exports: create, progress, download")
+    console.click_text("Exports", tag="a")
+    console.find("#export-form input[type=checkbox]")
+    console.click("#export-create")
+    console.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#export-tasks tr[data-status='succeeded']"), 30, "the export succeeds")
+    console.click("#export-tasks button[data-download]")
+    console.wait(lambda d: any(n.endswith(".csv") for n in os.listdir(console.downloads)), 15, "the file is downloaded")
+    name = next(n for n in os.listdir(console.downloads) if n.endswith(".csv"))
+    with open(os.path.join(console.downloads, name), encoding="utf-8-sig") as f:
+        lines = f.read().splitlines()
+    assert lines[0].startswith("time,device_id"), lines[0]
+    assert len(lines) > 2000, len(lines)
+    log(f"downloaded {name}: {len(lines) - 1} rows")
+    console.click("#schedule-create")
+    console.fill_dialog({"name": "Nightly CSV", "hour": "2"})
+    console.text_appears("#export-schedules", "Nightly CSV")
+    console.shot("exports")
+    console.check_log()
+
+    log("tokens: mint a project-scoped token, shown once, then revoke it")
+    console.click_text("Tokens", tag="a")
+    console.click("#token-create")
+    dialog = console.find("dialog[open]")
+    dialog.find_element(By.CSS_SELECTOR, "[name='name']").send_keys("dashboard")
+    dialog.find_element(By.CSS_SELECTOR, "fieldset.checks input[value='cold-chain-east']").click()
+    dialog.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    secret = console.find("#token-secret").text
+    assert secret.startswith("iot_"), secret
+    console.click_text("Done")
+    me = platform.call("GET", "/api/v2/me/", headers={"Authorization": "Bearer " + secret}, auth=False)
+    assert me["token"]["projects"] == ["cold-chain-east"], me
+    console.shot("tokens")
+    console.click("button[data-revoke]")
+    console.confirm()
+    console.text_appears("main table", "Revoked")
+    console.check_log()
+
+    log("projects page with counts; the same pages in Chinese")
+    console.click_text("Projects", tag="a")
+    console.find("table.projects")
+    console.shot("projects")
+    console.click("header button.lang")
+    console.text_appears("main h1", "项目")
+    console.shot("projects-zh")
+    for route in ("#/p/cold-chain-east", "#/p/cold-chain-east/alerts", "#/p/cold-chain-east/exports", "#/tokens", "#/projects?trash=1"):
+        console.go(route)
+        console.find("main h1")
+        time.sleep(0.5)
+    console.go("#/p/cold-chain-east")
+    console.click("table.devices a.strong")
+    console.find("#chart path.series")
+    console.shot("device-zh")
+    missing = console.driver.execute_script("return [...globalThis.__i18nMissing]")
+    assert not missing, f"labels without a Chinese translation: {missing}"
+    console.click("header button.lang")
     console.check_log()
     log(f"done in {time.monotonic() - started:.1f}s")
 

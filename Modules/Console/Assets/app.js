@@ -26,7 +26,11 @@ class PageContext {
     this.timers.push(id);
     return id;
   }
-  leave() { this.alive = false; this.timers.forEach(clearInterval); }
+  leave() {
+    this.alive = false;
+    this.timers.forEach(clearInterval);
+    if (this.onLeave) this.onLeave();
+  }
 }
 
 const routes = [
@@ -59,6 +63,7 @@ async function render() {
   drawHeader(path);
   clear(main);
   const context = new PageContext(main, match.params, query);
+  context.me = session.me;
   current = context;
   try {
     await match.page(context);

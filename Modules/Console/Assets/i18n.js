@@ -26,7 +26,8 @@ document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
 
 /** The label for `key` in the current language, `{name}` placeholders filled from `params`. */
 export function t(key, params) {
-  let text = key;
+  // Enumerated API values (`status:acked`) read as the value itself in English.
+  let text = key.startsWith('status:') ? key.slice(7) : key;
   if (lang === 'zh') {
     if (Object.prototype.hasOwnProperty.call(zh, key)) text = zh[key];
     else missing.add(key);
