@@ -142,7 +142,7 @@ class Console:
         element.click()
 
     def click_text(self, text, scope="body", tag="button", timeout=15):
-        xpath = f"//{tag}[normalize-space()={json.dumps(text)}]"
+        xpath = f"//{tag}[normalize-space()={json.dumps(text, ensure_ascii=False)}]"
         element = self.wait(lambda d: next((e for e in d.find_element(By.CSS_SELECTOR, scope).find_elements(By.XPATH, "." + xpath)
                                             if e.is_displayed() and e.is_enabled()), False), timeout, f"{tag} '{text}' in {scope}")
         self.press(element)
@@ -191,6 +191,7 @@ class Console:
     def shot(self, name, width=1280, height=900):
         if not self.screens:
             return
+        self.driver.execute_script("document.getElementById('toasts').replaceChildren()")
         self.driver.set_window_size(width, height)
         time.sleep(0.3)
         # The whole page's height (up to 2 400 px) so a screenshot shows the page, not the first screen only.
@@ -348,6 +349,26 @@ def run(platform, console):
     console.confirm()
     console.text_appears("main table", "Revoked")
     console.check_log()
+
+    log("a fleet of 1 000 devices")
+    platform.call("POST", "/api/v2/projects/", {"project_id": "fleet", "name": "Fleet of 1000"})
+    csv = os.path.join(platform.dir, "fleet.csv")
+    with open(csv, "w") as f:
+        f.write("device_id,safe_code,agri_id,model,capabilities\n")
+        for i in range(1000):
+            f.write(f"FLEET{i:010d},C{i % 1000:03d},d-fleet-{i:04d},DTU-4G,\n")
+    platform.admin("devices", "provision", csv)
+    for i in range(1000):
+        platform.call("POST", "/api/v2/projects/fleet/devices/bind/", {"device_id": f"FLEET{i:010d}", "safe_code": f"C{i % 1000:03d}"})
+    begun = time.monotonic()
+    console.go("#/p/fleet")
+    console.wait(lambda d: len(d.find_elements(By.CSS_SELECTOR, "table.devices tbody tr")) == 25 and
+                 not any(c.text == "…" for c in d.find_elements(By.CSS_SELECTOR, "td.values")), 20, "the first page of the fleet")
+    log(f"1 000-device project: first page with latest values in {time.monotonic() - begun:.2f}s")
+    console.click_text("Next ›")
+    console.text_appears("nav.pager", "2")
+    console.go("#/projects")
+    console.text_appears("table.projects", "1,000")
 
     log("projects page with counts; the same pages in Chinese")
     console.click_text("Projects", tag="a")

@@ -193,7 +193,7 @@ export function badge(text, kind) { return h('span', { class: ['badge', kind] },
 /** Pagination controls for a {count, next, previous} page. */
 export function pager(page, current, size, go) {
   const pages = Math.max(1, Math.ceil(page.count / size));
-  if (pages <= 1) return null;
+  if (pages <= 1) return document.createTextNode('');   // callers hand it to append(), which prints a null
   return h('nav', { class: 'pager', 'aria-label': t('Pages') },
     h('button', { type: 'button', disabled: current <= 1, on: { click: () => go(current - 1) } }, '‹ ' + t('Previous')),
     h('span', t('Page {n} of {m}', { n: current, m: pages })),

@@ -36,6 +36,9 @@ export function t(key, params) {
   return text;
 }
 
+/** An enumerated API value (a status, a role, an alert type) as a label: the value itself in English. */
+export const tv = (value) => t(`status:${value}`);
+
 const locale = () => (lang === 'zh' ? 'zh-CN' : 'en-GB');
 const timeFormats = new Map();
 function formatter(kind) {

@@ -1,6 +1,6 @@
 import { get, post, patch, del, seg, all } from '../api.js';
 import { h, clear, table, empty, badge, pager, formDialog, confirmAction, action, toast, showError, fieldRow, readInputs, errorBox } from '../dom.js';
-import { t, fmtTime, fmtNumber } from '../i18n.js';
+import { t, tv, fmtTime, fmtNumber } from '../i18n.js';
 import { loadProject, projectHead } from './common.js';
 
 const SEVERITY = { info: 'info', warning: 'warn', critical: 'bad' };
@@ -34,7 +34,7 @@ export async function alertsPage(page) {
     h('div', { class: 'grid' }, configBox, receiversBox));
 
   const notifications = (item) => (item.notifications || []).map((n) =>
-    badge(`${n.channel} ${t('status:' + n.status)}`, NOTIFY[n.status]));
+    badge(`${n.channel} ${tv(n.status)}`, NOTIFY[n.status]));
   const deviceName = (d) => (d ? d.device_name || d.device_id : '—');
 
   async function loadCurrent() {
@@ -43,7 +43,7 @@ export async function alertsPage(page) {
     if (!page.alive) return;
     clear(currentBox).append(h('h2', t('Current alerts'), ' ', items.length ? badge(fmtNumber(items.length), 'bad') : null));
     if (!items.length) {
-      currentBox.append(empty(t('No active alerts. Set thresholds on a device\u2019s factors to be alerted when a value leaves them.')));
+      currentBox.append(empty(t('No active alerts. Set thresholds on a device’s factors to be alerted when a value leaves them.')));
       return;
     }
     currentBox.append(table([t('Level'), t('Device'), t('Description'), t('Since'), t('Notifications'), ''], items.map((item) => {
@@ -67,7 +67,7 @@ export async function alertsPage(page) {
   let historyPage = 1;
   const filters = h('form', { class: 'tools filters', 'aria-label': t('Filters') },
     fieldRow({ name: 'status', label: t('Status'), type: 'select', value: '', options: [['', t('Any')], ['active', t('status:active')], ['resolved', t('status:resolved')], ['cancelled', t('status:cancelled')]] }, filterInputs),
-    fieldRow({ name: 'the_type', label: t('Type'), type: 'select', value: '', options: [['', t('Any')], ...['threshold', 'offline', 'test', 'manual'].map((x) => [x, t('status:' + x)])] }, filterInputs),
+    fieldRow({ name: 'the_type', label: t('Type'), type: 'select', value: '', options: [['', t('Any')], ...['threshold', 'offline', 'test', 'manual'].map((x) => [x, tv(x)])] }, filterInputs),
     fieldRow({ name: 'device', label: t('Device'), type: 'select', value: '', options: [['', t('Any')], ...devices.map((d) => [d.id, d.device_name || d.device_id])] }, filterInputs),
     fieldRow({ name: 'start', label: t('From'), type: 'datetime-local' }, filterInputs),
     fieldRow({ name: 'end', label: t('To'), type: 'datetime-local' }, filterInputs));
@@ -86,7 +86,7 @@ export async function alertsPage(page) {
     clear(historyList);
     if (!result.results.length) { historyList.append(empty(t('No alerts match these filters.'))); return; }
     historyList.append(table([t('Status'), t('Type'), t('Device'), t('Description'), t('Opened'), t('Closed'), t('Notifications')], result.results.map((item) => h('tr',
-      h('td', badge(t('status:' + item.status), STATUS[item.status])), h('td', t('status:' + item.the_type)), h('td', deviceName(item.device)),
+      h('td', badge(tv(item.status), STATUS[item.status])), h('td', tv(item.the_type)), h('td', deviceName(item.device)),
       h('td', item.description), h('td', { class: 'small' }, fmtTime(item.created_at)),
       h('td', { class: 'small' }, fmtTime(item.resolved_at || item.cancelled_at)), h('td', notifications(item))))),
     pager(result, historyPage, 20, (n) => { historyPage = n; loadHistory(); }));

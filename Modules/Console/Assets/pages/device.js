@@ -1,6 +1,6 @@
 import { get, post, patch, del, seg } from '../api.js';
 import { h, clear, table, empty, badge, formDialog, confirmAction, action, toast, showError, debounce } from '../dom.js';
-import { t, fmtTime, fmtAgo, fmtValue, fmtNumber } from '../i18n.js';
+import { t, tv, fmtTime, fmtAgo, fmtValue, fmtNumber } from '../i18n.js';
 import { drawChart, statsLine } from '../chart.js';
 import { loadProject, latestValue } from './common.js';
 
@@ -272,7 +272,7 @@ export async function devicePage(page) {
     clear(commandsBox).append(h('h2', t('Commands')));
     if (!page1.results.length) { commandsBox.append(empty(t('No commands sent yet. Reboot, serial and TCP settings appear here with their status.'))); return; }
     commandsBox.append(table([t('Command'), t('Status'), t('Sent'), t('Finished'), t('By')], page1.results.map((c) => h('tr',
-      h('td', h('code', c.command)), h('td', badge(t('status:' + c.status), COMMAND_STATUS[c.status]), c.output ? h('div', { class: 'small muted' }, c.output) : null),
+      h('td', h('code', c.command)), h('td', badge(tv(c.status), COMMAND_STATUS[c.status]), c.output ? h('div', { class: 'small muted' }, c.output) : null),
       h('td', { class: 'small' }, fmtTime(c.created_at)), h('td', { class: 'small' }, fmtTime(c.finished_at)), h('td', { class: 'small' }, c.created_by)))));
   }
 

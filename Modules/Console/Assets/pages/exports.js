@@ -1,6 +1,6 @@
 import { get, post, patch, del, seg, all } from '../api.js';
 import { h, clear, table, empty, badge, pager, formDialog, confirmAction, action, toast, showError, fieldRow, readInputs, errorBox } from '../dom.js';
-import { t, fmtTime, fmtNumber, fmtBytes } from '../i18n.js';
+import { t, tv, fmtTime, fmtNumber, fmtBytes } from '../i18n.js';
 import { loadProject, projectHead } from './common.js';
 
 const STATUS = { pending: 'info', running: 'info', succeeded: 'ok', failed: 'bad', cancelled: '', expired: 'warn' };
@@ -105,7 +105,7 @@ export async function exportsPage(page) {
       return h('tr', { dataset: { task: task.id, status: task.status } },
         h('td', h('span', { class: 'strong' }, task.name), h('div', { class: 'small muted' },
           `${deviceName(task.device_id)} · ${task.format.toUpperCase()} · ${fmtTime(task.start_time, 'short')} – ${fmtTime(task.end_time, 'short')}`)),
-        h('td', badge(t('status:' + task.status), STATUS[task.status]),
+        h('td', badge(tv(task.status), STATUS[task.status]),
           running ? h('div', h('progress', { max: 100, value: task.progress, 'aria-label': t('Progress') }), ` ${task.progress}%`) : null,
           task.error ? h('div', { class: 'small muted' }, task.error) : null),
         h('td', { class: 'num' }, task.row_count === null || task.row_count === undefined ? '—' : fmtNumber(task.row_count)),

@@ -1,6 +1,6 @@
 import { get, post, del, all } from '../api.js';
 import { h, clear, table, empty, badge, pager, formDialog, confirmAction, action, toast, showError, dialog } from '../dom.js';
-import { t, fmtTime } from '../i18n.js';
+import { t, tv, fmtTime } from '../i18n.js';
 
 /** API tokens: mint one scoped to some projects (its secret shown once), list, revoke. */
 export async function tokensPage(page) {
@@ -14,7 +14,7 @@ export async function tokensPage(page) {
     const roles = ['viewer', 'manager', 'owner'].slice(0, ['viewer', 'manager', 'owner'].indexOf(role) + 1);
     formDialog(t('New token'), [
       { name: 'name', label: t('Name'), required: true, placeholder: t('e.g. greenhouse dashboard') },
-      { name: 'role', label: t('Role'), type: 'select', value: 'viewer', options: roles.map((r) => [r, t('status:' + r)]) },
+      { name: 'role', label: t('Role'), type: 'select', value: 'viewer', options: roles.map((r) => [r, tv(r)]) },
       { name: 'projects', label: t('Projects it may see'), type: 'checks', options: projects.map((p) => [p.project_id, p.name]),
         help: t('Check none for every project of the organization.') },
       { name: 'expires_in', label: t('Expires in'), type: 'select', value: '30d', options: [['7d', t('7 days')], ['30d', t('30 days')], ['90d', t('90 days')], ['365d', t('1 year')], ['', t('Never')]] },
@@ -58,7 +58,7 @@ export async function tokensPage(page) {
         load();
       });
       return h('tr', { dataset: { token: x.id } }, h('td', x.name, x.id === mine ? h('div', { class: 'small muted' }, t('this session')) : null),
-        h('td', x.user?.username), h('td', t('status:' + x.role)),
+        h('td', x.user?.username), h('td', tv(x.role)),
         h('td', x.all_projects ? t('All projects') : (x.projects || []).join(', ')),
         h('td', { class: 'small' }, fmtTime(x.created_at, 'short')), h('td', { class: 'small' }, x.expires_at ? fmtTime(x.expires_at, 'short') : t('Never')),
         h('td', x.revoked ? badge(t('Revoked'), 'bad') : badge(t('Active'), 'ok')), h('td', revoke));
