@@ -10,10 +10,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -122,7 +123,9 @@ class Console:
 
     def wait(self, condition, timeout=15, message=""):
         try:
-            return WebDriverWait(self.driver, timeout, poll_frequency=0.1).until(condition)
+            # The pages redraw as data arrives: an element found a moment ago may be gone; the next poll looks again.
+            return WebDriverWait(self.driver, timeout, poll_frequency=0.1,
+                                 ignored_exceptions=[StaleElementReferenceException]).until(condition)
         except TimeoutException:
             self.check_log()
             self.shot_failure()
@@ -149,7 +152,8 @@ class Console:
         return element
 
     def text_appears(self, css, text, timeout=15):
-        self.wait(lambda d: any(text in e.text for e in d.find_elements(By.CSS_SELECTOR, css)), timeout, f"'{text}' in {css}")
+        script = "return [...document.querySelectorAll(arguments[0])].map((e) => e.innerText).join('\\n')"
+        self.wait(lambda d: text in d.execute_script(script, css), timeout, f"'{text}' in {css}")
 
     def fill(self, css, value):
         element = self.find(css)
@@ -388,6 +392,21 @@ def run(platform, console):
     missing = console.driver.execute_script("return [...globalThis.__i18nMissing]")
     assert not missing, f"labels without a Chinese translation: {missing}"
     console.click("header button.lang")
+    console.check_log()
+
+    log("sign out revokes the login token; an API token signs in too")
+    browser_token = console.driver.execute_script("return sessionStorage.getItem('iot.token')")
+    console.click("header button.signout")
+    console.find("#login-username")
+    try:
+        platform.call("GET", "/api/v2/me/", headers={"Authorization": "Bearer " + browser_token}, auth=False)
+        raise AssertionError("the login token still works after signing out")
+    except urllib.error.HTTPError as error:
+        assert error.code == 401, error.code
+    console.click("details.token-login summary")
+    console.fill("#login-token", platform.token)
+    console.click_text("Sign in with the token")
+    console.find("table.projects")
     console.check_log()
     log(f"done in {time.monotonic() - started:.1f}s")
 

@@ -23,6 +23,9 @@ export class ApiError extends Error {
 export const session = {
   get token() { return sessionStorage.getItem(TOKEN_KEY); },
   set token(value) { value ? sessionStorage.setItem(TOKEN_KEY, value) : sessionStorage.removeItem(TOKEN_KEY); },
+  /** Whether the token was minted by this sign-in (password login), so signing out revokes it; a pasted token is kept. */
+  get minted() { return sessionStorage.getItem(TOKEN_KEY + '.minted') === '1'; },
+  set minted(value) { value ? sessionStorage.setItem(TOKEN_KEY + '.minted', '1') : sessionStorage.removeItem(TOKEN_KEY + '.minted'); },
   me: null,
 };
 
@@ -31,9 +34,10 @@ let onUnauthorized = () => {};
 export function setUnauthorizedHandler(handler) { onUnauthorized = handler; }
 
 /** Calls `method path` under /api/v2 (or an absolute same-origin path); resolves the parsed JSON (null for 204). */
-export async function api(method, path, body, { auth = true } = {}) {
+export async function api(method, path, body, { auth = true, token = null } = {}) {
   const headers = { Accept: 'application/json' };
-  if (auth && session.token) headers.Authorization = 'Bearer ' + session.token;
+  if (token) headers.Authorization = 'Bearer ' + token;
+  else if (auth && session.token) headers.Authorization = 'Bearer ' + session.token;
   const init = { method, headers, cache: 'no-store' };
   if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
@@ -51,7 +55,7 @@ export async function api(method, path, body, { auth = true } = {}) {
   if (text) { try { json = JSON.parse(text); } catch { json = null; } }
   if (!response.ok) {
     const error = new ApiError(response.status, json);
-    if (response.status === 401 && auth) onUnauthorized(error);
+    if (response.status === 401 && auth && !token) onUnauthorized(error);
     throw error;
   }
   return json;

@@ -90,9 +90,10 @@ function drawHeader(path) {
 }
 
 async function signOut() {
-  // The login token is revoked, not only forgotten.
-  try { if (session.me?.token?.id) await del(`tokens/${session.me.token.id}/`); } catch { /* already invalid */ }
+  // A token minted by the password login is revoked, not only forgotten; a pasted API token stays valid.
+  try { if (session.minted && session.me?.token?.id) await del(`tokens/${session.me.token.id}/`); } catch { /* already invalid */ }
   session.token = null;
+  session.minted = false;
   session.me = null;
   location.hash = '#/login';
 }

@@ -22,6 +22,7 @@ export async function loginPage(page) {
     try {
       const answer = await api('POST', 'auth/login/', { username: username.value.trim(), password: password.value }, { auth: false });
       session.token = answer.token;
+      session.minted = true;
       session.me = null;
       location.hash = '#/projects';
     } catch (error) {
@@ -29,6 +30,25 @@ export async function loginPage(page) {
       password.select();
     } finally { button.disabled = false; }
   });
-  page.main.append(h('section', { class: 'card narrow' }, form));
+  // An API token works too: the owner token `api-server` prints on its first start has no password behind it.
+  const tokenErrors = errorBox();
+  const tokenInput = h('input', { id: 'login-token', name: 'token', type: 'password', autocomplete: 'off', placeholder: 'iot_…' });
+  const tokenForm = h('form', { class: 'form' },
+    h('label', { class: 'row', for: 'login-token' }, h('span', { class: 'label' }, t('API token')), tokenInput),
+    tokenErrors, h('div', { class: 'actions' }, h('button', { type: 'submit' }, t('Sign in with the token'))));
+  tokenForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    tokenErrors.hide();
+    const token = tokenInput.value.trim();
+    if (!token) return;
+    try {
+      session.me = await api('GET', 'me/', undefined, { token });
+      session.token = token;
+      session.minted = false;
+      location.hash = '#/projects';
+    } catch (error) { tokenErrors.show(error); }
+  });
+  page.main.append(h('section', { class: 'card narrow' }, form,
+    h('details', { class: 'token-login' }, h('summary', t('Sign in with an API token instead')), tokenForm)));
   username.focus();
 }
