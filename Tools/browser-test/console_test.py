@@ -195,7 +195,7 @@ class Console:
     def shot(self, name, width=1280, height=900):
         if not self.screens:
             return
-        self.driver.execute_script("document.getElementById('toasts').replaceChildren()")
+        self.driver.execute_script("document.getElementById('toasts').replaceChildren(); window.scrollTo(0, 0)")
         self.driver.set_window_size(width, height)
         time.sleep(0.3)
         # The whole page's height (up to 2 400 px) so a screenshot shows the page, not the first screen only.
@@ -377,6 +377,12 @@ def run(platform, console):
     log("projects page with counts; the same pages in Chinese")
     console.click_text("Projects", tag="a")
     console.find("table.projects")
+    console.click("tr[data-project='cold-chain-east'] button.star")
+    console.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "tr[data-project='cold-chain-east'] button.star.on"), 10, "a favorite")
+    console.fill("#project-search", "cold")
+    console.wait(lambda d: len(d.find_elements(By.CSS_SELECTOR, "table.projects tbody tr")) == 1, 10, "search narrows the list")
+    console.find("#project-search").send_keys(Keys.CONTROL, "a", Keys.BACKSPACE)   # an input event, as a user's
+    console.wait(lambda d: len(d.find_elements(By.CSS_SELECTOR, "table.projects tbody tr")) == 2, 10, "both projects again")
     console.shot("projects")
     console.click("header button.lang")
     console.text_appears("main h1", "项目")
