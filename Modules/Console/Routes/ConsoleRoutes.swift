@@ -6,21 +6,24 @@ extension ConsoleModule {
     /// `GET /` (the page) and `GET /console/<file>` (one route per shipped file, so nothing outside the folder is reachable).
     public func registerRootRoutes(on root: RouteGroup) {
         guard let assets = loadAssets() else {
-            root.on(.get, "/", summary: "Web console (its files were not found: 503)", auth: .anonymous, blocking: false) { _ in
+            root.on(.get, "/", summary: "Web console (its files were not found: 503)",
+                    responses: [.content(503, "application/json", "The console's files were not found (the error envelope)")],
+                    auth: .anonymous, blocking: false) { _ in
                 .error(APIError.unavailable("The console's files were not found beside the executable (set console.assets)"))
             }
             return
         }
         let index = assets.files["index.html"]!
-        root.on(.get, "/", summary: "Web console: the page", auth: .anonymous, blocking: false) { request in
+        root.on(.get, "/", summary: "Web console: the page", responses: Self.docs(index), auth: .anonymous, blocking: false) { request in
             Self.serve(index, to: request)
         }
-        root.on(.get, "/console/", summary: "Web console: the page", auth: .anonymous, blocking: false) { request in
+        root.on(.get, "/console/", summary: "Web console: the page", responses: Self.docs(index), auth: .anonymous, blocking: false) { request in
             Self.serve(index, to: request)
         }
         for name in assets.files.keys.sorted() where name != "index.html" {
             let asset = assets.files[name]!
-            root.on(.get, "/console/" + name, summary: "Web console file", auth: .anonymous, blocking: false) { request in
+            root.on(.get, "/console/" + name, summary: "Web console file", responses: Self.docs(asset), auth: .anonymous,
+                    blocking: false) { request in
                 Self.serve(asset, to: request)
             }
         }
@@ -38,6 +41,13 @@ extension ConsoleModule {
         // need no versioned names.
         ("Cache-Control", "no-cache"),
     ]
+
+    /// The OpenAPI answers of a file: its bytes, or 304 when `If-None-Match` names its ETag.
+    static func docs(_ asset: ConsoleAssets.Asset) -> [ResponseDoc] {
+        let media = String(asset.contentType.split(separator: ";").first ?? "")
+        return [.content(200, media, "The file (Cache-Control: no-cache, ETag)"),
+                ResponseDoc(status: 304, description: "Not modified (If-None-Match named the current ETag)", schema: nil, contentType: nil)]
+    }
 
     /// 200 with the bytes, or 304 when `If-None-Match` names the file's current ETag (or `*`).
     static func serve(_ asset: ConsoleAssets.Asset, to request: Request) -> Response {
