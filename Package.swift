@@ -34,10 +34,12 @@ let package = Package(
                 path: "Modules/Exports"),
         // Compatibility dialects (EVRYTHNG, UFDL): routes over Projects and Auth, no tables of their own.
         .target(name: "Compat", dependencies: ["Core", "HTTP", "Platform", "Auth", "Projects"], path: "Modules/Compat"),
+        // The web console: our own HTML, CSS and JavaScript modules, shipped as resources and served at `/`.
+        .target(name: "Console", dependencies: ["Core", "HTTP", "Platform"], path: "Modules/Console", resources: [.copy("Assets")]),
 
         // Apps: thin composition roots.
-        .target(name: "Composition", dependencies: ["Core", "Platform", "Auth", "Projects", "Devices", "Factors", "Alerts", "Exports", "Compat"],
-                path: "Apps/Composition"),
+        .target(name: "Composition", dependencies: ["Core", "Platform", "Auth", "Projects", "Devices", "Factors", "Alerts", "Exports", "Compat",
+                                                   "Console"], path: "Apps/Composition"),
         .executableTarget(name: "api-server", dependencies: ["Platform", "Composition"], path: "Apps/api-server"),
         .executableTarget(name: "admin-cli", dependencies: ["Platform", "Composition"], path: "Apps/admin-cli"),
         .executableTarget(name: "scheduler", dependencies: ["Platform", "Composition"], path: "Apps/scheduler"),

@@ -1,6 +1,7 @@
 import Alerts
 import Auth
 import Compat
+import Console
 import Core
 import Devices
 import Exports
@@ -18,6 +19,7 @@ public struct Composition: Sendable {
     public let alerts: AlertsModule
     public let exports: ExportsModule
     public let compat: CompatModule
+    public let console: ConsoleModule
 
     public init(context: PlatformContext) {
         auth = AuthModule(context: context)
@@ -27,9 +29,10 @@ public struct Composition: Sendable {
         alerts = AlertsModule(context: context, auth: auth.service, projects: projects.service, devices: devices.service, factors: factors.service)
         exports = ExportsModule(context: context, auth: auth.service, projects: projects.service, devices: devices.service, factors: factors.service)
         compat = CompatModule(projects: projects.service, auth: auth.service)
+        console = ConsoleModule(context: context)
         projects.service.setDeviceCounter(devices.service)
         devices.service.setFactorInfo(factors.service)
     }
 
-    public var modules: [any PlatformModule] { [auth, projects, devices, factors, alerts, exports, compat] }
+    public var modules: [any PlatformModule] { [auth, projects, devices, factors, alerts, exports, compat, console] }
 }

@@ -87,6 +87,7 @@ extension Composition {
             "demo: \(projectsSeeded.count) projects, \(fleet.count) devices, \(factorCount) factors, \(pointCount) telemetry points",
             "demo: export \(task.id) \(exported ? "succeeded" : "failed"), and a daily export schedule in greenhouse-alpha",
             "demo: device keys in \(keysPath) (device-simulator --devices \(keysPath))",
+            "demo: web console at / of the listening address below; sign in as demo / demo-password",
         ]
     }
 }

@@ -13,6 +13,11 @@ import TestSupport
         let token = try #require(line.split(separator: " ").last.map(String.init))
         #expect(server.outputLines.contains("demo: 3 projects, 6 devices, 10 factors, 1440 telemetry points"))
         let client = server.client(token: token)
+        // The demo points at the web console, which the built binary serves from its resource bundle.
+        #expect(server.outputLines.contains("demo: web console at / of the listening address below; sign in as demo / demo-password"))
+        let page = try server.client(token: nil).get("/")
+        #expect(page.status == 200 && page.text.contains("<script type=\"module\" src=\"/console/app.js\"></script>"))
+        #expect(try server.client(token: nil).get("/console/app.js").header("Content-Type") == "text/javascript; charset=utf-8")
         let projects = try client.get("/api/v2/projects/")
         #expect(projects.status == 200)
         #expect(projects.json["count"] == .number(3))
