@@ -96,7 +96,7 @@ public final class ServerProcess: @unchecked Sendable {
         var foundPort: Int?
         while Date() < deadline, foundPort == nil {
             foundPort = collected.lines.withLock { lines in
-                lines.first { $0.hasPrefix("listening on http://") }.flatMap { Int($0.split(separator: ":").last ?? "") }
+                lines.first { $0.hasPrefix("listening on http://") || $0.hasPrefix("listening on https://") }.flatMap { Int($0.split(separator: ":").last ?? "") }
             }
             if foundPort == nil {
                 if !process.isRunning { break }

@@ -37,6 +37,8 @@ final class Connection {
     var drainDeadline: Double = 0
     /// The peer sent EOF.
     var readClosed = false
+    /// [TLS] Set when the server has a TLS context: the socket then carries ciphertext (see `TLSChannel`).
+    var tls: TLSChannel?
 
     init(fd: Int32, id: UInt64, remoteAddress: String, limits: HTTPLimits, now: Double) {
         self.fd = fd
@@ -46,7 +48,7 @@ final class Connection {
         self.lastActivity = now
     }
 
-    var hasPendingOutput: Bool { outputOffset < output.count || fileRemaining > 0 }
+    var hasPendingOutput: Bool { outputOffset < output.count || fileRemaining > 0 || tls?.hasPendingCiphertext == true }
 
     /// The interest the current state needs.
     var desiredInterest: Interest {

@@ -272,6 +272,15 @@ final class EventLoop: @unchecked Sendable {
         }
         let connection = Connection(fd: fd, id: nextID, remoteAddress: remoteAddress, limits: configuration.limits, now: now)
         nextID += 1
+        if let tls = configuration.tls {   // [TLS hook: accept] a session per connection; the handshake counts against the header timeout
+            guard let session = try? tls.makeSession() else {
+                Glibc.close(fd)
+                server.connectionCount.subtract(1, ordering: .relaxed)
+                return
+            }
+            connection.tls = TLSChannel(session: session)
+            connection.headStartedAt = now
+        }
         do {
             try selector.add(fd, .read)
         } catch {
@@ -311,7 +320,10 @@ final class EventLoop: @unchecked Sendable {
             return
         }
         let fd = connection.fd
-        for _ in 0..<4 {
+        if let tls = connection.tls {   // [TLS hook: read] the socket carries ciphertext: decrypted into `input` instead of the loop below
+            guard readTLS(tls, connection, now: now) else { return }
+        }
+        for _ in 0..<4 where connection.tls == nil {
             let count = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if count > 0 {
                 connection.lastActivity = now
@@ -335,6 +347,24 @@ final class EventLoop: @unchecked Sendable {
             return
         }
         process(connection, now: now)
+    }
+
+    /// [TLS] Reads and decrypts what the socket has, then sends what the handshake produced; false when the connection closed.
+    private func readTLS(_ tls: TLSChannel, _ connection: Connection, now: Double) -> Bool {
+        switch tls.receive(from: connection.fd, scratch: &scratch, into: &connection.input, keep: connection.phase != .draining) {
+        case .progress:
+            connection.lastActivity = now
+        case .wouldBlock:
+            break
+        case .closed:
+            connection.readClosed = true
+        case .failed(let reason):
+            server.logger.debug("tls connection failed", ["remote": .string(connection.remoteAddress), "reason": .string(reason)])
+            _ = tls.flush(to: connection.fd)   // the alert, if OpenSSL made one
+            close(connection)
+            return false
+        }
+        return tls.hasPendingCiphertext ? flush(connection) : true
     }
 
     /// Parses buffered input and answers complete requests in order: on the loop when the responder says the
@@ -463,7 +493,16 @@ final class EventLoop: @unchecked Sendable {
     /// Writes what it can; false when the connection was closed because of a write error.
     @discardableResult
     private func flush(_ connection: Connection) -> Bool {
-        while connection.hasPendingOutput {
+        flushing: while connection.hasPendingOutput {
+            if let tls = connection.tls {   // [TLS hook: write] ciphertext already made goes out before more plaintext is encrypted
+                switch tls.flush(to: connection.fd) {
+                case .flushed: if !connection.hasPendingOutput { break flushing }
+                case .wouldBlock: break flushing
+                case .failed:
+                    close(connection)
+                    return false
+                }
+            }
             if connection.outputOffset >= connection.output.count {
                 // A file body: the next chunk, read only once the socket took the previous one (memory stays one chunk).
                 guard refill(connection) else {
@@ -472,7 +511,9 @@ final class EventLoop: @unchecked Sendable {
                 }
             }
             let count = connection.output.withUnsafeBytes { raw in
-                send(connection.fd, raw.baseAddress! + connection.outputOffset, raw.count - connection.outputOffset, Int32(MSG_NOSIGNAL))
+                // [TLS hook: write] with TLS the plaintext is encrypted (a slice per turn) and sent by `tls.flush` above
+                connection.tls?.encrypt(raw.baseAddress! + connection.outputOffset, count: raw.count - connection.outputOffset)
+                    ?? send(connection.fd, raw.baseAddress! + connection.outputOffset, raw.count - connection.outputOffset, Int32(MSG_NOSIGNAL))
             }
             if count > 0 {
                 connection.outputOffset += count
@@ -523,6 +564,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func beginClose(_ connection: Connection, now: Double) {
+        connection.tls?.close(on: connection.fd)   // [TLS hook: close] close_notify before the write side shuts
         Glibc.shutdown(connection.fd, Int32(SHUT_WR))
         connection.phase = .draining
         connection.input = ByteBuffer()

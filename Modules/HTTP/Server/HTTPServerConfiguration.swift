@@ -16,6 +16,8 @@ public struct HTTPServerConfiguration: Sendable {
     public var eventLoops = 0
     /// Threads of the pool that runs handlers that may block (`HTTPResponder.mayBlock`).
     public var workerThreads = 32
+    /// Serve HTTPS with this certificate and key (`server.tls.*`); nil serves plain HTTP.
+    public var tls: TLSContext?
 
     public init() {}
 }
