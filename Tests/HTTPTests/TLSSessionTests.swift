@@ -54,6 +54,17 @@ import Testing
         throw TLSClientFailure(reason: "handshake did not finish")
     }
 
+    /// A server session and a client that finished their handshake (the folder holds the certificate).
+    static func connected(seed: UInt64) throws -> (TemporaryDirectory, TLSSession, MemoryTLSClient, SplitMix) {
+        let (directory, certificate) = try Self.certificate()
+        let context = try TLSContext(certificatePath: certificate.certificatePath, privateKeyPath: certificate.privateKeyPath)
+        var random = SplitMix(state: seed)
+        let server = try context.makeSession()
+        let client = MemoryTLSClient(context: TestTLS.clientContext(caFile: certificate.certificatePath))
+        try Self.handshake(client, server, &random)
+        return (directory, server, client, random)
+    }
+
     @Test(arguments: [(TLS1_2_VERSION, "TLSv1.2"), (TLS1_3_VERSION, "TLSv1.3")])
     func handshakeNegotiatesTheVersionAndALPNThenDataFlowsBothWaysInRandomSplits(version: Int32, name: String) throws {
         let (directory, certificate) = try Self.certificate()
@@ -90,13 +101,8 @@ import Testing
     }
 
     @Test func aClientCloseNotifyEndsTheSession() throws {
-        let (directory, certificate) = try Self.certificate()
+        let (directory, server, client, random) = try Self.connected(seed: 7)
         defer { directory.remove() }
-        let context = try TLSContext(certificatePath: certificate.certificatePath, privateKeyPath: certificate.privateKeyPath)
-        var random = SplitMix(state: 7)
-        let server = try context.makeSession()
-        let client = MemoryTLSClient(context: TestTLS.clientContext(caFile: certificate.certificatePath))
-        try Self.handshake(client, server, &random)
         _ = SSL_shutdown(client.ssl)
         let closeNotify = client.takeCiphertext()
         closeNotify.withUnsafeBytes { server.feed($0) }
@@ -104,15 +110,11 @@ import Testing
     }
 
     @Test func aBadRecordIsAnErrorNotACrashAndTheSessionStaysFailed() throws {
-        let (directory, certificate) = try Self.certificate()
+        let (directory, server, client, random) = try Self.connected(seed: 11)
         defer { directory.remove() }
-        let context = try TLSContext(certificatePath: certificate.certificatePath, privateKeyPath: certificate.privateKeyPath)
-        var random = SplitMix(state: 11)
-        let server = try context.makeSession()
-        let client = MemoryTLSClient(context: TestTLS.clientContext(caFile: certificate.certificatePath))
-        try Self.handshake(client, server, &random)
         // An application-data record whose 32 bytes cannot authenticate.
-        let forged: [UInt8] = [0x17, 0x03, 0x03, 0x00, 0x20] + (0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }
+        var bytes = random
+        let forged: [UInt8] = [0x17, 0x03, 0x03, 0x00, 0x20] + (0..<32).map { _ in UInt8.random(in: 0...255, using: &bytes) }
         forged.withUnsafeBytes { server.feed($0) }
         #expect(throws: TLSError.self) { _ = try server.decrypt { _ in } }
         #expect(throws: TLSError.self) { _ = try server.decrypt { _ in } }

@@ -86,7 +86,7 @@ final class TLSChannel {
         while true {
             if outgoingOffset >= outgoing.count {
                 guard session.pendingCiphertext > 0 else {
-                    outgoing.removeAll(keepingCapacity: outgoing.capacity <= 65_536)
+                    outgoing = []   // idle connections hold no buffer (`takeCiphertext` makes a fresh one)
                     outgoingOffset = 0
                     return .flushed
                 }

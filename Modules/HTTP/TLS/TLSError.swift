@@ -26,14 +26,9 @@ public enum TLSError: Error, Equatable, CustomStringConvertible {
 
     /// OpenSSL's queued error reasons, oldest first, joined (and the queue cleared), or `fallback` when it is empty.
     static func drainOpenSSLErrors(_ fallback: String) -> String {
-        var reasons: [String] = []
-        while true {
-            let code = ERR_get_error()
-            if code == 0 { break }
-            var buffer = [CChar](repeating: 0, count: 256)
-            ERR_error_string_n(code, &buffer, buffer.count)
-            reasons.append(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
-        }
-        return reasons.isEmpty ? fallback : reasons.joined(separator: "; ")
+        var buffer = [CChar](repeating: 0, count: 2048)
+        iot_openssl_errors(&buffer, buffer.count)
+        let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return text.isEmpty ? fallback : text
     }
 }
