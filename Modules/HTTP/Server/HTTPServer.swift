@@ -495,6 +495,8 @@ final class EventLoop: @unchecked Sendable {
     private func flush(_ connection: Connection) -> Bool {
         flushing: while connection.hasPendingOutput {
             if let tls = connection.tls {   // [TLS hook: write] ciphertext already made goes out before more plaintext is encrypted
+                let sent = tls.bytesSent
+                defer { if tls.bytesSent != sent { connection.lastActivity = Self.now() } }
                 switch tls.flush(to: connection.fd) {
                 case .flushed: if !connection.hasPendingOutput { break flushing }
                 case .wouldBlock: break flushing

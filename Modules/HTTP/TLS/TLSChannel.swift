@@ -32,6 +32,8 @@ final class TLSChannel {
     let session: TLSSession
     private var outgoing: [UInt8] = []
     private var outgoingOffset = 0
+    /// Ciphertext bytes the socket took so far (a slow reader that keeps reading is not idle).
+    private(set) var bytesSent = 0
 
     init(session: TLSSession) {
         self.session = session
@@ -98,6 +100,7 @@ final class TLSChannel {
             }
             if count > 0 {
                 outgoingOffset += count
+                bytesSent += count
             } else {
                 let code = errno
                 if count < 0, code == EINTR { continue }
