@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(name: "CompatTests", dependencies: ["Compat", "Projects", "Auth", "Core"], path: "Tests/CompatTests"),
         .testTarget(name: "FactorsTests", dependencies: ["DomainTestSupport", "Factors", "Devices", "Projects", "Auth", "Platform", "Persistence", "Core", "TestSupport"], path: "Tests/FactorsTests"),
         // Route logic in-process (the platform's responder, no sockets), then wiring through the real binaries.
-        .testTarget(name: "RouteTests", dependencies: ["DomainTestSupport", "Exports", "Core", "TestSupport"], path: "Tests/RouteTests"),
+        .testTarget(name: "RouteTests", dependencies: ["DomainTestSupport", "Exports", "HTTP", "Core", "TestSupport"], path: "Tests/RouteTests"),
         .testTarget(name: "EndToEndTests", dependencies: ["Core", "TestSupport"], path: "Tests/EndToEndTests"),
     ],
     swiftLanguageModes: [.v6]

@@ -37,5 +37,8 @@ public final class InProcessServer: APIServer, @unchecked Sendable {
         directory.remove()
     }
 
-    public func client(token: String? = nil) -> HTTPTestClient { HTTPTestClient(responder: responder, token: token ?? adminToken) }
+    /// A client whose every response is also checked against what its route documents (`ResponseContract`).
+    public func client(token: String? = nil) -> HTTPTestClient {
+        HTTPTestClient(responder: ResponseContract(responder), token: token ?? adminToken)
+    }
 }

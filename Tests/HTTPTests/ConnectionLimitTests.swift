@@ -63,17 +63,7 @@ import Glibc
 
         // Once some close, 127.0.0.1 is served again.
         open.removeLast(2)
-        let start = monotonicNow()
-        var served: RawResponse?
-        while served == nil, monotonicNow() - start < 5 {
-            do {
-                let connection = try RawConnection(port: server.port, timeout: 2)
-                try connection.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-                served = try connection.readResponse()
-            } catch {
-                Thread.sleep(forTimeInterval: 0.05)
-            }
-        }
+        let served = RawConnection.firstServed("/healthz", port: server.port, within: 5)
         #expect(served?.status == 200 && served?.echo("path") == "/healthz")
         #expect(server.server.perAddress.withLock { $0["127.0.0.1"] ?? 0 } <= 3)
     }
@@ -85,6 +75,21 @@ import Glibc
 }
 
 extension RawConnection {
+    /// Sends `GET path` on fresh connections until one is answered (a freed slot may take a moment), for `seconds`.
+    static func firstServed(_ path: String, port: Int, within seconds: Double) -> RawResponse? {
+        let start = monotonicNow()
+        while monotonicNow() - start < seconds {
+            do {
+                let connection = try RawConnection(port: port, timeout: 2)
+                try connection.send("GET \(path) HTTP/1.1\r\nHost: x\r\n\r\n")
+                return try connection.readResponse()
+            } catch {
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+        }
+        return nil
+    }
+
     /// Connects to 127.0.0.1:`port` from the loopback address `source` (any 127.x.y.z works on Linux).
     convenience init(port: Int, source: String, timeout: Double = 10) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -42,6 +42,16 @@ import Glibc
         actions.compactMap { if case .dispatch(let head, let body) = $0 { "\(head.target) \(String(decoding: body, as: UTF8.self))" } else { nil } }
     }
 
+    /// A connection that was sent `GET /a` at `now` and whose answer (`keepAlive` or not) is written; the actions of the write.
+    static func answered(at now: Double, keepAlive: Bool = true) -> (machine: Machine, actions: [Machine.Action]) {
+        var machine = Self.machine()
+        let request = keepAlive ? "GET /a HTTP/1.1\r\nHost: x\r\n\r\n" : "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        _ = feed(&machine, request, at: now)
+        _ = machine.responseReady(response, file: nil, keepAlive: keepAlive, now: now)
+        let (_, actions) = writeAll(&machine, at: now)
+        return (machine, actions)
+    }
+
     static let response = Array("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".utf8)
 
     // MARK: - Timeouts
@@ -62,19 +72,13 @@ import Glibc
     }
 
     @Test func betweenRequestsTheIdleTimeoutAppliesAndTheNextHeadHasItsOwnHeaderTimer() {
-        var machine = Self.machine()
-        #expect(Self.dispatched(Self.feed(&machine, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", at: 1)) == ["/a "])
-        _ = machine.responseReady(Self.response, file: nil, keepAlive: true, now: 1)
-        _ = Self.writeAll(&machine, at: 1)
+        var machine = Self.answered(at: 1).machine
         // Idle: the header timeout (10 s) does not apply between requests, the idle one (60 s) does.
         #expect(machine.tick(now: 50).isEmpty)
         #expect(machine.tick(now: 61).isEmpty)
         #expect(machine.tick(now: 61.1) == [.close])
 
-        var second = Self.machine()
-        _ = Self.feed(&second, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", at: 1)
-        _ = second.responseReady(Self.response, file: nil, keepAlive: true, now: 1)
-        _ = Self.writeAll(&second, at: 1)
+        var second = Self.answered(at: 1).machine
         #expect(Self.feed(&second, "GET /b HT", at: 40).isEmpty)   // the next head starts: its header timer runs from here
         #expect(second.tick(now: 50).isEmpty)
         #expect(second.tick(now: 50.1) == [.close])
@@ -189,20 +193,16 @@ import Glibc
     // MARK: - Closing, draining, shutdown
 
     @Test func aFinalResponseIsFollowedByAHalfCloseAndADrainBoundedInTime() {
-        var machine = Self.machine()
-        _ = Self.feed(&machine, "GET /bye HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", at: 0)
-        _ = machine.responseReady(Self.response, file: nil, keepAlive: false, now: 1)
-        let (_, actions) = Self.writeAll(&machine, at: 1)
+        let closing = Self.answered(at: 1, keepAlive: false)
+        var machine = closing.machine
+        let actions = closing.actions
         #expect(actions.first == .halfClose)
         #expect(machine.phase == .draining)
         #expect(Self.feed(&machine, "GET /ignored HTTP/1.1\r\nHost: x\r\n\r\n", at: 1.5).isEmpty, "input is discarded")
         #expect(machine.tick(now: 2.9).isEmpty)
         #expect(machine.tick(now: 3) == [.close])
 
-        var eof = Self.machine()
-        _ = Self.feed(&eof, "GET /bye HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", at: 0)
-        _ = eof.responseReady(Self.response, file: nil, keepAlive: false, now: 1)
-        _ = Self.writeAll(&eof, at: 1)
+        var eof = Self.answered(at: 1, keepAlive: false).machine
         #expect(eof.readEOF(now: 1.2) == [.close])
     }
 

@@ -520,17 +520,7 @@ func monotonicNow() -> Double {
 
         // The only connection slot must be free again long before the handler returns (4 s): the server notices
         // the hangup instead of keeping (and, level-triggered, spinning on) the dead socket.
-        let start = monotonicNow()
-        var served: RawResponse?
-        while served == nil, monotonicNow() - start < 2 {
-            do {
-                let connection = try RawConnection(port: server.port, timeout: 2)
-                try connection.send("GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
-                served = try connection.readResponse()
-            } catch {
-                Thread.sleep(forTimeInterval: 0.1)
-            }
-        }
+        let served = RawConnection.firstServed("/next", port: server.port, within: 2)
         #expect(served?.status == 200)
         #expect(served?.echo("path") == "/next")
     }

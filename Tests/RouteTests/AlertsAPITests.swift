@@ -1139,8 +1139,11 @@ extension AlertsAPITests {
                     let security = operation["security"] ?? defaultSecurity
                     #expect(security == .array([.object(["bearer": .array([])])]), "\(method) \(path): \(String(describing: security))")
                     #expect(operation["summary"]?.stringValue?.isEmpty == false, "\(method) \(path)")
-                    let named = Set((operation["parameters"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue })
+                    let inPath = (operation["parameters"]?.arrayValue ?? []).filter { $0["in"] == .string("path") }
+                    let named = Set(inPath.compactMap { $0["name"]?.stringValue })
                     #expect(named == parameters, "\(method) \(path)")
+                    #expect(operation["responses"]?["200"] != nil || operation["responses"]?["201"] != nil
+                            || operation["responses"]?["204"] != nil, "\(method) \(path) documents no success")
                 }
             }
         }

@@ -21,10 +21,11 @@ extension AuthModule {
         let auth = service
         let bearer = service.bearer
         let trustedProxies = self.trustedProxies
-        api.post("/auth/login/", summary: "Exchange username and password for a token", auth: .anonymous) { request in
-            var reader = try FieldReader(request.json(), allowed: ["username", "password"])
-            let username = reader.string("username", required: true, length: 1...64)
-            let password = reader.string("password", required: true, length: 1...1024)
+        api.post("/auth/login/", summary: "Exchange username and password for a token", body: .json(AuthSchemas.login),
+                 responses: [.ok(AuthSchemas.loginAnswer)], auth: .anonymous) { request in
+            var reader = try FieldReader(request.json(), schema: AuthSchemas.login)
+            let username = reader.string("username")
+            let password = reader.string("password")
             try reader.finish()
             let address = Self.clientAddress(request, trustedProxies: trustedProxies)
             let (issued, caller) = try auth.login(username: username!, password: password!, clientAddress: address)
@@ -33,24 +34,26 @@ extension AuthModule {
             body["expires_at"] = issued.record.expiresAt.map { .string(Timestamp.format(unixSeconds: $0)) } ?? .null
             return .json(body)
         }
-        api.get("/me/", summary: "The caller: user, organization, token scope", auth: bearer) { _, caller in
+        api.get("/me/", summary: "The caller: user, organization, token scope", responses: [.ok(AuthSchemas.caller)], auth: bearer) { _, caller in
             .json(caller.json)
         }
-        api.get("/tokens/", summary: "List tokens (managers: the organization's; viewers: their own)", auth: bearer) { request, caller in
+        api.get("/tokens/", summary: "List tokens (managers: the organization's; viewers: their own)", query: QueryParameter.pagination,
+                responses: [.ok(.page(of: AuthSchemas.token))], auth: bearer) { request, caller in
             let page = try request.pageRequest()
             return .page(try auth.tokens(visibleTo: caller, page: page), of: page, for: request)
         }
-        api.post("/tokens/", summary: "Mint a token with at most the caller's rights; the secret is shown once", auth: bearer) { request, caller in
+        api.post("/tokens/", summary: "Mint a token with at most the caller's rights; the secret is shown once",
+                 body: .json(AuthSchemas.tokenRequest), responses: [.created(AuthSchemas.issuedToken)], auth: bearer) { request, caller in
             try caller.require(.manager)
             let tokenRequest = try Self.tokenRequest(request.json())
             let issued = try auth.mintToken(by: caller, tokenRequest)
             return .created(issued, location: "/api/v2/tokens/\(issued.record.id)/")
         }
-        api.get("/tokens/:token_id/", summary: "One token (never its secret)", auth: bearer) { request, caller in
+        api.get("/tokens/:token_id/", summary: "One token (never its secret)", responses: [.ok(AuthSchemas.token)], auth: bearer) { request, caller in
             let id = try request.parameters.requireInt("token_id")
             return .json(try auth.token(id: id, visibleTo: caller))
         }
-        api.delete("/tokens/:token_id/", summary: "Revoke a token", auth: bearer) { request, caller in
+        api.delete("/tokens/:token_id/", summary: "Revoke a token", responses: [.noContent], auth: bearer) { request, caller in
             let id = try request.parameters.requireInt("token_id")
             try auth.revokeToken(id: id, by: caller)
             return .noContent
@@ -58,15 +61,15 @@ extension AuthModule {
     }
 
     static func tokenRequest(_ body: JSON) throws -> TokenRequest {
-        var reader = try FieldReader(body, allowed: ["name", "role", "all_projects", "projects", "expires_in"])
-        let name = reader.string("name", length: 0...100) ?? ""
+        var reader = try FieldReader(body, schema: AuthSchemas.tokenRequest)
+        let name = reader.string("name") ?? ""
         var role: Role?
         if let text = reader.string("role") {
             role = Role(rawValue: text)
             if role == nil { reader.fail("role", "must be one of owner, manager, viewer") }
         }
         let allProjects = reader.bool("all_projects")
-        let projects = reader.stringArray("projects", itemLength: 1...64, maxCount: 1000)
+        let projects = reader.stringArray("projects")
         if let projects, let bad = projects.first(where: { !AuthPatterns.isValidProjectID($0) }) {
             reader.fail("projects", "\(bad) is not a valid project_id")
         }

@@ -7,11 +7,28 @@
 /// let favorite = reader.bool("favorite")
 /// try reader.finish()
 /// ```
+///
+/// Built over a `Schema` (`FieldReader(body, schema: ProjectDraft.schema)`), the reader takes its allowed keys from the
+/// schema's properties, and each accessor's unspecified `required`, `length`, `range` and `nullable` from the
+/// property's declaration; reading a key the schema does not declare is a programming error (an assertion), so a
+/// field cannot be parsed without being documented.
 public struct FieldReader {
     public let object: JSONObject
     public private(set) var problems: [String: String] = [:]
+    /// The declaration the fields are read through, if any.
+    public let schema: Schema?
+
+    /// A reader over `value` that accepts exactly the properties `schema` declares (plus `ignored` ones).
+    public init(_ value: JSON, schema: Schema, ignored: Set<String> = []) throws(APIError) {
+        try self.init(value, allowed: Set(schema.properties.map(\.name)), ignored: ignored, schema: schema)
+    }
 
     public init(_ value: JSON, allowed: Set<String>, ignored: Set<String> = []) throws(APIError) {
+        try self.init(value, allowed: allowed, ignored: ignored, schema: nil)
+    }
+
+    private init(_ value: JSON, allowed: Set<String>, ignored: Set<String>, schema: Schema?) throws(APIError) {
+        self.schema = schema
         guard case .object(let object) = value else {
             throw APIError.validation(["body": "must be a JSON object, got \(value.typeName)"], detail: "Request body must be a JSON object")
         }
@@ -29,6 +46,14 @@ public struct FieldReader {
         key.unicodeScalars.count <= 64 ? key : String(String.UnicodeScalarView(key.unicodeScalars.prefix(64)))
     }
 
+    /// The declaration of `key` in the reader's schema (nil without a schema). Asserts that a schema declares it.
+    func declared(_ key: String) -> Schema.Property? {
+        guard let schema else { return nil }
+        let property = schema.property(key)
+        assert(property != nil, "FieldReader reads \(key), which its schema does not declare")
+        return property
+    }
+
     /// Whether the client sent the key at all (even as null).
     public func has(_ key: String) -> Bool { object[key] != nil }
 
@@ -36,7 +61,11 @@ public struct FieldReader {
         if problems[key] == nil { problems[key] = message }
     }
 
-    public mutating func string(_ key: String, required: Bool = false, length: ClosedRange<Int>? = nil, nullable: Bool = false) -> String? {
+    public mutating func string(_ key: String, required: Bool? = nil, length: ClosedRange<Int>? = nil, nullable: Bool? = nil) -> String? {
+        let property = declared(key)
+        let required = required ?? property?.required ?? false
+        let length = length ?? property?.schema.length
+        let nullable = nullable ?? property?.schema.nullable ?? false
         guard let value = object[key] else {
             if required { fail(key, "is required") }
             return nil
@@ -57,7 +86,8 @@ public struct FieldReader {
         return s
     }
 
-    public mutating func bool(_ key: String, required: Bool = false) -> Bool? {
+    public mutating func bool(_ key: String, required: Bool? = nil) -> Bool? {
+        let required = required ?? declared(key)?.required ?? false
         guard let value = object[key] else {
             if required { fail(key, "is required") }
             return nil
@@ -69,7 +99,10 @@ public struct FieldReader {
         return b
     }
 
-    public mutating func int(_ key: String, required: Bool = false, range: ClosedRange<Int64>? = nil) -> Int64? {
+    public mutating func int(_ key: String, required: Bool? = nil, range: ClosedRange<Int64>? = nil) -> Int64? {
+        let property = declared(key)
+        let required = required ?? property?.required ?? false
+        let range = range ?? property?.schema.integerRange
         guard let value = object[key] else {
             if required { fail(key, "is required") }
             return nil
@@ -85,7 +118,10 @@ public struct FieldReader {
         return n
     }
 
-    public mutating func double(_ key: String, required: Bool = false, nullable: Bool = false) -> Double? {
+    public mutating func double(_ key: String, required: Bool? = nil, nullable: Bool? = nil) -> Double? {
+        let property = declared(key)
+        let required = required ?? property?.required ?? false
+        let nullable = nullable ?? property?.schema.nullable ?? false
         guard let value = object[key] else {
             if required { fail(key, "is required") }
             return nil
@@ -101,7 +137,12 @@ public struct FieldReader {
         return n
     }
 
-    public mutating func stringArray(_ key: String, required: Bool = false, itemLength: ClosedRange<Int>? = nil, maxCount: Int = 1000) -> [String]? {
+    public mutating func stringArray(_ key: String, required: Bool? = nil, itemLength: ClosedRange<Int>? = nil, maxCount: Int? = nil) -> [String]? {
+        let property = declared(key)
+        let required = required ?? property?.required ?? false
+        var itemLength = itemLength
+        if itemLength == nil, case .array(let items)? = property?.schema.kind { itemLength = items.length }
+        let maxCount = maxCount ?? property?.schema.maxItems ?? 1000
         guard let value = object[key] else {
             if required { fail(key, "is required") }
             return nil
@@ -129,7 +170,8 @@ public struct FieldReader {
         return result
     }
 
-    public mutating func objectValue(_ key: String, required: Bool = false) -> JSONObject? {
+    public mutating func objectValue(_ key: String, required: Bool? = nil) -> JSONObject? {
+        let required = required ?? declared(key)?.required ?? false
         guard let value = object[key] else {
             if required { fail(key, "is required") }
             return nil

@@ -83,7 +83,7 @@ public enum ControlAction: Sendable, Equatable {
     public static func setSerial(_ body: JSON) throws(DeviceError) -> ControlAction {
         guard case .object(let object) = body else { throw DeviceError.invalidCommand(fields: ["body": "must be a JSON object"]) }
         var problems: [String: String] = [:]
-        for key in object.keys where !["baud_rate", "data_bits", "stop_bits", "parity"].contains(key) { problems[key] = "unknown field" }
+        for key in object.keys where DeviceSchemas.setSerial.property(key) == nil { problems[FieldReader.echo(key)] = "unknown field" }
         let baud = object["baud_rate"]?.int64Value
         if baud.map({ !baudRates.contains($0) }) ?? true {
             problems["baud_rate"] = "must be one of \(baudRates.map(String.init).joined(separator: ", "))"
@@ -102,7 +102,7 @@ public enum ControlAction: Sendable, Equatable {
     public static func setTCP(_ body: JSON) throws(DeviceError) -> ControlAction {
         guard case .object(let object) = body else { throw DeviceError.invalidCommand(fields: ["body": "must be a JSON object"]) }
         var problems: [String: String] = [:]
-        for key in object.keys where !["host", "port"].contains(key) { problems[key] = "unknown field" }
+        for key in object.keys where DeviceSchemas.setTCP.property(key) == nil { problems[FieldReader.echo(key)] = "unknown field" }
         let host = object["host"]?.stringValue ?? ""
         if !isHostname(host) { problems["host"] = "must be a hostname or an IPv4 address" }
         let port = object["port"]?.int64Value

@@ -7,57 +7,65 @@ extension DevicesModule {
     public func registerRoutes(on api: RouteGroup) {
         let devices = service
         let bearer = service.auth.bearer
-        api.get("/devices/", summary: "All devices of the organization the token sees (flat; ?search=&project_id=)", auth: bearer) { request, caller in
+        api.get("/devices/", summary: "All devices of the organization the token sees (flat; ?search=&project_id=)",
+                query: [QueryParameter("search", .string(0...200)), QueryParameter("project_id", .string(0...64))],
+                responses: [.ok(.array(DeviceSchemas.device))], auth: bearer) { request, caller in
             // Empty filters are no filters (`?search=&project_id=` as the seed writes it).
             let projectID = request.query["project_id"].flatMap { $0.isEmpty ? nil : $0 }
             let views = try devices.list(caller: caller, search: request.query["search"], projectID: projectID)
             return .json(JSON.array(views.map(\.json)))
         }
         let project = api.group("/projects/:project_id/devices")
-        project.get("/", summary: "Devices of a project (paginated, ?search=)", auth: bearer) { request, caller in
+        project.get("/", summary: "Devices of a project (paginated, ?search=)",
+                    query: QueryParameter.pagination + [QueryParameter("search", .string(0...200))],
+                    responses: [.ok(.page(of: DeviceSchemas.device))], auth: bearer) { request, caller in
             let page = try request.pageRequest()
             let result = try devices.list(projectID: request.parameters.require("project_id"), caller: caller, search: request.query["search"],
                                           page: page)
             return .page(result, of: page, for: request)
         }
-        project.post("/bind/", summary: "Bind a provisioned device by device_id + safe_code", auth: bearer) { request, caller in
-            var reader = try FieldReader(request.json(), allowed: ["device_id", "safe_code"])
-            let deviceID = reader.string("device_id", required: true, length: 1...64)
-            let safeCode = reader.string("safe_code", required: true, length: 1...64)
+        project.post("/bind/", summary: "Bind a provisioned device by device_id + safe_code", body: .json(DeviceSchemas.bind),
+                     responses: [.ok(DeviceSchemas.device)], auth: bearer) { request, caller in
+            var reader = try FieldReader(request.json(), schema: DeviceSchemas.bind)
+            let deviceID = reader.string("device_id")
+            let safeCode = reader.string("safe_code")
             try reader.finish()
             let view = try devices.bind(projectID: request.parameters.require("project_id"), deviceID: deviceID!, safeCode: safeCode!,
                                         caller: caller)
             return .json(view)
         }
-        project.get("/:device_pk/", summary: "Device detail", auth: bearer) { request, caller in
+        project.get("/:device_pk/", summary: "Device detail", responses: [.ok(DeviceSchemas.device)], auth: bearer) { request, caller in
             return .json(try devices.detail(projectID: request.parameters.require("project_id"), pk: Self.devicePK(request), caller: caller))
         }
         let update: @Sendable (Request, Caller) throws -> Response = { request, caller in
-            var reader = try FieldReader(request.json(), allowed: ["device_name", "info", "allow", "project"], ignored: Self.readOnlyFields)
+            var reader = try FieldReader(request.json(), schema: DeviceSchemas.update, ignored: Self.readOnlyFields.union(["project"]))
             if reader.has("project") { reader.fail("project", "cannot be changed here; use POST …/set-project/ {\"project_id\"}") }
-            let name = reader.string("device_name", length: 0...100)
-            let info = reader.string("info", length: 0...500)
+            let name = reader.string("device_name")
+            let info = reader.string("info")
             let allow = reader.bool("allow")
             try reader.finish()
             return .json(try devices.update(projectID: request.parameters.require("project_id"), pk: Self.devicePK(request), caller: caller,
                                             deviceName: name, info: info, allow: allow))
         }
-        project.patch("/:device_pk/", summary: "Update device_name, info, allow (partial)", auth: bearer, use: update)
-        project.put("/:device_pk/", summary: "Same as PATCH (seed 001 lists PUT/PATCH); partial", auth: bearer, use: update)
-        project.post("/:device_pk/unbind/", summary: "Unbind: the device returns to the unassigned pool", auth: bearer) { request, caller in
+        project.patch("/:device_pk/", summary: "Update device_name, info, allow (partial)", body: .json(DeviceSchemas.update),
+                      responses: [.ok(DeviceSchemas.device)], auth: bearer, use: update)
+        project.put("/:device_pk/", summary: "Same as PATCH (seed 001 lists PUT/PATCH); partial", body: .json(DeviceSchemas.update),
+                    responses: [.ok(DeviceSchemas.device)], auth: bearer, use: update)
+        project.post("/:device_pk/unbind/", summary: "Unbind: the device returns to the unassigned pool", responses: [.noContent], auth: bearer) { request, caller in
             try devices.unbind(projectID: request.parameters.require("project_id"), pk: Self.devicePK(request), caller: caller)
             return .noContent
         }
-        project.post("/:device_pk/set-project/", summary: "Move the device to another project of the organization", auth: bearer) { request, caller in
-            var reader = try FieldReader(request.json(), allowed: ["project_id"])
-            let target = reader.string("project_id", required: true, length: 1...64)
+        project.post("/:device_pk/set-project/", summary: "Move the device to another project of the organization",
+                     body: .json(DeviceSchemas.setProject), responses: [.ok(DeviceSchemas.device)], auth: bearer) { request, caller in
+            var reader = try FieldReader(request.json(), schema: DeviceSchemas.setProject)
+            let target = reader.string("project_id")
             try reader.finish()
             return .json(try devices.setProject(projectID: request.parameters.require("project_id"), pk: Self.devicePK(request),
                                                 targetProjectID: target!, caller: caller))
         }
         // Runs on the event loop and holds no thread while the group commit runs: the answer is deferred to the commit.
         project.on(.post, "/:device_pk/data/", summary: "Push telemetry: [{agri_id, value, t?}] → 202 {accepted, dropped} after commit",
-                   auth: bearer, blocking: false) { request, caller in
+                   body: .json(DeviceSchemas.telemetry), responses: [.accepted(DeviceSchemas.ingestResult)], auth: bearer, blocking: false) { request, caller in
             let pending = DeferredResponse()
             try devices.ingest(projectID: request.parameters.require("project_id"), pk: Self.devicePK(request), caller: caller,
                                body: request.json()) { result in
@@ -65,7 +73,8 @@ extension DevicesModule {
             }
             return .deferred(pending)
         }
-        project.on(.get, "/:device_pk/data/", summary: "Latest value per agri_id; with ?agri_id=&start=&end= the history", auth: bearer, blocking: true) { request, caller in
+        project.on(.get, "/:device_pk/data/", summary: "Latest value per agri_id; with ?agri_id=&start=&end= the history",
+                   query: Self.historyQuery, responses: [.ok(DeviceSchemas.data)], auth: bearer, blocking: true) { request, caller in
             let projectID = try request.parameters.require("project_id")
             let pk = try Self.devicePK(request)
             let query = request.query
@@ -104,6 +113,15 @@ extension DevicesModule {
         }
         registerGatewayAndCommandRoutes(on: api)
     }
+
+    /// Query parameters of `GET …/data/`: any of them asks for history instead of the latest values.
+    static let historyQuery = [
+        QueryParameter("agri_id", .string(1...128), "One series (1..128 bytes)"),
+        QueryParameter("start", .string(1...64), "Unix seconds or RFC 3339, inclusive"),
+        QueryParameter("end", .string(1...64), "Unix seconds or RFC 3339, exclusive"),
+        QueryParameter("cursor", .string(1...200), "From a previous page's next link"),
+        QueryParameter("limit", .integer(1...10_000)),
+    ]
 
     /// Fields of the device record a PATCH may carry back unchanged; they are ignored.
     static let readOnlyFields: Set<String> = ["id", "device_id", "agri_id", "model", "capabilities", "create_time", "bind_time",

@@ -77,16 +77,22 @@ extension DeviceService {
         return finished
     }
 
-    /// `POST /api/v2/gateway/data/`: telemetry as the device itself, through the same pipeline as the user route.
-    public func ingest(asDevice device: Device, body: JSON) throws -> IngestResult {
+    /// `POST /api/v2/gateway/data/`: telemetry as the device itself, through the same pipeline as the user route, without
+    /// waiting for the commit: `completion` gets the result on the group committer's thread (see
+    /// `ingest(projectID:pk:caller:body:completion:)`). Refused data (allow=false, a bad body, or refused by the commit
+    /// because the device left its project meanwhile) is still contact.
+    public func ingest(asDevice device: Device, body: JSON, completion: @escaping @Sendable (Result<IngestResult, any Error>) -> Void) throws {
         guard let projectPK = device.projectPK, let project = try projects.project(pk: projectPK) else {
             try touch(device)
             throw DeviceError.notBound(deviceID: device.deviceID)
         }
         do {
-            return try ingest(device: device, project: project, body: body)
+            try queue(device: device, project: project, body: body) { [self] result in
+                if case .failure = result { try? touch(device) }
+                completion(result)
+            }
         } catch {
-            try? touch(device)   // refused data (allow=false, a bad body) is still contact
+            try? touch(device)
             throw error
         }
     }

@@ -43,7 +43,11 @@ extension DeviceService {
     public func ingest(projectID: String, pk: Int64, caller: Caller, body: JSON,
                        completion: @escaping @Sendable (Result<IngestResult, any Error>) -> Void) throws {
         let project = try projects.resolve(projectID, for: caller, access: .write)
-        let device = try device(pk, in: project)
+        try queue(device: device(pk, in: project), project: project, body: body, completion: completion)
+    }
+
+    /// Validates a request's points and queues them for the group commit; `completion` runs after it.
+    func queue(device: Device, project: ProjectRef, body: JSON, completion: @escaping @Sendable (Result<IngestResult, any Error>) -> Void) throws {
         let (batch, dropped) = try telemetryBatch(device: device, project: project, body: body)
         let cache = dataCache
         let devicePK = device.id

@@ -15,7 +15,9 @@ extension ExportsModule {
             try request.parameters.requireInt("task_id") { ExportError.taskNotFound(id: Int64($0) ?? 0) }
         }
 
-        tasks.get("/", summary: "Data-download tasks, newest first (paginated; ?status=)", auth: bearer) { request, caller in
+        tasks.get("/", summary: "Data-download tasks, newest first (paginated; ?status=)",
+                  query: QueryParameter.pagination + [QueryParameter("status", .oneOf(ExportTask.Status.allCases.map(\.rawValue)))],
+                  responses: [.ok(.page(of: ExportSchemas.task))], auth: bearer) { request, caller in
             let page = try request.pageRequest()
             var status: ExportTask.Status?
             if let text = request.query["status"], !text.isEmpty {
@@ -30,26 +32,29 @@ extension ExportsModule {
             return .page(PageResult(count: result.count, items: result.items.map { $0.json(projectID: project.projectID) }), of: page, for: request)
         }
         let createSummary = "Create a data-download task {name?, device_id?, factors?, start_time, end_time?, format?}"
-        tasks.post("/", summary: createSummary, auth: bearer) { request, caller in
+        tasks.post("/", summary: createSummary, body: .json(ExportSchemas.taskRequest), responses: [.created(ExportSchemas.task)], auth: bearer) { request, caller in
             let input = try Self.exportRequest(request.json())
             let (project, task) = try exports.create(projectID: request.parameters.require("project_id"), caller: caller, input)
             return .created(task.json(projectID: project.projectID), location: ExportTask.path(projectID: project.projectID, id: task.id))
         }
-        tasks.get("/:task_id/", summary: "One data-download task", auth: bearer) { request, caller in
+        tasks.get("/:task_id/", summary: "One data-download task", responses: [.ok(ExportSchemas.task)], auth: bearer) { request, caller in
             let (project, task) = try exports.task(projectID: request.parameters.require("project_id"), id: taskID(request), caller: caller)
             return .json(task.json(projectID: project.projectID))
         }
-        tasks.delete("/:task_id/", summary: "Delete a task and its file (a running one is cancelled first)", auth: bearer) { request, caller in
+        tasks.delete("/:task_id/", summary: "Delete a task and its file (a running one is cancelled first)", responses: [.noContent], auth: bearer) { request, caller in
             try exports.delete(projectID: request.parameters.require("project_id"), id: taskID(request), caller: caller)
             return .noContent
         }
         let cancelSummary = "Cancel a pending or running task (400 INVALID_TASK_STATE otherwise)"
-        tasks.post("/:task_id/cancel/", summary: cancelSummary, auth: bearer) { request, caller in
+        tasks.post("/:task_id/cancel/", summary: cancelSummary, responses: [.ok(ExportSchemas.task)], auth: bearer) { request, caller in
             let (project, task) = try exports.cancel(projectID: request.parameters.require("project_id"), id: taskID(request), caller: caller)
             return .json(task.json(projectID: project.projectID))
         }
         let downloadSummary = "302 to a pre-signed download URL valid 15 min (?redirect=false: 200 {url, expires_at})"
-        tasks.on(.get, "/:task_id/download/", summary: downloadSummary, auth: bearer, blocking: true) { request, caller in
+        tasks.on(.get, "/:task_id/download/", summary: downloadSummary, query: [QueryParameter("redirect", .oneOf(["true", "false"]))],
+                 responses: [.ok(ExportSchemas.downloadLink), ResponseDoc(status: 302, description: "Location: the pre-signed URL",
+                                                                          schema: ExportSchemas.downloadLink)],
+                 auth: bearer, blocking: true) { request, caller in
             let link = try exports.downloadLink(projectID: request.parameters.require("project_id"), id: taskID(request), caller: caller)
             let body = JSON.object(["url": .string(link.url), "expires_at": .string(Timestamp.format(unixSeconds: link.expiresAt))])
             if request.query["redirect"]?.lowercased() == "false" { return .json(body) }
@@ -59,7 +64,10 @@ extension ExportsModule {
         }
 
         let streamSummary = "Stream an export's file through a pre-signed link (HEAD, a single Range → 206)"
-        api.on(.get, "/downloads/:token", summary: streamSummary, auth: .anonymous, blocking: true) { request in
+        let file = "The export file (text/csv, application/vnd.openxmlformats-officedocument.spreadsheetml.sheet or application/x-ndjson)"
+        api.on(.get, "/downloads/:token", summary: streamSummary,
+               responses: [.content(200, "*/*", file), .content(206, "*/*", "The requested byte range of the file")],
+               auth: .anonymous, blocking: true) { request in
             let (task, path) = try exports.resolveDownload(token: request.parameters.require("token"))
             guard var file = FileBody(path: path) else { throw ExportError.gone(id: task.id, status: "missing its file") }
             var status = 200
@@ -81,13 +89,11 @@ extension ExportsModule {
 
     // MARK: - Input
 
-    static let taskFields: Set<String> = ["name", "device_id", "factors", "start_time", "end_time", "format"]
-
     static func exportRequest(_ body: JSON) throws -> ExportRequest {
-        var reader = try FieldReader(body, allowed: taskFields, ignored: ["id", "status", "progress", "create_time"])
-        let name = reader.string("name", length: 1...200, nullable: true)
-        let devicePK = reader.object["device_id"]?.isNull == true ? nil : reader.int("device_id", range: 1...Int64.max)
-        let factors = reader.object["factors"]?.isNull == true ? nil : reader.stringArray("factors", itemLength: 1...200, maxCount: 1_000)
+        var reader = try FieldReader(body, schema: ExportSchemas.taskRequest, ignored: ["id", "status", "progress", "create_time"])
+        let name = reader.string("name")
+        let devicePK = reader.object["device_id"]?.isNull == true ? nil : reader.int("device_id")
+        let factors = reader.object["factors"]?.isNull == true ? nil : reader.stringArray("factors")
         let start = time(&reader, "start_time", required: true)
         let end = reader.object["end_time"]?.isNull == true ? nil : time(&reader, "end_time", required: false)
         var format = ExportFormat.csv

@@ -41,8 +41,8 @@ public struct FactorSpec: Sendable, Equatable {
     public static let byteOrders = ["ABCD", "DCBA", "BADC", "CDAB"]
     /// Keys of a latest-value object (`{"agri_id", <name>, "t"}`) a factor name must not shadow.
     public static let reservedNames: Set<String> = ["agri_id", "t"]
-    public static let allFields: Set<String> = ["agri_id", "name", "unit", "slave_id", "function_code", "register", "data_type", "byte_order",
-                                                "scale", "offset", "decimals", "threshold_min", "threshold_max", "alarm_enabled", "sort"]
+    /// The configurable fields, as `FactorSchemas.create` declares them.
+    public static var allFields: Set<String> { Set(FactorSchemas.create.properties.map(\.name)) }
     /// Fields of the factor record a client may send back unchanged; ignored.
     public static let readOnlyFields: Set<String> = ["id", "device", "created_at", "updated_at"]
 
@@ -72,12 +72,12 @@ public struct FactorSpec: Sendable, Equatable {
     /// Reads a create (`base` nil: required fields enforced, defaults applied) or a partial update of
     /// `base`; every problem is named in one `VALIDATION_ERROR`. `agri_id` is checked against `prefix`.
     public static func read(_ body: JSON, base: FactorSpec?, prefix: String) throws(APIError) -> FactorSpec {
-        var reader = try FieldReader(body, allowed: allFields, ignored: readOnlyFields)
+        var reader = try FieldReader(body, schema: FactorSchemas.create, ignored: readOnlyFields)
         let creating = base == nil
         var spec = base ?? FactorSpec(agriID: "", name: "", unit: "", slaveID: 1, functionCode: 3, register: 0, dataType: "int16",
                                       byteOrder: "ABCD", scale: 1, offset: 0, decimals: 0, thresholdMin: nil, thresholdMax: nil,
                                       alarmEnabled: false, sort: 0)
-        if let agriID = reader.string("agri_id", required: creating, length: 1...128) {
+        if let agriID = reader.string("agri_id", required: creating) {
             if !agriID.hasPrefix(prefix) {
                 reader.fail("agri_id", "must start with the device's prefix \(prefix)")
             } else if agriID == prefix || !agriID.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 95 }) {
@@ -86,19 +86,19 @@ public struct FactorSpec: Sendable, Equatable {
                 spec.agriID = agriID
             }
         }
-        if let name = reader.string("name", required: creating, length: 1...64) {
+        if let name = reader.string("name", required: creating) {
             if reservedNames.contains(name) {
                 reader.fail("name", "must not be \(name): the latest-value read already uses that key")
             } else {
                 spec.name = name
             }
         }
-        if let unit = reader.string("unit", length: 0...16) { spec.unit = unit }
-        if let slaveID = reader.int("slave_id", range: 1...247) { spec.slaveID = slaveID }
+        if let unit = reader.string("unit") { spec.unit = unit }
+        if let slaveID = reader.int("slave_id") { spec.slaveID = slaveID }
         if let code = reader.int("function_code") {
             if code == 3 || code == 4 { spec.functionCode = code } else { reader.fail("function_code", "must be 3 or 4") }
         }
-        if let register = reader.int("register", required: creating, range: 0...65_535) { spec.register = register }
+        if let register = reader.int("register", required: creating) { spec.register = register }
         if let type = reader.string("data_type") {
             if dataTypes.contains(type) {
                 spec.dataType = type
@@ -115,11 +115,11 @@ public struct FactorSpec: Sendable, Equatable {
         }
         if let scale = reader.double("scale") { spec.scale = scale }
         if let offset = reader.double("offset") { spec.offset = offset }
-        if let decimals = reader.int("decimals", range: 0...6) { spec.decimals = decimals }
+        if let decimals = reader.int("decimals") { spec.decimals = decimals }
         if reader.has("threshold_min") { spec.thresholdMin = reader.double("threshold_min", nullable: true) }
         if reader.has("threshold_max") { spec.thresholdMax = reader.double("threshold_max", nullable: true) }
         if let enabled = reader.bool("alarm_enabled") { spec.alarmEnabled = enabled }
-        if let sort = reader.int("sort", range: -1_000_000...1_000_000) { spec.sort = sort }
+        if let sort = reader.int("sort") { spec.sort = sort }
         if let low = spec.thresholdMin, let high = spec.thresholdMax, low > high {
             reader.fail("threshold_min", "must be ≤ threshold_max")
         }

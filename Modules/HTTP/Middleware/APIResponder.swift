@@ -4,7 +4,8 @@ import Dispatch
 /// The application responder: request id, routing, the one error mapping, metrics and the access log.
 /// Everything the HTTP layer does around a handler happens here, knowing no domain.
 public struct APIResponder: HTTPResponder {
-    let table: RouterTable
+    /// The routing table (its routes carry what the OpenAPI document says of each).
+    public let table: RouterTable
     let logger: Logger
     let metrics: MetricsRegistry
     let accessLog: Bool

@@ -4,7 +4,7 @@ import Glibc
 
 /// What one read or write on a `ByteStream` did.
 enum StreamResult: Equatable {
-    /// This many bytes moved (> 0).
+    /// This many bytes moved (> 0, except a `flush` that had nothing to send).
     case bytes(Int)
     /// The peer closed its write side (reads only).
     case endOfInput
@@ -36,7 +36,7 @@ protocol ByteStream {
     mutating func write(file: FileBody, count: Int) -> StreamResult
     /// Output the stream made but the socket has not taken (a transform's ciphertext: handshake, records, alerts).
     var hasBufferedOutput: Bool { get }
-    /// Sends buffered output; `.wouldBlock` while some is left.
+    /// Sends buffered output: `.bytes(n)` once none is left (n may be 0), `.wouldBlock` while some is left.
     mutating func flush() -> StreamResult
     /// Ends the write side after the final response (a transform sends its close alert first, and shuts the socket's
     /// write side once that is out).

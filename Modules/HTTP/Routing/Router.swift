@@ -14,13 +14,17 @@ public struct RouteInfo: Sendable {
     /// How the route authenticates its caller: true by construction, since the handler only runs with the
     /// identity its `Authenticator` produced.
     public let authentication: RouteAuthentication
+    /// Body, query parameters and responses, as registered with the route.
+    public let docs: RouteDocs
 
-    public init(method: HTTPMethod, pattern: String, summary: String, tag: String, authentication: RouteAuthentication) {
+    public init(method: HTTPMethod, pattern: String, summary: String, tag: String, authentication: RouteAuthentication,
+                docs: RouteDocs = RouteDocs()) {
         self.method = method
         self.pattern = pattern
         self.summary = summary
         self.tag = tag
         self.authentication = authentication
+        self.docs = docs
     }
 }
 
@@ -41,7 +45,7 @@ public final class Router {
 
     /// Registers `handler` for `method` and `path`. Path segments starting with `:` capture a parameter.
     /// A trailing slash is optional when matching: `/api/v2/projects/` also answers `/api/v2/projects`.
-    public func add<Identity>(_ method: HTTPMethod, _ path: String, summary: String = "", tag: String = "",
+    public func add<Identity>(_ method: HTTPMethod, _ path: String, summary: String = "", tag: String = "", docs: RouteDocs = RouteDocs(),
                               auth authenticator: Authenticator<Identity>, blocking: Bool? = nil,
                               handler: @escaping @Sendable (Request, Identity) throws -> Response) {
         let handler: Handler = { request in try handler(request, authenticator.authenticate(request)) }
@@ -49,7 +53,8 @@ public final class Router {
         var node = root
         node.insert(segments[...], method: method, pattern: path, handler: handler, blocking: blocking ?? !method.isSafe)
         root = node
-        routes.append(RouteInfo(method: method, pattern: path, summary: summary, tag: tag, authentication: authenticator.scheme))
+        routes.append(RouteInfo(method: method, pattern: path, summary: summary, tag: tag, authentication: authenticator.scheme,
+                                docs: docs))
     }
 
     /// Renders every error under `prefix` with `renderer` instead of the platform's envelope.
@@ -85,58 +90,73 @@ public struct RouteGroup {
     }
 
     /// Registers a route whose handler receives the identity `auth` established (401 before the handler otherwise).
-    /// `blocking`: whether the handler may wait (a commit, a file, a long query) and so runs on the server's small
-    /// blocking pool instead of its event loop; by default safe methods (GET, HEAD, OPTIONS) run on the loop and
-    /// the others (which wait for the database writer) on the pool.
-    public func on<Identity>(_ method: HTTPMethod, _ path: String, summary: String = "", auth: Authenticator<Identity>, blocking: Bool? = nil,
+    /// `body`, `query` and `responses` document it (the OpenAPI document is rendered from them): pass the same
+    /// `Schema` values the handler parses and encodes with. `blocking`: whether the handler may wait (a commit, a
+    /// file, a long query) and so runs on the server's small blocking pool instead of its event loop; by default safe
+    /// methods (GET, HEAD, OPTIONS) run on the loop and the others (which wait for the database writer) on the pool.
+    public func on<Identity>(_ method: HTTPMethod, _ path: String, summary: String = "", body: RequestBody? = nil, query: [QueryParameter] = [],
+                             responses: [ResponseDoc] = [], auth: Authenticator<Identity>, blocking: Bool? = nil,
                              use handler: @escaping @Sendable (Request, Identity) throws -> Response) {
-        router.add(method, join(path), summary: summary, tag: tag, auth: auth, blocking: blocking, handler: handler)
+        router.add(method, join(path), summary: summary, tag: tag, docs: RouteDocs(body: body, query: query, responses: responses), auth: auth,
+                   blocking: blocking, handler: handler)
     }
 
     /// Registers a route anyone may call: `auth: .anonymous` spells that out at the call site.
-    public func on(_ method: HTTPMethod, _ path: String, summary: String = "", auth: Authenticator<Void>, blocking: Bool? = nil,
-                   use handler: @escaping Handler) {
-        router.add(method, join(path), summary: summary, tag: tag, auth: auth, blocking: blocking) { request, _ in try handler(request) }
+    public func on(_ method: HTTPMethod, _ path: String, summary: String = "", body: RequestBody? = nil, query: [QueryParameter] = [],
+                   responses: [ResponseDoc] = [], auth: Authenticator<Void>, blocking: Bool? = nil, use handler: @escaping Handler) {
+        on(method, path, summary: summary, body: body, query: query, responses: responses, auth: auth, blocking: blocking) { request, _ in
+            try handler(request)
+        }
     }
 
-    public func get<I>(_ path: String, summary: String = "", auth: Authenticator<I>, use handler: @escaping @Sendable (Request, I) throws -> Response) {
-        on(.get, path, summary: summary, auth: auth, use: handler)
+    public func get<I>(_ path: String, summary: String = "", body: RequestBody? = nil, query: [QueryParameter] = [], responses: [ResponseDoc] = [],
+                       auth: Authenticator<I>, use handler: @escaping @Sendable (Request, I) throws -> Response) {
+        on(.get, path, summary: summary, body: body, query: query, responses: responses, auth: auth, use: handler)
     }
 
-    public func post<I>(_ path: String, summary: String = "", auth: Authenticator<I>, use handler: @escaping @Sendable (Request, I) throws -> Response) {
-        on(.post, path, summary: summary, auth: auth, use: handler)
+    public func post<I>(_ path: String, summary: String = "", body: RequestBody? = nil, query: [QueryParameter] = [], responses: [ResponseDoc] = [],
+                       auth: Authenticator<I>, use handler: @escaping @Sendable (Request, I) throws -> Response) {
+        on(.post, path, summary: summary, body: body, query: query, responses: responses, auth: auth, use: handler)
     }
 
-    public func patch<I>(_ path: String, summary: String = "", auth: Authenticator<I>, use handler: @escaping @Sendable (Request, I) throws -> Response) {
-        on(.patch, path, summary: summary, auth: auth, use: handler)
+    public func patch<I>(_ path: String, summary: String = "", body: RequestBody? = nil, query: [QueryParameter] = [], responses: [ResponseDoc] = [],
+                       auth: Authenticator<I>, use handler: @escaping @Sendable (Request, I) throws -> Response) {
+        on(.patch, path, summary: summary, body: body, query: query, responses: responses, auth: auth, use: handler)
     }
 
-    public func put<I>(_ path: String, summary: String = "", auth: Authenticator<I>, use handler: @escaping @Sendable (Request, I) throws -> Response) {
-        on(.put, path, summary: summary, auth: auth, use: handler)
+    public func put<I>(_ path: String, summary: String = "", body: RequestBody? = nil, query: [QueryParameter] = [], responses: [ResponseDoc] = [],
+                       auth: Authenticator<I>, use handler: @escaping @Sendable (Request, I) throws -> Response) {
+        on(.put, path, summary: summary, body: body, query: query, responses: responses, auth: auth, use: handler)
     }
 
-    public func delete<I>(_ path: String, summary: String = "", auth: Authenticator<I>, use handler: @escaping @Sendable (Request, I) throws -> Response) {
-        on(.delete, path, summary: summary, auth: auth, use: handler)
+    public func delete<I>(_ path: String, summary: String = "", body: RequestBody? = nil, query: [QueryParameter] = [], responses: [ResponseDoc] = [],
+                       auth: Authenticator<I>, use handler: @escaping @Sendable (Request, I) throws -> Response) {
+        on(.delete, path, summary: summary, body: body, query: query, responses: responses, auth: auth, use: handler)
     }
 
-    public func get(_ path: String, summary: String = "", auth: Authenticator<Void>, use handler: @escaping Handler) {
-        on(.get, path, summary: summary, auth: auth, use: handler)
+    public func get(_ path: String, summary: String = "", body: RequestBody? = nil, query: [QueryParameter] = [], responses: [ResponseDoc] = [],
+                    auth: Authenticator<Void>, use handler: @escaping Handler) {
+        on(.get, path, summary: summary, body: body, query: query, responses: responses, auth: auth, use: handler)
     }
 
-    public func post(_ path: String, summary: String = "", auth: Authenticator<Void>, use handler: @escaping Handler) {
-        on(.post, path, summary: summary, auth: auth, use: handler)
+    public func post(_ path: String, summary: String = "", body: RequestBody? = nil, query: [QueryParameter] = [], responses: [ResponseDoc] = [],
+                    auth: Authenticator<Void>, use handler: @escaping Handler) {
+        on(.post, path, summary: summary, body: body, query: query, responses: responses, auth: auth, use: handler)
     }
 
-    public func patch(_ path: String, summary: String = "", auth: Authenticator<Void>, use handler: @escaping Handler) {
-        on(.patch, path, summary: summary, auth: auth, use: handler)
+    public func patch(_ path: String, summary: String = "", body: RequestBody? = nil, query: [QueryParameter] = [], responses: [ResponseDoc] = [],
+                    auth: Authenticator<Void>, use handler: @escaping Handler) {
+        on(.patch, path, summary: summary, body: body, query: query, responses: responses, auth: auth, use: handler)
     }
 
-    public func put(_ path: String, summary: String = "", auth: Authenticator<Void>, use handler: @escaping Handler) {
-        on(.put, path, summary: summary, auth: auth, use: handler)
+    public func put(_ path: String, summary: String = "", body: RequestBody? = nil, query: [QueryParameter] = [], responses: [ResponseDoc] = [],
+                    auth: Authenticator<Void>, use handler: @escaping Handler) {
+        on(.put, path, summary: summary, body: body, query: query, responses: responses, auth: auth, use: handler)
     }
 
-    public func delete(_ path: String, summary: String = "", auth: Authenticator<Void>, use handler: @escaping Handler) {
-        on(.delete, path, summary: summary, auth: auth, use: handler)
+    public func delete(_ path: String, summary: String = "", body: RequestBody? = nil, query: [QueryParameter] = [], responses: [ResponseDoc] = [],
+                    auth: Authenticator<Void>, use handler: @escaping Handler) {
+        on(.delete, path, summary: summary, body: body, query: query, responses: responses, auth: auth, use: handler)
     }
 }
 
@@ -184,6 +204,14 @@ public struct RouterTable: Sendable {
 }
 
 extension RouterTable {
+    /// The registered route a request to `method path` reaches, if any (HEAD reaches GET's); for tests and tools that
+    /// hold a response against what its route documents (not used on the request path).
+    public func route(method: HTTPMethod, path: String) -> RouteInfo? {
+        guard case .found(_, let pattern, _) = match(method: method, path: path) else { return nil }
+        let lookup = method == .head ? HTTPMethod.get : method
+        return routes.first { $0.pattern == pattern && $0.method == lookup } ?? routes.first { $0.pattern == pattern && $0.method == method }
+    }
+
     /// Whether the route `method path` leads to may block (it then runs off the event loop). Unknown paths and
     /// methods are answered at once (404/405), so they never block.
     public func mayBlock(method: HTTPMethod, path: String) -> Bool {

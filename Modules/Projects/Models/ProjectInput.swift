@@ -68,16 +68,13 @@ public struct ProjectDraft: Sendable, Equatable {
         return .object(object)
     }
 
-    /// Fields a create accepts.
-    static let writable: Set<String> = ["project_id", "name", "favorite", "description", "tags", "custom_fields", "identifiers",
-                                        "starts_at", "ends_at", "short_domains"]
     /// Read-only fields a client may echo back; accepted and ignored (seed 000: `organization_id` is injected server-side).
     static let readOnly: Set<String> = ["id", "pk", "organization", "organization_id", "created_at", "updated_at", "created_by",
                                         "deleted_at", "device_count", "offline_device_count"]
 
     /// Validates a create body; one `VALIDATION_ERROR` names every bad or unknown field.
     public static func parse(_ body: JSON) throws(APIError) -> ProjectDraft {
-        var reader = try FieldReader(body, allowed: writable, ignored: readOnly)
+        var reader = try FieldReader(body, schema: schema, ignored: readOnly)
         var projectID: String?
         if let id = reader.string("project_id", nullable: true) {
             if ProjectLimits.reservedProjectIDs.contains(id) {
@@ -152,11 +149,10 @@ public struct ProjectChanges: Sendable, Equatable {
 
     /// Read-only fields accepted and ignored in a PATCH (seed 000: `project_id`, `organization_id` are ignored).
     static let readOnly: Set<String> = ProjectDraft.readOnly.union(["project_id"])
-    static let writable: Set<String> = ProjectDraft.writable.subtracting(["project_id"])
 
     /// Validates a PATCH body; unknown fields → 400 naming them, read-only ones are ignored.
     public static func parse(_ body: JSON) throws(APIError) -> ProjectChanges {
-        var reader = try FieldReader(body, allowed: writable, ignored: readOnly)
+        var reader = try FieldReader(body, schema: schema, ignored: readOnly)
         var changes = ProjectChanges()
         changes.name = ProjectFieldRules.name(&reader, required: false)
         changes.favorite = reader.bool("favorite")
@@ -190,7 +186,7 @@ public struct ProjectChanges: Sendable, Equatable {
 /// Field rules shared by create and update.
 enum ProjectFieldRules {
     static func name(_ reader: inout FieldReader, required: Bool) -> String? {
-        guard let name = reader.string("name", required: required, length: ProjectLimits.name) else { return nil }
+        guard let name = reader.string("name", required: required) else { return nil }
         if name.allSatisfy(\.isWhitespace) {
             reader.fail("name", "must not be blank")
             return nil
@@ -201,12 +197,12 @@ enum ProjectFieldRules {
     /// `null` clears the description.
     static func description(_ reader: inout FieldReader) -> String? {
         if reader.object["description"] == .null { return "" }
-        return reader.string("description", length: ProjectLimits.description)
+        return reader.string("description", nullable: false)
     }
 
     /// Tags keep their order; duplicates are dropped.
     static func tags(_ reader: inout FieldReader) -> [String]? {
-        guard let tags = reader.stringArray("tags", itemLength: ProjectLimits.tagLength, maxCount: ProjectLimits.maxTags) else { return nil }
+        guard let tags = reader.stringArray("tags") else { return nil }
         var seen = Set<String>()
         return tags.filter { seen.insert($0).inserted }
     }
@@ -215,7 +211,7 @@ enum ProjectFieldRules {
     static func time(_ reader: inout FieldReader, _ key: String) -> Int64?? {
         guard let value = reader.object[key] else { return nil }
         if value.isNull { return .some(nil) }
-        guard let text = reader.string(key, length: 1...64) else { return nil }
+        guard let text = reader.string(key, nullable: false) else { return nil }
         guard let milliseconds = ProjectTime.parse(text) else {
             reader.fail(key, "must be an RFC 3339 time such as 2024-01-08T10:00:00Z")
             return nil
@@ -225,7 +221,7 @@ enum ProjectFieldRules {
 
     /// Short domains keep their order; duplicates are dropped.
     static func shortDomains(_ reader: inout FieldReader) -> [String]? {
-        guard let domains = reader.stringArray("short_domains", itemLength: ProjectLimits.shortDomainLength, maxCount: ProjectLimits.maxShortDomains)
+        guard let domains = reader.stringArray("short_domains")
         else { return nil }
         var seen = Set<String>()
         return domains.filter { seen.insert($0).inserted }

@@ -1,0 +1,76 @@
+import Core
+
+/// The declarations the Exports routes parse and answer with; the OpenAPI document renders these same values.
+public enum ExportSchemas {
+    static let format = Schema.oneOf(ExportFormat.allCases.map(\.rawValue))
+    /// Unix seconds (a number or a numeric string) or RFC 3339.
+    static let time = Schema.oneOf([.number(0...99_999_999_999), .string(1...64)])
+
+    /// `POST …/data-download-tasks/` (the task record's read-only fields may be sent back and are ignored).
+    public static let taskRequest = Schema.object([
+        .optional("name", Schema.string(1...200).orNull),
+        .optional("device_id", Schema.integer(from: 1).orNull),
+        .optional("factors", Schema.array(.string(1...200), maxItems: 1_000).orNull),
+        .required("start_time", time.described("Unix seconds or RFC 3339")),
+        .optional("end_time", time.orNull.described("Unix seconds or RFC 3339; after start_time; default now")),
+        .optional("format", format),
+    ]).named("ExportTaskRequest")
+
+    /// A data-download task.
+    public static let task = Schema.object([
+        .required("id", .integer(from: 1)),
+        .required("name", .string()),
+        .required("device_id", Schema.integer(from: 1).orNull),
+        .required("factors", .array(.string())),
+        .required("start_time", .integer(from: 0)),
+        .required("end_time", .integer(from: 0)),
+        .required("format", format),
+        .required("status", .oneOf(ExportTask.Status.allCases.map(\.rawValue))),
+        .required("progress", .integer(0...100)),
+        .required("row_count", .integer(from: 0)),
+        .required("file_size", Schema.integer(from: 0).orNull),
+        .required("file_path", .string()),
+        .required("error", Schema.string().orNull),
+        .required("schedule_id", Schema.integer(from: 1).orNull),
+        .required("create_time", .dateTime),
+        .required("started_at", Schema.dateTime.orNull),
+        .required("finished_at", Schema.dateTime.orNull),
+        .required("expires_at", Schema.dateTime.orNull),
+        .required("download_url", Schema.string().orNull),
+    ]).named("ExportTask")
+
+    /// The pre-signed link of a finished task (`?redirect=false`, and the body of the 302).
+    public static let downloadLink = Schema.object([
+        .required("url", .string()),
+        .required("expires_at", .dateTime),
+    ]).named("DownloadLink")
+
+    /// `POST …/data-download-schedules/` (PUT and PATCH: any subset).
+    public static let scheduleInput = Schema.object([
+        .optional("name", .string(1...200)),
+        .optional("device_id", Schema.integer(from: 1).orNull),
+        .optional("factors", Schema.array(.string(1...200), maxItems: 1_000).orNull),
+        .optional("format", format),
+        .required("period", .oneOf(ExportSchedule.Period.allCases.map(\.rawValue))),
+        .optional("hour", .integer(0...23)),
+        .optional("weekday", Schema.integer(1...7).described("1 = Monday")),
+        .optional("enabled", .boolean),
+    ]).named("ExportScheduleInput")
+
+    /// A recurring export.
+    public static let schedule = Schema.object([
+        .required("id", .integer(from: 1)),
+        .required("name", .string()),
+        .required("device_id", Schema.integer(from: 1).orNull),
+        .required("factors", .array(.string())),
+        .required("format", format),
+        .required("period", .oneOf(ExportSchedule.Period.allCases.map(\.rawValue))),
+        .required("hour", .integer(0...23)),
+        .required("weekday", .integer(1...7)),
+        .required("enabled", .boolean),
+        .required("last_run_at", Schema.dateTime.orNull),
+        .required("next_run_at", Schema.dateTime.orNull),
+        .required("created_at", .dateTime),
+        .required("updated_at", .dateTime),
+    ]).named("ExportSchedule")
+}
