@@ -19,7 +19,7 @@ let package = Package(
 
         // Kernel.
         .target(name: "Core", path: "Modules/Core"),
-        .target(name: "HTTP", dependencies: ["Core", "CEpoll"], path: "Modules/HTTP"),
+        .target(name: "HTTP", dependencies: ["Core", "CEpoll", "COpenSSL"], path: "Modules/HTTP"),
         .target(name: "Persistence", dependencies: ["Core", "CSQLite"], path: "Modules/Persistence"),
         .target(name: "Platform", dependencies: ["Core", "HTTP", "Persistence"], path: "Modules/Platform"),
 
@@ -52,7 +52,7 @@ let package = Package(
         .target(name: "DomainTestSupport", dependencies: ["Composition", "Alerts", "Exports", "Auth", "Projects", "Devices", "Factors", "Platform", "Persistence", "HTTP", "Core",
                                                          "TestSupport"], path: "Tests/DomainTestSupport"),
         .testTarget(name: "CoreTests", dependencies: ["Core", "TestSupport"], path: "Tests/CoreTests"),
-        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Core", "TestSupport"], path: "Tests/HTTPTests"),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Core", "TestSupport", "COpenSSL"], path: "Tests/HTTPTests"),
         .testTarget(name: "PersistenceTests", dependencies: ["Persistence", "Core", "TestSupport"], path: "Tests/PersistenceTests"),
         .testTarget(name: "AuthTests", dependencies: ["Auth", "Platform", "HTTP", "Persistence", "Core", "TestSupport"], path: "Tests/AuthTests"),
         .testTarget(name: "ProjectsTests", dependencies: ["DomainTestSupport", "Projects", "Auth", "Platform", "Persistence", "Core", "TestSupport"], path: "Tests/ProjectsTests"),

@@ -32,8 +32,17 @@ public struct CommandResult: Sendable {
 
 /// Runs `admin-cli` (or any built program) to completion.
 public func runProgram(_ name: String, _ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
+    try runExecutable(Binaries.path(name), arguments, environment: environment)
+}
+
+/// Runs a system tool found on PATH (`curl`, `openssl`) to completion, with the programs' test environment.
+public func runTool(_ name: String, _ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
+    try runExecutable("/usr/bin/env", [name] + arguments, environment: environment)
+}
+
+private func runExecutable(_ path: String, _ arguments: [String], environment: [String: String]) throws -> CommandResult {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: Binaries.path(name))
+    process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
     process.environment = Binaries.environment(environment)
     let directory = TemporaryDirectory("iot-run")
@@ -96,7 +105,7 @@ public final class ServerProcess: @unchecked Sendable {
         var foundPort: Int?
         while Date() < deadline, foundPort == nil {
             foundPort = collected.lines.withLock { lines in
-                lines.first { $0.hasPrefix("listening on http://") }.flatMap { Int($0.split(separator: ":").last ?? "") }
+                lines.first { $0.hasPrefix("listening on http://") || $0.hasPrefix("listening on https://") }.flatMap { Int($0.split(separator: ":").last ?? "") }
             }
             if foundPort == nil {
                 if !process.isRunning { break }

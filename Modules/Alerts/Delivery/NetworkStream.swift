@@ -499,15 +499,10 @@ private func errorText(_ code: Int32) -> String { String(cString: strerror(code)
 
 /// Drains OpenSSL's thread-local error queue into one line.
 private func openSSLErrors() -> String {
-    var reasons: [String] = []
-    while true {
-        let code = ERR_get_error()
-        if code == 0 { break }
-        var buffer = [CChar](repeating: 0, count: 256)
-        ERR_error_string_n(code, &buffer, buffer.count)
-        reasons.append(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
-    }
-    return reasons.isEmpty ? "unknown error" : reasons.joined(separator: "; ")
+    var buffer = [CChar](repeating: 0, count: 2048)
+    iot_openssl_errors(&buffer, buffer.count)
+    let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    return text.isEmpty ? "unknown error" : text
 }
 
 private func isUnexpectedEOF(_ code: UInt) -> Bool {

@@ -15,23 +15,31 @@ enum StreamResult: Equatable {
 }
 
 /// The byte stream between a connection's socket and its `ConnectionStateMachine`: the one place where the event
-/// loop reads, writes, half-closes and closes a connection. `SocketStream` is the plain socket; a transform (TLS over
-/// memory BIOs) plugs in as another conformance that wraps a `SocketStream`: `read` pulls ciphertext from the socket
-/// and returns plaintext, `write` takes plaintext and sends ciphertext, keeping what the socket did not take in
-/// `hasBufferedOutput` until `flush` (the loop then keeps write interest). The state machine only ever sees plaintext.
+/// loop reads, writes, half-closes and closes a connection. `SocketStream` is the plain socket; `TLSStream` (HTTPS) is
+/// a transform over a `SocketStream`: `read` pulls ciphertext from the socket and returns plaintext, `write` takes
+/// plaintext and sends ciphertext. The state machine only ever sees plaintext.
+///
+/// What a transform may hold, and how the loop copes: input it already took from the socket (`hasBufferedInput`: epoll
+/// will not report it, so the loop reads again by itself while the machine wants input), and output the socket has not
+/// taken yet (`hasBufferedOutput`: the loop keeps write interest and calls `flush`). A write may answer `.wouldBlock`
+/// after it took bytes it has not sent yet; the caller then presents the same bytes again (the front of its output, as
+/// the loop always does), and the stream acknowledges them with `.bytes(n)` once they are out.
 protocol ByteStream {
     /// Reads plaintext into `buffer`.
     mutating func read(into buffer: UnsafeMutableRawBufferPointer) -> StreamResult
-    /// Writes plaintext from `bytes`; `.bytes(n)`: the first n were taken (sent, or owned by the stream).
+    /// Input taken from the socket that a `read` would return without the socket (decrypted overflow, a close_notify).
+    var hasBufferedInput: Bool { get }
+    /// Writes plaintext from `bytes`; `.bytes(n)`: the first n were sent.
     mutating func write(_ bytes: UnsafeRawBufferPointer) -> StreamResult
     /// Writes up to `count` bytes of `file` from its current offset (a plain socket uses `sendfile`; a transform reads the
     /// file into plaintext and writes that).
     mutating func write(file: FileBody, count: Int) -> StreamResult
-    /// Output the stream took but the socket has not (a transform's ciphertext).
+    /// Output the stream made but the socket has not taken (a transform's ciphertext: handshake, records, alerts).
     var hasBufferedOutput: Bool { get }
     /// Sends buffered output: `.bytes(n)` once none is left (n may be 0), `.wouldBlock` while some is left.
     mutating func flush() -> StreamResult
-    /// Ends the write side after the final response (a transform sends its close alert first).
+    /// Ends the write side after the final response (a transform sends its close alert first, and shuts the socket's
+    /// write side once that is out).
     mutating func shutdownWrite()
     /// Closes the socket.
     mutating func close()
@@ -74,6 +82,8 @@ struct SocketStream: ByteStream {
             return .failed(sent < 0 ? code : EIO)
         }
     }
+
+    var hasBufferedInput: Bool { false }
 
     var hasBufferedOutput: Bool { false }
 

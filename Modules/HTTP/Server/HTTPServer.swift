@@ -211,6 +211,9 @@ final class EventLoop: @unchecked Sendable {
     private var lastSweep: Double = 0
     /// Set while accepting is paused because the process ran out of file descriptors.
     private var acceptPausedUntil: Double?
+    /// Connections whose stream holds input it already took from the socket (TLS: decrypted plaintext that did not fit,
+    /// a close_notify) while their machine wants to read: epoll sees only the socket, so the loop reads them itself.
+    private var bufferedInput: [Connection] = []
 
     init(server: HTTPServer, listenFD: Int32) throws {
         self.server = server
@@ -232,7 +235,7 @@ final class EventLoop: @unchecked Sendable {
 
     func run() {
         while !stopRequested.load(ordering: .relaxed) {
-            let events = selector.wait(timeoutMilliseconds: 250)
+            let events = selector.wait(timeoutMilliseconds: bufferedInput.isEmpty ? 250 : 0)
             let now = Self.now()
             drainCompletions(now: now)
             adoptHandedOver(now: now)
@@ -243,6 +246,7 @@ final class EventLoop: @unchecked Sendable {
                     handle(connection, event, now: now)
                 }
             }
+            readBufferedInput(now: now)
             if server.shutdownRequested.load(ordering: .relaxed) { applyShutdown() }
             if let until = acceptPausedUntil, now >= until, listenFD >= 0 {
                 acceptPausedUntil = nil
@@ -344,6 +348,16 @@ final class EventLoop: @unchecked Sendable {
         let connection = Connection(fd: fd, id: nextID, remoteAddress: remoteAddress,
                                     machine: ConnectionStateMachine(limits: configuration.limits, timeouts: timeouts, now: now))
         nextID += 1
+        if let tls = configuration.tls {
+            // HTTPS: the TLS transform goes between the socket and the machine. The machine's header timer, running
+            // from accept, bounds the handshake and the first request head together.
+            guard let session = try? tls.makeSession() else {
+                Glibc.close(fd)
+                server.release(remoteAddress)
+                return
+            }
+            connection.stream = TLSStream(socket: SocketStream(fd: fd), session: session, logger: server.logger, remoteAddress: remoteAddress)
+        }
         do {
             try selector.add(fd, .read)
         } catch {
@@ -388,10 +402,30 @@ final class EventLoop: @unchecked Sendable {
                 connection.wanted = interest
             }
         }
+        registerInterest(connection)
+    }
+
+    /// Registers the interest the machine and the stream want (write also while the stream holds output), and queues
+    /// the connection for a read without epoll when its stream holds input the machine wants.
+    private func registerInterest(_ connection: Connection) {
+        guard isOpen(connection) else { return }
         let desired = Interest(read: connection.wanted.read, write: connection.wanted.write || connection.stream.hasBufferedOutput)
         if desired != connection.registered {
             selector.modify(connection.fd, desired)
             connection.registered = desired
+        }
+        if connection.wanted.read, connection.stream.hasBufferedInput, !bufferedInput.contains(where: { $0 === connection }) {
+            bufferedInput.append(connection)
+        }
+    }
+
+    /// Reads the connections queued by `registerInterest` (a turn each; one that still holds input is queued again).
+    private func readBufferedInput(now: Double) {
+        guard !bufferedInput.isEmpty else { return }
+        let queued = bufferedInput
+        bufferedInput = []
+        for connection in queued where isOpen(connection) && connection.wanted.read && connection.machine.acceptsInput {
+            read(connection, now: now)
         }
     }
 
@@ -409,6 +443,8 @@ final class EventLoop: @unchecked Sendable {
 
     /// Reads what is there (up to four buffers a turn, so one connection cannot hog the loop) and feeds the machine.
     private func read(_ connection: Connection, now: Double) {
+        // A read that only moved TLS handshake bytes produces no action but may leave output in the stream.
+        defer { registerInterest(connection) }
         for turn in 0..<4 {
             // After the first read, only while the machine wants input (a dispatched request pauses reading).
             guard isOpen(connection), turn == 0 || connection.wanted.read else { return }

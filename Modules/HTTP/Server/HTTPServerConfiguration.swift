@@ -6,6 +6,7 @@ public struct HTTPServerConfiguration: Sendable {
     public var limits = HTTPLimits()
     /// Seconds a request head may take to arrive: from accept for the first request (a connection that stays silent is
     /// closed after this, not after the idle timeout), from its first byte for the next ones on a keep-alive connection.
+    /// Over TLS the handshake counts in the first request's time.
     public var headerTimeout: Double = 10
     /// Seconds a request body may take to arrive, from the end of its head (slow-upload defence).
     public var bodyTimeout: Double = 60
@@ -19,6 +20,8 @@ public struct HTTPServerConfiguration: Sendable {
     public var eventLoops = 0
     /// Threads of the pool that runs handlers that may block (`HTTPResponder.mayBlock`).
     public var workerThreads = 32
+    /// Serve HTTPS with this certificate and key (`server.tls.*`); nil serves plain HTTP.
+    public var tls: TLSContext?
 
     public init() {}
 }

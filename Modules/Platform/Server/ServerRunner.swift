@@ -3,7 +3,7 @@ import Foundation
 import HTTP
 
 /// Runs the API server for a composed platform: binds, prints the contract line
-/// `listening on http://HOST:PORT`, serves until SIGTERM/SIGINT, then shuts down gracefully
+/// `listening on http://HOST:PORT` (`https://` with `server.tls.*`), serves until SIGTERM/SIGINT, then shuts down gracefully
 /// (stop accepting, finish in-flight requests, flush modules, close the database).
 public enum ServerRunner {
     /// The server configuration from `server.*` keys; bad values are usage errors.
@@ -23,7 +23,20 @@ public enum ServerRunner {
         configuration.maxConnectionsPerAddress = config.int("server.max_connections_per_address", default: configuration.maxConnectionsPerAddress)
         configuration.workerThreads = max(1, config.int("server.workers", default: configuration.workerThreads))
         configuration.eventLoops = max(0, config.int("server.event_loops", default: configuration.eventLoops))
+        configuration.tls = try tlsContext(from: config)
         return configuration
+    }
+
+    /// The TLS context of `server.tls.certificate` and `server.tls.private_key` (both or neither); nil without them.
+    /// Unreadable files or a key that does not match the certificate fail startup with the reason.
+    static func tlsContext(from config: Config) throws -> TLSContext? {
+        let certificate = config.string("server.tls.certificate", default: "")
+        let privateKey = config.string("server.tls.private_key", default: "")
+        if certificate.isEmpty && privateKey.isEmpty { return nil }
+        guard !certificate.isEmpty, !privateKey.isEmpty else {
+            throw UsageError("server.tls.certificate and server.tls.private_key go together (HTTPS needs both)")
+        }
+        return try TLSContext(certificatePath: certificate, privateKeyPath: privateKey)
     }
 
     /// Serves until a termination signal; returns after a graceful shutdown.
@@ -39,10 +52,13 @@ public enum ServerRunner {
             source.resume()
             return source
         }
+        let reload = configuration.tls.map { reloadOnHangup($0, logger: platform.context.logger) }
         let port = try server.start()
-        printLine("listening on http://\(configuration.host):\(port)")
-        platform.context.logger.info("listening", ["host": .string(configuration.host), "port": .int(port)])
+        let scheme = configuration.tls == nil ? "http" : "https"
+        printLine("listening on \(scheme)://\(configuration.host):\(port)")
+        platform.context.logger.info("listening", ["host": .string(configuration.host), "port": .int(port), "scheme": .string(scheme)])
         stop.wait()
+        reload?.cancel()
         platform.context.logger.info("shutting down")
         server.shutdown(gracePeriod: config.seconds("server.shutdown_grace", default: 10))
         platform.context.logger.flush()   // every access-log line of the served requests, before anything else closes
@@ -52,6 +68,23 @@ public enum ServerRunner {
         platform.context.logger.info("stopped")
         platform.context.logger.flush()
         sources.forEach { $0.cancel() }
+    }
+
+    /// SIGHUP re-reads the certificate and key: new handshakes use them, open connections keep theirs. A reload
+    /// that fails (a missing file, a key that does not match) keeps the current certificate and logs why.
+    static func reloadOnHangup(_ tls: TLSContext, logger: Logger) -> any DispatchSourceSignal {
+        signal(SIGHUP, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        source.setEventHandler {
+            do {
+                try tls.reload()
+                logger.info("tls certificate reloaded", ["certificate": .string(tls.certificatePath), "subject": .string(tls.certificateSubject)])
+            } catch {
+                logger.error("tls certificate reload failed; keeping the current one", ["error": .string("\(error)")])
+            }
+        }
+        source.resume()
+        return source
     }
 
     /// Writes one line to standard output and flushes it (scripts wait for these lines).
