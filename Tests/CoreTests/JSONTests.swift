@@ -51,6 +51,34 @@ import Testing
         #expect(try JSONParser.parse(text) == value)
     }
 
+    /// Strings are copied in runs between the bytes that need escaping: escapes at the start, the end, back to back
+    /// and between multi-byte characters all come out right.
+    @Test func writerEscapesAtEveryPositionOfARun() throws {
+        let cases: [(String, String)] = [
+            ("", #""""#), ("plain", #""plain""#), ("\"", #""\"""#), ("\"a", #""\"a""#), ("a\\", #""a\\""#),
+            ("\n\r\t", #""\n\r\t""#), ("é\u{1F}ü", #""é\u001fü""#), ("a\u{0}b", #""a\u0000b""#),
+            ("日本\"語\"", #""日本\"語\"""#), ("\u{7F}", "\"\u{7F}\""),
+        ]
+        for (input, expected) in cases {
+            #expect(JSONWriter.string(.string(input)) == expected, "\(input.debugDescription)")
+            #expect(try JSONParser.parse(JSONWriter.string(.string(input))) == .string(input))
+        }
+    }
+
+    @Test func flatWriterWritesWhatTheTreeWriterWrites() {
+        var flat = FlatJSONWriter(capacity: 8)
+        flat.add("ts", "2026-11-29T10:00:00.123Z")
+        flat.add("path", "/api/v2/\"odd\"\n/ü")
+        flat.add("status", 201)
+        flat.add("bytes", -7)
+        flat.add("duration_ms", 0.25)
+        flat.add("nan", Double.nan)
+        let tree: JSON = .object(JSONObject([("ts", .string("2026-11-29T10:00:00.123Z")), ("path", .string("/api/v2/\"odd\"\n/ü")),
+                                             ("status", .int(201)), ("bytes", .int(-7)), ("duration_ms", .number(0.25)), ("nan", .number(.nan))]))
+        #expect(flat.finish() == JSONWriter.bytes(tree))
+        #expect(FlatJSONWriter().finish() == Array("{}".utf8))
+    }
+
     @Test func writerNeverEmitsNonFiniteNumbers() {
         #expect(JSONWriter.string(.array([.number(.nan), .number(.infinity)])) == "[null,null]")
     }

@@ -9,6 +9,18 @@ import TestSupport
         #expect(Timestamp.format(unixSeconds: 0) == "1970-01-01T00:00:00Z")
     }
 
+    /// The byte-wise fast path and the general one agree at the edges of the four-digit years.
+    @Test func formatsEveryYearWidth() {
+        #expect(Timestamp.format(unixSeconds: -1) == "1969-12-31T23:59:59Z")
+        #expect(Timestamp.format(unixSeconds: 253_402_300_799) == "9999-12-31T23:59:59Z")
+        #expect(Timestamp.format(unixSeconds: 253_402_300_800) == "10000-01-01T00:00:00Z")
+        #expect(Timestamp.format(unixSeconds: -62_167_219_200) == "0000-01-01T00:00:00Z")
+        #expect(Timestamp.format(unixSeconds: 951_782_400) == "2000-02-29T00:00:00Z")
+        for seconds in stride(from: Int64(-100_000_000), to: 4_000_000_000, by: 86_399 * 97) {
+            #expect(Timestamp.parse(Timestamp.format(unixSeconds: seconds)) == Double(seconds))
+        }
+    }
+
     @Test func parsesRFC3339WithFractionsAndOffsets() {
         #expect(Timestamp.parse("2024-01-08T10:00:00Z") == 1_704_708_000)
         #expect(Timestamp.parse("2024-01-08T12:00:00+02:00") == 1_704_708_000)

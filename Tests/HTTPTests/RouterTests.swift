@@ -41,6 +41,16 @@ import Testing
         #expect(text(try call(.get, "/api/v2/projects/abc")) == "detail abc")
     }
 
+    /// The path is split on its UTF-8 bytes: multi-byte segments, a lone `/`, an empty path and empty segments.
+    @Test func splitsPathsByteWiseWithTheSameMeaning() throws {
+        #expect(text(try call(.get, "/api/v2/projects/%C3%BC%E6%97%A5/")) == "detail ü日")
+        #expect(text(try call(.get, "/api/v2/projects/e%CC%81/devices/7")) == "device e\u{301} 7")
+        #expect(try call(.get, "/").status == 404)
+        #expect(try call(.get, "/api/v2/projects//").status == 404)
+        #expect(try call(.get, "/api/v2/projects/x//").status == 404)
+        #expect(try call(.get, "//api/v2/projects/").status == 404)
+    }
+
     @Test func literalSegmentsWinOverParameters() throws {
         #expect(text(try call(.get, "/api/v2/projects/trash/")) == "trash")
     }
@@ -119,6 +129,27 @@ import Testing
                 == "key:part")
     }
 
+    /// The scheme is matched case-insensitively and byte-wise; the value is what follows the first space, trimmed.
+    @Test func authorizationHeaderForms() throws {
+        func bearer(_ value: String) throws -> String? {
+            AuthorizationHeader.bearerToken(try Request(method: .get, target: "/", headers: HTTPHeaders([("Authorization", value)])))
+        }
+        #expect(try bearer("Bearer abc") == "abc")
+        #expect(try bearer("bEaReR abc") == "abc")
+        #expect(try bearer("  Bearer   abc \t") == "abc")
+        #expect(try bearer("Bearer a b") == "a b")
+        #expect(try bearer("Bearer") == nil)
+        #expect(try bearer("Bearer ") == nil)
+        #expect(try bearer("Bearer \t ") == nil)
+        #expect(try bearer("Bearer\tabc") == nil)
+        #expect(try bearer("Bearerx abc") == nil)
+        #expect(try bearer("Beare abc") == nil)
+        #expect(try bearer("Bëarer abc") == nil)
+        #expect(try bearer("Basic abc") == nil)
+        #expect(try bearer("Bearer ü日") == "ü日")
+        #expect(AuthorizationHeader.bearerToken(try Request(method: .get, target: "/")) == nil)
+    }
+
     @Test func unknownMethodsAreCountedAsOTHERInTheMetrics() throws {
         let router = Router()
         router.group("/api/v2", tag: "test").get("/projects/", auth: .anonymous) { _ in .text("list") }
@@ -141,6 +172,14 @@ import Testing
         #expect(text(try call(.get, "/api/v2/query/?q=a%2Bb+c")) == "a+b c")
         #expect(throws: APIError.self) { try Request(method: .get, target: "/api/v2/query/?q=%zz") }
         #expect(throws: APIError.self) { try Request(method: .get, target: "/api/%ff%fe/") }
+    }
+
+    /// The query starts at the first `?` byte, even when a combining mark follows it (as one grapheme, `?\u{301}` is
+    /// not the character `?`, so a character-wise search missed it and the whole target became the path).
+    @Test func theQueryStartsAtTheFirstQuestionMarkByte() throws {
+        #expect(text(try call(.get, "/api/v2/query/?\u{301}=1&q=ok")) == "ok")
+        let request = try Request(method: .get, target: "/api/v2/query?\u{301}x=y")
+        #expect(request.path == "/api/v2/query" && request.query["\u{301}x"] == "y")
     }
 }
 

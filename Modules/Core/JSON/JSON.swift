@@ -52,6 +52,11 @@ public struct JSONObject: Sendable, Equatable, ExpressibleByDictionaryLiteral {
 
     public init() {}
 
+    /// An empty object with room for `capacity` entries (builders that know how many keys they append).
+    public init(capacity: Int) {
+        entries.reserveCapacity(capacity)
+    }
+
     public init(dictionaryLiteral elements: (String, JSON)...) {
         for (key, value) in elements { self[key] = value }
     }

@@ -13,17 +13,21 @@ import Glibc
 /// let value = try read()
 /// cache.store(value, for: key, generation: generation)   // ignored if an invalidation happened meanwhile
 /// ```
+///
+/// `value(for:)` and `store` are inlinable so that callers in other modules get them specialized for their key and
+/// value types (unspecialized, every lookup paid for generic metadata).
 public final class ThreadLocalCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+    @usableFromInline
     final class Table: @unchecked Sendable {
         // Touched only by its own thread (reached through `PerThread.local`).
-        var entries: [Key: (value: Value, storedAt: Double, generation: UInt64)] = [:]
+        @usableFromInline var entries: [Key: (value: Value, storedAt: Double, generation: UInt64)] = [:]
     }
 
-    private let tables = PerThread { Table() }
-    private let current = Atomic<UInt64>(0)
-    private let ttl: Double
-    private let capacity: Int
-    private let now: @Sendable () -> Double
+    @usableFromInline let tables = PerThread { Table() }
+    @usableFromInline let current = Atomic<UInt64>(0)
+    @usableFromInline let ttl: Double
+    @usableFromInline let capacity: Int
+    @usableFromInline let now: @Sendable () -> Double
 
     /// `ttl` in seconds (0 disables caching); `now` is monotonic seconds (injectable for tests).
     public init(ttl: Double, capacity: Int = 10_000, now: @escaping @Sendable () -> Double = ScopedCache<Int, Int>.monotonicNow) {
@@ -35,6 +39,7 @@ public final class ThreadLocalCache<Key: Hashable & Sendable, Value: Sendable>: 
     /// The generation now; read it before reading the source, pass it to `store`.
     public var generation: UInt64 { current.load(ordering: .acquiring) }
 
+    @inlinable
     public func value(for key: Key) -> Value? {
         guard ttl > 0 else { return nil }
         let table = tables.local
@@ -46,6 +51,7 @@ public final class ThreadLocalCache<Key: Hashable & Sendable, Value: Sendable>: 
         return entry.value
     }
 
+    @inlinable
     public func store(_ value: Value, for key: Key, generation: UInt64) {
         guard ttl > 0, generation == current.load(ordering: .acquiring) else { return }
         let table = tables.local

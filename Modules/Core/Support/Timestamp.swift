@@ -15,12 +15,38 @@ public enum Timestamp {
         var time = time_t(unixSeconds)
         var parts = tm()
         gmtime_r(&time, &parts)
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let s = String(value)
-            return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+        let year = Int(parts.tm_year) + 1900
+        guard (0...9999).contains(year) else {
+            func pad(_ value: Int32, _ width: Int) -> String {
+                let s = String(value)
+                return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+            }
+            return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
+                + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))Z"
         }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))Z"
+        // The common case, written byte by byte (responses carry several of these): `YYYY-MM-DDTHH:MM:SSZ`.
+        return String(unsafeUninitializedCapacity: 20) { out in
+            func put(_ value: Int, at index: Int, digits: Int) {
+                var value = value
+                for offset in stride(from: digits - 1, through: 0, by: -1) {
+                    out[index + offset] = UInt8(ascii: "0") + UInt8(value % 10)
+                    value /= 10
+                }
+            }
+            put(year, at: 0, digits: 4)
+            out[4] = UInt8(ascii: "-")
+            put(Int(parts.tm_mon) + 1, at: 5, digits: 2)
+            out[7] = UInt8(ascii: "-")
+            put(Int(parts.tm_mday), at: 8, digits: 2)
+            out[10] = UInt8(ascii: "T")
+            put(Int(parts.tm_hour), at: 11, digits: 2)
+            out[13] = UInt8(ascii: ":")
+            put(Int(parts.tm_min), at: 14, digits: 2)
+            out[16] = UInt8(ascii: ":")
+            put(Int(parts.tm_sec), at: 17, digits: 2)
+            out[19] = UInt8(ascii: "Z")
+            return 20
+        }
     }
 
     /// Parses RFC 3339 (`2024-01-08T10:00:00Z`, optional fraction, `Z` or `±HH:MM`) to Unix seconds.

@@ -36,6 +36,8 @@ extension String {
     /// ASCII case-insensitive comparison, as header names need.
     @inlinable
     public func caseInsensitiveEquals(_ other: String) -> Bool {
+        // Most header names differ in length; the count of a native string is stored, so this rejects them at once.
+        guard utf8.count == other.utf8.count else { return false }
         var a = utf8.makeIterator()
         var b = other.utf8.makeIterator()
         while true {

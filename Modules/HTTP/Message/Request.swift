@@ -18,6 +18,9 @@ public struct Request: Sendable {
     /// `X-Request-Id`: echoed from the client or generated.
     public var requestID: String = ""
     public var remoteAddress: String = ""
+    /// The route a responder found while deciding where the request runs (`HTTPResponder.mayBlock(_:)`), kept so
+    /// that answering it does not look the path up again.
+    var resolvedRoute: (match: RouteMatch, errors: ErrorRenderer)?
 
     /// Builds a request from a parsed head; throws 400 when the target cannot be decoded.
     public init(method: HTTPMethod, target: String, version: HTTPVersion = .http1_1, headers: HTTPHeaders = HTTPHeaders(),
@@ -29,14 +32,15 @@ public struct Request: Sendable {
         self.body = body
         let rawPath: Substring
         let rawQuery: Substring?
-        if let mark = target.firstIndex(of: "?") {
+        // Byte-wise: `?` is ASCII, so its UTF-8 index is a valid index of `target` (no grapheme breaking per request).
+        if let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) {
             rawPath = target[..<mark]
-            rawQuery = target[target.index(after: mark)...]
+            rawQuery = target[target.utf8.index(after: mark)...]
         } else {
             rawPath = target[...]
             rawQuery = nil
         }
-        guard rawPath.hasPrefix("/") || rawPath == "*" else { throw APIError.badRequest("Request target must be an absolute path") }
+        guard rawPath.utf8.first == UInt8(ascii: "/") || rawPath == "*" else { throw APIError.badRequest("Request target must be an absolute path") }
         guard let path = PercentDecoding.decode(rawPath, plusAsSpace: false) else {
             throw APIError.badRequest("Invalid percent-encoding in path")
         }

@@ -97,6 +97,9 @@ public protocol HTTPResponder: Sendable {
     /// Whether answering `method path` may block (wait for a commit, a file, a long query): such requests run on
     /// the server's blocking pool, all others on the event loop that read them. Default: every request may block.
     func mayBlock(method: HTTPMethod, path: String) -> Bool
+    /// `mayBlock(method:path:)` for a request the responder may annotate on the way (a router keeps the route it
+    /// found, so each request is routed once). Default: `mayBlock(method: request.method, path: request.path)`.
+    func mayBlock(_ request: inout Request) -> Bool
     /// Answers a request the server rejected before any route: the parser failed (`head` is the request's head when
     /// only its body was bad, else nil) or the target could not be decoded. Called on the event loop, must not block;
     /// the connection closes after the answer. Default: the §4 envelope alone.
@@ -105,6 +108,8 @@ public protocol HTTPResponder: Sendable {
 
 extension HTTPResponder {
     public func mayBlock(method: HTTPMethod, path: String) -> Bool { true }
+
+    public func mayBlock(_ request: inout Request) -> Bool { mayBlock(method: request.method, path: request.path) }
 
     public func respond(rejecting error: any PlatformError, head: RequestHead?, remoteAddress: String) -> Response { .error(error) }
 }

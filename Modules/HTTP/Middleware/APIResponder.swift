@@ -19,15 +19,23 @@ public struct APIResponder: HTTPResponder {
 
     public func mayBlock(method: HTTPMethod, path: String) -> Bool { table.mayBlock(method: method, path: path) }
 
+    public func mayBlock(_ request: inout Request) -> Bool {
+        let resolved = table.resolve(method: request.method, path: request.path)
+        request.resolvedRoute = resolved
+        if case .found(_, _, _, let blocking) = resolved.match { return blocking }
+        return false
+    }
+
     public func respond(to incoming: Request) -> Response {
         let started = DispatchTime.now().uptimeNanoseconds
         var request = incoming
         request.requestID = Self.requestID(from: request.headers["X-Request-Id"])
         var response: Response
         var route = "unmatched"
-        let errors = table.errorRenderer(for: request.path)
-        switch table.match(method: request.method, path: request.path) {
-        case .found(let handler, let pattern, let parameters):
+        let (match, errors) = request.resolvedRoute ?? table.resolve(method: request.method, path: request.path)
+        request.resolvedRoute = nil
+        switch match {
+        case .found(let handler, let pattern, let parameters, _):
             request.parameters = parameters
             request.routePattern = pattern
             route = pattern
@@ -81,19 +89,19 @@ public struct APIResponder: HTTPResponder {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         metrics.recordRequest(method: metricMethod, route: route, status: response.status, seconds: seconds)
         if accessLog, logger.isEnabled(.info) {
-            var line = JSONObject()
-            line.append("ts", .string(AccessLogClock.timestamp()))
-            line.append("level", .string("info"))
-            line.append("msg", .string("request"))
-            line.append("request_id", .string(requestID))
-            line.append("method", .string(method))
-            line.append("path", .string(path))
-            line.append("route", .string(route))
-            line.append("status", .int(response.status))
-            line.append("bytes", .int(response.bodyLength))
-            line.append("duration_ms", .number((seconds * 100_000).rounded() / 100))
-            line.append("remote", .string(remote))
-            logger.writeLine(JSONWriter.bytes(.object(line)))
+            var line = FlatJSONWriter()
+            line.add("ts", AccessLogClock.timestamp())
+            line.add("level", "info")
+            line.add("msg", "request")
+            line.add("request_id", requestID)
+            line.add("method", method)
+            line.add("path", path)
+            line.add("route", route)
+            line.add("status", response.status)
+            line.add("bytes", response.bodyLength)
+            line.add("duration_ms", (seconds * 100_000).rounded() / 100)
+            line.add("remote", remote)
+            logger.writeLine(line.finish())
         }
     }
 

@@ -61,11 +61,16 @@ public enum AuthorizationHeader {
         return header
     }
 
+    /// `<scheme> <value>` with the scheme compared ASCII case-insensitively; byte-wise, since it runs per request
+    /// (`scheme` is lowercase ASCII).
     private static func credentials(_ request: Request, scheme: String) -> String? {
         guard let header = request.headers["Authorization"] else { return nil }
-        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].asciiLowercased() == scheme else { return nil }
-        let value = parts[1].trimmingSpacesAndTabs()
+        let bytes = header.utf8
+        var start = bytes.startIndex
+        while start != bytes.endIndex, bytes[start] == 0x20 { start = bytes.index(after: start) }
+        guard let space = bytes[start...].firstIndex(of: 0x20),
+              bytes[start..<space].elementsEqual(scheme.utf8, by: { ($0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0) == $1 }) else { return nil }
+        let value = header[bytes.index(after: space)...].trimmingSpacesAndTabs()
         return value.isEmpty ? nil : value
     }
 }

@@ -65,7 +65,7 @@ public final class Router {
     }
 
     /// The immutable routing table.
-    public func freeze() -> RouterTable { RouterTable(root: root, routes: routes, renderers: renderers) }
+    public func freeze() -> RouterTable { RouterTable(root: FrozenRouteNode(root), routes: routes, renderers: renderers) }
 }
 
 /// Routes under a common prefix, handed to a module so it never sees the server.
@@ -162,7 +162,7 @@ public struct RouteGroup {
 
 /// The outcome of looking a request up in the table.
 public enum RouteMatch: Sendable {
-    case found(Handler, pattern: String, parameters: Parameters)
+    case found(Handler, pattern: String, parameters: Parameters, blocking: Bool)
     /// The path exists but not for this method.
     case methodNotAllowed(allow: [String])
     case notFound
@@ -170,23 +170,34 @@ public enum RouteMatch: Sendable {
 
 /// The frozen routing table: a segment trie, literal segments before parameters.
 public struct RouterTable: Sendable {
-    fileprivate let root: RouteNode
+    fileprivate let root: FrozenRouteNode
     public let routes: [RouteInfo]
     fileprivate let renderers: [(prefix: [String], renderer: ErrorRenderer)]
 
     /// How errors of a request to `path` are rendered: the renderer of the longest registered prefix, else the platform's.
     public func errorRenderer(for path: String) -> ErrorRenderer {
-        guard !renderers.isEmpty else { return .platform }
-        let segments = RouteNode.segments(of: path)
+        renderers.isEmpty ? .platform : errorRenderer(segments: RouteNode.segments(of: path))
+    }
+
+    private func errorRenderer(segments: [String]) -> ErrorRenderer {
         var best: (length: Int, renderer: ErrorRenderer)?
-        for (prefix, renderer) in renderers where prefix.count <= segments.count && Array(segments.prefix(prefix.count)) == prefix {
+        for (prefix, renderer) in renderers where prefix.count <= segments.count && segments.starts(with: prefix) {
             if best == nil || prefix.count > best!.length { best = (prefix.count, renderer) }
         }
         return best?.renderer ?? .platform
     }
 
-    public func match(method: HTTPMethod, path: String) -> RouteMatch {
+    /// The route of `method path` and how its errors are rendered, from one split of the path (the request path's way).
+    public func resolve(method: HTTPMethod, path: String) -> (match: RouteMatch, errors: ErrorRenderer) {
         let segments = RouteNode.segments(of: path)
+        return (match(method: method, segments: segments), renderers.isEmpty ? .platform : errorRenderer(segments: segments))
+    }
+
+    public func match(method: HTTPMethod, path: String) -> RouteMatch {
+        match(method: method, segments: RouteNode.segments(of: path))
+    }
+
+    private func match(method: HTTPMethod, segments: [String]) -> RouteMatch {
         // An empty segment inside the path (`//`) never matches a route.
         if segments.dropLast().contains(where: \.isEmpty) { return .notFound }
         var captured: [(String, String)] = []
@@ -195,7 +206,7 @@ public struct RouterTable: Sendable {
         if let entry = node.handlers[lookup] ?? (method == .head ? node.handlers[.head] : nil) {
             var parameters = Parameters()
             for (name, value) in captured { parameters.set(name, value) }
-            return .found(entry.handler, pattern: entry.pattern, parameters: parameters)
+            return .found(entry.handler, pattern: entry.pattern, parameters: parameters, blocking: entry.blocking)
         }
         var allow = node.handlers.keys.map(\.rawValue)
         if allow.contains("GET"), !allow.contains("HEAD") { allow.append("HEAD") }
@@ -207,7 +218,7 @@ extension RouterTable {
     /// The registered route a request to `method path` reaches, if any (HEAD reaches GET's); for tests and tools that
     /// hold a response against what its route documents (not used on the request path).
     public func route(method: HTTPMethod, path: String) -> RouteInfo? {
-        guard case .found(_, let pattern, _) = match(method: method, path: path) else { return nil }
+        guard case .found(_, let pattern, _, _) = match(method: method, path: path) else { return nil }
         let lookup = method == .head ? HTTPMethod.get : method
         return routes.first { $0.pattern == pattern && $0.method == lookup } ?? routes.first { $0.pattern == pattern && $0.method == method }
     }
@@ -215,12 +226,8 @@ extension RouterTable {
     /// Whether the route `method path` leads to may block (it then runs off the event loop). Unknown paths and
     /// methods are answered at once (404/405), so they never block.
     public func mayBlock(method: HTTPMethod, path: String) -> Bool {
-        let segments = RouteNode.segments(of: path)
-        if segments.dropLast().contains(where: \.isEmpty) { return false }
-        var captured: [(String, String)] = []
-        guard let node = root.find(segments[...], captured: &captured) else { return false }
-        let lookup = method == .head ? HTTPMethod.get : method
-        return (node.handlers[lookup] ?? (method == .head ? node.handlers[.head] : nil))?.blocking ?? false
+        if case .found(_, _, _, let blocking) = match(method: method, path: path) { return blocking }
+        return false
     }
 }
 
@@ -237,9 +244,22 @@ struct RouteNode: Sendable {
     var parameterName: String?
     var parameter: [RouteNode] = []   // zero or one element (a struct cannot contain itself directly)
 
-    /// Path segments without empty leading/trailing ones: `/a/b/` → ["a", "b"].
+    /// Path segments without empty leading/trailing ones: `/a/b/` → ["a", "b"]. Splits the UTF-8 bytes at `/` (an
+    /// ASCII byte is always a scalar boundary), so no grapheme breaking runs on the request path.
     static func segments(of path: String) -> [String] {
-        var parts = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        let bytes = path.utf8
+        var parts: [String] = []
+        parts.reserveCapacity(8)
+        var start = bytes.startIndex
+        var index = start
+        while index != bytes.endIndex {
+            if bytes[index] == UInt8(ascii: "/") {
+                parts.append(String(Substring(bytes[start..<index])))
+                start = bytes.index(after: index)
+            }
+            index = bytes.index(after: index)
+        }
+        parts.append(String(Substring(bytes[start..<index])))
         if parts.first == "" { parts.removeFirst() }
         if parts.last == "" { parts.removeLast() }
         return parts
@@ -264,13 +284,28 @@ struct RouteNode: Sendable {
             literals[first] = child
         }
     }
+}
 
-    func find(_ segments: ArraySlice<String>, captured: inout [(String, String)]) -> RouteNode? {
+/// The trie as the request path reads it: immutable nodes reached by reference, so a lookup copies no dictionaries.
+final class FrozenRouteNode: Sendable {
+    let handlers: [HTTPMethod: RouteNode.Entry]
+    let literals: [String: FrozenRouteNode]
+    let parameterName: String?
+    let parameter: FrozenRouteNode?
+
+    init(_ node: RouteNode) {
+        handlers = node.handlers
+        literals = node.literals.mapValues(FrozenRouteNode.init)
+        parameterName = node.parameterName
+        parameter = node.parameter.first.map(FrozenRouteNode.init)
+    }
+
+    func find(_ segments: ArraySlice<String>, captured: inout [(String, String)]) -> FrozenRouteNode? {
         guard let first = segments.first else { return handlers.isEmpty ? nil : self }
         if let child = literals[first], let found = child.find(segments.dropFirst(), captured: &captured) {
             return found
         }
-        if let name = parameterName, let child = parameter.first, !first.isEmpty {
+        if let name = parameterName, let child = parameter, !first.isEmpty {
             captured.append((name, first))
             if let found = child.find(segments.dropFirst(), captured: &captured) { return found }
             captured.removeLast()

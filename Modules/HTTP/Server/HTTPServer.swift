@@ -504,11 +504,17 @@ final class EventLoop: @unchecked Sendable {
     /// (the answer comes back as a completion).
     private func dispatch(_ connection: Connection, head: RequestHead, body: [UInt8], now: Double) -> [ConnectionStateMachine.Action] {
         let remoteAddress = connection.remoteAddress
-        let request = HTTPServer.request(head: head, body: body, remoteAddress: remoteAddress)
+        var decoded = HTTPServer.request(head: head, body: body, remoteAddress: remoteAddress)
         let server = self.server
         let fd = connection.fd
         let id = connection.id
-        if case .success(let decoded) = request, server.responder.mayBlock(method: decoded.method, path: decoded.path) {
+        var blocking = false
+        if case .success(var routed) = decoded {
+            blocking = server.responder.mayBlock(&routed)
+            decoded = .success(routed)
+        }
+        let request = decoded
+        if blocking {
             inFlight += 1
             server.workers.submit { [self] in
                 switch server.handle(head: head, request: request, remoteAddress: remoteAddress) {

@@ -70,7 +70,7 @@ public struct ProjectView: Sendable, Equatable, JSONRepresentable {
     }
 
     public var json: JSON {
-        var object = JSONObject()
+        var object = JSONObject(capacity: 17)
         object.append("project_id", .string(project.projectID))
         object.append("name", .string(project.name))
         object.append("favorite", .bool(project.favorite))
