@@ -64,8 +64,25 @@ public final class Router {
         renderers.append((segments, renderer))
     }
 
+    /// How errors under `path` are rendered (the renderer of the longest registered prefix, else the platform's); the
+    /// OpenAPI document asks it for each route's error schema.
+    public func errorRenderer(for path: String) -> ErrorRenderer { ErrorRenderer.longestPrefix(renderers, path) }
+
     /// The immutable routing table.
     public func freeze() -> RouterTable { RouterTable(root: root, routes: routes, renderers: renderers) }
+}
+
+extension ErrorRenderer {
+    /// The renderer of the longest prefix in `renderers` that `path` lies under, else the platform's.
+    fileprivate static func longestPrefix(_ renderers: [(prefix: [String], renderer: ErrorRenderer)], _ path: String) -> ErrorRenderer {
+        guard !renderers.isEmpty else { return .platform }
+        let segments = RouteNode.segments(of: path)
+        var best: (length: Int, renderer: ErrorRenderer)?
+        for (prefix, renderer) in renderers where prefix.count <= segments.count && Array(segments.prefix(prefix.count)) == prefix {
+            if best == nil || prefix.count > best!.length { best = (prefix.count, renderer) }
+        }
+        return best?.renderer ?? .platform
+    }
 }
 
 /// Routes under a common prefix, handed to a module so it never sees the server.
@@ -175,15 +192,7 @@ public struct RouterTable: Sendable {
     fileprivate let renderers: [(prefix: [String], renderer: ErrorRenderer)]
 
     /// How errors of a request to `path` are rendered: the renderer of the longest registered prefix, else the platform's.
-    public func errorRenderer(for path: String) -> ErrorRenderer {
-        guard !renderers.isEmpty else { return .platform }
-        let segments = RouteNode.segments(of: path)
-        var best: (length: Int, renderer: ErrorRenderer)?
-        for (prefix, renderer) in renderers where prefix.count <= segments.count && Array(segments.prefix(prefix.count)) == prefix {
-            if best == nil || prefix.count > best!.length { best = (prefix.count, renderer) }
-        }
-        return best?.renderer ?? .platform
-    }
+    public func errorRenderer(for path: String) -> ErrorRenderer { ErrorRenderer.longestPrefix(renderers, path) }
 
     public func match(method: HTTPMethod, path: String) -> RouteMatch {
         let segments = RouteNode.segments(of: path)
