@@ -69,24 +69,28 @@ def seed(base, token, admin_cli, db, work):
 
 
 def seed_compat(base, token):
-    """The dialects' own fixtures: an EVRYTHNG project (by project_id) and two UFDL projects (by pk), one of them for
-    the hard delete, which removes it for good."""
-    status, _ = request(base, "POST", "/api/v2/projects/", token, {"project_id": "compat-evt", "name": "EVRYTHNG fixture"})
-    assert status == 201, status
+    """The dialects' own fixtures, so their operations reach real projects and a generated DELETE never removes the
+    fixture of another operation: EVRYTHNG projects (by project_id) for reads and updates and for the delete; UFDL
+    projects (by pk) for reads and updates, for the soft delete and reinstate, and for the hard delete (for good)."""
+    for project_id in ["compat-evt", "compat-evt-delete"]:
+        status, _ = request(base, "POST", "/api/v2/projects/", token, {"project_id": project_id, "name": "EVRYTHNG fixture " + project_id})
+        assert status == 201, status
     status, me = request(base, "GET", "/api/v2/me/", token)
     assert status == 200, status
     pks = []
-    for name in ["UFDL fixture", "UFDL hard-delete fixture"]:
+    for name in ["UFDL fixture", "UFDL delete fixture", "UFDL hard-delete fixture"]:
         status, project = request(base, "POST", "/compat/ufdl/v1/projects/create", token, {"name": name, "team": me["organization"]["id"]})
         assert status == 201, (status, project)
         pks.append(project["pk"])
-    return pks
+    return {"ufdl": pks, "user": me["user"]["id"]}
 
 
-def config(path, token, pk, basic, ufdl):
+def config(path, token, pk, basic, compat):
     """The run's settings: the owner token for every operation, the device's Basic credentials for the gateway
     operations, and the seeded project and device as the path parameters of the project's sub-resources (so those
-    operations reach real objects instead of 404s; the project's own operations keep generated ids)."""
+    operations reach real objects instead of 404s; the project's own operations keep generated ids); the dialects'
+    fixtures (`seed_compat`) likewise, and the EVRYTHNG operations authenticate with the raw API key."""
+    ufdl = compat["ufdl"]
     with open(path, "w") as handle:
         handle.write(f"""
 headers = {{ Authorization = "Bearer {token}" }}
@@ -101,20 +105,36 @@ parameters = {{ "path.project_id" = "contract", "path.device_pk" = {pk} }}
 
 [[operations]]
 include-path-regex = "^/compat/evrythng/projects/[{{]project_id[}}]$"
+exclude-method = "DELETE"
 headers = {{ Authorization = "{token}" }}
 parameters = {{ "path.project_id" = "compat-evt" }}
 
 [[operations]]
-include-path-regex = "^/compat/evrythng/(access|operators/|projects$)"
+include-operation-id = "delete_compat_evrythng_projects_by_project_id"
+headers = {{ Authorization = "{token}" }}
+parameters = {{ "path.project_id" = "compat-evt-delete" }}
+
+[[operations]]
+include-path-regex = "^/compat/evrythng/operators/"
+headers = {{ Authorization = "{token}" }}
+parameters = {{ "path.operator_id" = "{compat['user']}" }}
+
+[[operations]]
+include-path-regex = "^/compat/evrythng/(access|projects)$"
 headers = {{ Authorization = "{token}" }}
 
 [[operations]]
-include-path-regex = "^/compat/ufdl/v1/projects/[{{]pk[}}](/reinstate)?$"
+include-path-regex = "^/compat/ufdl/v1/projects/[{{]pk[}}]$"
+exclude-method = "DELETE"
 parameters = {{ "path.pk" = {ufdl[0]} }}
 
 [[operations]]
-include-path-regex = "^/compat/ufdl/v1/projects/[{{]pk[}}]/hard$"
+include-operation-id = ["delete_compat_ufdl_v1_projects_by_pk", "delete_compat_ufdl_v1_projects_by_pk_reinstate"]
 parameters = {{ "path.pk" = {ufdl[1]} }}
+
+[[operations]]
+include-operation-id = "delete_compat_ufdl_v1_projects_by_pk_hard"
+parameters = {{ "path.pk" = {ufdl[2]} }}
 """)
 
 

@@ -83,23 +83,25 @@ import TestSupport
         let created = try call("POST", "/projects", .object(["name": .string("Contract EVT"), "tags": .array([.string(tag)]), "startsAt": .int(1_000),
                                                              "identifiers": .object(["gtin": .string("1")]), "description": .null]), expect: 201)
         let id = try #require(created.json["id"]?.stringValue)
-        _ = try call("POST", "/projects", .object(["name": .string("Two"), "tags": .array([.string(tag)])]), expect: 201)
-        _ = try call("GET", "/projects?perPage=1&sortOrder=ascending&filter=tags%3D\(tag)", expect: 200)
-        _ = try call("GET", "/projects?nextPageToken=zz", expect: 400)
-        _ = try call("GET", "/projects?perPage=0", expect: 400)
-        _ = try call("GET", "/projects?filter=colour%3Dred", expect: 400)
-        _ = try call("GET", "/projects/\(id)", expect: 200)
-        _ = try call("GET", "/projects/no-such-project-\(tag.lowercased())", expect: 404)
-        _ = try call("PUT", "/projects/\(id)", .object(["name": .string("Renamed"), "endsAt": .int(2_000), "createdAt": .int(5), "scopes": .null]),
-                     expect: 200)
-        _ = try call("PUT", "/projects/\(id)", .object(["colour": .string("red")]), expect: 400)
-        _ = try call("PUT", "/projects/\(id)", .object(["imageUrl": .string("x")]), expect: 400)
-        _ = try call("PUT", "/projects/\(id)", .object(["startsAt": .int64(253_402_300_800_000)]), expect: 400)   // past 9999
-        _ = try call("POST", "/projects", .array([]), expect: 400)
-        _ = try call("PATCH", "/projects/\(id)", .object([:]), expect: 405)
-        _ = try call("GET", "/nowhere", expect: 404)
-        _ = try call("DELETE", "/projects/\(id)", expect: 200)
-        _ = try call("DELETE", "/projects/\(id)", expect: 404)
+        let steps: [(String, String, JSON?, Int)] = [
+            ("POST", "/projects", .object(["name": .string("Two"), "tags": .array([.string(tag)])]), 201),
+            ("GET", "/projects?perPage=1&sortOrder=ascending&filter=tags%3D\(tag)", nil, 200),
+            ("GET", "/projects?nextPageToken=zz", nil, 400),
+            ("GET", "/projects?perPage=0", nil, 400),
+            ("GET", "/projects?filter=colour%3Dred", nil, 400),
+            ("GET", "/projects/\(id)", nil, 200),
+            ("GET", "/projects/no-such-project-\(tag.lowercased())", nil, 404),
+            ("PUT", "/projects/\(id)", .object(["name": .string("Renamed"), "endsAt": .int(2_000), "createdAt": .int(5), "scopes": .null]), 200),
+            ("PUT", "/projects/\(id)", .object(["colour": .string("red")]), 400),
+            ("PUT", "/projects/\(id)", .object(["imageUrl": .string("x")]), 400),
+            ("PUT", "/projects/\(id)", .object(["startsAt": .int64(253_402_300_800_000)]), 400),   // past 9999
+            ("POST", "/projects", .array([]), 400),
+            ("PATCH", "/projects/\(id)", .object([:]), 405),
+            ("GET", "/nowhere", nil, 404),
+            ("DELETE", "/projects/\(id)", nil, 200),
+            ("DELETE", "/projects/\(id)", nil, 404),
+        ]
+        for (method, path, body, status) in steps { _ = try call(method, path, body, expect: status) }
     }
 
     /// Every UFDL route, called for real, answers what it declares — successes and its DRF-style errors.
@@ -121,29 +123,32 @@ import TestSupport
         let name = "ufdl-contract-\(RandomID.make(length: 8))"
         let created = try call("POST", "/projects/create", .object(["name": .string(name), "team": .number(team)]), expect: 201)
         let pk = try #require(created.json["pk"]?.int64Value)
-        _ = try call("POST", "/projects/create", .object(["name": .string(name), "team": .number(team)]), expect: 400)
-        _ = try call("POST", "/projects/create", .object(["name": .string(name + "x"), "team": .number(team + 1000)]), expect: 400)
-        _ = try call("POST", "/projects/list", expect: 200)
-        _ = try call("POST", "/projects/list", .object(["expressions": .array([.object([
+        let filter = JSON.object(["expressions": .array([.object([
             "type": .string("or"), "sub_expressions": .array([
                 .object(["type": .string("exact"), "field": .string("name"), "value": .string(name)]),
                 .object(["type": .string("isnull"), "field": .string("deletion_time"), "invert": .bool(true)]),
             ]),
-        ])]), "order_by": .array([.object(["field": .string("pk"), "ascending": .bool(false)])])]), expect: 200)
-        _ = try call("POST", "/projects/list", .object(["expressions": .array([.object(["type": .string("nope")])])]), expect: 400)
-        _ = try call("GET", "/projects/\(pk)", expect: 200)
-        _ = try call("GET", "/projects/\(pk)", token: .some("nope"), expect: 401)
-        _ = try call("PUT", "/projects/\(pk)/", .object(["name": .string(name + "-put"), "team": .number(team), "pk": .int(1), "creator": .null]),
-                     expect: 200)
-        _ = try call("PUT", "/projects/\(pk)", .object(["name": .string(name)]), expect: 400)
-        _ = try call("PATCH", "/projects/\(pk)", .object(["name": .string(name + "-patch")]), expect: 200)
-        _ = try call("POST", "/projects/\(pk)", .object([:]), expect: 405)
-        _ = try call("DELETE", "/projects/\(pk)", expect: 204)
-        _ = try call("GET", "/projects/\(pk)", expect: 404)
-        _ = try call("DELETE", "/projects/\(pk)/reinstate", expect: 200)
-        _ = try call("DELETE", "/projects/\(pk)/hard", expect: 200)
-        _ = try call("DELETE", "/projects/\(pk)/hard", expect: 404)
-        _ = try call("GET", "/nowhere", expect: 404)
+        ])]), "order_by": .array([.object(["field": .string("pk"), "ascending": .bool(false)])])])
+        let steps: [(String, String, JSON?, String??, Int)] = [
+            ("POST", "/projects/create", .object(["name": .string(name), "team": .number(team)]), .none, 400),
+            ("POST", "/projects/create", .object(["name": .string(name + "x"), "team": .number(team + 1000)]), .none, 400),
+            ("POST", "/projects/list", nil, .none, 200),
+            ("POST", "/projects/list", filter, .none, 200),
+            ("POST", "/projects/list", .object(["expressions": .array([.object(["type": .string("nope")])])]), .none, 400),
+            ("GET", "/projects/\(pk)", nil, .none, 200),
+            ("GET", "/projects/\(pk)", nil, .some("nope"), 401),
+            ("PUT", "/projects/\(pk)/", .object(["name": .string(name + "-put"), "team": .number(team), "pk": .int(1), "creator": .null]), .none, 200),
+            ("PUT", "/projects/\(pk)", .object(["name": .string(name)]), .none, 400),
+            ("PATCH", "/projects/\(pk)", .object(["name": .string(name + "-patch")]), .none, 200),
+            ("POST", "/projects/\(pk)", .object([:]), .none, 405),
+            ("DELETE", "/projects/\(pk)", nil, .none, 204),
+            ("GET", "/projects/\(pk)", nil, .none, 404),
+            ("DELETE", "/projects/\(pk)/reinstate", nil, .none, 200),
+            ("DELETE", "/projects/\(pk)/hard", nil, .none, 200),
+            ("DELETE", "/projects/\(pk)/hard", nil, .none, 404),
+            ("GET", "/nowhere", nil, .none, 404),
+        ]
+        for (method, path, body, token, status) in steps { _ = try call(method, path, body, token: token, expect: status) }
     }
 
     /// The checker holds a dialect's answers to the dialect's error body: the native envelope under a dialect's
