@@ -8,8 +8,7 @@ import TestSupport
 @Suite struct DeviceWiringTests {
     @Test func safeCodesAndDeviceKeysNeverLeak() throws {
         let server = try Shared.get()
-        let (_, token) = try Shared.user(server, role: "manager")
-        let client = server.client(token: token)
+        let client = try server.client(asNewUser: "manager")
         let project = try DeviceAPI.project(client)
         let device = try DeviceAPI.provision(server)[0]
         var bodies: [String] = []

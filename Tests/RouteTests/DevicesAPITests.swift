@@ -23,8 +23,7 @@ import TestSupport
 
     @Test func aDuplicateDeviceIDIsNamedAndNothingOfTheFileIsApplied() throws {
         let server = try Shared.get()
-        let (_, token) = try Shared.user(server, role: "manager")
-        let client = server.client(token: token)
+        let client = try server.client(asNewUser: "manager")
         let existing = try DeviceAPI.provision(server)[0]
         // Already provisioned.
         let fresh = DeviceAPI.newRow()
@@ -61,8 +60,7 @@ import TestSupport
 @Suite struct DeviceBindAPITests {
     @Test func unknownIDAndWrongCodeAnswerIdentically() throws {
         let server = try Shared.get()
-        let (_, token) = try Shared.user(server, role: "manager")
-        let client = server.client(token: token)
+        let client = try server.client(asNewUser: "manager")
         let project = try DeviceAPI.project(client)
         let device = try DeviceAPI.provision(server)[0]
         let unknown = try client.post("/api/v2/projects/\(project)/devices/bind/", .object([
@@ -83,8 +81,7 @@ import TestSupport
 
     @Test func boundElsewhereIs409AndRebindIsIdempotent() throws {
         let server = try Shared.get()
-        let (_, token) = try Shared.user(server, role: "manager")
-        let client = server.client(token: token)
+        let client = try server.client(asNewUser: "manager")
         let (first, devices) = try DeviceAPI.boundProject(server, client)
         let (device, pk) = devices[0]
         let second = try DeviceAPI.project(client)
@@ -139,8 +136,7 @@ import TestSupport
 @Suite struct DeviceUnbindAndMoveAPITests {
     @Test func unbindReturnsTheDeviceToTheUnassignedPool() throws {
         let server = try Shared.get()
-        let (_, token) = try Shared.user(server, role: "manager")
-        let client = server.client(token: token)
+        let client = try server.client(asNewUser: "manager")
         let (project, devices) = try DeviceAPI.boundProject(server, client)
         let (device, pk) = devices[0]
         let posted = try client.post("/api/v2/projects/\(project)/devices/\(pk)/data/", DeviceAPI.points([("\(device.agriID)-01", 7.5, nil)]))
@@ -209,8 +205,7 @@ import TestSupport
 @Suite struct DeviceListAPITests {
     @Test func orgListIsFlatAndSearchable() throws {
         let server = try Shared.get()
-        let (_, token) = try Shared.user(server, role: "manager")
-        let client = server.client(token: token)
+        let client = try server.client(asNewUser: "manager")
         let (projectA, inA) = try DeviceAPI.boundProject(server, client, count: 2)
         let (projectB, inB) = try DeviceAPI.boundProject(server, client)
         let marker = RandomID.make(length: 10)
@@ -236,8 +231,7 @@ import TestSupport
 
     @Test func projectListIsPaginatedAndSearchable() throws {
         let server = try Shared.get()
-        let (_, token) = try Shared.user(server, role: "manager")
-        let client = server.client(token: token)
+        let client = try server.client(asNewUser: "manager")
         let (project, devices) = try DeviceAPI.boundProject(server, client, count: 5)
         let pks = devices.map(\.1)
         let first = try client.get("/api/v2/projects/\(project)/devices/?page=1&page_size=2")
@@ -261,8 +255,7 @@ import TestSupport
 
     @Test func detailShowsEveryField() throws {
         let server = try Shared.get()
-        let (_, token) = try Shared.user(server, role: "manager")
-        let client = server.client(token: token)
+        let client = try server.client(asNewUser: "manager")
         let project = try DeviceAPI.project(client, name: "Cold Chain East")
         let device = try DeviceAPI.provision(server, capabilities: "SUPPORTS_REBOOT")[0]
         let pk = try DeviceAPI.bind(client, project, device)
@@ -292,8 +285,7 @@ import TestSupport
 
     @Test func patchChangesMetadataAndIsReadBackAtOnce() throws {
         let server = try Shared.get()
-        let (_, token) = try Shared.user(server, role: "manager")
-        let client = server.client(token: token)
+        let client = try server.client(asNewUser: "manager")
         let (project, devices) = try DeviceAPI.boundProject(server, client)
         let pk = devices[0].1
         let path = "/api/v2/projects/\(project)/devices/\(pk)/"
@@ -325,8 +317,7 @@ import TestSupport
 @Suite struct DeviceProjectReactionAPITests {
     @Test func trashingAProjectUnbindsItsDevices() throws {
         let server = try Shared.get()
-        let (_, token) = try Shared.user(server, role: "manager")
-        let client = server.client(token: token)
+        let client = try server.client(asNewUser: "manager")
         let (project, devices) = try DeviceAPI.boundProject(server, client, count: 2)
         _ = try client.get("/api/v2/devices/")
         #expect(try client.delete("/api/v2/projects/\(project)/").status == 204)
@@ -341,8 +332,7 @@ import TestSupport
 
     @Test func transferMovesTheDevicesToTheOtherOrganization() throws {
         let server = try Shared.get()
-        let (_, token) = try Shared.user(server, role: "manager")
-        let client = server.client(token: token)
+        let client = try server.client(asNewUser: "manager")
         let (project, devices) = try DeviceAPI.boundProject(server, client)
         let (device, pk) = devices[0]
         #expect(try client.post("/api/v2/projects/\(project)/devices/\(pk)/data/", DeviceAPI.points([(device.agriID, 1, 1_700_000_000)])).status == 202)
@@ -364,8 +354,7 @@ import TestSupport
 
     @Test func hardDeleteRemovesTheTelemetry() throws {
         let server = try Shared.get()
-        let (_, token) = try Shared.user(server, role: "manager")
-        let client = server.client(token: token)
+        let client = try server.client(asNewUser: "manager")
         let (project, devices) = try DeviceAPI.boundProject(server, client)
         let (device, pk) = devices[0]
         let t: Int64 = 1_700_000_000
@@ -381,8 +370,7 @@ import TestSupport
 
     @Test func projectCountsReflectBoundAndOnlineDevices() throws {
         let server = try Shared.get()
-        let (_, token) = try Shared.user(server, role: "manager")
-        let client = server.client(token: token)
+        let client = try server.client(asNewUser: "manager")
         let name = "Counts \(RandomID.make(length: 10))"
         let project = try DeviceAPI.project(client, name: name)
         let devices = try DeviceAPI.provision(server, count: 3).map { ($0, try DeviceAPI.bind(client, project, $0)) }
@@ -404,8 +392,7 @@ import TestSupport
 @Suite struct DeviceTelemetryAPITests {
     @Test func postAcceptsDropsAndDefaultsT() throws {
         let server = try Shared.get()
-        let (_, token) = try Shared.user(server, role: "manager")
-        let client = server.client(token: token)
+        let client = try server.client(asNewUser: "manager")
         let (project, devices) = try DeviceAPI.boundProject(server, client)
         let (device, pk) = devices[0]
         let path = "/api/v2/projects/\(project)/devices/\(pk)/data/"
@@ -435,8 +422,7 @@ import TestSupport
 
     @Test func disallowedDevicesAndTooManyPointsAreRefused() throws {
         let server = try Shared.get()
-        let (_, token) = try Shared.user(server, role: "manager")
-        let client = server.client(token: token)
+        let client = try server.client(asNewUser: "manager")
         let (project, devices) = try DeviceAPI.boundProject(server, client)
         let (device, pk) = devices[0]
         let path = "/api/v2/projects/\(project)/devices/\(pk)/data/"
@@ -453,8 +439,7 @@ import TestSupport
 
     @Test func historyHonoursTheRangeAndPagesWithACursor() throws {
         let server = try Shared.get()
-        let (_, token) = try Shared.user(server, role: "manager")
-        let client = server.client(token: token)
+        let client = try server.client(asNewUser: "manager")
         let (project, devices) = try DeviceAPI.boundProject(server, client)
         let (device, pk) = devices[0]
         let path = "/api/v2/projects/\(project)/devices/\(pk)/data/"
@@ -543,8 +528,7 @@ import TestSupport
 
     @Test func aScopedTokenSeesOnlyItsProjects() throws {
         let server = try Shared.get()
-        let (_, managerToken) = try Shared.user(server, role: "manager")
-        let manager = server.client(token: managerToken)
+        let manager = try server.client(asNewUser: "manager")
         let (projectA, inA) = try DeviceAPI.boundProject(server, manager)
         let (projectB, inB) = try DeviceAPI.boundProject(server, manager)
         let scoped = server.client(token: try DeviceAPI.scopedToken(manager, role: "manager", projects: [projectA]))
@@ -566,8 +550,7 @@ import TestSupport
 
     @Test func anotherOrganizationGets404Everywhere() throws {
         let server = try Shared.get()
-        let (_, managerToken) = try Shared.user(server, role: "manager")
-        let manager = server.client(token: managerToken)
+        let manager = try server.client(asNewUser: "manager")
         let (project, devices) = try DeviceAPI.boundProject(server, manager)
         let (device, pk) = devices[0]
         let (_, otherToken) = try DeviceAPI.organization(server)

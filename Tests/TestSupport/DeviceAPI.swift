@@ -206,4 +206,10 @@ extension APIServer {
         }
         return (name, token)
     }
+
+    /// A client signed in as a new user with `role` in the `default` org (`user(role:)`), for tests that need the
+    /// user only through its client.
+    public func client(asNewUser role: String) throws -> HTTPTestClient {
+        client(token: try user(role: role).token)
+    }
 }
