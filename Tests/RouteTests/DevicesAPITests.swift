@@ -82,8 +82,7 @@ import TestSupport
     @Test func boundElsewhereIs409AndRebindIsIdempotent() throws {
         let server = try Shared.get()
         let client = try server.client(asNewUser: "manager")
-        let (first, devices) = try DeviceAPI.boundProject(server, client)
-        let (device, pk) = devices[0]
+        let (first, device, pk) = try DeviceAPI.boundDevice(server, client)
         let second = try DeviceAPI.project(client)
         let again = try client.post("/api/v2/projects/\(first)/devices/bind/", DeviceAPI.bindBody(device))
         #expect(again.status == 200 && again.json["id"]?.int64Value == pk)
@@ -137,8 +136,7 @@ import TestSupport
     @Test func unbindReturnsTheDeviceToTheUnassignedPool() throws {
         let server = try Shared.get()
         let client = try server.client(asNewUser: "manager")
-        let (project, devices) = try DeviceAPI.boundProject(server, client)
-        let (device, pk) = devices[0]
+        let (project, device, pk) = try DeviceAPI.boundDevice(server, client)
         let posted = try client.post("/api/v2/projects/\(project)/devices/\(pk)/data/", DeviceAPI.points([("\(device.agriID)-01", 7.5, nil)]))
         #expect(posted.status == 202)
         #expect(try client.get("/api/v2/projects/\(project)/devices/\(pk)/data/").json.arrayValue?.count == 1)
@@ -333,8 +331,7 @@ import TestSupport
     @Test func transferMovesTheDevicesToTheOtherOrganization() throws {
         let server = try Shared.get()
         let client = try server.client(asNewUser: "manager")
-        let (project, devices) = try DeviceAPI.boundProject(server, client)
-        let (device, pk) = devices[0]
+        let (project, device, pk) = try DeviceAPI.boundDevice(server, client)
         #expect(try client.post("/api/v2/projects/\(project)/devices/\(pk)/data/", DeviceAPI.points([(device.agriID, 1, 1_700_000_000)])).status == 202)
         let (slug, otherToken) = try DeviceAPI.organization(server)
         let other = server.client(token: otherToken)
@@ -355,8 +352,7 @@ import TestSupport
     @Test func hardDeleteRemovesTheTelemetry() throws {
         let server = try Shared.get()
         let client = try server.client(asNewUser: "manager")
-        let (project, devices) = try DeviceAPI.boundProject(server, client)
-        let (device, pk) = devices[0]
+        let (project, device, pk) = try DeviceAPI.boundDevice(server, client)
         let t: Int64 = 1_700_000_000
         #expect(try client.post("/api/v2/projects/\(project)/devices/\(pk)/data/", DeviceAPI.points([(device.agriID, 1, t)])).status == 202)
         #expect(try client.request("DELETE", "/api/v2/projects/\(project)/?hard=true").status == 204)
@@ -393,8 +389,7 @@ import TestSupport
     @Test func postAcceptsDropsAndDefaultsT() throws {
         let server = try Shared.get()
         let client = try server.client(asNewUser: "manager")
-        let (project, devices) = try DeviceAPI.boundProject(server, client)
-        let (device, pk) = devices[0]
+        let (project, device, pk) = try DeviceAPI.boundDevice(server, client)
         let path = "/api/v2/projects/\(project)/devices/\(pk)/data/"
         let before = Int64(Date().timeIntervalSince1970)
         let posted = try client.post(path, .array([
@@ -423,8 +418,7 @@ import TestSupport
     @Test func disallowedDevicesAndTooManyPointsAreRefused() throws {
         let server = try Shared.get()
         let client = try server.client(asNewUser: "manager")
-        let (project, devices) = try DeviceAPI.boundProject(server, client)
-        let (device, pk) = devices[0]
+        let (project, device, pk) = try DeviceAPI.boundDevice(server, client)
         let path = "/api/v2/projects/\(project)/devices/\(pk)/data/"
         let tooMany = DeviceAPI.points((0...10_000).map { ("\(device.agriID)-01", 1, Int64($0)) })
         let large = try client.post(path, tooMany)
@@ -440,8 +434,7 @@ import TestSupport
     @Test func historyHonoursTheRangeAndPagesWithACursor() throws {
         let server = try Shared.get()
         let client = try server.client(asNewUser: "manager")
-        let (project, devices) = try DeviceAPI.boundProject(server, client)
-        let (device, pk) = devices[0]
+        let (project, device, pk) = try DeviceAPI.boundDevice(server, client)
         let path = "/api/v2/projects/\(project)/devices/\(pk)/data/"
         let base: Int64 = 1_704_708_000   // 2024-01-08T10:00:00Z
         var items: [(String, Double, Int64?)] = []
@@ -509,8 +502,7 @@ import TestSupport
         let (_, viewerToken) = try Shared.user(server, role: "viewer")
         let manager = server.client(token: managerToken)
         let viewer = server.client(token: viewerToken)
-        let (project, devices) = try DeviceAPI.boundProject(server, manager)
-        let (device, pk) = devices[0]
+        let (project, device, pk) = try DeviceAPI.boundDevice(server, manager)
         let target = try DeviceAPI.project(manager)
         for (method, path, body) in Self.routes(project, pk, device, target: target) {
             let response = try viewer.request(method, path, json: body)
@@ -551,8 +543,7 @@ import TestSupport
     @Test func anotherOrganizationGets404Everywhere() throws {
         let server = try Shared.get()
         let manager = try server.client(asNewUser: "manager")
-        let (project, devices) = try DeviceAPI.boundProject(server, manager)
-        let (device, pk) = devices[0]
+        let (project, device, pk) = try DeviceAPI.boundDevice(server, manager)
         let (_, otherToken) = try DeviceAPI.organization(server)
         let other = server.client(token: otherToken)
         let otherProject = try DeviceAPI.project(other)

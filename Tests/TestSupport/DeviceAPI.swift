@@ -99,6 +99,12 @@ public enum DeviceAPI {
         return (project, try devices.map { ($0, try bind(client, project, $0)) })
     }
 
+    /// A project with one freshly provisioned device bound to it (`boundProject` with `count: 1`), and that device's pk.
+    public static func boundDevice(_ server: any APIServer, _ client: HTTPTestClient) throws -> (project: String, device: Device, pk: Int64) {
+        let (project, devices) = try boundProject(server, client)
+        return (project, devices[0].0, devices[0].1)
+    }
+
     /// A second organization with an owner, logged in; returns its slug and the owner's token.
     public static func organization(_ server: any APIServer) throws -> (slug: String, token: String) {
         let slug = "org-\(RandomID.make(length: 8))"
