@@ -17,13 +17,15 @@ package protocol PlatformService {
     var context: PlatformContext { get }
 }
 
+// Inlinable so that each access is compiled into the calling service, specialized for its concrete type: a read of one
+// field of its stored context, not an unspecialized cross-module call that copies the whole context every time.
 extension PlatformService {
     /// The process's database pool (`context.db`).
-    package var db: DatabasePool { context.db }
+    @inlinable package var db: DatabasePool { context.db }
     /// The platform's event bus (`context.bus`).
-    package var bus: PlatformBus { context.bus }
+    @inlinable package var bus: PlatformBus { context.bus }
     /// The wall clock (`context.clock`; a manual one in tests).
-    package var clock: any WallClock { context.clock }
+    @inlinable package var clock: any WallClock { context.clock }
     /// The process's logger (`context.logger`).
-    package var logger: Logger { context.logger }
+    @inlinable package var logger: Logger { context.logger }
 }
