@@ -7,8 +7,11 @@ admin-cli (a project with a bound device, a factor, telemetry), then runs Schema
 that no answer is a 5xx and that every answer matches its documented status, content type and schema. Prints the
 number of test cases and exits non-zero on any failure.
 
-Configured rather than bent (docs/DECISIONS.md, "OpenAPI schemas and the contract test"):
-- the compatibility dialects (/compat/...) are excluded: their shapes are the seeds', not ours, and undocumented;
+Configured rather than bent (docs/DECISIONS.md, "OpenAPI schemas and the contract test", "Compat dialects in the
+OpenAPI document"):
+- the compatibility dialects (/compat/...) are included, each operation checked against its dialect's own error body;
+  their project operations get seeded projects of their own as path parameters (so a generated DELETE never hits the
+  fixture of the native operations), the EVRYTHNG ones authenticate with the raw API key as its SDKs do;
 - DELETE /api/v2/tokens/{token_id}/ is excluded: generated ids hit the run's own token and revoke it, which would
   turn the rest of the run into 401s;
 - /api/v2/debug/ is not registered (debug.routes is off);
@@ -65,10 +68,29 @@ def seed(base, token, admin_cli, db, work):
     return pk, base64.b64encode(f"860000000000001:{key}".encode()).decode()
 
 
-def config(path, token, pk, basic):
+def seed_compat(base, token):
+    """The dialects' own fixtures, so their operations reach real projects and a generated DELETE never removes the
+    fixture of another operation: EVRYTHNG projects (by project_id) for reads and updates and for the delete; UFDL
+    projects (by pk) for reads and updates, for the soft delete and reinstate, and for the hard delete (for good)."""
+    for project_id in ["compat-evt", "compat-evt-delete"]:
+        status, _ = request(base, "POST", "/api/v2/projects/", token, {"project_id": project_id, "name": "EVRYTHNG fixture " + project_id})
+        assert status == 201, status
+    status, me = request(base, "GET", "/api/v2/me/", token)
+    assert status == 200, status
+    pks = []
+    for name in ["UFDL fixture", "UFDL delete fixture", "UFDL hard-delete fixture"]:
+        status, project = request(base, "POST", "/compat/ufdl/v1/projects/create", token, {"name": name, "team": me["organization"]["id"]})
+        assert status == 201, (status, project)
+        pks.append(project["pk"])
+    return {"ufdl": pks, "user": me["user"]["id"]}
+
+
+def config(path, token, pk, basic, compat):
     """The run's settings: the owner token for every operation, the device's Basic credentials for the gateway
     operations, and the seeded project and device as the path parameters of the project's sub-resources (so those
-    operations reach real objects instead of 404s; the project's own operations keep generated ids)."""
+    operations reach real objects instead of 404s; the project's own operations keep generated ids); the dialects'
+    fixtures (`seed_compat`) likewise, and the EVRYTHNG operations authenticate with the raw API key."""
+    ufdl = compat["ufdl"]
     with open(path, "w") as handle:
         handle.write(f"""
 headers = {{ Authorization = "Bearer {token}" }}
@@ -80,6 +102,39 @@ headers = {{ Authorization = "Basic {basic}" }}
 [[operations]]
 include-path-regex = "^/api/v2/projects/[{{]project_id[}}]/(alert|data-download|devices/[{{]device_pk[}}]/(factors|data|commands|export))"
 parameters = {{ "path.project_id" = "contract", "path.device_pk" = {pk} }}
+
+[[operations]]
+include-path-regex = "^/compat/evrythng/projects/[{{]project_id[}}]$"
+exclude-method = "DELETE"
+headers = {{ Authorization = "{token}" }}
+parameters = {{ "path.project_id" = "compat-evt" }}
+
+[[operations]]
+include-operation-id = "delete_compat_evrythng_projects_by_project_id"
+headers = {{ Authorization = "{token}" }}
+parameters = {{ "path.project_id" = "compat-evt-delete" }}
+
+[[operations]]
+include-path-regex = "^/compat/evrythng/operators/"
+headers = {{ Authorization = "{token}" }}
+parameters = {{ "path.operator_id" = "{compat['user']}" }}
+
+[[operations]]
+include-path-regex = "^/compat/evrythng/(access|projects)$"
+headers = {{ Authorization = "{token}" }}
+
+[[operations]]
+include-path-regex = "^/compat/ufdl/v1/projects/[{{]pk[}}]$"
+exclude-method = "DELETE"
+parameters = {{ "path.pk" = {ufdl[0]} }}
+
+[[operations]]
+include-operation-id = ["delete_compat_ufdl_v1_projects_by_pk", "delete_compat_ufdl_v1_projects_by_pk_reinstate"]
+parameters = {{ "path.pk" = {ufdl[1]} }}
+
+[[operations]]
+include-operation-id = "delete_compat_ufdl_v1_projects_by_pk_hard"
+parameters = {{ "path.pk" = {ufdl[2]} }}
 """)
 
 
@@ -117,7 +172,7 @@ def main():
         base = f"http://127.0.0.1:{port}"
         pk, basic = seed(base, token, os.path.join(args.bin, "admin-cli"), db, work)
         settings = os.path.join(work, "schemathesis.toml")
-        config(settings, token, pk, basic)
+        config(settings, token, pk, basic, seed_compat(base, token))
 
         report = os.path.join(work, "junit.xml")
         command = [
@@ -125,7 +180,6 @@ def main():
             "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
             "--phases", "examples,coverage,fuzzing",
             "--max-examples", str(args.max_examples), "--seed", str(args.seed), "--workers", str(args.workers),
-            "--exclude-path-regex", "^/compat/",
             *(["--include-path-regex", args.include] if args.include else []),
             "--exclude-operation-id", "delete_api_v2_tokens_by_token_id",
             "--request-timeout", "30", "--no-color", "--suppress-health-check", "all",

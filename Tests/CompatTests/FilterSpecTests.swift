@@ -136,4 +136,47 @@ import Testing
         #expect(try run(#"{"order_by": [{"field": "creator"}]}"#) == [1, 4, 3, 2])   // ties keep the input order; nulls last ascending
         #expect(try run(#"{"order_by": [{"field": "deletion_time"}]}"#) == [4, 2, 1, 3])
     }
+
+    /// The declared schema and the parser agree: documents the schema accepts parse, documents it rejects for a key,
+    /// a type or a depth do not, and an `and` nested exactly as deep as the parser allows is declared and parses.
+    @Test func theDeclaredSchemaAndTheParserAgree() throws {
+        let declared = UfdlSchemas.filter
+        func nested(_ depth: Int) -> String {
+            var expression = #"{"type": "isnull", "field": "creator"}"#
+            for _ in 1..<depth { expression = #"{"type": "and", "sub_expressions": [\#(expression), {"type": "isnull", "field": "pk"}]}"# }
+            return #"{"expressions": [\#(expression)]}"#
+        }
+        let valid = [
+            "{}", "null", #"{"expressions": null, "order_by": null, "include_inactive": null}"#,
+            #"{"expressions": [{"type": "exact", "field": "name", "value": "A", "case_insensitive": true, "invert": null}]}"#,
+            #"{"expressions": [{"type": "contains", "field": "name", "sub_string": "b"}, {"type": "compare", "field": "pk", "operator": "<=", "value": 3}]}"#,
+            #"{"expressions": [{"type": "or", "sub_expressions": [{"type": "isnull", "field": "deletion_time"}, {"type": "exact", "field": "team", "value": 1}]}]}"#,
+            #"{"order_by": [{"field": "creation_time", "ascending": false, "nulls_first": null}], "include_inactive": true}"#,
+            nested(FilterSpec.maxDepth),
+        ]
+        for text in valid {
+            let body = try JSONParser.parse(Array(text.utf8))
+            #expect(declared.problems(in: body).isEmpty, "\(text): \(declared.problems(in: body))")
+            #expect(throws: Never.self, "\(text)") { try FilterSpec.parse(body == .null ? .object([:]) : body, schema: Self.schema) }
+        }
+        let invalid = [
+            #"{"expresions": []}"#, #"{"expressions": [{"type": "regex", "field": "name"}]}"#,
+            #"{"expressions": [{"type": "contains", "field": "name", "sub_string": ""}]}"#,
+            #"{"expressions": [{"type": "contains", "field": "pk", "sub_string": "1"}]}"#,
+            #"{"expressions": [{"type": "and", "sub_expressions": [{"type": "isnull", "field": "creator"}]}]}"#,
+            #"{"expressions": [{"type": "exact", "field": "colour", "value": 1}]}"#,
+            #"{"expressions": [{"type": "exact", "field": "name", "value": "x", "extra": 1}]}"#,
+            #"{"expressions": [{"type": "compare", "field": "pk", "operator": "!=", "value": 1}]}"#,
+            #"{"expressions": [{"type": "isnull", "field": "pk", "invert": "yes"}]}"#,
+            #"{"expressions": [{"field": "name"}]}"#,
+            #"{"order_by": [{"field": "pk", "descending": true}]}"#, #"{"order_by": [{"ascending": true}]}"#,
+            #"{"include_inactive": 1}"#, "[]",
+            nested(FilterSpec.maxDepth + 1),
+        ]
+        for text in invalid {
+            let body = try JSONParser.parse(Array(text.utf8))
+            #expect(!declared.problems(in: body).isEmpty, "\(text) conforms to the schema")
+            #expect(problem(text) != nil, "\(text) parses")
+        }
+    }
 }

@@ -3,7 +3,8 @@ import HTTP
 import Testing
 
 /// Holds every response of the in-process server against what its route documents (the schemas the OpenAPI
-/// document is rendered from): a declared status with its body schema, or the DESIGN §4 error envelope for a 4xx.
+/// document is rendered from): a declared status with its body schema, or for an error the body of the renderer its
+/// route group answers errors with (the DESIGN §4 envelope, or a compatibility dialect's own shape).
 /// `InProcessServer`'s clients go through it, so every route test also checks that the declarations have not drifted
 /// from what the handlers answer; a mismatch is recorded as a test issue naming the route and the problem.
 public struct ResponseContract: HTTPResponder {
@@ -32,18 +33,21 @@ public struct ResponseContract: HTTPResponder {
     }
 
     /// Where `response` departs from what the route of `method path` documents; empty when it conforms or when the
-    /// route documents no responses (the compatibility dialects, whose shapes are the seeds').
+    /// route documents no responses.
     public static func problems(table: RouterTable, method: HTTPMethod, path: String, response: Response) -> [String] {
         guard method != .head else { return [] }
         let route = table.route(method: method, path: path)
+        let errors = table.errorRenderer(for: path)
         if route == nil || route?.docs.responses.isEmpty == true {
-            // Unrouted paths of the native API (404/405) still answer the §4 envelope.
-            guard route == nil, path.hasPrefix("/api/v2/") || path == "/api/v2" else { return [] }
-            return check(response, against: .error)
+            // Unrouted paths of the native API and of a route group with its own error shape (404/405) still answer
+            // their error body.
+            let ownShape = errors.componentName != ErrorRenderer.platform.componentName
+            guard route == nil, ownShape || path.hasPrefix("/api/v2/") || path == "/api/v2" else { return [] }
+            return check(response, against: errors.schema)
         }
         let docs = route!.docs
         guard let declared = docs.response(response.status) else {
-            if response.status >= 400 { return check(response, against: .error) }
+            if response.status >= 400 { return check(response, against: errors.schema) }
             return ["status \(response.status) is not documented (documented: \(docs.responses.map(\.status)))"]
         }
         guard let contentType = declared.contentType else {

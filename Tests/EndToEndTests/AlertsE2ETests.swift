@@ -10,8 +10,7 @@ import TestSupport
     /// A project with one bound device whose factor `<agri>-01` alarms outside 2..35 °C; returns (project, pk, factor agri_id).
     static func thresholdProject(_ server: ServerProcess) throws -> (String, Int64, String) {
         let client = server.client()
-        let (project, devices) = try DeviceAPI.boundProject(server, client)
-        let (device, pk) = devices[0]
+        let (project, device, pk) = try DeviceAPI.boundDevice(server, client)
         let factor = "\(device.agriID)-01"
         let created = try client.post("/api/v2/projects/\(project)/devices/\(pk)/factors/", .object([
             "agri_id": .string(factor), "name": .string("温度"), "unit": .string("°C"), "register": .int(0), "decimals": .int(1),

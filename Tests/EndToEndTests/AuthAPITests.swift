@@ -27,8 +27,7 @@ import TestSupport
 
     @Test func loginThenMintAScopedTokenForAnIntegrator() throws {
         let server = try Shared.get()
-        let (_, managerToken) = try Shared.user(server, role: "manager")
-        let manager = server.client(token: managerToken)
+        let manager = try server.client(asNewUser: "manager")
         let minted = try manager.post("/api/v2/tokens/", .object([
             "name": .string("integrator"), "role": .string("viewer"), "projects": .array([.string("cold-chain-east")]),
             "expires_in": .string("7d"),
@@ -55,8 +54,7 @@ import TestSupport
 
     @Test func tokenCannotMintMoreRightsThanItHas() throws {
         let server = try Shared.get()
-        let (_, managerToken) = try Shared.user(server, role: "manager")
-        let manager = server.client(token: managerToken)
+        let manager = try server.client(asNewUser: "manager")
         let ownerAttempt = try manager.post("/api/v2/tokens/", .object(["role": .string("owner")]))
         #expect(ownerAttempt.status == 403 && ownerAttempt.code == "FORBIDDEN")
         let scoped = try manager.post("/api/v2/tokens/", .object(["projects": .array([.string("p-one"), .string("p-two")])]))

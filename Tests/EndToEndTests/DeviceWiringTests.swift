@@ -8,8 +8,7 @@ import TestSupport
 @Suite struct DeviceWiringTests {
     @Test func safeCodesAndDeviceKeysNeverLeak() throws {
         let server = try Shared.get()
-        let (_, token) = try Shared.user(server, role: "manager")
-        let client = server.client(token: token)
+        let client = try server.client(asNewUser: "manager")
         let project = try DeviceAPI.project(client)
         let device = try DeviceAPI.provision(server)[0]
         var bodies: [String] = []
@@ -41,8 +40,7 @@ import TestSupport
         let server = try Shared.get()
         let (_, token) = try Shared.user(server, role: "manager")
         let client = server.client(token: token)
-        let (project, devices) = try DeviceAPI.boundProject(server, client)
-        let (device, pk) = devices[0]
+        let (project, device, pk) = try DeviceAPI.boundDevice(server, client)
         let path = "/api/v2/projects/\(project)/devices/\(pk)/data/"
         func raw(_ text: String, contentType: String = "application/json") throws -> TestResponse {
             try client.request("POST", path, rawBody: Array(text.utf8), headers: [("Content-Type", contentType)])

@@ -17,8 +17,7 @@ import TestSupport
         let server = try ServerProcess()
         let adminToken = try #require(server.adminToken)
         let client = server.client()
-        let (project, devices) = try DeviceAPI.boundProject(server, client)
-        let (device, pk) = devices[0]
+        let (project, device, pk) = try DeviceAPI.boundDevice(server, client)
         let path = "/api/v2/projects/\(project)/devices/\(pk)/data/"
         let channels = 5
         let threads = 4

@@ -18,8 +18,7 @@ import TestSupport
     /// series. Returns the project, device pk, hardware id and the points in export order (series by agri_id, then time).
     static func seed(_ server: ServerProcess, count: Int) throws -> (String, Int64, String, [Point]) {
         let client = server.client()
-        let (project, devices) = try DeviceAPI.boundProject(server, client)
-        let (device, pk) = devices[0]
+        let (project, device, pk) = try DeviceAPI.boundDevice(server, client)
         for (suffix, name, unit, register) in [("-01", "temp", "°C", 0), ("-02", "湿度, \"rel\"", "%", 1)] {
             let created = try client.post("/api/v2/projects/\(project)/devices/\(pk)/factors/", .object([
                 "agri_id": .string(device.agriID + suffix), "name": .string(name), "unit": .string(unit), "register": .int(register),

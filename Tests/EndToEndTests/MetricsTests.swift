@@ -8,8 +8,7 @@ import TestSupport
     @Test func metricsCoverRequestsIngestionQueueAndPool() throws {
         let server = try Shared.get()
         let client = server.client()
-        let (project, devices) = try DeviceAPI.boundProject(server, client)
-        let (device, pk) = devices[0]
+        let (project, device, pk) = try DeviceAPI.boundDevice(server, client)
         let posted = try client.post("/api/v2/projects/\(project)/devices/\(pk)/data/", DeviceAPI.points([(device.agriID + "-01", 1.5, nil)]))
         #expect(posted.status == 202)
         let text = try server.client(token: nil).get("/metrics").text

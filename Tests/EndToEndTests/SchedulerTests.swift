@@ -92,8 +92,7 @@ import TestSupport
     @Test func purgeRemovesOnlyTelemetryOlderThanTheCutoff() throws {
         let server = try Shared.get()
         let client = server.client()
-        let (project, devices) = try DeviceAPI.boundProject(server, client)
-        let (device, pk) = devices[0]
+        let (project, device, pk) = try DeviceAPI.boundDevice(server, client)
         let now = Int64(Date().timeIntervalSince1970)
         let posted = try client.post("/api/v2/projects/\(project)/devices/\(pk)/data/",
                                      DeviceAPI.points([(device.agriID + "-01", 1, 1_000_000), (device.agriID + "-01", 2, now - 60)]))

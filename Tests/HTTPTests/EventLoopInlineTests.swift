@@ -11,32 +11,8 @@ import Glibc
 /// blocking and runs on the pool), with several loops: order of pipelined answers, no pile-up of unread
 /// responses, a slow handler that stalls no other connection, 100-continue, the connection cap, graceful shutdown.
 @Suite struct EventLoopInlineTests {
-    final class InlineServer: Sendable {
-        let server: HTTPServer
-        let port: Int
-        let handled = Recorder()
-        let threads = Recorder()
-
-        init(loops: Int = 2, _ configure: (inout HTTPServerConfiguration) -> Void = { _ in }) throws {
-            var configuration = HTTPServerConfiguration()
-            configuration.port = 0
-            configuration.workerThreads = 4
-            configuration.eventLoops = loops
-            configure(&configuration)
-            let handled = handled, threads = threads
-            server = HTTPServer(configuration: configuration, responder: ClosureResponder(mayBlock: { _, path in path == "/sleep" }) { request in
-                handled.append(request.path)
-                threads.append("\(request.path) \(pthread_self())")
-                return TestHTTPServer.echo(request)
-            }, logger: Logger(level: .error))
-            port = try server.start()
-        }
-
-        func stop() { server.shutdown(gracePeriod: 1) }
-    }
-
     @Test func pipelinedInlineAndBlockingRequestsAreAnsweredInOrder() throws {
-        let server = try InlineServer()
+        let server = try TestHTTPServer.inline()
         defer { server.stop() }
         let connection = try RawConnection(port: server.port)
         try connection.sendInOneCall("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -55,23 +31,13 @@ import Glibc
     }
 
     @Test func unreadInlineResponsesDoNotPileUp() throws {
-        let server = try InlineServer()
+        let server = try TestHTTPServer.inline()
         defer { server.stop() }
-        let connection = try RawConnection(port: server.port, receiveBuffer: 4096)
-        try connection.send("GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
-        Thread.sleep(forTimeInterval: 0.3)
-        for index in 1...6 {
-            try connection.send("GET /big?x=\(index) HTTP/1.1\r\nHost: x\r\n\r\n")
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        Thread.sleep(forTimeInterval: 0.3)
-        #expect(server.handled.values.count == 1)
-        for _ in 0..<7 { #expect(try connection.readResponse().body.count == TestHTTPServer.bigBodyBytes) }
-        #expect(server.handled.values.count == 7)
+        try server.expectUnreadResponsesDoNotPileUp(pause: 0.05, settle: 0.3)
     }
 
     @Test func aSlowBlockingHandlerStallsNoOtherConnection() throws {
-        let server = try InlineServer(loops: 1)
+        let server = try TestHTTPServer.inline(loops: 1)
         defer { server.stop() }
         let slow = try RawConnection(port: server.port)
         try slow.send("GET /sleep?s=2 HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -87,7 +53,7 @@ import Glibc
     }
 
     @Test func continueThenInlineAnswer() throws {
-        let server = try InlineServer()
+        let server = try TestHTTPServer.inline()
         defer { server.stop() }
         let connection = try RawConnection(port: server.port)
         try connection.send("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
@@ -98,7 +64,7 @@ import Glibc
     }
 
     @Test func connectionsSpreadOverLoopsAndTheCapHoldsAcrossThem() throws {
-        let server = try InlineServer(loops: 3) { $0.maxConnections = 4 }
+        let server = try TestHTTPServer.inline(loops: 3) { $0.maxConnections = 4 }
         defer { server.stop() }
         var open: [RawConnection] = []
         for index in 0..<4 {
@@ -116,7 +82,7 @@ import Glibc
     }
 
     @Test func gracefulShutdownLetsTheBlockingRequestFinish() throws {
-        let server = try InlineServer()
+        let server = try TestHTTPServer.inline()
         let slow = try RawConnection(port: server.port)
         try slow.send("GET /sleep?s=0.5 HTTP/1.1\r\nHost: x\r\n\r\n")
         let idle = try RawConnection(port: server.port)

@@ -14,26 +14,63 @@ import Glibc
 final class TestHTTPServer: Sendable {
     let server: HTTPServer
     let port: Int
-    let handled: Recorder
+    /// The path of every request handled, in the order the handlers ran.
+    let handled = Recorder()
+    /// `"<path> <thread>"` for every request handled: which thread (`pthread_self()`) ran its handler.
+    let threads = Recorder()
 
-    /// `onRequest` runs on the worker thread before the echo (and before `/sleep` sleeps).
+    /// `onRequest` runs on the handler's thread before the echo (and before `/sleep` sleeps). `mayBlock` says which
+    /// requests run on the blocking worker pool (default: all of them, as `ClosureResponder`'s default).
     init(_ configure: (inout HTTPServerConfiguration) -> Void = { _ in },
+         mayBlock: @escaping @Sendable (HTTPMethod, String) -> Bool = { _, _ in true },
          onRequest: (@Sendable (Request) -> Void)? = nil) throws {
         var configuration = HTTPServerConfiguration()
         configuration.port = 0
         configuration.workerThreads = 8
         configure(&configuration)
-        let handled = Recorder()
-        self.handled = handled
-        server = HTTPServer(configuration: configuration, responder: ClosureResponder { request in
+        let handled = handled, threads = threads
+        server = HTTPServer(configuration: configuration, responder: ClosureResponder(mayBlock: mayBlock) { request in
             handled.append(request.path)
+            threads.append("\(request.path) \(pthread_self())")
             onRequest?(request)
             return TestHTTPServer.echo(request)
         }, logger: Logger(level: .error))
         port = try server.start()
     }
 
+    /// A server whose handlers run on its `loops` event loops, except `/sleep` (marked blocking), which runs on a pool
+    /// of 4 workers; `configure` runs last.
+    static func inline(loops: Int = 2, _ configure: (inout HTTPServerConfiguration) -> Void = { _ in }) throws -> TestHTTPServer {
+        try TestHTTPServer({
+            $0.workerThreads = 4
+            $0.eventLoops = loops
+            configure(&$0)
+        }, mayBlock: { _, path in path == "/sleep" })
+    }
+
     func stop() { server.shutdown(gracePeriod: 1) }
+
+    /// A client that pipelines seven `GET /big` requests (`pause` seconds apart, after the first has had 0.3 s) without
+    /// reading: after `settle` more seconds only the first has been handled, since its response is still unread. Once
+    /// the client reads, all seven answers arrive whole, in order, and all seven have been handled.
+    func expectUnreadResponsesDoNotPileUp(pause: Double, settle: Double, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let connection = try RawConnection(port: port, receiveBuffer: 4096)
+        try connection.send("GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+        Thread.sleep(forTimeInterval: 0.3)
+        for index in 1...6 {
+            try connection.send("GET /big?x=\(index) HTTP/1.1\r\nHost: x\r\n\r\n")
+            Thread.sleep(forTimeInterval: pause)
+        }
+        Thread.sleep(forTimeInterval: settle)
+        #expect(handled.values.count == 1, "handled \(handled.values.count) requests while the first response was unread",
+                sourceLocation: sourceLocation)
+        for index in 0...6 {
+            let response = try connection.readResponse()
+            #expect(response.status == 200, sourceLocation: sourceLocation)
+            #expect(response.body.count == TestHTTPServer.bigBodyBytes, "response \(index)", sourceLocation: sourceLocation)
+        }
+        #expect(handled.values.count == 7, sourceLocation: sourceLocation)
+    }
 
     /// Echoes what the handler saw, one `name=value` per line, the body last. `/sleep?s=…` sleeps first;
     /// `/head` answers a fixed text whatever the method.
@@ -292,22 +329,7 @@ func monotonicNow() -> Double {
         let server = try TestHTTPServer()
         defer { server.stop() }
         // A client that pipelines requests but does not read: its responses must not pile up in the server.
-        let connection = try RawConnection(port: server.port, receiveBuffer: 4096)
-        try connection.send("GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
-        Thread.sleep(forTimeInterval: 0.3)
-        for index in 1...6 {
-            try connection.send("GET /big?x=\(index) HTTP/1.1\r\nHost: x\r\n\r\n")
-            Thread.sleep(forTimeInterval: 0.1)
-        }
-        Thread.sleep(forTimeInterval: 0.5)
-        #expect(server.handled.values.count == 1, "handled \(server.handled.values.count) requests while the first response was unread")
-        // Once the client reads, every response arrives, in order.
-        for index in 0...6 {
-            let response = try connection.readResponse()
-            #expect(response.status == 200)
-            #expect(response.body.count == TestHTTPServer.bigBodyBytes, "response \(index)")
-        }
-        #expect(server.handled.values.count == 7)
+        try server.expectUnreadResponsesDoNotPileUp(pause: 0.1, settle: 0.5)
     }
 
     @Test func aMalformedPipelinedRequestIsAnsweredAfterTheOnesBeforeIt() throws {

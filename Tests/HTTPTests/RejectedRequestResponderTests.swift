@@ -53,4 +53,26 @@ import Testing
         let exposition = metrics.render()
         #expect(exposition.contains("rejected"), "\(exposition)")
     }
+
+    /// Regression: a request rejected before routing under a route group with its own error shape (a compatibility
+    /// dialect) was answered with the platform's envelope, which is not what that group documents.
+    @Test func rejectionsUnderARouteGroupWithItsOwnShapeUseIt() throws {
+        let router = Router()
+        let schema = Schema.object([.required("message", .string())]).named("AcmeError")
+        _ = router.group("/compat/acme").renderingErrors(with: ErrorRenderer(schema: schema, description: "Acme") { error, request in
+            .json(JSONObject(["message": .string("\(request.method.rawValue) \(request.path): \(error.detail)")]), status: error.status)
+        })
+        let responder = APIResponder(table: router.freeze(), logger: Logger(level: .error), metrics: MetricsRegistry())
+        for target in ["/compat/acme/things?q=%zz", "/compat/acme/%zz"] {
+            let head = RequestHead(method: .get, target: target, version: .http1_1, headers: HTTPHeaders(), contentLength: nil, chunked: false,
+                                   expectsContinue: false)
+            let answer = responder.respond(rejecting: APIError.badRequest("Invalid percent-encoding"), head: head, remoteAddress: "127.0.0.1:1")
+            let body = try JSONParser.parse(answer.body)
+            #expect(answer.status == 400 && schema.problems(in: body).isEmpty, "\(target): \(String(decoding: answer.body, as: UTF8.self))")
+            #expect(answer.headers["X-Request-Id"]?.utf8.count == 16)
+        }
+        let native = responder.respond(rejecting: APIError.badRequest("x"), head: RequestHead(method: .get, target: "/api/v2/%zz", version: .http1_1,
+            headers: HTTPHeaders(), contentLength: nil, chunked: false, expectsContinue: false), remoteAddress: "127.0.0.1:1")
+        #expect(Schema.error.problems(in: try JSONParser.parse(native.body)).isEmpty)
+    }
 }

@@ -23,8 +23,7 @@ import TestSupport
 
     @Test func aDuplicateDeviceIDIsNamedAndNothingOfTheFileIsApplied() throws {
         let server = try Shared.get()
-        let (_, token) = try Shared.user(server, role: "manager")
-        let client = server.client(token: token)
+        let client = try server.client(asNewUser: "manager")
         let existing = try DeviceAPI.provision(server)[0]
         // Already provisioned.
         let fresh = DeviceAPI.newRow()
@@ -61,8 +60,7 @@ import TestSupport
 @Suite struct DeviceBindAPITests {
     @Test func unknownIDAndWrongCodeAnswerIdentically() throws {
         let server = try Shared.get()
-        let (_, token) = try Shared.user(server, role: "manager")
-        let client = server.client(token: token)
+        let client = try server.client(asNewUser: "manager")
         let project = try DeviceAPI.project(client)
         let device = try DeviceAPI.provision(server)[0]
         let unknown = try client.post("/api/v2/projects/\(project)/devices/bind/", .object([
@@ -83,10 +81,8 @@ import TestSupport
 
     @Test func boundElsewhereIs409AndRebindIsIdempotent() throws {
         let server = try Shared.get()
-        let (_, token) = try Shared.user(server, role: "manager")
-        let client = server.client(token: token)
-        let (first, devices) = try DeviceAPI.boundProject(server, client)
-        let (device, pk) = devices[0]
+        let client = try server.client(asNewUser: "manager")
+        let (first, device, pk) = try DeviceAPI.boundDevice(server, client)
         let second = try DeviceAPI.project(client)
         let again = try client.post("/api/v2/projects/\(first)/devices/bind/", DeviceAPI.bindBody(device))
         #expect(again.status == 200 && again.json["id"]?.int64Value == pk)
@@ -139,10 +135,8 @@ import TestSupport
 @Suite struct DeviceUnbindAndMoveAPITests {
     @Test func unbindReturnsTheDeviceToTheUnassignedPool() throws {
         let server = try Shared.get()
-        let (_, token) = try Shared.user(server, role: "manager")
-        let client = server.client(token: token)
-        let (project, devices) = try DeviceAPI.boundProject(server, client)
-        let (device, pk) = devices[0]
+        let client = try server.client(asNewUser: "manager")
+        let (project, device, pk) = try DeviceAPI.boundDevice(server, client)
         let posted = try client.post("/api/v2/projects/\(project)/devices/\(pk)/data/", DeviceAPI.points([("\(device.agriID)-01", 7.5, nil)]))
         #expect(posted.status == 202)
         #expect(try client.get("/api/v2/projects/\(project)/devices/\(pk)/data/").json.arrayValue?.count == 1)
@@ -209,8 +203,7 @@ import TestSupport
 @Suite struct DeviceListAPITests {
     @Test func orgListIsFlatAndSearchable() throws {
         let server = try Shared.get()
-        let (_, token) = try Shared.user(server, role: "manager")
-        let client = server.client(token: token)
+        let client = try server.client(asNewUser: "manager")
         let (projectA, inA) = try DeviceAPI.boundProject(server, client, count: 2)
         let (projectB, inB) = try DeviceAPI.boundProject(server, client)
         let marker = RandomID.make(length: 10)
@@ -236,8 +229,7 @@ import TestSupport
 
     @Test func projectListIsPaginatedAndSearchable() throws {
         let server = try Shared.get()
-        let (_, token) = try Shared.user(server, role: "manager")
-        let client = server.client(token: token)
+        let client = try server.client(asNewUser: "manager")
         let (project, devices) = try DeviceAPI.boundProject(server, client, count: 5)
         let pks = devices.map(\.1)
         let first = try client.get("/api/v2/projects/\(project)/devices/?page=1&page_size=2")
@@ -261,8 +253,7 @@ import TestSupport
 
     @Test func detailShowsEveryField() throws {
         let server = try Shared.get()
-        let (_, token) = try Shared.user(server, role: "manager")
-        let client = server.client(token: token)
+        let client = try server.client(asNewUser: "manager")
         let project = try DeviceAPI.project(client, name: "Cold Chain East")
         let device = try DeviceAPI.provision(server, capabilities: "SUPPORTS_REBOOT")[0]
         let pk = try DeviceAPI.bind(client, project, device)
@@ -292,8 +283,7 @@ import TestSupport
 
     @Test func patchChangesMetadataAndIsReadBackAtOnce() throws {
         let server = try Shared.get()
-        let (_, token) = try Shared.user(server, role: "manager")
-        let client = server.client(token: token)
+        let client = try server.client(asNewUser: "manager")
         let (project, devices) = try DeviceAPI.boundProject(server, client)
         let pk = devices[0].1
         let path = "/api/v2/projects/\(project)/devices/\(pk)/"
@@ -325,8 +315,7 @@ import TestSupport
 @Suite struct DeviceProjectReactionAPITests {
     @Test func trashingAProjectUnbindsItsDevices() throws {
         let server = try Shared.get()
-        let (_, token) = try Shared.user(server, role: "manager")
-        let client = server.client(token: token)
+        let client = try server.client(asNewUser: "manager")
         let (project, devices) = try DeviceAPI.boundProject(server, client, count: 2)
         _ = try client.get("/api/v2/devices/")
         #expect(try client.delete("/api/v2/projects/\(project)/").status == 204)
@@ -341,10 +330,8 @@ import TestSupport
 
     @Test func transferMovesTheDevicesToTheOtherOrganization() throws {
         let server = try Shared.get()
-        let (_, token) = try Shared.user(server, role: "manager")
-        let client = server.client(token: token)
-        let (project, devices) = try DeviceAPI.boundProject(server, client)
-        let (device, pk) = devices[0]
+        let client = try server.client(asNewUser: "manager")
+        let (project, device, pk) = try DeviceAPI.boundDevice(server, client)
         #expect(try client.post("/api/v2/projects/\(project)/devices/\(pk)/data/", DeviceAPI.points([(device.agriID, 1, 1_700_000_000)])).status == 202)
         let (slug, otherToken) = try DeviceAPI.organization(server)
         let other = server.client(token: otherToken)
@@ -364,10 +351,8 @@ import TestSupport
 
     @Test func hardDeleteRemovesTheTelemetry() throws {
         let server = try Shared.get()
-        let (_, token) = try Shared.user(server, role: "manager")
-        let client = server.client(token: token)
-        let (project, devices) = try DeviceAPI.boundProject(server, client)
-        let (device, pk) = devices[0]
+        let client = try server.client(asNewUser: "manager")
+        let (project, device, pk) = try DeviceAPI.boundDevice(server, client)
         let t: Int64 = 1_700_000_000
         #expect(try client.post("/api/v2/projects/\(project)/devices/\(pk)/data/", DeviceAPI.points([(device.agriID, 1, t)])).status == 202)
         #expect(try client.request("DELETE", "/api/v2/projects/\(project)/?hard=true").status == 204)
@@ -381,8 +366,7 @@ import TestSupport
 
     @Test func projectCountsReflectBoundAndOnlineDevices() throws {
         let server = try Shared.get()
-        let (_, token) = try Shared.user(server, role: "manager")
-        let client = server.client(token: token)
+        let client = try server.client(asNewUser: "manager")
         let name = "Counts \(RandomID.make(length: 10))"
         let project = try DeviceAPI.project(client, name: name)
         let devices = try DeviceAPI.provision(server, count: 3).map { ($0, try DeviceAPI.bind(client, project, $0)) }
@@ -404,10 +388,8 @@ import TestSupport
 @Suite struct DeviceTelemetryAPITests {
     @Test func postAcceptsDropsAndDefaultsT() throws {
         let server = try Shared.get()
-        let (_, token) = try Shared.user(server, role: "manager")
-        let client = server.client(token: token)
-        let (project, devices) = try DeviceAPI.boundProject(server, client)
-        let (device, pk) = devices[0]
+        let client = try server.client(asNewUser: "manager")
+        let (project, device, pk) = try DeviceAPI.boundDevice(server, client)
         let path = "/api/v2/projects/\(project)/devices/\(pk)/data/"
         let before = Int64(Date().timeIntervalSince1970)
         let posted = try client.post(path, .array([
@@ -435,10 +417,8 @@ import TestSupport
 
     @Test func disallowedDevicesAndTooManyPointsAreRefused() throws {
         let server = try Shared.get()
-        let (_, token) = try Shared.user(server, role: "manager")
-        let client = server.client(token: token)
-        let (project, devices) = try DeviceAPI.boundProject(server, client)
-        let (device, pk) = devices[0]
+        let client = try server.client(asNewUser: "manager")
+        let (project, device, pk) = try DeviceAPI.boundDevice(server, client)
         let path = "/api/v2/projects/\(project)/devices/\(pk)/data/"
         let tooMany = DeviceAPI.points((0...10_000).map { ("\(device.agriID)-01", 1, Int64($0)) })
         let large = try client.post(path, tooMany)
@@ -453,10 +433,8 @@ import TestSupport
 
     @Test func historyHonoursTheRangeAndPagesWithACursor() throws {
         let server = try Shared.get()
-        let (_, token) = try Shared.user(server, role: "manager")
-        let client = server.client(token: token)
-        let (project, devices) = try DeviceAPI.boundProject(server, client)
-        let (device, pk) = devices[0]
+        let client = try server.client(asNewUser: "manager")
+        let (project, device, pk) = try DeviceAPI.boundDevice(server, client)
         let path = "/api/v2/projects/\(project)/devices/\(pk)/data/"
         let base: Int64 = 1_704_708_000   // 2024-01-08T10:00:00Z
         var items: [(String, Double, Int64?)] = []
@@ -524,8 +502,7 @@ import TestSupport
         let (_, viewerToken) = try Shared.user(server, role: "viewer")
         let manager = server.client(token: managerToken)
         let viewer = server.client(token: viewerToken)
-        let (project, devices) = try DeviceAPI.boundProject(server, manager)
-        let (device, pk) = devices[0]
+        let (project, device, pk) = try DeviceAPI.boundDevice(server, manager)
         let target = try DeviceAPI.project(manager)
         for (method, path, body) in Self.routes(project, pk, device, target: target) {
             let response = try viewer.request(method, path, json: body)
@@ -543,8 +520,7 @@ import TestSupport
 
     @Test func aScopedTokenSeesOnlyItsProjects() throws {
         let server = try Shared.get()
-        let (_, managerToken) = try Shared.user(server, role: "manager")
-        let manager = server.client(token: managerToken)
+        let manager = try server.client(asNewUser: "manager")
         let (projectA, inA) = try DeviceAPI.boundProject(server, manager)
         let (projectB, inB) = try DeviceAPI.boundProject(server, manager)
         let scoped = server.client(token: try DeviceAPI.scopedToken(manager, role: "manager", projects: [projectA]))
@@ -566,10 +542,8 @@ import TestSupport
 
     @Test func anotherOrganizationGets404Everywhere() throws {
         let server = try Shared.get()
-        let (_, managerToken) = try Shared.user(server, role: "manager")
-        let manager = server.client(token: managerToken)
-        let (project, devices) = try DeviceAPI.boundProject(server, manager)
-        let (device, pk) = devices[0]
+        let manager = try server.client(asNewUser: "manager")
+        let (project, device, pk) = try DeviceAPI.boundDevice(server, manager)
         let (_, otherToken) = try DeviceAPI.organization(server)
         let other = server.client(token: otherToken)
         let otherProject = try DeviceAPI.project(other)

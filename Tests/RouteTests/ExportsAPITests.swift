@@ -12,8 +12,7 @@ import TestSupport
     /// A project with a bound device holding `points` points of series `-01`; returns its paths.
     static func setup(_ server: InProcessServer, points: Int = 10) throws -> (client: HTTPTestClient, project: String, pk: Int64, agriID: String) {
         let client = server.client()
-        let (project, devices) = try DeviceAPI.boundProject(server, client)
-        let (device, pk) = devices[0]
+        let (project, device, pk) = try DeviceAPI.boundDevice(server, client)
         if points > 0 {
             let items: [(String, Double, Int64?)] = (0..<points).map { index -> (String, Double, Int64?) in
                 let t = Int64(1_700_000_000) + Int64(index) * 60

@@ -55,8 +55,7 @@ import TestSupport
     @Test func createReadUpdateDelete() throws {
         let server = try Shared.get()
         let client = server.client()
-        let (project, devices) = try DeviceAPI.boundProject(server, client)
-        let (device, pk) = devices[0]
+        let (project, device, pk) = try DeviceAPI.boundDevice(server, client)
         let path = Self.factorsPath(project, pk)
         #expect(try client.get(path).json == .array([]))
         let body = Self.factor("\(device.agriID)-01", [
@@ -138,8 +137,7 @@ import TestSupport
     @Test func thresholdsAndNamesShowOnTheDevice() throws {
         let server = try Shared.get()
         let client = server.client()
-        let (project, devices) = try DeviceAPI.boundProject(server, client)
-        let (device, pk) = devices[0]
+        let (project, device, pk) = try DeviceAPI.boundDevice(server, client)
         func listed() throws -> JSON? {
             try client.get("/api/v2/projects/\(project)/devices/").json["results"]?.arrayValue?.first { $0["id"] == .int64(pk) }?["has_thresholds"]
         }
@@ -223,8 +221,7 @@ import TestSupport
     @Test func importRejectsBadUploads() throws {
         let server = try Shared.get()
         let client = server.client()
-        let (project, devices) = try DeviceAPI.boundProject(server, client)
-        let (device, pk) = devices[0]
+        let (project, device, pk) = try DeviceAPI.boundDevice(server, client)
         let document: JSON = .object(["format": .string("iot-platform.factors"), "version": .int(1),
                                       "device": .object(["agri_id": .string("d-source")]),
                                       "factors": .array([Self.factor("d-source-01")])])
@@ -322,8 +319,7 @@ import TestSupport
         let server = try Shared.get()
         let client = server.client()
         let moduleID = try Self.shippedModule(server, model: "THM-30")
-        let (project, devices) = try DeviceAPI.boundProject(server, client)
-        let (device, pk) = devices[0]
+        let (project, device, pk) = try DeviceAPI.boundDevice(server, client)
         let addPath = Self.devicePath(project, pk) + "add-module/"
         // -01 is taken by hand: the module's two templates take -02 and -03.
         #expect(try client.post(Self.factorsPath(project, pk), Self.factor("\(device.agriID)-01", name: "manual")).status == 201)
@@ -355,8 +351,7 @@ import TestSupport
     @Test func authorizationMatrix() throws {
         let server = try Shared.get()
         let admin = server.client()
-        let (project, devices) = try DeviceAPI.boundProject(server, admin)
-        let (device, pk) = devices[0]
+        let (project, device, pk) = try DeviceAPI.boundDevice(server, admin)
         let moduleID = try Self.shippedModule(server, model: "THM-30")
         let created = try admin.post(Self.factorsPath(project, pk), Self.factor("\(device.agriID)-01"))
         let factorID = try #require(created.json["id"]?.int64Value)

@@ -202,8 +202,7 @@ enum ProjectsE2E {
         let other = server.client(token: otherToken)
         let id = "move-\(ProjectsE2E.uid())"
         try ProjectsE2E.create(admin, id)
-        let (_, managerToken) = try Shared.user(server, role: "manager")
-        let manager = server.client(token: managerToken)
+        let manager = try server.client(asNewUser: "manager")
 
         let unknown = try manager.post("/api/v2/projects/\(id)/transfer/", .object(["target_org_slug": .string("no-such-\(ProjectsE2E.uid())")]))
         #expect(unknown.status == 404 && unknown.json["detail"] == .string("目标组织不存在"))

@@ -99,6 +99,12 @@ public enum DeviceAPI {
         return (project, try devices.map { ($0, try bind(client, project, $0)) })
     }
 
+    /// A project with one freshly provisioned device bound to it (`boundProject` with `count: 1`), and that device's pk.
+    public static func boundDevice(_ server: any APIServer, _ client: HTTPTestClient) throws -> (project: String, device: Device, pk: Int64) {
+        let (project, devices) = try boundProject(server, client)
+        return (project, devices[0].0, devices[0].1)
+    }
+
     /// A second organization with an owner, logged in; returns its slug and the owner's token.
     public static func organization(_ server: any APIServer) throws -> (slug: String, token: String) {
         let slug = "org-\(RandomID.make(length: 8))"
@@ -205,5 +211,11 @@ extension APIServer {
             throw TestClientError2("login failed: \(login.status) \(login.text)")
         }
         return (name, token)
+    }
+
+    /// A client signed in as a new user with `role` in the `default` org (`user(role:)`), for tests that need the
+    /// user only through its client.
+    public func client(asNewUser role: String) throws -> HTTPTestClient {
+        client(token: try user(role: role).token)
     }
 }

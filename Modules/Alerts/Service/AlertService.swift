@@ -12,21 +12,15 @@ import Projects
 /// ```swift
 /// let item = try alerts.cancel(projectID: "cold-room", id: 42, caller: caller)   // 400 INVALID_ALERT_STATE unless active
 /// ```
-public final class AlertService: Sendable {
-    let db: DatabasePool
-    let bus: PlatformBus
-    let clock: any WallClock
-    let logger: Logger
+public final class AlertService: Sendable, PlatformService {
+    package let context: PlatformContext
     let projects: ProjectService
     let devices: DeviceService
     let factors: FactorService
     let engine: RuleEngine
 
     public init(context: PlatformContext, projects: ProjectService, devices: DeviceService, factors: FactorService) {
-        db = context.db
-        bus = context.bus
-        clock = context.clock
-        logger = context.logger
+        self.context = context
         self.projects = projects
         self.devices = devices
         self.factors = factors

@@ -5,11 +5,8 @@ import Platform
 import Synchronization
 
 /// Auth's domain API: organizations, users, tokens, login, and the one scope checker every route calls.
-public final class AuthService: Sendable {
-    let db: DatabasePool
-    let bus: PlatformBus
-    let clock: any WallClock
-    let logger: Logger
+public final class AuthService: Sendable, PlatformService {
+    package let context: PlatformContext
     let iterations: Int
     let loginTokenLifetime: Double
     /// Failed logins per (address, username): a flood from one address locks only the names it guesses there.
@@ -31,10 +28,7 @@ public final class AuthService: Sendable {
     let tokenCache: ThreadLocalCache<String, CachedToken>
 
     public init(context: PlatformContext) {
-        db = context.db
-        bus = context.bus
-        clock = context.clock
-        logger = context.logger
+        self.context = context
         iterations = max(1, context.config.int("auth.pbkdf2_iterations", default: PasswordHasher.defaultIterations))
         loginTokenLifetime = context.config.seconds("auth.login_token_ttl", default: 30 * 86_400)
         accessTokenLifetime = context.config.seconds("auth.access_token_ttl", default: 300)

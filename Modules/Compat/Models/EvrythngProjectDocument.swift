@@ -35,35 +35,33 @@ public struct EvrythngProjectDocument: Sendable, Equatable, JSONRepresentable {
         fieldNames.first { $0.value == native }?.key ?? native
     }
 
-    /// Read-only fields the SDKs send back with a whole document; accepted and ignored.
+    /// Read-only fields the SDKs send back with a whole document; declared, accepted and ignored.
     static let readOnly: Set<String> = ["id", "createdAt", "updatedAt", "scopes"]
 
-    /// A document (create or PUT) as a native request body: **null means absent**, read-only fields are dropped,
-    /// `startsAt`/`endsAt` (ms) become RFC 3339, an unknown field → 400 naming it (the schema has
-    /// `additionalProperties: false`). Types and limits are then checked by Projects' own parser.
-    public static func nativeBody(_ body: JSON) throws -> JSON {
+    /// A document (create, or PUT when `partial`) as a native request body, read through its declaration
+    /// (`EvrythngSchemas.projectCreate` / `.projectUpdate`, so what is documented is what is accepted): **null means
+    /// absent**, read-only fields are dropped, `startsAt`/`endsAt` (ms) become RFC 3339, an unknown field → 400 naming
+    /// it, `imageUrl` → 400 unsupported. Projects' own parser then applies its rules (a blank name, sizes, identifiers).
+    public static func nativeBody(_ body: JSON, partial: Bool = false) throws -> JSON {
         guard case .object(let object) = body else {
             throw APIError.validation(["body": "must be a JSON object, got \(body.typeName)"], detail: "Request body must be a JSON object")
         }
+        if let image = object["imageUrl"], !image.isNull { throw CompatError.unsupportedField("imageUrl") }
+        var present = JSONObject()
+        for (key, value) in object.entries where !value.isNull { present.append(key, value) }
+        var reader = try FieldReader(.object(present), schema: partial ? EvrythngSchemas.projectUpdate : EvrythngSchemas.projectCreate)
         var native = JSONObject()
-        var problems: [String: String] = [:]
-        for (key, value) in object.entries where !value.isNull && !readOnly.contains(key) {
-            if key == "imageUrl" { throw CompatError.unsupportedField(key) }
-            guard let nativeName = fieldNames.first(where: { $0.key == key })?.value else {
-                problems[String(key.prefix(64))] = "unknown field"
-                continue
+        for (name, nativeName) in fieldNames {
+            let value: JSON?
+            switch name {
+            case "startsAt", "endsAt": value = reader.int(name).map { .string(ProjectTime.format($0)) }
+            case "tags", "shortDomains": value = reader.stringArray(name).map { .array($0.map(JSON.string)) }
+            case "customFields", "identifiers": value = reader.objectValue(name).map(JSON.object)
+            default: value = reader.string(name).map(JSON.string)
             }
-            if key == "startsAt" || key == "endsAt" {
-                guard let milliseconds = value.int64Value else {
-                    problems[key] = "must be an integer (Unix milliseconds)"
-                    continue
-                }
-                native.append(nativeName, .string(ProjectTime.format(milliseconds)))
-            } else {
-                native.append(nativeName, value)
-            }
+            if let value { native.append(nativeName, value) }
         }
-        if !problems.isEmpty { throw APIError.validation(problems) }
+        try reader.finish()
         return .object(native)
     }
 }

@@ -4,6 +4,7 @@ import Core
 /// `order_by` and `include_inactive`. Parsed strictly: an unknown key, an unknown expression type, a `contains` with an
 /// empty `sub_string`, an `and`/`or` with fewer than two sub-expressions, a field the schema does not have, or a value of
 /// the wrong type → 400 `INVALID_FILTER` whose detail names the place (`expressions[1].sub_expressions[0].field`).
+/// The keys it accepts are those `FilterSpec.schema(fields:name:)` declares (`Keys`).
 ///
 /// ```swift
 /// let spec = try FilterSpec.parse(body, schema: UfdlProjectDocument.schema)
@@ -61,8 +62,8 @@ public struct FilterSpec: Sendable, Equatable {
     }
 
     /// Bounds on a filter document, so its evaluation cost never grows with a hostile body.
-    static let maxDepth = 8
-    static let maxExpressions = 200
+    public static let maxDepth = 8
+    public static let maxExpressions = 200
 
     // MARK: - Parsing
 
@@ -98,7 +99,7 @@ public struct FilterSpec: Sendable, Equatable {
         func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
         mutating func spec(_ body: JSON) throws(CompatError) -> FilterSpec {
-            let object = try object(body, "", allowed: ["expressions", "order_by", "include_inactive"])
+            let object = try object(body, "", allowed: Keys.spec)
             var spec = FilterSpec()
             if let list = object["expressions"], !list.isNull {
                 guard case .array(let items) = list else { throw fail("expressions", "must be an array, got \(list.typeName)") }
@@ -110,7 +111,7 @@ public struct FilterSpec: Sendable, Equatable {
                 guard case .array(let items) = list else { throw fail("order_by", "must be an array, got \(list.typeName)") }
                 for (index, item) in items.enumerated() {
                     let path = "order_by[\(index)]"
-                    let order = try self.object(item, path, allowed: ["field", "ascending", "nulls_first"])
+                    let order = try self.object(item, path, allowed: Keys.orderBy)
                     let field = try fieldName(order, path)
                     let ascending = try bool(order, "ascending", path, default: true)
                     var nullsFirst: Bool?
@@ -167,13 +168,13 @@ public struct FilterSpec: Sendable, Equatable {
             guard case .string(let type) = typeValue else { throw fail(join(path, "type"), "must be a string") }
             switch type {
             case "exact":
-                let object = try self.object(item, path, allowed: ["type", "field", "value", "case_insensitive", "invert"])
+                let object = try self.object(item, path, allowed: Keys.exact)
                 let field = try fieldName(object, path)
                 return .exact(field: field, value: try value(object["value"], of: field, join(path, "value")),
                               caseInsensitive: try bool(object, "case_insensitive", path, default: false),
                               invert: try bool(object, "invert", path, default: false))
             case "contains":
-                let object = try self.object(item, path, allowed: ["type", "field", "sub_string", "case_insensitive", "invert"])
+                let object = try self.object(item, path, allowed: Keys.contains)
                 let field = try fieldName(object, path)
                 guard schema[field] == .text else { throw fail(join(path, "field"), "contains applies to text fields only (\(field) is not)") }
                 guard let raw = object["sub_string"] else { throw fail(join(path, "sub_string"), "is required") }
@@ -182,7 +183,7 @@ public struct FilterSpec: Sendable, Equatable {
                 return .contains(field: field, substring: substring, caseInsensitive: try bool(object, "case_insensitive", path, default: false),
                                  invert: try bool(object, "invert", path, default: false))
             case "compare":
-                let object = try self.object(item, path, allowed: ["type", "field", "operator", "value", "invert"])
+                let object = try self.object(item, path, allowed: Keys.compare)
                 let field = try fieldName(object, path)
                 guard let raw = object["operator"] else { throw fail(join(path, "operator"), "is required") }
                 guard case .string(let text) = raw, let comparison = Comparison(rawValue: text) else {
@@ -191,10 +192,10 @@ public struct FilterSpec: Sendable, Equatable {
                 return .compare(field: field, comparison: comparison, value: try value(object["value"], of: field, join(path, "value")),
                                 invert: try bool(object, "invert", path, default: false))
             case "isnull":
-                let object = try self.object(item, path, allowed: ["type", "field", "invert"])
+                let object = try self.object(item, path, allowed: Keys.isNull)
                 return .isNull(field: try fieldName(object, path), invert: try bool(object, "invert", path, default: false))
             case "and", "or":
-                let object = try self.object(item, path, allowed: ["type", "sub_expressions", "invert"])
+                let object = try self.object(item, path, allowed: Keys.logical)
                 guard let raw = object["sub_expressions"] else { throw fail(join(path, "sub_expressions"), "is required") }
                 guard case .array(let items) = raw else { throw fail(join(path, "sub_expressions"), "must be an array") }
                 guard items.count >= 2 else { throw fail(join(path, "sub_expressions"), "\(type) needs at least two sub-expressions") }

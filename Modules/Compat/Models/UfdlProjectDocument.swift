@@ -45,24 +45,26 @@ public struct UfdlProjectDocument: Sendable, Equatable, JSONRepresentable {
         }
     }
 
-    /// Read-only fields a client may send back (a PUT of a fetched document); accepted and ignored.
+    /// Read-only fields a client may send back (a PUT of a fetched document); declared, accepted and ignored.
     static let readOnly: Set<String> = ["pk", "creator", "creation_time", "deletion_time"]
 
-    /// A create body `{"name", "team"}` (both required); a team other than the caller's → 400.
+    /// A create body `{"name", "team"}` (both required), read through `UfdlSchemas.projectCreate`; a team other than
+    /// the caller's → 400.
     public static func draft(_ body: JSON, callerTeam: Int64) throws -> ProjectDraft {
-        var reader = try FieldReader(body, allowed: ["name", "team"], ignored: readOnly)
-        let name = reader.string("name", required: true, length: ProjectLimits.name)
-        let team = reader.int("team", required: true)
+        var reader = try FieldReader(body, schema: UfdlSchemas.projectCreate)
+        let name = reader.string("name")
+        let team = reader.int("team")
         try reader.finish()
         if let team, team != callerTeam { throw CompatError.foreignTeam(team) }
         return ProjectDraft(name: name ?? "")
     }
 
-    /// A PUT (`partial: false`: `name` and `team` required) or PATCH body as changes; a team other than the caller's → 400.
+    /// A PUT (`partial: false`: `name` and `team` required, `UfdlSchemas.projectCreate`) or PATCH body
+    /// (`UfdlSchemas.projectPatch`) as changes; a team other than the caller's → 400.
     public static func changes(_ body: JSON, partial: Bool, callerTeam: Int64) throws -> ProjectChanges {
-        var reader = try FieldReader(body, allowed: ["name", "team"], ignored: readOnly)
-        let name = reader.string("name", required: !partial, length: ProjectLimits.name)
-        let team = reader.int("team", required: !partial)
+        var reader = try FieldReader(body, schema: partial ? UfdlSchemas.projectPatch : UfdlSchemas.projectCreate)
+        let name = reader.string("name")
+        let team = reader.int("team")
         try reader.finish()
         if let team, team != callerTeam { throw CompatError.foreignTeam(team) }
         return ProjectChanges(name: name)

@@ -5,7 +5,7 @@ import Projects
 extension ErrorRenderer {
     /// EVRYTHNG's error document: `{"status", "errors": [one message], "code", "moreInfo"}`. Field problems are named
     /// with EVRYTHNG's field names (`customFields`, not `custom_fields`), all in the one message.
-    static let evrythng = ErrorRenderer { error, _ in
+    static let evrythng = ErrorRenderer(schema: EvrythngSchemas.error, description: "EVRYTHNG's error document {status, errors: [message], code, moreInfo}") { error, _ in
         var message = error.detail
         if let projectError = error as? ProjectError, case .notFound = projectError {
             message = "Project not found."
@@ -24,7 +24,7 @@ extension ErrorRenderer {
     }
 
     /// Django REST framework's shapes, as UFDL answers: `{"detail": "Not found."}`, validation `{"field": ["message"]}`.
-    static let ufdl = ErrorRenderer { error, request in
+    static let ufdl = ErrorRenderer(schema: UfdlSchemas.error, description: "Django REST framework's {\"detail\"} or {\"field\": [\"message\"]}") { error, request in
         var object = JSONObject()
         if !error.fields.isEmpty {
             for key in error.fields.keys.sorted() { object.append(key, .array([.string(error.fields[key]!)])) }

@@ -20,6 +20,14 @@ public struct EvrythngListQuery: Sendable, Equatable {
             && a.after?.createdAt == b.after?.createdAt && a.after?.pk == b.after?.pk
     }
 
+    /// The query parameters `parse` reads, as the route documents them.
+    public static let parameters = [
+        QueryParameter("perPage", .integer(from: 1), "Items per page (default 30; more than 100 is read as 100)"),
+        QueryParameter("sortOrder", .oneOf(["ASCENDING", "DESCENDING"]), "By creation time (default DESCENDING; any letter case)"),
+        QueryParameter("filter", .string(), "name=…, tags=a,b and identifiers.<key>=… joined by &"),
+        QueryParameter("nextPageToken", .string(), "The token of a Link rel=next header"),
+    ]
+
     public static func parse(perPage: String?, sortOrder: String?, filter: String?, pageToken: String?) throws -> EvrythngListQuery {
         var query = EvrythngListQuery()
         if let perPage {

@@ -9,39 +9,44 @@ extension CompatModule {
         let projects = projects
         let auth = auth
         let bearer = auth.bearer
-        api.post("/v1/auth/obtain", summary: "UFDL: username + password → access and refresh tokens", auth: .anonymous) { request in
-            var reader = try FieldReader(request.json(), allowed: ["username", "password"])
-            let username = reader.string("username", required: true, length: 1...64)
-            let password = reader.string("password", required: true, length: 1...1024)
+        api.post("/v1/auth/obtain", summary: "UFDL: username + password → access and refresh tokens", body: .json(UfdlSchemas.obtain),
+                 responses: [.ok(UfdlSchemas.tokens)], auth: .anonymous) { request in
+            var reader = try FieldReader(request.json(), schema: UfdlSchemas.obtain)
+            let username = reader.string("username")
+            let password = reader.string("password")
             try reader.finish()
             let session = try auth.obtainSession(username: username!, password: password!, clientAddress: Self.clientAddress(request.remoteAddress))
             return .json(JSONObject([("access", .string(session.access.secret)), ("refresh", .string(session.refresh.secret))]))
         }
-        api.post("/v1/auth/refresh", summary: "UFDL: a refresh token → a new access token", auth: .anonymous) { request in
-            var reader = try FieldReader(request.json(), allowed: ["refresh"])
-            let refresh = reader.string("refresh", required: true, length: 1...256)
+        api.post("/v1/auth/refresh", summary: "UFDL: a refresh token → a new access token", body: .json(UfdlSchemas.refresh),
+                 responses: [.ok(UfdlSchemas.access)], auth: .anonymous) { request in
+            var reader = try FieldReader(request.json(), schema: UfdlSchemas.refresh)
+            let refresh = reader.string("refresh")
             try reader.finish()
             return .json(JSONObject([("access", .string(try auth.refreshSession(refreshToken: refresh!).secret))]))
         }
-        api.post("/v1/auth/verify", summary: "UFDL: 200 when the token is live, else 401", auth: .anonymous) { request in
-            var reader = try FieldReader(request.json(), allowed: ["token"])
-            let token = reader.string("token", required: true, length: 1...256)
+        api.post("/v1/auth/verify", summary: "UFDL: 200 when the token is live, else 401", body: .json(UfdlSchemas.verify),
+                 responses: [.ok(UfdlSchemas.verified)], auth: .anonymous) { request in
+            var reader = try FieldReader(request.json(), schema: UfdlSchemas.verify)
+            let token = reader.string("token")
             try reader.finish()
             try auth.verifySession(token: token!)
             return .json(JSONObject())
         }
-        api.post("/v1/projects/list", summary: "UFDL: list projects through a FilterSpec (plain JSON array)", auth: bearer) { request, caller in
+        api.post("/v1/projects/list", summary: "UFDL: list projects through a FilterSpec (plain JSON array)", body: .json(UfdlSchemas.filter, required: false),
+                 responses: [.ok(.array(UfdlSchemas.project))], auth: bearer) { request, caller in
             let spec = try FilterSpec.parse(request.jsonOrEmpty(), schema: UfdlProjectDocument.schema)
             let rows = try projects.projects(visibleTo: caller, includeTrashed: spec.includeInactive).sorted { $0.pk < $1.pk }
             let documents = spec.apply(rows.map(UfdlProjectDocument.init)) { document, field in document.value(of: field) }
             return .json(JSON.array(documents.map(\.json)))
         }
-        api.post("/v1/projects/create", summary: "UFDL: create a project {name, team} (201)", auth: bearer) { request, caller in
+        api.post("/v1/projects/create", summary: "UFDL: create a project {name, team} (201)", body: .json(UfdlSchemas.projectCreate),
+                 responses: [.created(UfdlSchemas.project)], auth: bearer) { request, caller in
             let draft = try UfdlProjectDocument.draft(request.json(), callerTeam: caller.organizationID)
             let view = try projects.create(draft, by: caller, uniqueName: true)
             return .created(UfdlProjectDocument(view.project), location: "/compat/ufdl/v1/projects/\(view.project.pk)")
         }
-        api.get("/v1/projects/:pk", summary: "UFDL: retrieve a project", auth: bearer) { request, caller in
+        api.get("/v1/projects/:pk", summary: "UFDL: retrieve a project", responses: [.ok(UfdlSchemas.project)], auth: bearer) { request, caller in
             .json(UfdlProjectDocument(try projects.project(pk: request.parameters.requireInt("pk"), for: caller, includeTrashed: false)))
         }
         let update = { (partial: Bool) in
@@ -51,20 +56,24 @@ extension CompatModule {
                 return .json(UfdlProjectDocument(try projects.update(project.projectID, changes, by: caller, uniqueName: true).project))
             }
         }
-        api.put("/v1/projects/:pk", summary: "UFDL: update {name, team}", auth: bearer, use: update(false))
-        api.patch("/v1/projects/:pk", summary: "UFDL: partial update {name?, team?}", auth: bearer, use: update(true))
-        api.delete("/v1/projects/:pk", summary: "UFDL: soft delete (deletion_time set; 204)", auth: bearer) { request, caller in
+        api.put("/v1/projects/:pk", summary: "UFDL: update {name, team}", body: .json(UfdlSchemas.projectCreate), responses: [.ok(UfdlSchemas.project)],
+                auth: bearer, use: update(false))
+        api.patch("/v1/projects/:pk", summary: "UFDL: partial update {name?, team?}", body: .json(UfdlSchemas.projectPatch),
+                  responses: [.ok(UfdlSchemas.project)], auth: bearer, use: update(true))
+        api.delete("/v1/projects/:pk", summary: "UFDL: soft delete (deletion_time set; 204)", responses: [.noContent], auth: bearer) { request, caller in
             let project = try projects.project(pk: request.parameters.requireInt("pk"), for: caller, includeTrashed: false)
             try projects.delete(project.projectID, hard: false, by: caller, activeOnly: true)
             return .noContent
         }
-        api.delete("/v1/projects/:pk/hard", summary: "UFDL: delete for good (owner); answers the project", auth: bearer) { request, caller in
+        api.delete("/v1/projects/:pk/hard", summary: "UFDL: delete for good (owner); answers the project", responses: [.ok(UfdlSchemas.project)],
+                   auth: bearer) { request, caller in
             let project = try projects.project(pk: request.parameters.requireInt("pk"), for: caller, includeTrashed: true)
             try caller.require(.owner)
             try projects.delete(project.projectID, hard: true, by: caller)
             return .json(UfdlProjectDocument(project))
         }
-        api.delete("/v1/projects/:pk/reinstate", summary: "UFDL: undo a soft delete (owner); answers the project", auth: bearer) { request, caller in
+        api.delete("/v1/projects/:pk/reinstate", summary: "UFDL: undo a soft delete (owner); answers the project", responses: [.ok(UfdlSchemas.project)],
+                   auth: bearer) { request, caller in
             let project = try projects.project(pk: request.parameters.requireInt("pk"), for: caller, includeTrashed: true)
             try caller.require(.owner)
             return .json(UfdlProjectDocument(try projects.restore(project.projectID, by: caller).project))

@@ -38,6 +38,7 @@ extension Schema {
         case .array(let items):
             type("array")
             object.append("items", items.document(components: &components))
+            if let minItems { object.append("minItems", .int(minItems)) }
             if let maxItems { object.append("maxItems", .int(maxItems)) }
         case .object(let properties, let additional):
             type("object")

@@ -34,6 +34,7 @@ extension Schema {
             }
         case .array(let items):
             guard case .array(let elements) = value else { return found.append("\(path): must be an array, got \(value.typeName)") }
+            if let minItems, elements.count < minItems { found.append("\(path): \(elements.count) items < \(minItems)") }
             if let maxItems, elements.count > maxItems { found.append("\(path): \(elements.count) items > \(maxItems)") }
             for (index, element) in elements.enumerated() { items.check(element, at: "\(path)[\(index)]", into: &found) }
         case .object(let properties, let additional):

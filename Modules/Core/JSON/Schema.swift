@@ -60,6 +60,7 @@ public struct Schema: Sendable, Equatable {
     public var allowedIntegers: [Int64]?
     public var minimum: Double?
     public var maximum: Double?
+    public var minItems: Int?
     public var maxItems: Int?
     public var maxProperties: Int?
     /// A binary body part (`format: binary`, multipart file uploads); never validated.
@@ -118,8 +119,9 @@ public struct Schema: Sendable, Equatable {
         return schema
     }
 
-    public static func array(_ items: Schema, maxItems: Int? = nil) -> Schema {
+    public static func array(_ items: Schema, minItems: Int? = nil, maxItems: Int? = nil) -> Schema {
         var schema = Schema(.array(items))
+        schema.minItems = minItems
         schema.maxItems = maxItems
         return schema
     }

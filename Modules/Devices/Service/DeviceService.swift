@@ -7,11 +7,8 @@ import Synchronization
 
 /// Devices' domain API: provisioning, bind/unbind, lists, metadata, set-project, and the project
 /// device counts (it implements Projects' `ProjectDeviceCounter`). Telemetry is in `DeviceService+Telemetry`.
-public final class DeviceService: Sendable, ProjectDeviceCounter {
-    let db: DatabasePool
-    let bus: PlatformBus
-    let clock: any WallClock
-    let logger: Logger
+public final class DeviceService: Sendable, ProjectDeviceCounter, PlatformService {
+    package let context: PlatformContext
     let auth: AuthService
     let projects: ProjectService
     let ingestor: TelemetryIngestor
@@ -43,10 +40,7 @@ public final class DeviceService: Sendable, ProjectDeviceCounter {
     private let factorInfo = Mutex<(any DeviceFactorInfo)?>(nil)
 
     public init(context: PlatformContext, auth: AuthService, projects: ProjectService) {
-        db = context.db
-        bus = context.bus
-        clock = context.clock
-        logger = context.logger
+        self.context = context
         self.auth = auth
         self.projects = projects
         let config = context.config

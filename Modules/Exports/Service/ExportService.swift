@@ -14,11 +14,8 @@ import Synchronization
 /// ```swift
 /// let (_, task) = try exports.create(projectID: "greenhouse", caller: caller, ExportRequest(devicePK: 7, startTime: t0, format: .xlsx))
 /// ```
-public final class ExportService: Sendable {
-    let db: DatabasePool
-    let bus: PlatformBus
-    let clock: any WallClock
-    let logger: Logger
+public final class ExportService: Sendable, PlatformService {
+    package let context: PlatformContext
     let projects: ProjectService
     let devices: DeviceService
     let factors: FactorService
@@ -26,10 +23,7 @@ public final class ExportService: Sendable {
     private let signerCache = Mutex<DownloadSigner?>(nil)
 
     public init(context: PlatformContext, projects: ProjectService, devices: DeviceService, factors: FactorService) {
-        db = context.db
-        bus = context.bus
-        clock = context.clock
-        logger = context.logger
+        self.context = context
         self.projects = projects
         self.devices = devices
         self.factors = factors

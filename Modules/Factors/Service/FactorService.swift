@@ -7,10 +7,8 @@ import Projects
 
 /// Factors' domain API: factor CRUD under a device, export/import, the sensor-module catalog and
 /// add-module. It implements Devices' `DeviceFactorInfo` (has_thresholds, factor names).
-public final class FactorService: Sendable, DeviceFactorInfo {
-    let db: DatabasePool
-    let bus: PlatformBus
-    let clock: any WallClock
+public final class FactorService: Sendable, DeviceFactorInfo, PlatformService {
+    package let context: PlatformContext
     let devices: DeviceService
 
     /// The export document's format name and version (import accepts this version): `FactorDocument`'s.
@@ -19,9 +17,7 @@ public final class FactorService: Sendable, DeviceFactorInfo {
     public static let maxFactorsPerDevice = 500
 
     public init(context: PlatformContext, devices: DeviceService) {
-        db = context.db
-        bus = context.bus
-        clock = context.clock
+        self.context = context
         self.devices = devices
     }
 

@@ -71,13 +71,24 @@ public struct APIResponder: HTTPResponder {
     }
 
     /// A request the server could not parse or decode gets a request id, a metrics sample and an access log line like
-    /// any other (route `rejected`; method and path `-` when the head itself was unreadable).
+    /// any other (route `rejected`; method and path `-` when the head itself was unreadable). Its answer has the error
+    /// shape of the route group its path lies under (a compatibility dialect's own), like every other error there.
     public func respond(rejecting error: any PlatformError, head: RequestHead?, remoteAddress: String) -> Response {
         let started = DispatchTime.now().uptimeNanoseconds
         let requestID = Self.requestID(from: head?.headers["X-Request-Id"])
-        var response = Response.error(error)
-        response.headers.set("X-Request-Id", requestID)
         let path = head.map { String($0.target.prefix { $0 != "?" }) } ?? "-"
+        var response = Response.error(error)
+        let errors = table.errorRenderer(for: path)
+        // The target may be what failed to decode: the renderer sees a request for "/" carrying the raw path.
+        if let head, errors.componentName != ErrorRenderer.platform.componentName,
+           var request = try? Request(method: head.method, target: "/", version: head.version, headers: head.headers) {
+            request.target = head.target
+            request.path = path
+            request.requestID = requestID
+            request.remoteAddress = remoteAddress
+            response = errors.render(error, request)
+        }
+        response.headers.set("X-Request-Id", requestID)
         record(requestID: requestID, method: head?.method.rawValue ?? "-", metricMethod: head.map { Self.metricLabel($0.method) } ?? "OTHER",
                path: path, route: "rejected", response: response, started: started, remote: remoteAddress)
         return response

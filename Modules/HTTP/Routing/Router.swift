@@ -64,8 +64,27 @@ public final class Router {
         renderers.append((segments, renderer))
     }
 
+    /// How errors under `path` are rendered (the renderer of the longest registered prefix, else the platform's); the
+    /// OpenAPI document asks it for each route's error schema.
+    public func errorRenderer(for path: String) -> ErrorRenderer { ErrorRenderer.longestPrefix(renderers, path) }
+
     /// The immutable routing table.
     public func freeze() -> RouterTable { RouterTable(root: FrozenRouteNode(root), routes: routes, renderers: renderers) }
+}
+
+extension ErrorRenderer {
+    /// The renderer of the longest prefix in `renderers` that `path` lies under, else the platform's.
+    fileprivate static func longestPrefix(_ renderers: [(prefix: [String], renderer: ErrorRenderer)], _ path: String) -> ErrorRenderer {
+        renderers.isEmpty ? .platform : longestPrefix(renderers, segments: RouteNode.segments(of: path))
+    }
+
+    fileprivate static func longestPrefix(_ renderers: [(prefix: [String], renderer: ErrorRenderer)], segments: [String]) -> ErrorRenderer {
+        var best: (length: Int, renderer: ErrorRenderer)?
+        for (prefix, renderer) in renderers where prefix.count <= segments.count && segments.starts(with: prefix) {
+            if best == nil || prefix.count > best!.length { best = (prefix.count, renderer) }
+        }
+        return best?.renderer ?? .platform
+    }
 }
 
 /// Routes under a common prefix, handed to a module so it never sees the server.
@@ -109,54 +128,36 @@ public struct RouteGroup {
         }
     }
 
-    public func get<I>(_ path: String, summary: String = "", body: RequestBody? = nil, query: [QueryParameter] = [], responses: [ResponseDoc] = [],
-                       auth: Authenticator<I>, use handler: @escaping @Sendable (Request, I) throws -> Response) {
-        on(.get, path, summary: summary, body: body, query: query, responses: responses, auth: auth, use: handler)
+    /// `group.get(path, summary:, body:, query:, responses:, auth:) { request, identity in … }` registers a GET route:
+    /// `on(.get, …)` with the default `blocking`. With `auth: .anonymous` the handler may take only the request.
+    public var get: MethodRoutes { MethodRoutes(group: self, method: .get) }
+    /// `group.post(…)` registers a POST route, as `get` does a GET one.
+    public var post: MethodRoutes { MethodRoutes(group: self, method: .post) }
+    /// `group.patch(…)` registers a PATCH route, as `get` does a GET one.
+    public var patch: MethodRoutes { MethodRoutes(group: self, method: .patch) }
+    /// `group.put(…)` registers a PUT route, as `get` does a GET one.
+    public var put: MethodRoutes { MethodRoutes(group: self, method: .put) }
+    /// `group.delete(…)` registers a DELETE route, as `get` does a GET one.
+    public var delete: MethodRoutes { MethodRoutes(group: self, method: .delete) }
+}
+
+/// The registration of one method's routes on a group, called as a function: `group.post("/x/", auth: bearer) { … }`
+/// is `group.on(.post, "/x/", auth: bearer) { … }` with the default `blocking` (see `RouteGroup.on` for the parameters).
+public struct MethodRoutes {
+    let group: RouteGroup
+    let method: HTTPMethod
+
+    /// Registers a route whose handler receives the identity `auth` established.
+    public func callAsFunction<I>(_ path: String, summary: String = "", body: RequestBody? = nil, query: [QueryParameter] = [],
+                                  responses: [ResponseDoc] = [], auth: Authenticator<I>,
+                                  use handler: @escaping @Sendable (Request, I) throws -> Response) {
+        group.on(method, path, summary: summary, body: body, query: query, responses: responses, auth: auth, use: handler)
     }
 
-    public func post<I>(_ path: String, summary: String = "", body: RequestBody? = nil, query: [QueryParameter] = [], responses: [ResponseDoc] = [],
-                       auth: Authenticator<I>, use handler: @escaping @Sendable (Request, I) throws -> Response) {
-        on(.post, path, summary: summary, body: body, query: query, responses: responses, auth: auth, use: handler)
-    }
-
-    public func patch<I>(_ path: String, summary: String = "", body: RequestBody? = nil, query: [QueryParameter] = [], responses: [ResponseDoc] = [],
-                       auth: Authenticator<I>, use handler: @escaping @Sendable (Request, I) throws -> Response) {
-        on(.patch, path, summary: summary, body: body, query: query, responses: responses, auth: auth, use: handler)
-    }
-
-    public func put<I>(_ path: String, summary: String = "", body: RequestBody? = nil, query: [QueryParameter] = [], responses: [ResponseDoc] = [],
-                       auth: Authenticator<I>, use handler: @escaping @Sendable (Request, I) throws -> Response) {
-        on(.put, path, summary: summary, body: body, query: query, responses: responses, auth: auth, use: handler)
-    }
-
-    public func delete<I>(_ path: String, summary: String = "", body: RequestBody? = nil, query: [QueryParameter] = [], responses: [ResponseDoc] = [],
-                       auth: Authenticator<I>, use handler: @escaping @Sendable (Request, I) throws -> Response) {
-        on(.delete, path, summary: summary, body: body, query: query, responses: responses, auth: auth, use: handler)
-    }
-
-    public func get(_ path: String, summary: String = "", body: RequestBody? = nil, query: [QueryParameter] = [], responses: [ResponseDoc] = [],
-                    auth: Authenticator<Void>, use handler: @escaping Handler) {
-        on(.get, path, summary: summary, body: body, query: query, responses: responses, auth: auth, use: handler)
-    }
-
-    public func post(_ path: String, summary: String = "", body: RequestBody? = nil, query: [QueryParameter] = [], responses: [ResponseDoc] = [],
-                    auth: Authenticator<Void>, use handler: @escaping Handler) {
-        on(.post, path, summary: summary, body: body, query: query, responses: responses, auth: auth, use: handler)
-    }
-
-    public func patch(_ path: String, summary: String = "", body: RequestBody? = nil, query: [QueryParameter] = [], responses: [ResponseDoc] = [],
-                    auth: Authenticator<Void>, use handler: @escaping Handler) {
-        on(.patch, path, summary: summary, body: body, query: query, responses: responses, auth: auth, use: handler)
-    }
-
-    public func put(_ path: String, summary: String = "", body: RequestBody? = nil, query: [QueryParameter] = [], responses: [ResponseDoc] = [],
-                    auth: Authenticator<Void>, use handler: @escaping Handler) {
-        on(.put, path, summary: summary, body: body, query: query, responses: responses, auth: auth, use: handler)
-    }
-
-    public func delete(_ path: String, summary: String = "", body: RequestBody? = nil, query: [QueryParameter] = [], responses: [ResponseDoc] = [],
-                    auth: Authenticator<Void>, use handler: @escaping Handler) {
-        on(.delete, path, summary: summary, body: body, query: query, responses: responses, auth: auth, use: handler)
+    /// Registers a route anyone may call, whose handler takes only the request.
+    public func callAsFunction(_ path: String, summary: String = "", body: RequestBody? = nil, query: [QueryParameter] = [],
+                               responses: [ResponseDoc] = [], auth: Authenticator<Void>, use handler: @escaping Handler) {
+        group.on(method, path, summary: summary, body: body, query: query, responses: responses, auth: auth, use: handler)
     }
 }
 
@@ -175,22 +176,12 @@ public struct RouterTable: Sendable {
     fileprivate let renderers: [(prefix: [String], renderer: ErrorRenderer)]
 
     /// How errors of a request to `path` are rendered: the renderer of the longest registered prefix, else the platform's.
-    public func errorRenderer(for path: String) -> ErrorRenderer {
-        renderers.isEmpty ? .platform : errorRenderer(segments: RouteNode.segments(of: path))
-    }
-
-    private func errorRenderer(segments: [String]) -> ErrorRenderer {
-        var best: (length: Int, renderer: ErrorRenderer)?
-        for (prefix, renderer) in renderers where prefix.count <= segments.count && segments.starts(with: prefix) {
-            if best == nil || prefix.count > best!.length { best = (prefix.count, renderer) }
-        }
-        return best?.renderer ?? .platform
-    }
+    public func errorRenderer(for path: String) -> ErrorRenderer { ErrorRenderer.longestPrefix(renderers, path) }
 
     /// The route of `method path` and how its errors are rendered, from one split of the path (the request path's way).
     public func resolve(method: HTTPMethod, path: String) -> (match: RouteMatch, errors: ErrorRenderer) {
         let segments = RouteNode.segments(of: path)
-        return (match(method: method, segments: segments), renderers.isEmpty ? .platform : errorRenderer(segments: segments))
+        return (match(method: method, segments: segments), renderers.isEmpty ? .platform : ErrorRenderer.longestPrefix(renderers, segments: segments))
     }
 
     public func match(method: HTTPMethod, path: String) -> RouteMatch {

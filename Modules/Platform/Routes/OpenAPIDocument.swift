@@ -4,7 +4,8 @@ import HTTP
 
 /// Generates the OpenAPI 3.1 document from the route registry: every operation's path parameters, query parameters,
 /// request body and responses come from what the route registered (the schemas its handler parses and encodes with),
-/// and every operation documents the DESIGN §4 error envelope for its 4xx answers.
+/// and every operation documents, for its 4xx answers, the error body of the renderer its route group answers errors
+/// with: the DESIGN §4 envelope, or a compatibility dialect's own shape (`ErrorRenderer.schema`).
 enum OpenAPIDocument {
     /// Schemas of path parameters by name (`device_pk` is an integer wherever it appears); unlisted ones are strings.
     static let pathParameters: [String: Schema] = {
@@ -21,24 +22,35 @@ enum OpenAPIDocument {
                                      tag: "system", authentication: .none,
                                      docs: RouteDocs(responses: [.ok(.anyObject.described("An OpenAPI 3.1 document"))]))
 
-    static func render(routes: [RouteInfo]) -> [UInt8] {
+    /// The document of `routes`; `errorRenderer` tells how errors under a route's path are rendered (the router's
+    /// route-group renderers), so each operation's 4xx answers refer to that renderer's error response.
+    static func render(routes: [RouteInfo], errorRenderer: (String) -> ErrorRenderer = { _ in .platform }) -> [UInt8] {
         var components = JSONObject()
-        _ = Schema.error.document(components: &components)
+        var errorResponses = JSONObject()
+        func errorResponse(_ renderer: ErrorRenderer) -> String {
+            let name = renderer.componentName
+            if errorResponses[name] == nil {
+                let schema = renderer.schema.document(components: &components)
+                errorResponses[name] = .object(["description": .string(renderer.description),
+                                                "content": .object(["application/json": .object(["schema": schema])])])
+            }
+            return "#/components/responses/\(name)"
+        }
+        _ = errorResponse(.platform)
         var paths = JSONObject()
         for route in routes + [selfRoute] {
             let path = openAPIPath(route.pattern)
             var item = paths[path]?.objectValue ?? JSONObject()
-            item[route.method.rawValue.lowercased()] = .object(operation(route, components: &components))
+            let errors = errorResponse(errorRenderer(route.pattern))
+            item[route.method.rawValue.lowercased()] = .object(operation(route, errors: errors, components: &components))
             paths[path] = .object(item)
         }
-        let error = JSON.object(["description": .string("The error envelope {code, detail, fields?} (DESIGN §4)"),
-                                 "content": .object(["application/json": .object(["schema": .object(["$ref": .string("#/components/schemas/Error")])])])])
         let document: JSONObject = [
             "openapi": .string("3.1.0"),
             "info": .object(["title": .string("IoT device platform API"), "version": .string("2")]),
             "components": .object([
                 "schemas": .object(components),
-                "responses": .object(["Error": error]),
+                "responses": .object(errorResponses),
                 "securitySchemes": .object([
                     "bearer": .object(["type": .string("http"), "scheme": .string("bearer")]),
                     "deviceBasic": .object(["type": .string("http"), "scheme": .string("basic"),
@@ -53,7 +65,8 @@ enum OpenAPIDocument {
         return JSONWriter.bytes(.object(document))
     }
 
-    static func operation(_ route: RouteInfo, components: inout JSONObject) -> JSONObject {
+    /// One operation; `errors` is the reference of the error response its 4xx answers carry.
+    static func operation(_ route: RouteInfo, errors: String = "#/components/responses/Error", components: inout JSONObject) -> JSONObject {
         var operation = JSONObject()
         operation.append("summary", .string(route.summary))
         if !route.tag.isEmpty { operation.append("tags", .array([.string(route.tag)])) }
@@ -92,10 +105,10 @@ enum OpenAPIDocument {
             }
             responses.append(String(response.status), .object(rendered))
         }
-        // Any 4xx of the API carries the envelope; these are the ones a route may answer. Routes without
+        // Any 4xx of the API carries its renderer's error body; these are the ones a route may answer. Routes without
         // credentials answer 401/403 too: a failed login is 401, a pre-signed link that does not verify is 403.
         for status in [400, 401, 403, 404, 405, 409, 410, 413, 415, 416, 422, 429] where route.docs.response(status) == nil {
-            responses.append(String(status), .object(["$ref": .string("#/components/responses/Error")]))
+            responses.append(String(status), .object(["$ref": .string(errors)]))
         }
         if route.docs.responses.isEmpty {
             responses.append("default", .object(["description": .string("Success, or the error envelope {code, detail, fields}")]))

@@ -53,7 +53,7 @@ extension Platform {
             module.registerRoutes(on: api.group("", tag: module.name))
             module.registerRootRoutes(on: router.group("", tag: module.name))
         }
-        let document = OpenAPIDocument.render(routes: router.routes)
+        let document = OpenAPIDocument.render(routes: router.routes, errorRenderer: router.errorRenderer(for:))
         let selfRoute = OpenAPIDocument.selfRoute
         api.get("/openapi.json", summary: selfRoute.summary, responses: selfRoute.docs.responses, auth: .anonymous) { _ in
             Response(status: 200, headers: HTTPHeaders([("Content-Type", "application/json")]), body: document)

@@ -10,22 +10,16 @@ import Synchronization
 /// ```swift
 /// let project = try projects.resolve("cold-chain-east", for: caller, access: .write)   // 404 / 403 or the project
 /// ```
-public final class ProjectService: Sendable {
-    let db: DatabasePool
-    let bus: PlatformBus
-    let clock: any WallClock
+public final class ProjectService: Sendable, PlatformService {
+    package let context: PlatformContext
     let auth: AuthService
-    let logger: Logger
     let cache: ProjectCache
     /// How long trashed projects stay before the daily job purges them (`projects.trash_retention`, 30 days).
     public let trashRetention: Double
     private let counter = Mutex<(any ProjectDeviceCounter)?>(nil)
 
     public init(context: PlatformContext, auth: AuthService) {
-        db = context.db
-        bus = context.bus
-        clock = context.clock
-        logger = context.logger
+        self.context = context
         self.auth = auth
         cache = ProjectCache(ttl: context.config.seconds("projects.cache_ttl", default: 5), clock: context.clock)
         trashRetention = context.config.seconds("projects.trash_retention", default: 30 * 86_400)
