@@ -32,6 +32,7 @@ public final class DatabasePool: @unchecked Sendable {
     private var openReaders = 0
     private var closed = false
     private let isMemory: Bool
+    private let checkpointer: WALCheckpointer?
 
     /// Opens (creating the file and its folder when missing) and configures WAL mode.
     public init(path: String, configuration: DatabaseConfiguration = DatabaseConfiguration()) throws {
@@ -42,7 +43,15 @@ public final class DatabasePool: @unchecked Sendable {
             let folder = (path as NSString).deletingLastPathComponent
             if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
         }
-        writer = try Database(path: isMemory ? ":memory:" : path, readOnly: false, configuration: configuration)
+        let writer = try Database(path: isMemory ? ":memory:" : path, readOnly: false, configuration: configuration)
+        self.writer = writer
+        if !isMemory, configuration.backgroundCheckpointFrames > 0 {
+            let checkpointer = try WALCheckpointer(path: path, threshold: configuration.backgroundCheckpointFrames, configuration: configuration)
+            checkpointer.attach(to: writer)
+            self.checkpointer = checkpointer
+        } else {
+            checkpointer = nil
+        }
     }
 
     deinit { close() }
@@ -166,9 +175,19 @@ public final class DatabasePool: @unchecked Sendable {
         readersCondition.broadcast()
         readersCondition.unlock()
         writerLock.lock()
+        if let writer { checkpointer?.detach(from: writer) }
         writer?.close()
         writer = nil
         writerLock.unlock()
+    }
+
+    /// Checkpoints of the write-ahead log so far: by the background thread, and by the writer itself when the
+    /// log outgrew the background thread; and the longest the log has been after a commit, in frames (for
+    /// `/metrics` and tests; zeros when SQLite checkpoints on its own).
+    public var checkpointStats: (background: Int, writer: Int, longestLog: Int) {
+        guard let checkpointer else { return (0, 0, 0) }
+        return (checkpointer.backgroundCheckpoints.load(ordering: .relaxed), checkpointer.writerCheckpoints.load(ordering: .relaxed),
+                checkpointer.longestLog.load(ordering: .relaxed))
     }
 
     /// Reader connections opened and idle right now (for `/metrics`).

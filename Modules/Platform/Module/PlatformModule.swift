@@ -97,6 +97,12 @@ public struct PlatformContext: Sendable {
             let stats = db.readerStats
             return Double(stats.open - stats.idle)
         }
+        metrics.registerGauge("db_wal_checkpoints_background", help: "WAL checkpoints run by the background checkpointer.") {
+            Double(db.checkpointStats.background)
+        }
+        metrics.registerGauge("db_wal_checkpoints_writer", help: "WAL checkpoints the writer ran itself (the log outgrew the checkpointer).") {
+            Double(db.checkpointStats.writer)
+        }
         return PlatformContext(db: db, bus: bus, clock: clock, config: config, logger: logger, metrics: metrics)
     }
 }

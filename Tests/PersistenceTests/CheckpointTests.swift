@@ -1,0 +1,75 @@
+import Foundation
+import Persistence
+import Testing
+
+@Suite("WAL checkpoints")
+struct CheckpointTests {
+    static func walBytes(_ path: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: path + "-wal"))?[.size] as? Int) ?? 0
+    }
+
+    static func fill(_ pool: DatabasePool, transactions: Int) throws {
+        try pool.write { db in try db.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v BLOB)") }
+        let blob = [UInt8](repeating: 7, count: 3000)
+        for _ in 0..<transactions {
+            try pool.write { db in
+                for _ in 0..<4 { try db.execute("INSERT INTO t (v) VALUES (?)", [blob]) }
+            }
+        }
+    }
+
+    /// The background thread keeps the log short without the writer checkpointing: 400 commits of ~4 pages
+    /// each would leave a log of ~1 600 frames (6 MB) without any checkpoint.
+    @Test func theBackgroundThreadCheckpointsAndTheLogStaysShort() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        var configuration = DatabaseConfiguration()
+        configuration.backgroundCheckpointFrames = 40
+        let path = folder.file("wal.sqlite")
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        try Self.fill(pool, transactions: 400)
+        let deadline = Date().addingTimeInterval(10)
+        while pool.checkpointStats.background == 0, Date() < deadline { usleep(10_000) }
+        #expect(pool.checkpointStats.background > 0)
+        // Bounded by the writer's backstop (16 × 40 frames, plus the commits while a checkpoint is busy), far
+        // below the ~2 000 frames of no checkpoint at all.
+        #expect(pool.checkpointStats.longestLog < 16 * 40 + 200)
+        #expect(try pool.read { try $0.queryOne("SELECT count(*) FROM t")?.int(0) } == 1600)
+        pool.close()
+        let reopened = try DatabasePool(path: path)
+        #expect(try reopened.read { try $0.queryOne("SELECT count(*) FROM t")?.int(0) } == 1600)
+        #expect(try reopened.integrityCheck().isEmpty)
+        reopened.close()
+    }
+
+    /// With the background checkpointer off, SQLite's own auto-checkpoint runs as before.
+    @Test func offLeavesCheckpointsToSQLite() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        var configuration = DatabaseConfiguration()
+        configuration.backgroundCheckpointFrames = 0
+        let path = folder.file("auto.sqlite")
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        try Self.fill(pool, transactions: 400)
+        #expect(pool.checkpointStats.background == 0 && pool.checkpointStats.writer == 0 && pool.checkpointStats.longestLog == 0)
+        #expect(Self.walBytes(path) < 1200 * 4200)
+        pool.close()
+    }
+
+    /// Closing the pool stops the thread and leaves a sound file, repeatedly (no hang, no use after close).
+    @Test func closingStopsTheThread() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        var configuration = DatabaseConfiguration()
+        configuration.backgroundCheckpointFrames = 8
+        let path = folder.file("close.sqlite")
+        for round in 1...5 {
+            let pool = try DatabasePool(path: path, configuration: configuration)
+            try Self.fill(pool, transactions: 30)
+            pool.close()
+            let check = try DatabasePool(path: path)
+            #expect(try check.read { try $0.queryOne("SELECT count(*) FROM t")?.int(0) } == Int64(round * 120))
+            check.close()
+        }
+    }
+}
