@@ -196,7 +196,8 @@ final class TelemetryIngestor: Sendable {
     private func write(_ batches: [Batch], _ tx: Database) throws -> Set<Int> {
         let store = TelemetryStore(db: tx)
         let writer = try store.pointWriter()
-        var latest: [TelemetryStore.SeriesKey: (t: Int64, value: Double)] = [:]
+        // Keyed by series id: an integer hash per point instead of hashing the key's text again.
+        var latest: [Int64: (key: TelemetryStore.SeriesKey, t: Int64, value: Double)] = [:]
         var contact: [Int64: Int64] = [:]
         // Another process (admin-cli purge) may have deleted series since the last group: start over then.
         let version = try tx.dataVersion()
@@ -231,12 +232,12 @@ final class TelemetryIngestor: Sendable {
                     cacheChanged = true
                 }
                 try writer.point(series: series, t: point.t, value: point.value)
-                if let current = latest[key], current.t > point.t { continue }
-                latest[key] = (point.t, point.value)
+                if let current = latest[series], current.t > point.t { continue }
+                latest[series] = (key, point.t, point.value)
             }
             contact[batch.devicePK] = max(contact[batch.devicePK] ?? 0, batch.connectTime)
         }
-        for (key, value) in latest { try writer.latest(devicePK: key.devicePK, agriID: key.agriID, t: value.t, value: value.value) }
+        for entry in latest.values { try writer.latest(devicePK: entry.key.devicePK, agriID: entry.key.agriID, t: entry.t, value: entry.value) }
         for (pk, time) in contact { try devices.touch(pk: pk, connectTime: time) }
         let stored = batches.enumerated().filter { !moved.contains($0.offset) }.map { _, batch in
             TelemetryStored.Batch(devicePK: batch.devicePK, projectPK: batch.projectPK, organizationID: batch.organizationID, points: batch.points)
