@@ -51,6 +51,19 @@ def request(port, method, path, token, body=None):
     return response.status, (json.loads(data) if data else None)
 
 
+def wal_checkpoints(port):
+    """`background/writer` checkpoints the running server has made so far (its /metrics gauges), or `?`."""
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        connection.request("GET", "/metrics")
+        text = connection.getresponse().read().decode()
+        connection.close()
+    except (OSError, http.client.HTTPException):
+        return "?"
+    values = {line.split()[0]: line.split()[1] for line in text.splitlines() if line.startswith("db_wal_checkpoints_")}
+    return f"{values.get('db_wal_checkpoints_background', '?')}/{values.get('db_wal_checkpoints_writer', '?')}"
+
+
 def setup(binary, work, port, token, writers):
     status, _ = request(port, "POST", "/api/v2/projects/", token, {"project_id": "crash", "name": "Crash test"})
     assert status == 201, status
@@ -130,7 +143,10 @@ def main():
                        for i in range(args.writers)]
             for thread in threads:
                 thread.start()
-            time.sleep(random.randint(args.min_ms, args.max_ms) / 1000)
+            delay = random.randint(args.min_ms, args.max_ms) / 1000
+            time.sleep(max(0.0, delay - 0.05))
+            checkpoints = wal_checkpoints(port)
+            time.sleep(min(0.05, delay))
             process.send_signal(signal.SIGKILL)
             process.wait()
             stop.set()
@@ -147,7 +163,7 @@ def main():
             total_acked += acked
             check = subprocess.run([f"{args.bin}/admin-cli", "--db", db, "check"], capture_output=True, text=True)
             print(f"round {round_number:2d}: {acked:6d} batches acknowledged ({acked * 10} points), {lost} lost, "
-                  f"admin-cli check exit {check.returncode}", flush=True)
+                  f"admin-cli check exit {check.returncode}; WAL checkpoints before the kill: {checkpoints}", flush=True)
             if lost or check.returncode != 0:
                 print(check.stdout + check.stderr)
                 return 1

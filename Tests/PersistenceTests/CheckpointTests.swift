@@ -42,6 +42,39 @@ struct CheckpointTests {
         reopened.close()
     }
 
+    /// While a reader pins the log (so no checkpoint can finish and the log cannot restart), the thread checkpoints
+    /// once per `threshold` new frames, not after every commit (each run costs two `fsync`s).
+    @Test func aPinnedLogIsNotCheckpointedAfterEveryCommit() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        var configuration = DatabaseConfiguration()
+        configuration.backgroundCheckpointFrames = 40
+        let path = folder.file("pinned.sqlite")
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        try Self.fill(pool, transactions: 1)
+        let reading = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        let reader = TestThread {
+            _ = try? pool.read { db in
+                _ = try db.queryOne("SELECT count(*) FROM t")
+                reading.signal()
+                release.wait()
+            }
+        }
+        reading.wait()
+        let blob = [UInt8](repeating: 1, count: 3000)
+        for _ in 0..<100 {
+            try pool.write { db in for _ in 0..<4 { try db.execute("INSERT INTO t (v) VALUES (?)", [blob]) } }
+            usleep(2_000)
+        }
+        release.signal()
+        reader.join()
+        let stats = pool.checkpointStats
+        #expect(stats.longestLog > 300 && stats.longestLog < 16 * 40)
+        #expect(stats.background >= 1 && stats.background <= stats.longestLog / 40 + 2)
+        pool.close()
+    }
+
     /// With the background checkpointer off, SQLite's own auto-checkpoint runs as before.
     @Test func offLeavesCheckpointsToSQLite() throws {
         let folder = try TemporaryFolder()

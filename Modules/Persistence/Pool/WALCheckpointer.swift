@@ -25,6 +25,10 @@ final class WALCheckpointer: @unchecked Sendable {
     private let condition = NSCondition()
     // Guarded by `condition`.
     private var frames: Int32 = 0
+    /// The log's length when the last checkpoint here ended: the next one waits for `threshold` new frames beyond
+    /// it (under a writer that never pauses a checkpoint rarely catches up, and re-running it after every commit
+    /// would only add `fsync`s). Back to 0 when the log restarts.
+    private var checkpointedLog: Int32 = 0
     private var stopping = false
     private var running = false
     /// A checkpoint is running on this thread / on the writer (they exclude each other: a second checkpoint
@@ -75,21 +79,23 @@ final class WALCheckpointer: @unchecked Sendable {
             condition.lock()
             writerCheckpointing = false
             frames = 0
+            checkpointedLog = 0
             condition.broadcast()
             condition.unlock()
             return
         }
-        guard count >= threshold else { return }
         condition.lock()
+        defer { condition.unlock() }
+        if count < checkpointedLog { checkpointedLog = 0 }   // the log restarted
+        guard count >= threshold else { return }
         frames = count
-        condition.signal()
-        condition.unlock()
+        if count - checkpointedLog >= threshold { condition.signal() }
     }
 
     private func run() {
         condition.lock()
         while !stopping {
-            if frames < threshold || writerCheckpointing {
+            if frames - checkpointedLog < threshold || writerCheckpointing {
                 condition.wait()
                 continue
             }
@@ -97,9 +103,12 @@ final class WALCheckpointer: @unchecked Sendable {
             checkpointing = true
             condition.unlock()
             // SQLITE_BUSY (another process checkpoints) just means "next time".
-            sqlite3_wal_checkpoint_v2(connection.handle, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+            var log: Int32 = 0
+            var copied: Int32 = 0
+            sqlite3_wal_checkpoint_v2(connection.handle, nil, SQLITE_CHECKPOINT_PASSIVE, &log, &copied)
             backgroundCheckpoints.add(1, ordering: .relaxed)
             condition.lock()
+            checkpointedLog = max(0, log)
             checkpointing = false
             condition.broadcast()
         }

@@ -87,6 +87,7 @@ public struct PlatformContext: Sendable {
         dbConfig.readers = max(1, config.int("db.readers", default: dbConfig.readers))
         dbConfig.synchronous = config.string("db.synchronous", default: dbConfig.synchronous).uppercased()
         dbConfig.busyTimeoutMilliseconds = config.int("db.busy_timeout_ms", default: dbConfig.busyTimeoutMilliseconds)
+        dbConfig.backgroundCheckpointFrames = Int32(config.int("db.checkpoint_frames", default: Int(dbConfig.backgroundCheckpointFrames)))
         let db = try DatabasePool(path: config.string("db.path", default: "./data/iot.db"), configuration: dbConfig)
         let bus = PlatformBus { error, event in
             logger.error("event subscriber failed", ["event": .string(event), "error": .string(String(describing: error))])
