@@ -8,6 +8,14 @@ struct CheckpointTests {
         ((try? FileManager.default.attributesOfItem(atPath: path + "-wal"))?[.size] as? Int) ?? 0
     }
 
+    /// A pool on `folder/name` whose background checkpointer wakes at `frames` (0: SQLite's auto-checkpoint).
+    static func pool(_ folder: TemporaryFolder, _ name: String, checkpointFrames frames: Int32) throws -> (DatabasePool, String) {
+        var configuration = DatabaseConfiguration()
+        configuration.backgroundCheckpointFrames = frames
+        let path = folder.file(name)
+        return (try DatabasePool(path: path, configuration: configuration), path)
+    }
+
     static func fill(_ pool: DatabasePool, transactions: Int) throws {
         try pool.write { db in try db.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v BLOB)") }
         let blob = [UInt8](repeating: 7, count: 3000)
@@ -23,10 +31,7 @@ struct CheckpointTests {
     @Test func theBackgroundThreadCheckpointsAndTheLogStaysShort() throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
-        var configuration = DatabaseConfiguration()
-        configuration.backgroundCheckpointFrames = 40
-        let path = folder.file("wal.sqlite")
-        let pool = try DatabasePool(path: path, configuration: configuration)
+        let (pool, path) = try Self.pool(folder, "wal.sqlite", checkpointFrames: 40)
         try Self.fill(pool, transactions: 400)
         let deadline = Date().addingTimeInterval(10)
         while pool.checkpointStats.background == 0, Date() < deadline { usleep(10_000) }
@@ -47,10 +52,7 @@ struct CheckpointTests {
     @Test func aPinnedLogIsNotCheckpointedAfterEveryCommit() throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
-        var configuration = DatabaseConfiguration()
-        configuration.backgroundCheckpointFrames = 40
-        let path = folder.file("pinned.sqlite")
-        let pool = try DatabasePool(path: path, configuration: configuration)
+        let (pool, _) = try Self.pool(folder, "pinned.sqlite", checkpointFrames: 40)
         try Self.fill(pool, transactions: 1)
         let reading = DispatchSemaphore(value: 0)
         let release = DispatchSemaphore(value: 0)
@@ -79,10 +81,7 @@ struct CheckpointTests {
     @Test func offLeavesCheckpointsToSQLite() throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
-        var configuration = DatabaseConfiguration()
-        configuration.backgroundCheckpointFrames = 0
-        let path = folder.file("auto.sqlite")
-        let pool = try DatabasePool(path: path, configuration: configuration)
+        let (pool, path) = try Self.pool(folder, "auto.sqlite", checkpointFrames: 0)
         try Self.fill(pool, transactions: 400)
         #expect(pool.checkpointStats.background == 0 && pool.checkpointStats.writer == 0 && pool.checkpointStats.longestLog == 0)
         #expect(Self.walBytes(path) < 1200 * 4200)
