@@ -79,11 +79,20 @@ extension ErrorRenderer {
     }
 
     fileprivate static func longestPrefix(_ renderers: [(prefix: [String], renderer: ErrorRenderer)], segments: [String]) -> ErrorRenderer {
-        var best: (length: Int, renderer: ErrorRenderer)?
-        for (prefix, renderer) in renderers where prefix.count <= segments.count && segments.starts(with: prefix) {
-            if best == nil || prefix.count > best!.length { best = (prefix.count, renderer) }
+        // Per request: indices and element compares, no tuple copies (each would retain a renderer).
+        var best = -1
+        var bestLength = -1
+        for index in renderers.indices {
+            let count = renderers[index].prefix.count
+            guard count <= segments.count, count > bestLength else { continue }
+            var matches = true
+            for position in 0..<count where renderers[index].prefix[position] != segments[position] {
+                matches = false
+                break
+            }
+            if matches { (best, bestLength) = (index, count) }
         }
-        return best?.renderer ?? .platform
+        return best >= 0 ? renderers[best].renderer : .platform
     }
 }
 
@@ -194,12 +203,12 @@ public struct RouterTable: Sendable {
         var captured: [(String, String)] = []
         guard let node = root.find(segments[...], captured: &captured) else { return .notFound }
         let lookup = method == .head ? HTTPMethod.get : method
-        if let entry = node.handlers[lookup] ?? (method == .head ? node.handlers[.head] : nil) {
+        if let entry = node.entry(for: lookup) ?? (method == .head ? node.entry(for: .head) : nil) {
             var parameters = Parameters()
             for (name, value) in captured { parameters.set(name, value) }
             return .found(entry.handler, pattern: entry.pattern, parameters: parameters, blocking: entry.blocking)
         }
-        var allow = node.handlers.keys.map(\.rawValue)
+        var allow = node.methods.map(\.method.rawValue)
         if allow.contains("GET"), !allow.contains("HEAD") { allow.append("HEAD") }
         return .methodNotAllowed(allow: allow.sorted())
     }
@@ -278,22 +287,41 @@ struct RouteNode: Sendable {
 }
 
 /// The trie as the request path reads it: immutable nodes reached by reference, so a lookup copies no dictionaries.
+/// A node has few literal children and few methods, so both are scanned linearly (comparing short strings is cheaper
+/// than hashing them); a node with many literal children also keeps them in a dictionary.
 final class FrozenRouteNode: Sendable {
-    let handlers: [HTTPMethod: RouteNode.Entry]
-    let literals: [String: FrozenRouteNode]
+    let methods: [(method: HTTPMethod, entry: RouteNode.Entry)]
+    let literals: [(segment: String, node: FrozenRouteNode)]
+    let literalIndex: [String: FrozenRouteNode]?
     let parameterName: String?
     let parameter: FrozenRouteNode?
 
+    static let linearLimit = 8
+
     init(_ node: RouteNode) {
-        handlers = node.handlers
-        literals = node.literals.mapValues(FrozenRouteNode.init)
+        methods = node.handlers.sorted { $0.key.rawValue < $1.key.rawValue }.map { ($0.key, $0.value) }
+        literals = node.literals.sorted { $0.key < $1.key }.map { ($0.key, FrozenRouteNode($0.value)) }
+        literalIndex = literals.count > Self.linearLimit ? Dictionary(uniqueKeysWithValues: literals.map { ($0.segment, $0.node) }) : nil
         parameterName = node.parameterName
         parameter = node.parameter.first.map(FrozenRouteNode.init)
     }
 
+    var hasHandlers: Bool { !methods.isEmpty }
+
+    func entry(for method: HTTPMethod) -> RouteNode.Entry? {
+        for candidate in methods where candidate.method == method { return candidate.entry }
+        return nil
+    }
+
+    func literal(_ segment: String) -> FrozenRouteNode? {
+        if let literalIndex { return literalIndex[segment] }
+        for candidate in literals where candidate.segment == segment { return candidate.node }
+        return nil
+    }
+
     func find(_ segments: ArraySlice<String>, captured: inout [(String, String)]) -> FrozenRouteNode? {
-        guard let first = segments.first else { return handlers.isEmpty ? nil : self }
-        if let child = literals[first], let found = child.find(segments.dropFirst(), captured: &captured) {
+        guard let first = segments.first else { return hasHandlers ? self : nil }
+        if let child = literal(first), let found = child.find(segments.dropFirst(), captured: &captured) {
             return found
         }
         if let name = parameterName, let child = parameter, !first.isEmpty {

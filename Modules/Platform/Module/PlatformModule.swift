@@ -63,7 +63,7 @@ public struct Job: Sendable {
 }
 
 /// Everything a module needs from the process: the database, the bus, the clock, configuration, logging, metrics.
-public struct PlatformContext: Sendable {
+public final class PlatformContext: Sendable {
     public let db: DatabasePool
     public let bus: PlatformBus
     public let clock: any WallClock

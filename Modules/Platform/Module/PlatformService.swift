@@ -17,8 +17,10 @@ package protocol PlatformService {
     var context: PlatformContext { get }
 }
 
-// Inlinable so that each access is compiled into the calling service, specialized for its concrete type: a read of one
-// field of its stored context, not an unspecialized cross-module call that copies the whole context every time.
+// Inlinable so that each access can be compiled into the calling service. The optimizer does not always do so (the
+// release build still calls these generically from most services), so `PlatformContext` is a class: an unspecialized
+// call then costs one reference and one field read, not a copy (six retains and releases) of the whole context —
+// which was 0.9 % of the server's samples on the project-detail route before.
 extension PlatformService {
     /// The process's database pool (`context.db`).
     @inlinable package var db: DatabasePool { context.db }
