@@ -21,7 +21,9 @@ final class WALCheckpointer: @unchecked Sendable {
     /// The longest the log has been after a commit, in frames (the file itself keeps its high-water size).
     let longestLog = Atomic<Int>(0)
 
-    private let connection: Database
+    /// Its own connection; closed by `detach` once the thread has stopped (so the writer's close is the last one and
+    /// SQLite checkpoints and removes the log then).
+    private var connection: Database?
     private let condition = NSCondition()
     // Guarded by `condition`.
     private var frames: Int32 = 0
@@ -61,6 +63,7 @@ final class WALCheckpointer: @unchecked Sendable {
         stopping = true
         condition.broadcast()
         while running { condition.wait() }
+        connection = nil
         condition.unlock()
     }
 
@@ -105,7 +108,7 @@ final class WALCheckpointer: @unchecked Sendable {
             // SQLITE_BUSY (another process checkpoints) just means "next time".
             var log: Int32 = 0
             var copied: Int32 = 0
-            sqlite3_wal_checkpoint_v2(connection.handle, nil, SQLITE_CHECKPOINT_PASSIVE, &log, &copied)
+            if let handle = connection?.handle { sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, &log, &copied) }
             backgroundCheckpoints.add(1, ordering: .relaxed)
             condition.lock()
             checkpointedLog = max(0, log)
