@@ -118,8 +118,41 @@ import Glibc
         var machine = Self.machine()
         _ = Self.feed(&machine, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n", at: 0)
         #expect(machine.phase == .awaitingResponse)
-        #expect(machine.tick(now: 1_000).isEmpty)
-        #expect(!machine.responseReady(Self.response, file: nil, keepAlive: true, now: 1_000).isEmpty)
+        #expect(machine.tick(now: 299).isEmpty)   // past the header, body and idle timeouts, within the response one
+        #expect(!machine.responseReady(Self.response, file: nil, keepAlive: true, now: 299).isEmpty)
+    }
+
+    /// A handler that never answers: after `Timeouts.response` the machine asks once for an overdue answer; the 503
+    /// closes the connection, and the handler's late answer is ignored.
+    @Test func anAnswerThatNeverComesIsOverdueAfterTheResponseTimeout() {
+        var machine = Machine(limits: HTTPLimits(), timeouts: Machine.Timeouts(header: 10, body: 30, idle: 60, drain: 2, response: 120), now: 0)
+        _ = Self.feed(&machine, "GET /stuck HTTP/1.1\r\nHost: x\r\n\r\n", at: 1)
+        #expect(machine.tick(now: 120.5).isEmpty)
+        let overdue = machine.tick(now: 121.5)
+        guard case .answerOverdue(let head) = overdue.first, overdue.count == 1 else {
+            Issue.record("expected one answerOverdue, got \(overdue)")
+            return
+        }
+        #expect(head.target == "/stuck")
+        #expect(machine.tick(now: 122).isEmpty)   // asked once
+        #expect(machine.responseReady(Self.response, file: nil, keepAlive: false, now: 122).contains(.write))
+        #expect(machine.phase == .closingAfterWrite)
+        let late = machine.responseReady(Self.response, file: nil, keepAlive: true, now: 123)
+        #expect(late.isEmpty)
+        let (written, actions) = Self.writeAll(&machine, at: 123)
+        #expect(written == Self.response)
+        #expect(actions.contains(.halfClose))
+    }
+
+    /// An answer in time clears the timer: the next request on the connection gets its own.
+    @Test func anAnswerInTimeClearsTheResponseTimer() {
+        var machine = Machine(limits: HTTPLimits(), timeouts: Machine.Timeouts(header: 10, body: 30, idle: 60, drain: 2, response: 5), now: 0)
+        _ = Self.feed(&machine, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", at: 0)
+        _ = machine.responseReady(Self.response, file: nil, keepAlive: true, now: 4)
+        _ = Self.writeAll(&machine, at: 4)
+        _ = Self.feed(&machine, "GET /b HTTP/1.1\r\nHost: x\r\n\r\n", at: 8)
+        #expect(machine.tick(now: 12.9).isEmpty)
+        #expect(machine.tick(now: 13.1).contains { if case .answerOverdue = $0 { true } else { false } })
     }
 
     // MARK: - Pipelining

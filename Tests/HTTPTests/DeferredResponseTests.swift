@@ -13,9 +13,10 @@ import Testing
         let server: HTTPServer
         let port: Int
 
-        init() throws {
+        init(responseTimeout: Double = 300) throws {
             var configuration = HTTPServerConfiguration()
             configuration.port = 0
+            configuration.responseTimeout = responseTimeout
             configuration.eventLoops = 1
             configuration.workerThreads = 1
             server = HTTPServer(configuration: configuration, responder: ClosureResponder(mayBlock: { _, _ in false }) { request in
@@ -64,6 +65,26 @@ import Testing
         try connection.send("GET /fail?ms=20 HTTP/1.1\r\nHost: x\r\n\r\n")
         let response = try connection.readResponse()
         #expect(response.status == 503 && response.text.contains("UNAVAILABLE"))
+    }
+
+    /// An answer later than `responseTimeout` is not waited for: 503 `UNAVAILABLE` with `Connection: close`, the late
+    /// answer is dropped (never written after it), and the server keeps serving.
+    @Test func anOverdueAnswerGets503AndTheLateOneIsDropped() throws {
+        let deferring = try DeferringServer(responseTimeout: 0.5)
+        defer { deferring.server.shutdown(gracePeriod: 2) }
+        let connection = try RawConnection(port: deferring.port)
+        let started = monotonicNow()
+        try connection.send("GET /later?ms=1200&tag=late HTTP/1.1\r\nHost: x\r\n\r\n")
+        let response = try connection.readResponse()
+        let waited = monotonicNow() - started
+        #expect(response.status == 503 && response.text.contains("UNAVAILABLE"))
+        #expect(response.header("Connection") == "close")
+        #expect(waited >= 0.5 && waited < 1.2, "answered after \(waited) s")
+        Thread.sleep(forTimeInterval: 1.0)   // the late answer comes while the connection drains
+        #expect(connection.readEnd() == .eof)
+        let next = try RawConnection(port: deferring.port)
+        try next.send("GET /quick HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try next.readResponse().text == "now /quick")
     }
 
     @Test func gracefulShutdownWaitsForADeferredAnswer() throws {

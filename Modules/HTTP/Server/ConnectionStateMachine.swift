@@ -31,6 +31,9 @@ struct ConnectionStateMachine {
         case close
         /// Register this epoll interest.
         case setInterest(Interest)
+        /// The dispatched request got no answer within `Timeouts.response`: answer 503 now (with `Connection: close`)
+        /// and report it with `responseReady`; the handler's late answer is ignored.
+        case answerOverdue(RequestHead)
     }
 
     /// The timeouts, in seconds (see `HTTPServerConfiguration`).
@@ -40,6 +43,8 @@ struct ConnectionStateMachine {
         var idle: Double = 60
         /// After the final response: how long unread input is drained before the socket closes anyway.
         var drain: Double = 2
+        /// How long a dispatched request may wait for its handler's answer before it is answered 503.
+        var response: Double = 300
     }
 
     /// A piece of output: encoded bytes, or a file range streamed after them.
@@ -85,6 +90,8 @@ struct ConnectionStateMachine {
     /// The peer sent EOF.
     private(set) var readClosed = false
     private var shuttingDown = false
+    /// The request with a handler and when it was dispatched (for `Timeouts.response`).
+    private var dispatched: (head: RequestHead, at: Double)?
 
     /// A freshly accepted connection: its header timer starts now.
     init(limits: HTTPLimits, timeouts: Timeouts, now: Double) {
@@ -165,6 +172,7 @@ struct ConnectionStateMachine {
     /// whether the connection stays open.
     mutating func responseReady(_ bytes: [UInt8], file: FileBody?, keepAlive: Bool, now: Double) -> [Action] {
         guard phase == .awaitingResponse else { return [] }
+        dispatched = nil
         output.append(.bytes(bytes))
         if let file, file.length > 0 { output.append(.file(file)) }
         responsePending = true
@@ -212,7 +220,11 @@ struct ConnectionStateMachine {
     mutating func tick(now: Double) -> [Action] {
         var expired = false
         switch phase {
-        case .awaitingResponse, .closed:
+        case .awaitingResponse:
+            guard let request = dispatched, now - request.at > timeouts.response else { return [] }
+            dispatched = nil
+            return [.answerOverdue(request.head)]
+        case .closed:
             return []
         case .draining:
             expired = now >= drainDeadline
@@ -295,6 +307,7 @@ struct ConnectionStateMachine {
                 let complete = body
                 body = []
                 phase = .awaitingResponse
+                dispatched = (parsed, now)
                 actions.append(.dispatch(parsed, body: complete))
             }
         }

@@ -220,7 +220,7 @@ final class EventLoop: @unchecked Sendable {
         self.listenFD = listenFD
         self.configuration = server.configuration
         self.timeouts = ConnectionStateMachine.Timeouts(header: configuration.headerTimeout, body: configuration.bodyTimeout,
-                                                        idle: configuration.idleTimeout)
+                                                        idle: configuration.idleTimeout, response: configuration.responseTimeout)
         self.selector = try Selector()
         if listenFD >= 0 { try selector.add(listenFD, .read) }
     }
@@ -390,6 +390,13 @@ final class EventLoop: @unchecked Sendable {
                 // Through the responder: the answer gets a request id and an access log line like any other.
                 let response = server.responder.respond(rejecting: error, head: head, remoteAddress: connection.remoteAddress)
                 let bytes = ResponseEncoder.encode(response, headRequest: false, keepAlive: false, version: .http1_1)
+                actions += connection.machine.responseReady(bytes, file: nil, keepAlive: false, now: now)
+            case .answerOverdue(let head):
+                let seconds = configuration.responseTimeout
+                let error = APIError.unavailable("No answer within \(seconds.rounded() == seconds ? String(Int(seconds)) : String(seconds)) s")
+                var response = server.responder.respond(rejecting: error, head: head, remoteAddress: connection.remoteAddress)
+                response.headers.set("Connection", "close")
+                let bytes = ResponseEncoder.encode(response, headRequest: head.method == .head, keepAlive: false, version: head.version)
                 actions += connection.machine.responseReady(bytes, file: nil, keepAlive: false, now: now)
             case .write:
                 actions += write(connection, now: now)

@@ -12,6 +12,10 @@ public struct HTTPServerConfiguration: Sendable {
     public var bodyTimeout: Double = 60
     /// Seconds an idle keep-alive connection (or a stalled body or write) stays open.
     public var idleTimeout: Double = 60
+    /// Seconds a request may wait for its handler's answer (a deferred one included) before the server answers 503
+    /// `UNAVAILABLE` and closes the connection; the handler's late answer is dropped. A bound, not a budget: no
+    /// connection waits forever on an answer that never comes.
+    public var responseTimeout: Double = 300
     /// Connections beyond this are closed as soon as they are accepted.
     public var maxConnections = 10_000
     /// Open connections allowed from one client address (IP, any port); one more is closed as soon as it is accepted.

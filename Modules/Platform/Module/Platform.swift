@@ -19,7 +19,7 @@ public final class Platform: Sendable {
         ConfigKey("db.busy_timeout_ms", .integer(0...600_000)), ConfigKey("db.checkpoint_frames", .integer(0...1_000_000)),
         ConfigKey("server.port", .integer(0...65_535)), ConfigKey("server.workers", .integer(1...1024)), ConfigKey("server.event_loops", .integer(0...256)),
         ConfigKey("server.max_body_bytes", .integer(1...1_073_741_824)), ConfigKey("server.max_header_bytes", .integer(512...1_048_576)),
-        ConfigKey("server.header_timeout", .duration), ConfigKey("server.idle_timeout", .duration),
+        ConfigKey("server.header_timeout", .duration), ConfigKey("server.idle_timeout", .duration), ConfigKey("server.response_timeout", .duration),
         ConfigKey("server.body_timeout", .duration),
         ConfigKey("server.max_connections", .integer(1...1_000_000)),
         ConfigKey("server.max_connections_per_address", .integer(1...1_000_000)), ConfigKey("server.shutdown_grace", .duration),

@@ -18,6 +18,7 @@ public enum ServerRunner {
         configuration.limits.maxHeaderBytes = config.int("server.max_header_bytes", default: configuration.limits.maxHeaderBytes)
         configuration.headerTimeout = config.seconds("server.header_timeout", default: configuration.headerTimeout)
         configuration.idleTimeout = config.seconds("server.idle_timeout", default: configuration.idleTimeout)
+        configuration.responseTimeout = config.seconds("server.response_timeout", default: configuration.responseTimeout)
         configuration.bodyTimeout = config.seconds("server.body_timeout", default: configuration.bodyTimeout)
         configuration.maxConnections = config.int("server.max_connections", default: configuration.maxConnections)
         configuration.maxConnectionsPerAddress = config.int("server.max_connections_per_address", default: configuration.maxConnectionsPerAddress)
