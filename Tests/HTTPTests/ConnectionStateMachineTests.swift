@@ -144,6 +144,14 @@ import Glibc
         #expect(actions.contains(.halfClose))
     }
 
+    /// A response timeout of 0 means no limit.
+    @Test func aZeroResponseTimeoutNeverFires() {
+        var machine = Machine(limits: HTTPLimits(), timeouts: Machine.Timeouts(header: 10, body: 30, idle: 60, drain: 2, response: 0), now: 0)
+        _ = Self.feed(&machine, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n", at: 0)
+        #expect(machine.tick(now: 0.5).isEmpty && machine.tick(now: 100_000).isEmpty)
+        #expect(machine.phase == .awaitingResponse)
+    }
+
     /// An answer in time clears the timer: the next request on the connection gets its own.
     @Test func anAnswerInTimeClearsTheResponseTimer() {
         var machine = Machine(limits: HTTPLimits(), timeouts: Machine.Timeouts(header: 10, body: 30, idle: 60, drain: 2, response: 5), now: 0)

@@ -43,7 +43,7 @@ struct ConnectionStateMachine {
         var idle: Double = 60
         /// After the final response: how long unread input is drained before the socket closes anyway.
         var drain: Double = 2
-        /// How long a dispatched request may wait for its handler's answer before it is answered 503.
+        /// How long a dispatched request may wait for its handler's answer before it is answered 503 (0: no limit).
         var response: Double = 300
     }
 
@@ -221,7 +221,7 @@ struct ConnectionStateMachine {
         var expired = false
         switch phase {
         case .awaitingResponse:
-            guard let request = dispatched, now - request.at > timeouts.response else { return [] }
+            guard timeouts.response > 0, let request = dispatched, now - request.at > timeouts.response else { return [] }
             dispatched = nil
             return [.answerOverdue(request.head)]
         case .closed:

@@ -13,8 +13,10 @@ public struct HTTPServerConfiguration: Sendable {
     /// Seconds an idle keep-alive connection (or a stalled body or write) stays open.
     public var idleTimeout: Double = 60
     /// Seconds a request may wait for its handler's answer (a deferred one included) before the server answers 503
-    /// `UNAVAILABLE` and closes the connection; the handler's late answer is dropped. A bound, not a budget: no
-    /// connection waits forever on an answer that never comes.
+    /// `UNAVAILABLE` and closes the connection; the handler's late answer is dropped (0: no limit). A bound, not a
+    /// budget: no connection waits forever on an answer that never comes. The handler itself is not stopped: a
+    /// non-idempotent request may still take effect after its 503, and its late answer still gets its own access-log
+    /// line; graceful shutdown still waits (up to its grace period) for handlers that have not returned.
     public var responseTimeout: Double = 300
     /// Connections beyond this are closed as soon as they are accepted.
     public var maxConnections = 10_000

@@ -70,7 +70,7 @@ final class WALCheckpointer: @unchecked Sendable {
     /// Called by SQLite on the writer's thread after each commit, with the frames now in the log.
     private func logGrew(to count: Int32, writer: OpaquePointer?) {
         if Int(count) > longestLog.load(ordering: .relaxed) { longestLog.store(Int(count), ordering: .relaxed) }
-        if count >= threshold.multipliedReportingOverflow(by: 16).partialValue, let writer {
+        if Int(count) >= Int(threshold) * 16, let writer {
             // The backstop: wait for the thread's checkpoint to end (it has backfilled most of the log), then
             // finish the job here, where no commit can append meanwhile, so the log restarts at the next write.
             condition.lock()
@@ -89,7 +89,7 @@ final class WALCheckpointer: @unchecked Sendable {
         }
         condition.lock()
         defer { condition.unlock() }
-        if count < checkpointedLog { checkpointedLog = 0 }   // the log restarted
+        if count < checkpointedLog { (checkpointedLog, frames) = (0, 0) }   // the log restarted
         guard count >= threshold else { return }
         frames = count
         if count - checkpointedLog >= threshold { condition.signal() }
