@@ -194,10 +194,10 @@ struct TelemetryStore {
         var going = true
         try db.forEach("""
             SELECT t_first, t_last, count, points FROM telemetry_chunks
-            WHERE series_id = ?1 AND t_first < ?3 AND t_first >= COALESCE(
-                (SELECT t_first FROM telemetry_chunks WHERE series_id = ?1 AND t_first <= ?2 ORDER BY t_first DESC LIMIT 1), ?2)
+            WHERE series_id = ? AND t_first < ? AND t_first >= COALESCE(
+                (SELECT t_first FROM telemetry_chunks WHERE series_id = ? AND t_first <= ? ORDER BY t_first DESC LIMIT 1), ?)
             ORDER BY t_first
-            """, [series, from, end]) { row in
+            """, [series, end, series, from, from]) { row in
             let chunk = TelemetryChunk(row: row)
             guard chunk.tLast >= from else { return true }
             going = try body(chunk)
