@@ -3,16 +3,28 @@
 // a later point of the same (agri_id, t) replacing an earlier one, every other point counted as dropped); a rejected
 // body answers 400 or 413 naming a bounded number of problems with bounded names.
 
+//
+// The same body through `TelemetryPayload.scan` (the tree-less reading of the plain shape): whatever it accepts, the
+// tree accepts too, with the same points and dropped count.
 func fuzzTelemetry(_ input: [UInt8]) {
-    guard let body = try? JSONParser.parse(input) else { return }
     let prefix = "d-1000-abcd"
     let now: Int64 = 1_708_070_400
     let maxPoints = 64
+    let scanned = TelemetryPayload.scan(input, maxPoints: maxPoints)
+    guard let body = try? JSONParser.parse(input) else {
+        fuzzCheck(scanned == nil, "the scanner accepted what the parser rejects")
+        return
+    }
     let points: [TelemetryReceived.Point]
     let dropped: Int
     do {
         (points, dropped) = try TelemetryPayload.parse(body, prefix: prefix, now: now, maxPoints: maxPoints)
+        if let scanned {
+            let fast = TelemetryPayload.accept(scanned, prefix: prefix, now: now)
+            fuzzCheck(fast.points == points && fast.dropped == dropped, "scanned \(fast), tree \((points, dropped))")
+        }
     } catch {
+        fuzzCheck(scanned == nil, "the scanner accepted a body the tree rejects: \(error.fields)")
         fuzzCheck(error.status == 400 || error.status == 413, "status \(error.status)")
         fuzzCheck(error.fields.count <= 20, "\(error.fields.count) problems named")
         for key in error.fields.keys { fuzzCheck(key.unicodeScalars.count <= 80, "a problem name of \(key.unicodeScalars.count) scalars") }
