@@ -32,12 +32,6 @@ public enum StartupMemory {
         public var end: UInt
         /// Resident bytes (`Rss`) when smaps was read.
         public var residentBytes: Int
-
-        public init(start: UInt, end: UInt, residentBytes: Int) {
-            self.start = start
-            self.end = end
-            self.residentBytes = residentBytes
-        }
     }
 
     /// Trims the heap and unmaps the resident pages of the `droppableRegions` of `/proc/self/smaps`.
