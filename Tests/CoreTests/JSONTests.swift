@@ -83,6 +83,33 @@ import Testing
         #expect(JSONWriter.string(.array([.number(.nan), .number(.infinity)])) == "[null,null]")
     }
 
+    /// The short-decimal fast path must give the very bits the string conversion (strtod, correctly rounded) gives.
+    @Test func decimalsParseToTheSameBitsAsStringConversion() throws {
+        var generator = SystemRandomNumberGenerator()
+        var texts = ["0.5", "-0.0", "0.1", "-0.1", "123456789012345.6", "1.000000000000001", "0.0000000000000000000001",
+                     "999999999999999.9", "9.999999999999999", "0.30000000000000004", "1.5e3", "-2.25E-2", "12345678901234567.5"]
+        for _ in 0 ..< 20_000 {
+            let integerDigits = Int.random(in: 1 ... 9, using: &generator)
+            let fractionDigits = Int.random(in: 1 ... 24, using: &generator)
+            let integer = String(Int.random(in: 0 ..< 1_000_000_000, using: &generator)).prefix(integerDigits)
+            let fraction = String((0 ..< fractionDigits).map { _ in Character(String(Int.random(in: 0 ... 9, using: &generator))) })
+            texts.append((Bool.random(using: &generator) ? "-" : "") + integer + "." + fraction)
+        }
+        for text in texts {
+            guard case .array(let items) = try JSONParser.parse("[\(text)]"), case .number(let parsed) = items.first else {
+                Issue.record("\(text) did not parse to a number")
+                continue
+            }
+            #expect(parsed.bitPattern == Double(text)?.bitPattern, "\(text)")
+        }
+    }
+
+    @Test func asciiAndNonASCIIStringsParseAlike() throws {
+        #expect(try JSONParser.parse(#"["d-bench-1-001", "grüße ☃", "a\u00e9b", ""]"#)
+                == .array([.string("d-bench-1-001"), .string("grüße ☃"), .string("aéb"), .string("")]))
+        #expect(throws: JSONParseError.self) { try JSONParser.parse([0x22, 0x61, 0xC3, 0x22]) }
+    }
+
     @Test func int64ValueOnlyForIntegralNumbers() {
         #expect(JSON.number(42).int64Value == 42)
         #expect(JSON.number(4.5).int64Value == nil)

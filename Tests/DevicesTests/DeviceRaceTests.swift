@@ -82,7 +82,7 @@ import TestSupport
         let error = apiError { try s.ingestor.ingest(stale) }
         #expect(error?.status == 404 && error?.code == "DEVICE_NOT_FOUND")
         #expect(try seriesCount(s.fixture, pk) == 0)
-        #expect(try s.fixture.db.read { try $0.queryOne("SELECT COUNT(*) FROM telemetry_points")?.int(0) } == 0)
+        #expect(try s.fixture.db.read { try $0.queryOne("SELECT COALESCE(SUM(count), 0) FROM \(storedChunks)")?.int(0) } == 0)
         #expect(try s.fixture.db.read { try $0.queryOne("SELECT COUNT(*) FROM telemetry_latest WHERE device_pk = ?", [pk])?.int(0) } == 0)
         // No contact recorded, no event published, nothing counted as committed.
         #expect(try s.fixture.db.read { try DeviceStore(db: $0).device(pk: pk) }?.connectTime == nil)
@@ -99,7 +99,7 @@ import TestSupport
         #expect(apiError { try s.ingestor.ingest(stale) }?.code == "DEVICE_NOT_FOUND")
         try s.ingestor.ingest(batch(pk, device.agriID, in: s.beta, t: 2_000))
         let rows = try s.fixture.db.read {
-            try $0.query("SELECT s.project_pk, p.t FROM telemetry_points p JOIN telemetry_series s ON s.id = p.series_id WHERE s.device_pk = ?", [pk])
+            try $0.query("SELECT s.project_pk, c.t_first FROM \(storedChunks) c JOIN telemetry_series s ON s.id = c.series_id WHERE s.device_pk = ?", [pk])
                 .map { "\($0.int(0))@\($0.int(1))" }
         }
         #expect(rows == ["\(s.beta.pk)@2000"])
@@ -127,7 +127,7 @@ import TestSupport
         let counted = Dictionary(grouping: outcomes.withLock { $0 }, by: { $0 }).mapValues(\.count)
         #expect(counted == ["stale DEVICE_NOT_FOUND": 40, "kept OK": 40])
         #expect(try seriesCount(s.fixture, gonePK) == 0)
-        #expect(try s.fixture.db.read { try $0.queryOne("SELECT COUNT(*) FROM telemetry_points")?.int(0) } == 40)
+        #expect(try s.fixture.db.read { try $0.queryOne("SELECT COALESCE(SUM(count), 0) FROM \(storedChunks)")?.int(0) } == 40)
         #expect(Set(s.published.devices.withLock { $0 }) == [keptPK])
         #expect(s.published.devices.withLock { $0 }.count == 40)
         #expect(s.metrics.counterValue("telemetry_points_committed_total") == 40)
@@ -162,7 +162,8 @@ import TestSupport
         let other = try DatabasePool(path: path)
         defer { other.close() }
         try other.write { db in
-            try db.execute("DELETE FROM telemetry_points WHERE series_id IN (SELECT id FROM telemetry_series WHERE device_pk = ?)", [pk])
+            try db.execute("DELETE FROM telemetry_chunks WHERE series_id IN (SELECT id FROM telemetry_series WHERE device_pk = ?)", [pk])
+            try db.execute("DELETE FROM telemetry_open_chunks WHERE series_id IN (SELECT id FROM telemetry_series WHERE device_pk = ?)", [pk])
             try db.execute("DELETE FROM telemetry_series WHERE device_pk = ?", [pk])
             try extra?(db)
         }
@@ -228,7 +229,7 @@ import TestSupport
         #expect(failure?.status == 500)
         // Outside a write the same batch goes through.
         try ingestor.ingest(batch)
-        #expect(try fixture.db.read { try $0.queryOne("SELECT COUNT(*) FROM telemetry_points")?.int(0) } == 1)
+        #expect(try fixture.db.read { try $0.queryOne("SELECT COALESCE(SUM(count), 0) FROM \(storedChunks)")?.int(0) } == 1)
     }
 }
 

@@ -24,9 +24,9 @@ import TestSupport
             let first = event.points[0]
             let visible = (try? db.read { db in
                 try db.queryOne("""
-                    SELECT 1 FROM telemetry_points p JOIN telemetry_series s ON s.id = p.series_id
-                    WHERE s.device_pk = ? AND s.agri_id = ? AND p.t = ?
-                    """, [event.devicePK, first.agriID, first.t])
+                    SELECT 1 FROM \(storedChunks) c JOIN telemetry_series s ON s.id = c.series_id
+                    WHERE s.device_pk = ? AND s.agri_id = ? AND c.t_first <= ? AND c.t_last >= ?
+                    """, [event.devicePK, first.agriID, first.t, first.t])
             }) != nil
             received.events.withLock { $0.append((event.devicePK, first.t, event.points.count, visible)) }
         })
@@ -52,7 +52,7 @@ import TestSupport
         }
         #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0.prefix(5) })")
         let total = threads * batchesPerThread * pointsPerBatch
-        #expect(try fixture.db.read { try $0.queryOne("SELECT COUNT(*) FROM telemetry_points")?.int(0) } == Int64(total))
+        #expect(try fixture.db.read { try $0.queryOne("SELECT COALESCE(SUM(count), 0) FROM \(storedChunks)")?.int(0) } == Int64(total))
         let events = received.events.withLock { $0 }
         #expect(events.count == threads * batchesPerThread)
         #expect(Set(events.map { "\($0.devicePK)@\($0.firstT)" }).count == threads * batchesPerThread)
@@ -84,7 +84,7 @@ import TestSupport
         #expect(metrics.counterValue("telemetry_points_committed_total") == 8 * 5 * 40)
         // 40-point batches under a 100-point bound: at most two per transaction.
         #expect(metrics.counterValue("telemetry_commits_total") >= 20)
-        #expect(try fixture.db.read { try $0.queryOne("SELECT COUNT(*) FROM telemetry_points")?.int(0) } == 8 * 5 * 40)
+        #expect(try fixture.db.read { try $0.queryOne("SELECT COALESCE(SUM(count), 0) FROM \(storedChunks)")?.int(0) } == 8 * 5 * 40)
     }
 
     @Test func stopCommitsWhatIsPendingThenRefuses() throws {
@@ -100,6 +100,6 @@ import TestSupport
         ingestor.stop()
         let refused = apiError { try ingestor.ingest(batch(2)) }
         #expect(refused?.status == 503)
-        #expect(try fixture.db.read { try $0.queryOne("SELECT COUNT(*) FROM telemetry_points")?.int(0) } == 1)
+        #expect(try fixture.db.read { try $0.queryOne("SELECT COALESCE(SUM(count), 0) FROM \(storedChunks)")?.int(0) } == 1)
     }
 }

@@ -97,6 +97,33 @@ import TestSupport
         #expect(defaulted.dropped == 1 && defaulted.points == [TelemetryReceived.Point(agriID: "d-1000-abcd-01", value: 9, t: 1_708_070_400)])
     }
 
+    /// Random requests with repeats early, late and not at all, against the plain rule: the first occurrence's place,
+    /// the last occurrence's value, every earlier occurrence dropped.
+    @Test func repeatsAnywhereInARequestFollowTheRule() throws {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0 ..< 300 {
+            let count = Int.random(in: 1 ... 100, using: &generator)
+            let channels = Int.random(in: 1 ... 120, using: &generator)
+            let items = (0 ..< count).map { index in
+                (agriID: "d-1000-abcd-\(Int.random(in: 0 ..< channels, using: &generator))", t: Int64(1_708_070_000 + Int.random(in: 0 ... 2, using: &generator)),
+                 value: Double(index))
+            }
+            var expected: [TelemetryReceived.Point] = []
+            var place: [String: Int] = [:]
+            for item in items {
+                let point = TelemetryReceived.Point(agriID: item.agriID, value: item.value, t: item.t)
+                if let index = place["\(item.agriID)@\(item.t)"] { expected[index] = point } else {
+                    place["\(item.agriID)@\(item.t)"] = expected.count
+                    expected.append(point)
+                }
+            }
+            let text = "[" + items.map { #"{"agri_id": "\#($0.agriID)", "value": \#($0.value), "t": \#($0.t)}"# }.joined(separator: ",") + "]"
+            let (points, dropped) = try parse(text)
+            #expect(points == expected)
+            #expect(dropped == count - expected.count)
+        }
+    }
+
     @Test func aRepeatedPointInOneRequestIsStoredOnceWithTheLaterValue() throws {
         let fixture = try PlatformFixture()
         let alice = try fixture.caller("alice")
@@ -109,7 +136,7 @@ import TestSupport
         let history = try fixture.devices.history(projectID: "alpha", pk: pk, caller: alice, agriID: agri, start: 0, end: 10_000, cursor: nil, limit: 10)
         #expect(history.points == [HistoryPage.Point(agriID: agri, value: 7.25, t: 1_000)])
         #expect(try fixture.devices.latest(projectID: "alpha", pk: pk, caller: alice).first?["value"] == .number(7.25))
-        #expect(try fixture.db.read { try $0.queryOne("SELECT COUNT(*) FROM telemetry_points")?.int(0) } == 1)
+        #expect(try fixture.db.read { try $0.queryOne("SELECT COALESCE(SUM(count), 0) FROM \(storedChunks)")?.int(0) } == 1)
     }
 
     @Test func nanAndInfinityAreNotJSON() {
@@ -153,5 +180,79 @@ import TestSupport
         #expect(message("device_id,safe_code,agri_id,model,capabilities\nA1,1234,D-A,M,\n").contains("agri_id"))
         #expect(message("device_id,safe_code,agri_id,model,capabilities\nA1,1234,d-a,M\n").contains("5 fields"))
         #expect(message("device_id,safe_code,agri_id,model,capabilities\n").contains("no devices"))
+    }
+}
+
+/// `TelemetryPayload.scan` reads plain bodies without a tree; whatever it accepts must give exactly what the tree gives.
+@Suite struct TelemetryScanTests {
+    static let prefix = "d-1000-abcd"
+
+    func viaTree(_ bytes: [UInt8]) throws -> (points: [TelemetryReceived.Point], dropped: Int) {
+        try TelemetryPayload.parse(JSONParser.parse(bytes), prefix: Self.prefix, now: 1_708_070_400, maxPoints: 50)
+    }
+
+    @Test func thePlainShapeIsReadWithoutATree() throws {
+        let text = #" [ {"agri_id": "d-1000-abcd-01", "value": -0.5, "t": 1708070000}, {"t": 1708070001, "value": 3,"agri_id":"d-1000-abcd-02"},"#
+            + #"{"value": 1e3, "agri_id": "d-1000-abcd-\u0041"}, {"agri_id": "other-01", "value": 2} ] "#
+        let items = try #require(TelemetryPayload.scan(Array(text.utf8), maxPoints: 50))
+        #expect(items.count == 4)
+        let fast = TelemetryPayload.accept(items, prefix: Self.prefix, now: 1_708_070_400)
+        let tree = try viaTree(Array(text.utf8))
+        #expect(fast.points == tree.points && fast.dropped == tree.dropped)
+        #expect(TelemetryPayload.scan(Array("[]".utf8), maxPoints: 50)?.isEmpty == true)
+    }
+
+    @Test(arguments: [
+        #"{"agri_id": "d-1000-abcd-01", "value": 1}"#, #"[{"agri_id": "d-1000-abcd-01", "value": 1, "the_type": "x"}]"#,
+        #"[{"agri_id": "d-1000-abcd-01", "value": 1, "t": null}]"#, #"[{"agri_id": "d-1000-abcd-01", "value": 1, "value": 2}]"#,
+        #"[{"agri_id": "d-1000-abcd-01", "value": "1"}]"#, #"[{"agri_id": "", "value": 1}]"#, #"[{"agri_id": "d-1000-abcd-01"}]"#,
+        #"[{"agri_id": "d-1000-abcd-01", "value": 1, "t": 1.5}]"#, #"[{"agri_id": "d-1000-abcd-01", "value": 1, "t": -1}]"#,
+        #"[{"agri_id": "d-1000-abcd-01", "value": 1}] x"#, #"[{"agri_id": "d-1000-abcd-01", "value": 1},]"#, #"[{"agri_id": "d-1000-abcd-01", "value": 01}]"#,
+        #"[{"agri_id": "d-1000-abcd-01", "value": 1e999}]"#, "[1]", "[", #"[{"agri_id": "d-1000-abcd-01", "value": 1, "t": 99999999999}]"#,
+    ])
+    func anythingElseIsLeftToTheTree(text: String) {
+        #expect(TelemetryPayload.scan(Array(text.utf8), maxPoints: 50) == nil)
+    }
+
+    @Test func moreThanTheLimitIsLeftToTheTree() {
+        let text = "[" + (0 ..< 3).map { #"{"agri_id": "d-1000-abcd-\#($0)", "value": 1}"# }.joined(separator: ",") + "]"
+        #expect(TelemetryPayload.scan(Array(text.utf8), maxPoints: 2) == nil)
+        #expect(TelemetryPayload.scan(Array(text.utf8), maxPoints: 3)?.count == 3)
+    }
+
+    /// Random bodies built from valid and invalid pieces: every one the scanner accepts gives the tree's result.
+    @Test func whateverTheScannerAcceptsTheTreeReadsAlike() throws {
+        var generator = SystemRandomNumberGenerator()
+        let agriIDs = [#""d-1000-abcd-01""#, #""d-1000-abcd-02""#, #""d-1000-abcd-\u00e9""#, #""d-1000-abcd-ü""#, #""elsewhere""#,
+                       #""d-1000-abcd-01\"""#, #""""#, "7", "null"]
+        let values = ["1", "-0", "-0.0", "0.1", "12.5", "-3.25e2", "1E-7", "123456789012345678", "0.30000000000000004", "\"1\"", "01", "1.", "true"]
+        let times = ["1708070000", "1708070001", "1.70807e9", "0", "4102444800", "4102444801", "-1", "1.5", "null", "\"1\"", "1e2"]
+        let spaces = ["", " ", "\n\t", "\r\n "]
+        var accepted = 0
+        for _ in 0 ..< 3_000 {
+            var objects: [String] = []
+            for _ in 0 ..< Int.random(in: 0 ... 6, using: &generator) {
+                var fields: [String] = []
+                if Int.random(in: 0 ..< 10, using: &generator) > 0 { fields.append(#""agri_id":"# + agriIDs.randomElement(using: &generator)!) }
+                if Int.random(in: 0 ..< 10, using: &generator) > 0 { fields.append(#""value":"# + values.randomElement(using: &generator)!) }
+                if Bool.random(using: &generator) { fields.append(#""t":"# + times.randomElement(using: &generator)!) }
+                if Int.random(in: 0 ..< 12, using: &generator) == 0 { fields.append(#""value":2"#) }
+                if Int.random(in: 0 ..< 12, using: &generator) == 0 { fields.append(#""org_id":1"#) }
+                fields.shuffle(using: &generator)
+                let space = spaces.randomElement(using: &generator)!
+                objects.append("{" + space + fields.joined(separator: "," + space) + "}")
+            }
+            var text = "[" + objects.joined(separator: ",") + "]"
+            if Int.random(in: 0 ..< 20, using: &generator) == 0 { text += "," }
+            if Int.random(in: 0 ..< 20, using: &generator) == 0, !text.isEmpty { text.removeLast() }
+            let bytes = Array(text.utf8)
+            guard let items = TelemetryPayload.scan(bytes, maxPoints: 50) else { continue }
+            accepted += 1
+            let fast = TelemetryPayload.accept(items, prefix: Self.prefix, now: 1_708_070_400)
+            let tree = try viaTree(bytes)
+            #expect(fast.points == tree.points, "\(text)")
+            #expect(fast.dropped == tree.dropped, "\(text)")
+        }
+        #expect(accepted > 100)
     }
 }

@@ -1,5 +1,6 @@
 import HTTP
 import Testing
+import TestSupport
 
 /// Unit tests of `MultipartParser` over bytes only: feeding patterns, boundaries, limits.
 @Suite struct MultipartParserTests {
@@ -52,18 +53,6 @@ import Testing
             return nil
         } catch {
             return error as? MultipartError ?? .malformed("not a MultipartError: \(error)")
-        }
-    }
-
-    /// A deterministic pseudo-random generator (so a failure reproduces).
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
         }
     }
 

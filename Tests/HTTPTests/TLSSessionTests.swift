@@ -7,8 +7,6 @@ import Testing
 /// `TLSContext` and `TLSSession` as a pure byte transform: a server session and an OpenSSL client exchange
 /// ciphertext through memory, cut at random places.
 @Suite struct TLSSessionTests {
-    typealias SplitMix = MultipartParserTests.SplitMix
-
     /// A certificate pair in a fresh folder (removed by the caller).
     static func certificate(_ name: String = "server", commonName: String = "localhost") throws -> (TemporaryDirectory, TestCertificate) {
         let directory = TemporaryDirectory("iot-tls")

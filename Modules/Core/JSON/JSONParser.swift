@@ -25,6 +25,9 @@ public struct JSONParser {
         try parse(Array(text.utf8))
     }
 
+    /// 10^0 … 10^22, every one an exact double.
+    private static let powersOfTen: [Double] = (0...22).map { exponent in (0..<exponent).reduce(1.0) { value, _ in value * 10 } }
+
     private let buffer: UnsafeBufferPointer<UInt8>
     private let maxDepth: Int
     private var index = 0
@@ -154,11 +157,26 @@ public struct JSONParser {
             throw error("Invalid number")
         }
         var isInteger = true
+        var fractionStart = index
         if index < buffer.count, buffer[index] == UInt8(ascii: ".") {
             isInteger = false
             index += 1
+            fractionStart = index
             guard index < buffer.count, isDigit(buffer[index]) else { throw error("Invalid number") }
             while index < buffer.count, isDigit(buffer[index]) { index += 1 }
+            // Fast path for short decimals without exponent: both the digits as an integer (below 2^53) and the power
+            // of ten (up to 10^22) are exact doubles, so one IEEE division is correctly rounded, as strtod is.
+            let fractionDigits = index - fractionStart
+            let negative = buffer[start] == UInt8(ascii: "-")
+            if index - start - (negative ? 2 : 1) <= 15, fractionDigits <= 22,
+               !(index < buffer.count && (buffer[index] == UInt8(ascii: "e") || buffer[index] == UInt8(ascii: "E"))) {
+                var digits: Int64 = 0
+                for position in (negative ? start + 1 : start)..<index where buffer[position] != UInt8(ascii: ".") {
+                    digits = digits * 10 + Int64(buffer[position] &- 48)
+                }
+                let magnitude = Double(digits) / Self.powersOfTen[fractionDigits]
+                return negative ? -magnitude : magnitude
+            }
         }
         if index < buffer.count, buffer[index] == UInt8(ascii: "e") || buffer[index] == UInt8(ascii: "E") {
             isInteger = false
@@ -189,17 +207,21 @@ public struct JSONParser {
     private mutating func parseString() throws(JSONParseError) -> String {
         index += 1
         let start = index
-        // Fast path: no escapes.
+        var ascii = true
+        // Fast path: no escapes. ASCII needs no UTF-8 validation (and skips the generic validating initializer,
+        // which showed up in profiles of telemetry ingestion).
         while index < buffer.count {
             let byte = buffer[index]
             if byte == UInt8(ascii: "\"") {
                 let slice = UnsafeBufferPointer(rebasing: buffer[start..<index])
                 index += 1
+                if ascii { return String(decoding: slice, as: UTF8.self) }
                 guard let string = String(validating: slice, as: UTF8.self) else { throw error("Invalid UTF-8 in string") }
                 return string
             }
             if byte == UInt8(ascii: "\\") { break }
             if byte < 0x20 { throw error("Control character in string") }
+            if byte >= 0x80 { ascii = false }
             index += 1
         }
         var bytes = Array(UnsafeBufferPointer(rebasing: buffer[start..<index]))
@@ -269,3 +291,45 @@ public struct JSONParser {
         return value
     }
 }
+
+/// A pull interface to the parser's grammar, for hot paths that read one known shape without building a `JSON` tree
+/// (telemetry bodies). Strings and numbers come from the same code as `parse`, so they are accepted, rejected and
+/// converted exactly alike; a caller that meets anything outside its shape gives up and calls `parse`.
+extension JSONParser {
+    /// Runs `body` with a reader positioned at the first byte of `bytes`.
+    public static func withReader<T>(_ bytes: [UInt8], _ body: (inout JSONParser) -> T) -> T {
+        bytes.withUnsafeBufferPointer { buffer in
+            var reader = JSONParser(buffer: buffer, maxDepth: defaultMaxDepth)
+            return body(&reader)
+        }
+    }
+
+    /// Skips whitespace, then takes `byte` if it comes next.
+    public mutating func take(_ byte: UInt8) -> Bool {
+        skipWhitespace()
+        guard index < buffer.count, buffer[index] == byte else { return false }
+        index += 1
+        return true
+    }
+
+    /// Skips whitespace and reads a string (nil when the next value is not one, or is malformed).
+    public mutating func readString() -> String? {
+        skipWhitespace()
+        guard index < buffer.count, buffer[index] == UInt8(ascii: "\"") else { return nil }
+        return try? parseString()
+    }
+
+    /// Skips whitespace and reads a number (nil when the next value is not one, or is malformed or out of range).
+    public mutating func readNumber() -> Double? {
+        skipWhitespace()
+        guard index < buffer.count, buffer[index] == UInt8(ascii: "-") || isDigit(buffer[index]) else { return nil }
+        return try? parseNumber()
+    }
+
+    /// Whether only whitespace is left.
+    public mutating func isAtEnd() -> Bool {
+        skipWhitespace()
+        return index == buffer.count
+    }
+}
+

@@ -2,9 +2,10 @@ import Persistence
 
 /// Devices' tables. Append-only: never edit a shipped migration, add the next one.
 ///
-/// Telemetry layout (DESIGN §3.2: the layout decides the ingestion ceiling): a point row is keyed by an
-/// integer series id and `t`, WITHOUT ROWID; a series is one agri_id of one device in one project and
-/// organization, and carries the enrichment (`the_type`, project, org) once instead of on every point.
+/// Telemetry layout (DESIGN §3.2: the layout decides the ingestion ceiling): points are stored in chunks of one
+/// series (`TelemetryChunk`, since devices.005; before, a row per point), keyed by an integer series id and the
+/// chunk's first `t`, WITHOUT ROWID; a series is one agri_id of one device in one project and organization, and
+/// carries the enrichment (`the_type`, project, org) once instead of on every point.
 enum DeviceMigrations {
     static let all: [Migration] = [
         Migration("devices.001.create-devices", """
@@ -74,5 +75,46 @@ enum DeviceMigrations {
             ALTER TABLE device_commands ADD COLUMN project_pk INTEGER;
             CREATE INDEX device_commands_by_project ON device_commands(device_pk, project_pk, id);
             """),
+        // Points move into chunks of one series (`TelemetryChunk`): a group commit writes a row per series instead of
+        // a row per point (DECISIONS "Telemetry in chunks"). Existing points are packed series by series.
+        Migration("devices.005.telemetry-chunks") { db in
+            try db.executeScript("""
+                CREATE TABLE telemetry_chunks (
+                    series_id INTEGER NOT NULL,
+                    t_first INTEGER NOT NULL,
+                    t_last INTEGER NOT NULL,
+                    count INTEGER NOT NULL,
+                    points BLOB NOT NULL,
+                    PRIMARY KEY (series_id, t_first)
+                ) WITHOUT ROWID;
+                CREATE TABLE telemetry_open_chunks (
+                    series_id INTEGER PRIMARY KEY,
+                    t_first INTEGER NOT NULL,
+                    t_last INTEGER NOT NULL,
+                    count INTEGER NOT NULL,
+                    points BLOB NOT NULL
+                );
+                """)
+            var series: Int64?
+            var points: [(t: Int64, value: Double)] = []
+            func flush() throws {
+                guard let id = series else { return }
+                for chunk in TelemetryChunk.pack(points) {
+                    try db.execute("INSERT INTO telemetry_chunks (series_id, t_first, t_last, count, points) VALUES (?, ?, ?, ?, ?)",
+                                   [id, chunk.tFirst, chunk.tLast, chunk.count, chunk.bytes])
+                }
+                points.removeAll(keepingCapacity: true)
+            }
+            try db.forEach("SELECT series_id, t, value FROM telemetry_points ORDER BY series_id, t") { row in
+                if row.int(0) != series {
+                    try flush()
+                    series = row.int(0)
+                }
+                points.append((row.int(1), row.double(2)))
+                return true
+            }
+            try flush()
+            try db.executeScript("DROP TABLE telemetry_points;")
+        },
     ]
 }

@@ -68,7 +68,7 @@ extension DevicesModule {
                    body: .json(DeviceSchemas.telemetry), responses: [.accepted(DeviceSchemas.ingestResult)], auth: bearer, blocking: false) { request, caller in
             let pending = DeferredResponse()
             try devices.ingest(projectID: request.parameters.require("project_id"), pk: Self.devicePK(request), caller: caller,
-                               body: request.json()) { result in
+                               document: request.jsonBody()) { result in
                 pending.complete(result.map { .json($0, status: 202) })
             }
             return .deferred(pending)

@@ -4,7 +4,8 @@ import Projects
 
 extension DeviceService {
     /// Devices' invariants (`admin-cli check`): a bound device belongs to its active project's organization, an
-    /// unbound one to none and keeps no latest values or commands; every series and command belongs to a device.
+    /// unbound one to none and keeps no latest values or commands; every series and command belongs to a device; a series'
+    /// open telemetry chunk comes after its sealed ones.
     func invariantViolations(_ db: Database) throws -> [String] {
         var violations: [String] = []
         for row in try db.query("SELECT id, project_pk, organization_id FROM devices WHERE project_pk IS NOT NULL ORDER BY id") {
@@ -30,6 +31,12 @@ extension DeviceService {
             SELECT s.id, s.device_pk FROM telemetry_series s LEFT JOIN devices d ON d.id = s.device_pk WHERE d.id IS NULL ORDER BY s.id
             """) {
             violations.append("telemetry series \(row.int(0)) belongs to device \(row.int(1)), which does not exist")
+        }
+        for row in try db.query("""
+            SELECT o.series_id FROM telemetry_open_chunks o
+            WHERE EXISTS (SELECT 1 FROM telemetry_chunks c WHERE c.series_id = o.series_id AND c.t_last >= o.t_first) ORDER BY 1
+            """) {
+            violations.append("telemetry series \(row.int(0)) has a sealed chunk that does not end before its open chunk")
         }
         for row in try db.query("""
             SELECT c.id, c.device_pk FROM device_commands c LEFT JOIN devices d ON d.id = c.device_pk WHERE d.id IS NULL ORDER BY c.id

@@ -31,6 +31,10 @@ extension DeviceService {
     }
 
     func ingest(device: Device, project: ProjectRef, body: JSON) throws -> IngestResult {
+        try ingest(device: device, project: project, body: .tree(body))
+    }
+
+    func ingest(device: Device, project: ProjectRef, body: TelemetryPayload.Body) throws -> IngestResult {
         let (batch, dropped) = try telemetryBatch(device: device, project: project, body: body)
         try ingestor.ingest(batch)
         dataCache.invalidate(scope: device.id)
@@ -43,11 +47,21 @@ extension DeviceService {
     public func ingest(projectID: String, pk: Int64, caller: Caller, body: JSON,
                        completion: @escaping @Sendable (Result<IngestResult, any Error>) -> Void) throws {
         let project = try projects.resolve(projectID, for: caller, access: .write)
+        try queue(device: device(pk, in: project), project: project, body: .tree(body), completion: completion)
+    }
+
+    /// The same from the body's unparsed bytes: read without a JSON tree when they have the plain shape (the common
+    /// case, and what profiles of ingestion asked for), else parsed (400 `MALFORMED_JSON` before any other check, as
+    /// with a tree).
+    public func ingest(projectID: String, pk: Int64, caller: Caller, document: JSONDocument,
+                       completion: @escaping @Sendable (Result<IngestResult, any Error>) -> Void) throws {
+        let body = try TelemetryPayload.Body(document, maxPoints: maxPointsPerRequest)
+        let project = try projects.resolve(projectID, for: caller, access: .write)
         try queue(device: device(pk, in: project), project: project, body: body, completion: completion)
     }
 
     /// Validates a request's points and queues them for the group commit; `completion` runs after it.
-    func queue(device: Device, project: ProjectRef, body: JSON, completion: @escaping @Sendable (Result<IngestResult, any Error>) -> Void) throws {
+    func queue(device: Device, project: ProjectRef, body: TelemetryPayload.Body, completion: @escaping @Sendable (Result<IngestResult, any Error>) -> Void) throws {
         let (batch, dropped) = try telemetryBatch(device: device, project: project, body: body)
         let cache = dataCache
         let devicePK = device.id
@@ -63,7 +77,7 @@ extension DeviceService {
     }
 
     /// A request's points, validated and enriched, ready for the group commit; and how many were dropped.
-    private func telemetryBatch(device: Device, project: ProjectRef, body: JSON) throws -> (TelemetryIngestor.Batch, Int) {
+    private func telemetryBatch(device: Device, project: ProjectRef, body: TelemetryPayload.Body) throws -> (TelemetryIngestor.Batch, Int) {
         guard device.allow else {
             throw APIError.forbidden("Device \(device.id) is not allowed to relay data (allow is false)")
         }

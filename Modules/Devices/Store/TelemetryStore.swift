@@ -27,16 +27,117 @@ struct TelemetryStore {
         return db.lastInsertRowID
     }
 
-    /// Writes points and latest values in the group commit through two cached statements, binding by name here only.
+    /// Writes a series' points and latest values in the group commit through cached statements (positions bound here only).
+    ///
+    /// Points live in chunks (`TelemetryChunk`; DECISIONS "Telemetry in chunks"). The chunks of a series never overlap in
+    /// time and store a `t` once. A series' last chunk may be *open*: kept in the small `telemetry_open_chunks` table, one
+    /// row per series, and extended by each group commit until it is full, when it is *sealed* (moved into
+    /// `telemetry_chunks`). So a commit dirties the few pages of the open table instead of one page per series in the
+    /// large one. Points at stored times, or late points that fall among stored ones, make the chunks they overlap be
+    /// read, merged (new values win) and written back sealed.
     struct PointWriter {
-        let insert: PreparedStatement
+        let openChunk: PreparedStatement
+        let saveOpen: PreparedStatement
+        let dropOpen: PreparedStatement
+        let lastSealed: PreparedStatement
+        let sealedFromLast: PreparedStatement
+        let deleteSealed: PreparedStatement
+        let insertSealed: PreparedStatement
         let upsertLatest: PreparedStatement
 
-        /// A point; one with the same (series, t) replaces the earlier value.
-        func point(series: Int64, t: Int64, value: Double) throws {
+        /// Stores `points` of `series`, sorted by `t` with one point per `t` (`TelemetryChunk.normalized`); a point at a
+        /// stored `t` replaces the stored value.
+        func write(series: Int64, points: [(t: Int64, value: Double)]) throws {
+            guard let first = points.first else { return }
+            if let open = try open(series) {
+                if open.tLast < first.t { return try append(series: series, to: open, points[...]) }
+                return try merge(series: series, points, open: open)
+            }
+            try lastSealed.bind(1, series)
+            if let row = try lastSealed.first(), row.int(1) >= first.t { return try merge(series: series, points, open: nil) }
+            try append(series: series, to: nil, points[...])
+        }
+
+        /// The series' open chunk, if it has one.
+        func open(_ series: Int64) throws -> TelemetryChunk? {
+            try openChunk.bind(1, series)
+            return try openChunk.first().map(TelemetryChunk.init(row:))
+        }
+
+        /// Points after every stored one: they extend the open chunk; each chunk that fills up is sealed.
+        private func append(series: Int64, to open: TelemetryChunk?, _ points: ArraySlice<(t: Int64, value: Double)>) throws {
+            var current = open
+            for point in points {
+                if current?.canGrow == true {
+                    current?.append(t: point.t, value: point.value)
+                } else {
+                    if let full = current { try seal(series: series, full) }
+                    current = TelemetryChunk(t: point.t, value: point.value)
+                }
+            }
+            guard let current else { return }
+            try Self.run(saveOpen, series: series, current)
+        }
+
+        /// Rewrites the chunks of `series` that overlap `points`' time span together with `points` (which win), sealed.
+        /// An open chunk that takes part is consumed, so the series has none until the next append.
+        private func merge(series: Int64, _ points: [(t: Int64, value: Double)], open: TelemetryChunk?) throws {
+            guard let first = points.first, let last = points.last else { return }
+            var stored: [TelemetryChunk] = []
+            try sealedFromLast.bind(1, series)
+            try sealedFromLast.bind(2, last.t)
+            try sealedFromLast.forEach { row in
+                let chunk = TelemetryChunk(row: row)
+                guard chunk.tLast >= first.t else { return false }
+                stored.append(chunk)
+                return true
+            }
+            if let low = stored.last?.tFirst, let high = stored.first?.tFirst {
+                try deleteSealed.bind(1, series)
+                try deleteSealed.bind(2, low)
+                try deleteSealed.bind(3, high)
+                try deleteSealed.run()
+            }
+            stored.reverse()
+            if let open, open.tFirst <= last.t, open.tLast >= first.t {
+                stored.append(open)
+                try dropOpen.bind(1, series)
+                try dropOpen.run()
+            }
+            var merged: [(t: Int64, value: Double)] = []
+            merged.reserveCapacity(points.count + stored.reduce(0) { $0 + $1.count })
+            var incoming = points[...]
+            for chunk in stored {
+                chunk.forEach { t, value in
+                    while let point = incoming.first, point.t < t {
+                        merged.append(point)
+                        incoming = incoming.dropFirst()
+                    }
+                    if let point = incoming.first, point.t == t {
+                        merged.append(point)
+                        incoming = incoming.dropFirst()
+                    } else {
+                        merged.append((t, value))
+                    }
+                    return true
+                }
+            }
+            merged.append(contentsOf: incoming)
+            for chunk in TelemetryChunk.pack(merged) { try seal(series: series, chunk) }
+        }
+
+        /// Inserts a chunk into `telemetry_chunks`.
+        func seal(series: Int64, _ chunk: TelemetryChunk) throws {
+            try Self.run(insertSealed, series: series, chunk)
+        }
+
+        /// Runs an insert of `(series_id, t_first, t_last, count, points)`.
+        private static func run(_ insert: PreparedStatement, series: Int64, _ chunk: TelemetryChunk) throws {
             try insert.bind(1, series)
-            try insert.bind(2, t)
-            try insert.bind(3, value)
+            try insert.bind(2, chunk.tFirst)
+            try insert.bind(3, chunk.tLast)
+            try insert.bind(4, Int64(chunk.count))
+            try insert.bind(5, chunk.bytes)
             try insert.run()
         }
 
@@ -51,14 +152,53 @@ struct TelemetryStore {
     }
 
     func pointWriter() throws -> PointWriter {
-        PointWriter(insert: try db.prepared("""
-            INSERT INTO telemetry_points (series_id, t, value) VALUES (?, ?, ?)
-            ON CONFLICT (series_id, t) DO UPDATE SET value = excluded.value
-            """), upsertLatest: try db.prepared("""
-            INSERT INTO telemetry_latest (device_pk, agri_id, t, value) VALUES (?, ?, ?, ?)
-            ON CONFLICT (device_pk, agri_id) DO UPDATE SET t = excluded.t, value = excluded.value
-            WHERE excluded.t >= telemetry_latest.t
-            """))
+        let columns = "t_first, t_last, count, points"
+        return PointWriter(
+            openChunk: try db.prepared("SELECT \(columns) FROM telemetry_open_chunks WHERE series_id = ?"),
+            saveOpen: try db.prepared("INSERT OR REPLACE INTO telemetry_open_chunks (series_id, \(columns)) VALUES (?, ?, ?, ?, ?)"),
+            dropOpen: try db.prepared("DELETE FROM telemetry_open_chunks WHERE series_id = ?"),
+            lastSealed: try db.prepared("SELECT \(columns) FROM telemetry_chunks WHERE series_id = ? ORDER BY t_first DESC LIMIT 1"),
+            sealedFromLast: try db.prepared("SELECT \(columns) FROM telemetry_chunks WHERE series_id = ? AND t_first <= ? ORDER BY t_first DESC"),
+            deleteSealed: try db.prepared("DELETE FROM telemetry_chunks WHERE series_id = ? AND t_first >= ? AND t_first <= ?"),
+            insertSealed: try db.prepared("INSERT INTO telemetry_chunks (series_id, \(columns)) VALUES (?, ?, ?, ?, ?)"),
+            upsertLatest: try db.prepared("""
+                INSERT INTO telemetry_latest (device_pk, agri_id, t, value) VALUES (?, ?, ?, ?)
+                ON CONFLICT (device_pk, agri_id) DO UPDATE SET t = excluded.t, value = excluded.value
+                WHERE excluded.t >= telemetry_latest.t
+                """))
+    }
+
+    /// The chunks of `series` that may hold points in `[from, end)`, in time order: sealed ones from the one that may
+    /// hold `from` (the last starting at or before it), then the open one.
+    func forEachChunk(series: Int64, from: Int64, end: Int64, _ body: (TelemetryChunk) throws -> Bool) throws {
+        guard from < end else { return }
+        var going = true
+        try db.forEach("""
+            SELECT t_first, t_last, count, points FROM telemetry_chunks
+            WHERE series_id = ?1 AND t_first < ?3 AND t_first >= COALESCE(
+                (SELECT t_first FROM telemetry_chunks WHERE series_id = ?1 AND t_first <= ?2 ORDER BY t_first DESC LIMIT 1), ?2)
+            ORDER BY t_first
+            """, [series, from, end]) { row in
+            let chunk = TelemetryChunk(row: row)
+            guard chunk.tLast >= from else { return true }
+            going = try body(chunk)
+            return going
+        }
+        guard going, let open = try db.queryOne("SELECT t_first, t_last, count, points FROM telemetry_open_chunks WHERE series_id = ?",
+                                                [series]).map(TelemetryChunk.init(row:)),
+              open.tLast >= from, open.tFirst < end else { return }
+        _ = try body(open)
+    }
+
+    /// Calls `body` with the points of `series` in `[from, end)`, in time order, until it returns false.
+    func forEachPoint(series: Int64, from: Int64, end: Int64, _ body: (_ t: Int64, _ value: Double) throws -> Bool) throws {
+        try forEachChunk(series: series, from: from, end: end) { chunk in
+            try chunk.forEach { t, value in
+                guard t >= from else { return true }
+                guard t < end else { return false }
+                return try body(t, value)
+            }
+        }
     }
 
     /// Latest value of every agri_id of a device, by agri_id.
@@ -70,23 +210,31 @@ struct TelemetryStore {
     /// Points of a device's series recorded in its current project, in `[start, end)`, ordered by (t, series), after a cursor.
     func history(devicePK: Int64, projectPK: Int64, organizationID: Int64, agriID: String?, start: Int64, end: Int64,
                  after: (t: Int64, series: Int64)?, limit: Int) throws -> [(series: Int64, agriID: String, t: Int64, value: Double)] {
-        var sql = """
-            SELECT p.series_id, s.agri_id, p.t, p.value
-            FROM telemetry_points p JOIN telemetry_series s ON s.id = p.series_id
-            WHERE s.device_pk = ? AND s.project_pk = ? AND s.organization_id = ? AND p.t >= ? AND p.t < ?
-            """
-        var arguments: [any SQLBindable] = [devicePK, projectPK, organizationID, start, end]
-        if let agriID {
-            sql += " AND s.agri_id = ?"
-            arguments.append(agriID)
+        guard limit > 0 else { return [] }
+        var series = try self.series(devicePK: devicePK, projectPK: projectPK, organizationID: organizationID)
+        if let agriID { series = series.filter { $0.agriID == agriID } }
+        // Each series gives at most `limit` points after the cursor; the page is the first `limit` of their union.
+        var rows: [(series: Int64, agriID: String, t: Int64, value: Double)] = []
+        for entry in series {
+            var from = start
+            if let after {
+                // After (t, series): the same t only in later series.
+                if entry.id > after.series {
+                    from = max(start, after.t)
+                } else {
+                    guard after.t < .max else { continue }
+                    from = max(start, after.t + 1)
+                }
+            }
+            var taken = 0
+            try forEachPoint(series: entry.id, from: from, end: end) { t, value in
+                rows.append((entry.id, entry.agriID, t, value))
+                taken += 1
+                return taken < limit
+            }
         }
-        if let after {
-            sql += " AND (p.t > ? OR (p.t = ? AND p.series_id > ?))"
-            arguments += [after.t, after.t, after.series]
-        }
-        sql += " ORDER BY p.t, p.series_id LIMIT ?"
-        arguments.append(limit)
-        return try db.query(sql, arguments).map { ($0.int(0), $0.string(1), $0.int(2), $0.double(3)) }
+        rows.sort { ($0.t, $0.series) < ($1.t, $1.series) }
+        return Array(rows.prefix(limit))
     }
 
     func deleteLatest(devicePK: Int64) throws {
@@ -99,7 +247,8 @@ struct TelemetryStore {
 
     /// Removes every point and series of a project.
     func purge(projectPK: Int64) throws {
-        try db.execute("DELETE FROM telemetry_points WHERE series_id IN (SELECT id FROM telemetry_series WHERE project_pk = ?)", [projectPK])
+        try db.execute("DELETE FROM telemetry_chunks WHERE series_id IN (SELECT id FROM telemetry_series WHERE project_pk = ?)", [projectPK])
+        try db.execute("DELETE FROM telemetry_open_chunks WHERE series_id IN (SELECT id FROM telemetry_series WHERE project_pk = ?)", [projectPK])
         try db.execute("DELETE FROM telemetry_series WHERE project_pk = ?", [projectPK])
     }
 
@@ -108,10 +257,34 @@ struct TelemetryStore {
         try db.query("SELECT id FROM telemetry_series WHERE id > ? ORDER BY id LIMIT ?", [after, limit]).map { $0.int(0) }
     }
 
-    /// Removes the points of one series older than `before` (a range of the primary key); returns how many.
+    /// Removes the points of one series older than `before`; returns how many. Whole chunks go at once; a chunk that
+    /// straddles `before` is rewritten with the points it keeps.
     func purgePoints(series: Int64, olderThan before: Int64) throws -> Int {
-        try db.execute("DELETE FROM telemetry_points WHERE series_id = ? AND t < ?", [series, before])
-        return db.changes
+        let whole = try db.queryOne("""
+            SELECT COALESCE(SUM(count), 0) FROM telemetry_chunks WHERE series_id = ? AND t_first < ? AND t_last < ?
+            """, [series, before, before])?.int(0) ?? 0
+        try db.execute("DELETE FROM telemetry_chunks WHERE series_id = ? AND t_first < ? AND t_last < ?", [series, before, before])
+        var removed = Int(whole)
+        let writer = try pointWriter()
+        if let straddling = try db.queryOne("""
+            SELECT t_first, t_last, count, points FROM telemetry_chunks WHERE series_id = ? AND t_first < ? ORDER BY t_first DESC LIMIT 1
+            """, [series, before]).map(TelemetryChunk.init(row:)) {
+            let kept = straddling.points.filter { $0.t >= before }
+            try db.execute("DELETE FROM telemetry_chunks WHERE series_id = ? AND t_first = ?", [series, straddling.tFirst])
+            for chunk in TelemetryChunk.pack(kept) { try writer.seal(series: series, chunk) }
+            removed += straddling.count - kept.count
+        }
+        if let open = try writer.open(series), open.tFirst < before {
+            let kept = open.points.filter { $0.t >= before }
+            try db.execute("DELETE FROM telemetry_open_chunks WHERE series_id = ?", [series])
+            // What is kept is still after every sealed chunk, so it stays open.
+            if let chunk = TelemetryChunk.pack(kept).first {
+                try db.execute("INSERT INTO telemetry_open_chunks (series_id, t_first, t_last, count, points) VALUES (?, ?, ?, ?, ?)",
+                               [series, chunk.tFirst, chunk.tLast, chunk.count, chunk.bytes])
+            }
+            removed += open.count - kept.count
+        }
+        return removed
     }
 }
 
@@ -123,20 +296,35 @@ extension TelemetryStore {
             """, [devicePK, projectPK, organizationID]).map { ($0.int(0), $0.string(1)) }
     }
 
-    /// How many points of `series` lie in `[start, end)`.
+    /// How many points of `series` lie in `[start, end)` (chunks wholly inside are counted without decoding).
     func pointCount(series: Int64, start: Int64, end: Int64) throws -> Int64 {
-        try db.queryOne("SELECT COUNT(*) FROM telemetry_points WHERE series_id = ? AND t >= ? AND t < ?", [series, start, end])?.int(0) ?? 0
+        var total: Int64 = 0
+        try forEachChunk(series: series, from: start, end: end) { chunk in
+            if chunk.tFirst >= start, chunk.tLast < end {
+                total += Int64(chunk.count)
+            } else {
+                chunk.forEach { t, _ in
+                    if t >= start, t < end { total += 1 }
+                    return t < end
+                }
+            }
+            return true
+        }
+        return total
     }
 
     /// One keyset page of a series: points with `after < t < end` (and `t >= start`), in time order, into `page`.
     func page(series: Int64, start: Int64, end: Int64, after: Int64?, limit: Int, into page: inout [(t: Int64, value: Double)]) throws {
         page.removeAll(keepingCapacity: true)
+        if after == .max { return }
         let from = after.map { max($0 + 1, start) } ?? start
-        guard from < end else { return }
-        try db.forEach("SELECT t, value FROM telemetry_points WHERE series_id = ? AND t >= ? AND t < ? ORDER BY t LIMIT ?",
-                       [series, from, end, limit]) { row in
-            page.append((row.int(0), row.double(1)))
-            return true
+        guard from < end, limit > 0 else { return }
+        var collected: [(t: Int64, value: Double)] = []
+        swap(&collected, &page)
+        try forEachPoint(series: series, from: from, end: end) { t, value in
+            collected.append((t, value))
+            return collected.count < limit
         }
+        swap(&collected, &page)
     }
 }

@@ -190,7 +190,7 @@ final class TelemetryIngestor: Sendable {
         }
     }
 
-    /// Inserts every point, keeps one latest value per (device, agri_id) and the newest connect_time per device.
+    /// Stores every point (one run per series, `TelemetryStore.PointWriter`), keeps one latest value per (device, agri_id) and the newest connect_time per device.
     /// Returns the indexes of batches whose device left the batch's project (or organization) after the request
     /// was validated: those are not stored (the device's next owner never receives them).
     private func write(_ batches: [Batch], _ tx: Database) throws -> Set<Int> {
@@ -198,6 +198,8 @@ final class TelemetryIngestor: Sendable {
         let writer = try store.pointWriter()
         // Keyed by series id: an integer hash per point instead of hashing the key's text again.
         var latest: [Int64: (key: TelemetryStore.SeriesKey, t: Int64, value: Double)] = [:]
+        // Each series' points of the whole group, in arrival order: written as one run per series.
+        var points: [Int64: [(t: Int64, value: Double)]] = [:]
         var contact: [Int64: Int64] = [:]
         // Another process (admin-cli purge) may have deleted series since the last group: start over then.
         let version = try tx.dataVersion()
@@ -231,11 +233,14 @@ final class TelemetryIngestor: Sendable {
                     cache[key] = series
                     cacheChanged = true
                 }
-                try writer.point(series: series, t: point.t, value: point.value)
+                points[series, default: []].append((point.t, point.value))
                 if let current = latest[series], current.t > point.t { continue }
                 latest[series] = (key, point.t, point.value)
             }
             contact[batch.devicePK] = max(contact[batch.devicePK] ?? 0, batch.connectTime)
+        }
+        for series in points.keys.sorted() {
+            try writer.write(series: series, points: TelemetryChunk.normalized(points[series] ?? []))
         }
         for entry in latest.values { try writer.latest(devicePK: entry.key.devicePK, agriID: entry.key.agriID, t: entry.t, value: entry.value) }
         for (pk, time) in contact { try devices.touch(pk: pk, connectTime: time) }

@@ -60,6 +60,12 @@ public struct Request: Sendable {
 
     /// The body as JSON; 415 unless the content type is JSON, 400 `MALFORMED_JSON` when it does not parse.
     public func json() throws(APIError) -> JSON {
+        try jsonBody().parsed()
+    }
+
+    /// The body's bytes once the content type says JSON (415 otherwise) and it is not empty (400 `MALFORMED_JSON`),
+    /// not parsed yet: for handlers that read a known shape without a tree.
+    public func jsonBody() throws(APIError) -> JSONDocument {
         if let type = headers["Content-Type"] {
             let media = type.split(separator: ";").first.map { $0.trimmingSpacesAndTabs().asciiLowercased() } ?? ""
             guard media == "application/json" || media.hasSuffix("+json") else { throw APIError.unsupportedMediaType() }
@@ -67,11 +73,7 @@ public struct Request: Sendable {
             throw APIError.unsupportedMediaType()
         }
         if body.isEmpty { throw APIError.malformedJSON("Request body is empty; a JSON document is required") }
-        do {
-            return try JSONParser.parse(body)
-        } catch {
-            throw APIError.malformedJSON("Malformed JSON: \(error.description)")
-        }
+        return JSONDocument(body)
     }
 
     /// Like `json()`, but an empty body (with any or no content type) reads as an empty object.

@@ -56,6 +56,10 @@ public final class Database: TransactionScope {
             if path != ":memory:" { try executeScript("PRAGMA journal_mode = WAL") }
             let synchronous = configuration.synchronous == "FULL" ? "FULL" : "NORMAL"
             try executeScript("PRAGMA synchronous = \(synchronous)")
+            // 16 MB of page cache for connections that write (SQLite's default is 2 MB): the group commit's B-tree
+            // pages then stay cached between commits instead of being read back from the file (pread in profiles).
+            // Pages are allocated as used, so an idle server does not pay for it.
+            try executeScript("PRAGMA cache_size = -16384")
         }
     }
 

@@ -120,6 +120,11 @@ public struct PreparedStatement {
     public func bind(_ index: Int32, _ value: Int64) throws { try check(sqlite3_bind_int64(statement.handle, index, value)) }
     public func bind(_ index: Int32, _ value: Double) throws { try check(sqlite3_bind_double(statement.handle, index, value)) }
     public func bind(_ index: Int32, _ value: String) throws { try check(Statement.bindText(statement.handle, index, value)) }
+    public func bind(_ index: Int32, _ bytes: [UInt8]) throws {
+        try check(bytes.withUnsafeBytes { raw in
+            sqlite3_bind_blob(statement.handle, index, raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(raw.count), csqlite_transient())
+        })
+    }
     public func bindNull(_ index: Int32) throws { try check(sqlite3_bind_null(statement.handle, index)) }
 
     private func check(_ code: Int32) throws {
@@ -130,6 +135,14 @@ public struct PreparedStatement {
     public func run() throws {
         defer { sqlite3_reset(statement.handle) }
         while try statement.step() {}
+    }
+
+    /// Steps through the rows, calling `body` with each until it returns false (then resets).
+    public func forEach(_ body: (Row) throws -> Bool) throws {
+        defer { sqlite3_reset(statement.handle) }
+        while try statement.step() {
+            if try !body(statement.row()) { break }
+        }
     }
 
     /// Executes and returns the first row (then resets).
