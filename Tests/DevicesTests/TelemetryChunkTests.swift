@@ -150,6 +150,46 @@ let storedChunks = """
         #expect(seen.map(\.agriID) == expected.map(\.agriID))
     }
 
+    /// Concurrent requests whose times interleave across group commits (late points, repeated times with new values):
+    /// every series ends up with exactly the last value given per time, the latest value is the newest point, and
+    /// `admin-cli check`'s invariants hold.
+    @Test func interleavedConcurrentRequestsKeepEveryPointAndTheNewestLatest() throws {
+        let fixture = try PlatformFixture()
+        let alice = try fixture.caller("alice")
+        let (device, pk) = try fixture.bound(to: "alpha")
+        // Times 1000..<1600 in a scattered order; every request writes 3 channels, and some times come twice.
+        var requests: [[(String, Double, Int64?)]] = []
+        for request in 0 ..< 240 {
+            let t = Int64(1_000 + (request * 7_919) % 600)
+            var items: [(String, Double, Int64?)] = []
+            for channel in 0 ..< 3 { items.append(("\(device.agriID)-0\(channel)", Double(request * 10 + channel), t)) }
+            requests.append(items)
+        }
+        let posts = requests
+        DispatchQueue.concurrentPerform(iterations: 8) { thread in
+            for index in stride(from: thread, to: posts.count, by: 8) {
+                _ = try? fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: PlatformFixture.points(posts[index]))
+            }
+        }
+        // The value stored at a time is one of the values posted for it (concurrent posts of one time race), and
+        // every time posted is there once.
+        var posted: [String: [Int64: Set<Double>]] = [:]
+        for request in requests { for (agriID, value, t) in request { posted[agriID, default: [:]][t!, default: []].insert(value) } }
+        let page = try fixture.devices.history(projectID: "alpha", pk: pk, caller: alice, agriID: nil, start: 0, end: 10_000, cursor: nil, limit: 10_000)
+        #expect(page.nextCursor == nil)
+        #expect(page.points.count == posted.values.reduce(0) { $0 + $1.count })
+        for point in page.points { #expect(posted[point.agriID]?[point.t]?.contains(point.value) == true) }
+        let latest = try fixture.devices.latest(projectID: "alpha", pk: pk, caller: alice)
+        for entry in latest {
+            guard case .object(let object) = entry, case .string(let agriID)? = object["agri_id"], let t = object["t"]?.int64Value else { continue }
+            #expect(t == posted[agriID]?.keys.max())
+            let stored = page.points.first { $0.agriID == agriID && $0.t == t }
+            #expect(stored.map { object["value"] == .number($0.value) } == true)
+        }
+        #expect(latest.count == 3)
+        #expect(try fixture.db.read { try fixture.devices.invariantViolations($0) }.isEmpty)
+    }
+
     /// devices.005 packs the rows of the old per-point table into chunks and drops it.
     @Test func theMigrationPacksExistingPointsIntoChunks() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chunks-\(UUID().uuidString)")

@@ -37,8 +37,8 @@ struct TelemetryStore {
     /// read, merged (new values win) and written back sealed.
     struct PointWriter {
         let openChunk: PreparedStatement
-        let saveOpen: PreparedStatement
-        let dropOpen: PreparedStatement
+        let insertOpen: PreparedStatement
+        let updateOpen: PreparedStatement
         let lastSealed: PreparedStatement
         let sealedFromLast: PreparedStatement
         let deleteSealed: PreparedStatement
@@ -48,14 +48,19 @@ struct TelemetryStore {
         /// Stores `points` of `series`, sorted by `t` with one point per `t` (`TelemetryChunk.normalized`); a point at a
         /// stored `t` replaces the stored value.
         func write(series: Int64, points: [(t: Int64, value: Double)]) throws {
-            guard let first = points.first else { return }
+            guard let first = points.first, let last = points.last else { return }
             if let open = try open(series) {
-                if open.tLast < first.t { return try append(series: series, to: open, points[...]) }
+                // After the open chunk (the common case), or within or after its span (late points of concurrent
+                // requests): only the open chunk is involved.
+                if open.tLast < first.t { return try extend(series: series, open: open, points) }
+                if open.tFirst <= first.t { return try extend(series: series, open: nil, merged([open], points)) }
                 return try merge(series: series, points, open: open)
             }
             try lastSealed.bind(1, series)
-            if let row = try lastSealed.first(), row.int(1) >= first.t { return try merge(series: series, points, open: nil) }
-            try append(series: series, to: nil, points[...])
+            if let row = try lastSealed.first(), row.int(1) >= first.t || row.int(0) > last.t {
+                return try merge(series: series, points, open: nil)
+            }
+            try extend(series: series, open: nil, points, opening: true)
         }
 
         /// The series' open chunk, if it has one.
@@ -64,8 +69,9 @@ struct TelemetryStore {
             return try openChunk.first().map(TelemetryChunk.init(row:))
         }
 
-        /// Points after every stored one: they extend the open chunk; each chunk that fills up is sealed.
-        private func append(series: Int64, to open: TelemetryChunk?, _ points: ArraySlice<(t: Int64, value: Double)>) throws {
+        /// Points that end the series: they extend `open` (when given) and fill chunks; every full chunk is sealed and
+        /// the last one is the open chunk (its row updated, or inserted when the series had none: `opening`).
+        private func extend(series: Int64, open: TelemetryChunk?, _ points: [(t: Int64, value: Double)], opening: Bool = false) throws {
             var current = open
             for point in points {
                 if current?.canGrow == true {
@@ -76,11 +82,20 @@ struct TelemetryStore {
                 }
             }
             guard let current else { return }
-            try Self.run(saveOpen, series: series, current)
+            if opening {
+                try Self.run(insertOpen, series: series, current)
+            } else {
+                try updateOpen.bind(1, current.tFirst)
+                try updateOpen.bind(2, current.tLast)
+                try updateOpen.bind(3, Int64(current.count))
+                try updateOpen.bind(4, current.bytes)
+                try updateOpen.bind(5, series)
+                try updateOpen.run()
+            }
         }
 
-        /// Rewrites the chunks of `series` that overlap `points`' time span together with `points` (which win), sealed.
-        /// An open chunk that takes part is consumed, so the series has none until the next append.
+        /// Rewrites the chunks of `series` that overlap `points`' time span together with `points` (which win). When
+        /// the open chunk takes part, the merged points end the series: the last chunk of them stays open.
         private func merge(series: Int64, _ points: [(t: Int64, value: Double)], open: TelemetryChunk?) throws {
             guard let first = points.first, let last = points.last else { return }
             var stored: [TelemetryChunk] = []
@@ -99,15 +114,19 @@ struct TelemetryStore {
                 try deleteSealed.run()
             }
             stored.reverse()
-            if let open, open.tFirst <= last.t, open.tLast >= first.t {
+            if let open, open.tFirst <= last.t {
                 stored.append(open)
-                try dropOpen.bind(1, series)
-                try dropOpen.run()
+                return try extend(series: series, open: nil, merged(stored, points))
             }
+            for chunk in TelemetryChunk.pack(merged(stored, points)) { try seal(series: series, chunk) }
+        }
+
+        /// The points of `chunks` (in time order) and `points` in one run; at a shared `t` the new value wins.
+        private func merged(_ chunks: [TelemetryChunk], _ points: [(t: Int64, value: Double)]) -> [(t: Int64, value: Double)] {
             var merged: [(t: Int64, value: Double)] = []
-            merged.reserveCapacity(points.count + stored.reduce(0) { $0 + $1.count })
+            merged.reserveCapacity(points.count + chunks.reduce(0) { $0 + $1.count })
             var incoming = points[...]
-            for chunk in stored {
+            for chunk in chunks {
                 chunk.forEach { t, value in
                     while let point = incoming.first, point.t < t {
                         merged.append(point)
@@ -123,7 +142,7 @@ struct TelemetryStore {
                 }
             }
             merged.append(contentsOf: incoming)
-            for chunk in TelemetryChunk.pack(merged) { try seal(series: series, chunk) }
+            return merged
         }
 
         /// Inserts a chunk into `telemetry_chunks`.
@@ -155,8 +174,8 @@ struct TelemetryStore {
         let columns = "t_first, t_last, count, points"
         return PointWriter(
             openChunk: try db.prepared("SELECT \(columns) FROM telemetry_open_chunks WHERE series_id = ?"),
-            saveOpen: try db.prepared("INSERT OR REPLACE INTO telemetry_open_chunks (series_id, \(columns)) VALUES (?, ?, ?, ?, ?)"),
-            dropOpen: try db.prepared("DELETE FROM telemetry_open_chunks WHERE series_id = ?"),
+            insertOpen: try db.prepared("INSERT INTO telemetry_open_chunks (series_id, \(columns)) VALUES (?, ?, ?, ?, ?)"),
+            updateOpen: try db.prepared("UPDATE telemetry_open_chunks SET t_first = ?, t_last = ?, count = ?, points = ? WHERE series_id = ?"),
             lastSealed: try db.prepared("SELECT \(columns) FROM telemetry_chunks WHERE series_id = ? ORDER BY t_first DESC LIMIT 1"),
             sealedFromLast: try db.prepared("SELECT \(columns) FROM telemetry_chunks WHERE series_id = ? AND t_first <= ? ORDER BY t_first DESC"),
             deleteSealed: try db.prepared("DELETE FROM telemetry_chunks WHERE series_id = ? AND t_first >= ? AND t_first <= ?"),
@@ -175,10 +194,10 @@ struct TelemetryStore {
         var going = true
         try db.forEach("""
             SELECT t_first, t_last, count, points FROM telemetry_chunks
-            WHERE series_id = ?1 AND t_first < ?3 AND t_first >= COALESCE(
-                (SELECT t_first FROM telemetry_chunks WHERE series_id = ?1 AND t_first <= ?2 ORDER BY t_first DESC LIMIT 1), ?2)
+            WHERE series_id = ? AND t_first < ? AND t_first >= COALESCE(
+                (SELECT t_first FROM telemetry_chunks WHERE series_id = ? AND t_first <= ? ORDER BY t_first DESC LIMIT 1), ?)
             ORDER BY t_first
-            """, [series, from, end]) { row in
+            """, [series, end, series, from, from]) { row in
             let chunk = TelemetryChunk(row: row)
             guard chunk.tLast >= from else { return true }
             going = try body(chunk)

@@ -8,7 +8,7 @@ public struct DatabaseConfiguration: Sendable {
     public var busyTimeoutMilliseconds = 5000
     /// Frames in the write-ahead log that wake the background checkpointer (`WALCheckpointer`); 0 leaves
     /// checkpoints to SQLite's auto-checkpoint inside the writer's commits. File databases only.
-    public var backgroundCheckpointFrames: Int32 = 1000
+    public var backgroundCheckpointFrames: Int32 = 4000
     /// A `write`/`read` on the thread inside a `write` stops debug builds at an assertion (it is a bug: pass the
     /// transaction). Tests of that refusal turn this off to receive the `PersistenceUsageError` release builds throw.
     public var assertOnNestedTransaction = true
