@@ -66,6 +66,29 @@ import TestSupport
         #expect(try runProgram("api-server", ["--port", "70000"]).exitCode == 2)
     }
 
+    /// Once up, the server gives back the file pages only startup touched (`server.release_startup_memory`) and
+    /// runs no idle handler-pool threads (they start on demand): both seen from /proc, against the switch turned off.
+    @Test func anIdleServerGivesBackStartupPagesAndRunsNoIdlePoolThreads() throws {
+        func idleStatus(_ environment: [String: String]) throws -> (fileKB: Int, threads: Int) {
+            let server = try ServerProcess(environment: environment)
+            defer { server.stop() }
+            for _ in 0..<20 { #expect(try server.client().get("/healthz").status == 200) }
+            usleep(300_000)
+            let status = try String(contentsOfFile: "/proc/\(server.process.processIdentifier)/status", encoding: .utf8)
+            func field(_ name: String) -> Int {
+                let line = status.split(separator: "\n").first { $0.hasPrefix(name + ":") } ?? ""
+                // "RssFile:\t   12672 kB", "Threads:\t6"
+                return Int(line.split { $0 == " " || $0 == "\t" }.dropFirst().first ?? "") ?? -1
+            }
+            return (field("RssFile"), field("Threads"))
+        }
+        let released = try idleStatus([:])
+        let kept = try idleStatus(["IOT_SERVER_RELEASE_STARTUP_MEMORY": "false"])
+        #expect(released.fileKB > 0 && kept.fileKB > 0 && released.threads > 0 && kept.threads > 0)
+        #expect(Double(released.fileKB) < Double(kept.fileKB) * 0.75, "file pages \(released.fileKB) kB vs \(kept.fileKB) kB kept")
+        #expect(released.threads < 16 && kept.threads < 16, "threads \(released.threads), \(kept.threads) (32 pool threads would be started eagerly)")
+    }
+
     @Test func aMissingConfigFileIsAFailure() throws {
         let result = try runProgram("api-server", ["--config", "/nonexistent/iot.json", "--port", "0"])
         #expect(result.exitCode == 1)

@@ -23,6 +23,7 @@ public final class Platform: Sendable {
         ConfigKey("server.body_timeout", .duration),
         ConfigKey("server.max_connections", .integer(1...1_000_000)),
         ConfigKey("server.max_connections_per_address", .integer(1...1_000_000)), ConfigKey("server.shutdown_grace", .duration),
+        ConfigKey("server.release_startup_memory", .boolean),
         ConfigKey("server.demo", .boolean), ConfigKey("log.level", .choice(["debug", "info", "warning", "error"])),
         ConfigKey("log.access", .boolean), ConfigKey("debug.routes", .boolean),
         ConfigKey("server.tls.certificate", .text), ConfigKey("server.tls.private_key", .text),
