@@ -11,13 +11,7 @@ extension Platform {
                 try arguments.expectPositionals(0)
                 let scheduler = JobScheduler(platform: self)
                 let stop = Atomic<Bool>(false)
-                let sources = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
-                    signal(number, SIG_IGN)
-                    let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-                    source.setEventHandler { stop.store(true, ordering: .relaxed) }
-                    source.resume()
-                    return source
-                }
+                let sources = SignalSources.make([SIGTERM, SIGINT]) { _ in stop.store(true, ordering: .relaxed) }
                 output.out("scheduler running \(jobs.count) jobs: \(jobs.map(\.name).joined(separator: ", "))")
                 scheduler.run { stop.load(ordering: .relaxed) }
                 sources.forEach { $0.cancel() }

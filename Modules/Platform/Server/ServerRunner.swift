@@ -46,13 +46,7 @@ public enum ServerRunner {
         let configuration = try configuration(from: config)
         let server = HTTPServer(configuration: configuration, responder: platform.makeResponder(), logger: platform.context.logger)
         let stop = DispatchSemaphore(value: 0)
-        let sources = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { stop.signal() }
-            source.resume()
-            return source
-        }
+        let sources = SignalSources.make([SIGTERM, SIGINT]) { _ in stop.signal() }
         let reload = configuration.tls.map { reloadOnHangup($0, logger: platform.context.logger) }
         let port = try server.start()
         if config.bool("server.release_startup_memory", default: true) {
@@ -80,18 +74,14 @@ public enum ServerRunner {
     /// SIGHUP re-reads the certificate and key: new handshakes use them, open connections keep theirs. A reload
     /// that fails (a missing file, a key that does not match) keeps the current certificate and logs why.
     static func reloadOnHangup(_ tls: TLSContext, logger: Logger) -> any DispatchSourceSignal {
-        signal(SIGHUP, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
-        source.setEventHandler {
+        SignalSources.make([SIGHUP]) { _ in
             do {
                 try tls.reload()
                 logger.info("tls certificate reloaded", ["certificate": .string(tls.certificatePath), "subject": .string(tls.certificateSubject)])
             } catch {
                 logger.error("tls certificate reload failed; keeping the current one", ["error": .string("\(error)")])
             }
-        }
-        source.resume()
-        return source
+        }[0]
     }
 
     /// Writes one line to standard output and flushes it (scripts wait for these lines).
