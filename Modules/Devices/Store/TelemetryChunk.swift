@@ -104,9 +104,11 @@ struct TelemetryChunk: Equatable {
         for index in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: bits >> (8 * UInt64(index)))) }
     }
 
-    /// Packs points (increasing `t`) into as few chunks as fit under `maxBytes`.
-    static func pack<S: Sequence>(_ points: S) -> [TelemetryChunk] where S.Element == (t: Int64, value: Double) {
-        var chunks: [TelemetryChunk] = []
+    /// Packs points (increasing `t`, after `start`'s when given) into as few chunks as fit under `maxBytes`, filling
+    /// `start` first.
+    static func pack<S: Sequence>(_ points: S, onto start: TelemetryChunk? = nil) -> [TelemetryChunk]
+        where S.Element == (t: Int64, value: Double) {
+        var chunks = start.map { [$0] } ?? []
         for point in points {
             if let last = chunks.indices.last, chunks[last].canGrow {
                 chunks[last].append(t: point.t, value: point.value)

@@ -48,7 +48,7 @@ struct TelemetryStore {
         /// Stores `points` of `series`, sorted by `t` with one point per `t` (`TelemetryChunk.normalized`); a point at a
         /// stored `t` replaces the stored value.
         func write(series: Int64, points: [(t: Int64, value: Double)]) throws {
-            guard let first = points.first, let last = points.last else { return }
+            guard let first = points.first else { return }
             if let open = try open(series) {
                 // After the open chunk (the common case), or within or after its span (late points of concurrent
                 // requests): only the open chunk is involved.
@@ -57,7 +57,7 @@ struct TelemetryStore {
                 return try merge(series: series, points, open: open)
             }
             try lastSealed.bind(1, series)
-            if let row = try lastSealed.first(), row.int(1) >= first.t || row.int(0) > last.t {
+            if let row = try lastSealed.first(), row.int(1) >= first.t {
                 return try merge(series: series, points, open: nil)
             }
             try extend(series: series, open: nil, points, opening: true)
@@ -72,23 +72,21 @@ struct TelemetryStore {
         /// Points that end the series: they extend `open` (when given) and fill chunks; every full chunk is sealed and
         /// the last one is the open chunk (its row updated, or inserted when the series had none: `opening`).
         private func extend(series: Int64, open: TelemetryChunk?, _ points: [(t: Int64, value: Double)], opening: Bool = false) throws {
-            var current = open
-            for point in points {
-                if current?.canGrow == true {
-                    current?.append(t: point.t, value: point.value)
-                } else {
-                    if let full = current { try seal(series: series, full) }
-                    current = TelemetryChunk(t: point.t, value: point.value)
-                }
-            }
-            guard let current else { return }
-            if opening {
-                try Self.run(insertOpen, series: series, current)
+            var chunks = TelemetryChunk.pack(points, onto: open)
+            guard let last = chunks.popLast() else { return }
+            for full in chunks { try seal(series: series, full) }
+            try saveOpen(series: series, last, inserting: opening)
+        }
+
+        /// Writes the open chunk of `series`: a new row (`inserting`), or over the series' existing one.
+        func saveOpen(series: Int64, _ chunk: TelemetryChunk, inserting: Bool) throws {
+            if inserting {
+                try Self.run(insertOpen, series: series, chunk)
             } else {
-                try updateOpen.bind(1, current.tFirst)
-                try updateOpen.bind(2, current.tLast)
-                try updateOpen.bind(3, Int64(current.count))
-                try updateOpen.bind(4, current.bytes)
+                try updateOpen.bind(1, chunk.tFirst)
+                try updateOpen.bind(2, chunk.tLast)
+                try updateOpen.bind(3, Int64(chunk.count))
+                try updateOpen.bind(4, chunk.bytes)
                 try updateOpen.bind(5, series)
                 try updateOpen.run()
             }
@@ -295,11 +293,11 @@ struct TelemetryStore {
         }
         if let open = try writer.open(series), open.tFirst < before {
             let kept = open.points.filter { $0.t >= before }
-            try db.execute("DELETE FROM telemetry_open_chunks WHERE series_id = ?", [series])
-            // What is kept is still after every sealed chunk, so it stays open.
+            // What is kept (part of one chunk) is still after every sealed chunk, so it stays open.
             if let chunk = TelemetryChunk.pack(kept).first {
-                try db.execute("INSERT INTO telemetry_open_chunks (series_id, t_first, t_last, count, points) VALUES (?, ?, ?, ?, ?)",
-                               [series, chunk.tFirst, chunk.tLast, chunk.count, chunk.bytes])
+                try writer.saveOpen(series: series, chunk, inserting: false)
+            } else {
+                try db.execute("DELETE FROM telemetry_open_chunks WHERE series_id = ?", [series])
             }
             removed += open.count - kept.count
         }

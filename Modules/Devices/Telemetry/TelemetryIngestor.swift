@@ -227,13 +227,15 @@ final class TelemetryIngestor: Sendable {
             }
             // Every batch of a device kept in this group is in the device's current project and organization.
             var byPosition = seriesByPosition.removeValue(forKey: batch.devicePK) ?? []
+            func key(_ agriID: String) -> TelemetryStore.SeriesKey {
+                TelemetryStore.SeriesKey(devicePK: batch.devicePK, agriID: agriID, projectPK: batch.projectPK, organizationID: batch.organizationID)
+            }
             for (position, point) in batch.points.enumerated() {
                 let series: Int64
                 if position < byPosition.count, byPosition[position].agriID == point.agriID {
                     series = byPosition[position].series
                 } else {
-                    let key = TelemetryStore.SeriesKey(devicePK: batch.devicePK, agriID: point.agriID, projectPK: batch.projectPK,
-                                                       organizationID: batch.organizationID)
+                    let key = key(point.agriID)
                     if let known = cache[key] {
                         series = known
                     } else {
@@ -247,8 +249,7 @@ final class TelemetryIngestor: Sendable {
                         byPosition.append((point.agriID, series))
                     }
                 }
-                runs[series, default: (TelemetryStore.SeriesKey(devicePK: batch.devicePK, agriID: point.agriID, projectPK: batch.projectPK,
-                                                                organizationID: batch.organizationID), [])].points.append((point.t, point.value))
+                runs[series, default: (key(point.agriID), [])].points.append((point.t, point.value))
             }
             seriesByPosition[batch.devicePK] = byPosition
             contact[batch.devicePK] = max(contact[batch.devicePK] ?? 0, batch.connectTime)

@@ -38,10 +38,7 @@ final class Statement {
             case .integer(let value): code = sqlite3_bind_int64(handle, index, value)
             case .real(let value): code = sqlite3_bind_double(handle, index, value)
             case .text(let text): code = Statement.bindText(handle, index, text)
-            case .blob(let bytes):
-                code = bytes.withUnsafeBytes { raw in
-                    sqlite3_bind_blob(handle, index, raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(raw.count), csqlite_transient())
-                }
+            case .blob(let bytes): code = Statement.bindBlob(handle, index, bytes)
             }
             guard code == SQLITE_OK else { throw connection.error(code: code, sql: sql) }
         }
@@ -90,6 +87,13 @@ final class Statement {
 
     func reset() { sqlite3_reset(handle) }
 
+    /// Binds bytes (SQLite copies them); an empty blob is bound as a zero-length blob, not NULL.
+    static func bindBlob(_ handle: OpaquePointer, _ index: Int32, _ bytes: [UInt8]) -> Int32 {
+        bytes.withUnsafeBytes { raw in
+            sqlite3_bind_blob(handle, index, raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(raw.count), csqlite_transient())
+        }
+    }
+
     /// Binds text with its explicit byte length: a -1 length would cut the text at an embedded NUL.
     static func bindText(_ handle: OpaquePointer, _ index: Int32, _ value: String) -> Int32 {
         var text = value
@@ -120,11 +124,7 @@ public struct PreparedStatement {
     public func bind(_ index: Int32, _ value: Int64) throws { try check(sqlite3_bind_int64(statement.handle, index, value)) }
     public func bind(_ index: Int32, _ value: Double) throws { try check(sqlite3_bind_double(statement.handle, index, value)) }
     public func bind(_ index: Int32, _ value: String) throws { try check(Statement.bindText(statement.handle, index, value)) }
-    public func bind(_ index: Int32, _ bytes: [UInt8]) throws {
-        try check(bytes.withUnsafeBytes { raw in
-            sqlite3_bind_blob(statement.handle, index, raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(raw.count), csqlite_transient())
-        })
-    }
+    public func bind(_ index: Int32, _ bytes: [UInt8]) throws { try check(Statement.bindBlob(statement.handle, index, bytes)) }
     public func bindNull(_ index: Int32) throws { try check(sqlite3_bind_null(statement.handle, index)) }
 
     private func check(_ code: Int32) throws {
