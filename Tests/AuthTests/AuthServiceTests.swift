@@ -37,6 +37,16 @@ final class AuthFixture: @unchecked Sendable {
         #expect(Secrets.sha256Hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     }
 
+    /// The token cache's key: the same digest as the stored hex, equal exactly when the inputs are.
+    @Test func digestValueMatchesHex() {
+        for text in ["", "abc", "iot_" + String(repeating: "x", count: 43), "zählerstand ✓", String(repeating: "a", count: 256)] {
+            #expect(Secrets.sha256Digest(text).hex == Secrets.sha256Hex(text))
+            #expect(Secrets.sha256Digest(text) == Secrets.sha256Digest(String(text)))
+        }
+        #expect(Secrets.sha256Digest("abc") != Secrets.sha256Digest("abd"))
+        #expect(Set(["a", "b", "c", "a"].map(Secrets.sha256Digest)).count == 3)
+    }
+
     @Test func tokensAreRandomAndPrefixed() {
         let a = Secrets.token()
         let b = Secrets.token()

@@ -1,4 +1,5 @@
 import Core
+import TestSupport
 import Testing
 
 @Suite struct JSONParserTests {
@@ -77,6 +78,25 @@ import Testing
                                              ("status", .int(201)), ("bytes", .int(-7)), ("duration_ms", .number(0.25)), ("nan", .number(.nan))]))
         #expect(flat.finish() == JSONWriter.bytes(tree))
         #expect(FlatJSONWriter().finish() == Array("{}".utf8))
+    }
+
+    /// Integers are written digit by digit, fixed-point hundredths without a `Double`: both as `String` would.
+    @Test func writerWritesIntegersAndHundredthsAsStringDoes() {
+        var random = SplitMix(state: 11)
+        var integers: [Int64] = [0, 1, -1, 9, 10, -10, 99, 100, Int64(Int32.max), -9_007_199_254_740_991, 9_007_199_254_740_991]
+        for _ in 0..<2_000 { integers.append(Int64(bitPattern: random.next()) >> Int64(random.next() % 63)) }
+        for value in integers where value.magnitude < 9_007_199_254_740_992 {
+            #expect(JSONWriter.string(.number(Double(value))) == String(value))
+        }
+        var hundredths = [0, 1, 5, 10, 99, 100, 101, 150, 300, 1234, -7, -250, 123_456_789]
+        for _ in 0..<2_000 { hundredths.append(Int(random.next() % 10_000_000)) }
+        for value in hundredths {
+            var fixed = FlatJSONWriter()
+            fixed.add("d", hundredths: value)
+            var viaDouble = FlatJSONWriter()
+            viaDouble.add("d", Double(value) / 100)
+            #expect(fixed.finish() == viaDouble.finish(), "\(value)")
+        }
     }
 
     @Test func writerNeverEmitsNonFiniteNumbers() {

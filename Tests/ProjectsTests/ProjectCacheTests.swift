@@ -30,6 +30,32 @@ import TestSupport
         #expect(try fixture.projects.list(for: alice).items[0].project.name == "Elsewhere")
     }
 
+    /// The rendered detail (reused per thread while the cache entry, slug and counts are the same) is the view's JSON
+    /// at every step: read from the database, reused, after an update to a name Swift's `==` calls equal but whose bytes
+    /// differ, after a rename behind the cache once the TTL passed, after the counts moved.
+    @Test func renderedDetailIsAlwaysTheViewsJSON() throws {
+        let fixture = try ProjectsFixture(config: ["projects.cache_ttl": "5s"])
+        let alice = try fixture.caller("alice")
+        let created = try fixture.create("rendered", name: "Caf\u{E9}")
+        func expectRendered(name: String, devices: Int = 0, _ comment: Comment) throws {
+            let bytes = try fixture.projects.renderedProject("rendered", for: alice)
+            #expect(bytes == JSONWriter.bytes(try fixture.projects.project("rendered", for: alice).json), comment)
+            let document = try JSONParser.parse(bytes)
+            #expect(document["name"]?.stringValue.map { Array($0.utf8) } == Array(name.utf8), comment)
+            #expect(document["device_count"] == .number(Double(devices)), comment)
+        }
+        for round in 0..<3 { try expectRendered(name: "Caf\u{E9}", "read \(round)") }
+        _ = try fixture.projects.update("rendered", ProjectChanges(name: "Cafe\u{301}"), by: alice)
+        #expect("Caf\u{E9}" == "Cafe\u{301}")
+        for round in 0..<3 { try expectRendered(name: "Cafe\u{301}", "after update, read \(round)") }
+        try renameBehindTheCache(fixture, "rendered", "Elsewhere")
+        try expectRendered(name: "Cafe\u{301}", "renamed behind the cache, within the TTL")
+        fixture.clock.advance(by: 6)
+        for round in 0..<3 { try expectRendered(name: "Elsewhere", "renamed behind the cache, TTL passed, read \(round)") }
+        fixture.counter.counts.withLock { $0 = [created.project.pk: DeviceCounts(total: 7, offline: 2)] }
+        for round in 0..<3 { try expectRendered(name: "Elsewhere", devices: 7, "counts moved, read \(round)") }
+    }
+
     @Test func ttlZeroDisablesTheCache() throws {
         let fixture = try ProjectsFixture(config: ["projects.cache_ttl": "0"])
         let alice = try fixture.caller("alice")

@@ -33,6 +33,20 @@ public enum Secrets {
     /// Lower-case hex SHA-256 of a UTF-8 string: how tokens and device keys are stored.
     public static func sha256Hex(_ text: String) -> String { hex(sha256(Array(text.utf8))) }
 
+    /// The SHA-256 digest of a UTF-8 string as a value: a cache key that costs no allocation or hex formatting.
+    public static func sha256Digest(_ text: String) -> SHA256Digest {
+        var text = text
+        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        var length: UInt32 = 0
+        let status = text.withUTF8 { input in
+            withUnsafeMutableBytes(of: &words) { output in
+                EVP_Digest(input.baseAddress, input.count, output.baseAddress, &length, EVP_sha256(), nil)
+            }
+        }
+        precondition(status == 1 && length == 32, "EVP_Digest failed")
+        return SHA256Digest(words: words)
+    }
+
     /// PBKDF2-HMAC-SHA256.
     public static func pbkdf2(password: String, salt: [UInt8], iterations: Int, length: Int = 32) -> [UInt8] {
         var output = [UInt8](repeating: 0, count: length)
@@ -98,4 +112,21 @@ public enum PasswordHasher {
         let derived = Secrets.pbkdf2(password: password, salt: Array(salt), iterations: iterations, length: expected.count)
         return Secrets.constantTimeEquals(derived, Array(expected))
     }
+}
+
+/// A SHA-256 digest held in four words (the bytes in order, as OpenSSL wrote them).
+public struct SHA256Digest: Hashable, Sendable {
+    let words: (UInt64, UInt64, UInt64, UInt64)
+
+    /// Lower-case hex, as `Secrets.sha256Hex` gives for the same input.
+    public var hex: String {
+        withUnsafeBytes(of: words) { Secrets.hex(Array($0)) }
+    }
+
+    public static func == (a: SHA256Digest, b: SHA256Digest) -> Bool {
+        a.words.0 == b.words.0 && a.words.1 == b.words.1 && a.words.2 == b.words.2 && a.words.3 == b.words.3
+    }
+
+    /// One word suffices: a digest's bits are already uniformly spread.
+    public func hash(into hasher: inout Hasher) { hasher.combine(words.0) }
 }

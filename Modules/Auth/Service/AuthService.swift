@@ -25,7 +25,7 @@ public final class AuthService: Sendable, PlatformService {
         let kind: TokenKind
     }
 
-    let tokenCache: ThreadLocalCache<String, CachedToken>
+    let tokenCache: ThreadLocalCache<SHA256Digest, CachedToken>
 
     public init(context: PlatformContext) {
         self.context = context
@@ -57,22 +57,23 @@ public final class AuthService: Sendable, PlatformService {
     func lookUp(token: String?) throws(APIError) -> (Caller, TokenKind) {
         guard let secret = token else { throw APIError.unauthorized("Missing Authorization: Bearer <token>") }
         guard !secret.isEmpty, secret.utf8.count <= 256 else { throw APIError.unauthorized }
-        let hash = Secrets.sha256Hex(secret)
+        let digest = Secrets.sha256Digest(secret)
         let caller: Caller
         let kind: TokenKind
-        if let cached = tokenCache.value(for: hash) {
+        if let cached = tokenCache.value(for: digest) {
             (caller, kind) = (cached.caller, cached.kind)
         } else {
             let generation = tokenCache.generation
             let found: (Caller, revoked: Bool, kind: TokenKind)?
             do {
+                let hash = digest.hex
                 found = try db.read { try AuthStore(db: $0).caller(tokenHash: hash) }
             } catch {
                 logger.error("token lookup failed", ["error": .string(String(describing: error))])
                 throw APIError.unavailable("Authentication is temporarily unavailable")
             }
             guard let (lookedUp, revoked, lookedUpKind) = found, !revoked else { throw APIError.unauthorized }
-            tokenCache.store(CachedToken(caller: lookedUp, kind: lookedUpKind), for: hash, generation: generation)
+            tokenCache.store(CachedToken(caller: lookedUp, kind: lookedUpKind), for: digest, generation: generation)
             (caller, kind) = (lookedUp, lookedUpKind)
         }
         if let expiresAt = caller.expiresAt, expiresAt <= clock.unixSeconds() {

@@ -42,9 +42,25 @@ public enum JSONWriter {
             return
         }
         if n.rounded() == n, abs(n) < 9.007_199_254_740_992e15 {
-            out.append(contentsOf: String(Int64(n)).utf8)
+            writeInteger(Int64(n), into: &out)
         } else {
             out.append(contentsOf: "\(n)".utf8)
+        }
+    }
+
+    /// Decimal digits of `value`, written without an intermediate `String`.
+    static func writeInteger(_ value: Int64, into out: inout [UInt8]) {
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        // At most 20 digits, written backwards into a fixed buffer.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var start = 20
+            repeat {
+                start -= 1
+                digits[start] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start..<20]))
         }
     }
 
@@ -99,7 +115,21 @@ public struct FlatJSONWriter {
 
     public mutating func add(_ key: String, _ value: Int) {
         startField(key)
-        JSONWriter.writeNumber(Double(value), into: &bytes)
+        JSONWriter.writeInteger(Int64(value), into: &bytes)
+    }
+
+    /// A number given in hundredths, written with at most two decimals and no trailing zeros (`1234` → `12.34`,
+    /// `150` → `1.5`, `300` → `3`): what `add(key, Double(hundredths) / 100)` writes, without formatting a `Double`.
+    public mutating func add(_ key: String, hundredths: Int) {
+        startField(key)
+        if hundredths < 0 { bytes.append(UInt8(ascii: "-")) }
+        let magnitude = hundredths.magnitude
+        JSONWriter.writeInteger(Int64(magnitude / 100), into: &bytes)
+        let fraction = Int(magnitude % 100)
+        guard fraction != 0 else { return }
+        bytes.append(UInt8(ascii: "."))
+        bytes.append(UInt8(ascii: "0") + UInt8(fraction / 10))
+        if fraction % 10 != 0 { bytes.append(UInt8(ascii: "0") + UInt8(fraction % 10)) }
     }
 
     public mutating func add(_ key: String, _ value: Double) {

@@ -19,6 +19,8 @@ public struct HTTPHeaders: Sendable, Sequence {
 
     public mutating func add(_ name: String, _ value: String) { fields.append((name, value)) }
 
+    public mutating func reserveCapacity(_ count: Int) { fields.reserveCapacity(count) }
+
     /// Replaces every value of `name` with one.
     public mutating func set(_ name: String, _ value: String) {
         remove(name)

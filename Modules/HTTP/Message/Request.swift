@@ -20,7 +20,7 @@ public struct Request: Sendable {
     public var remoteAddress: String = ""
     /// The route a responder found while deciding where the request runs (`HTTPResponder.mayBlock(_:)`), kept so
     /// that answering it does not look the path up again.
-    var resolvedRoute: (match: RouteMatch, errors: ErrorRenderer)?
+    var resolvedRoute: RouteMatch?
 
     /// Builds a request from a parsed head; throws 400 when the target cannot be decoded.
     public init(method: HTTPMethod, target: String, version: HTTPVersion = .http1_1, headers: HTTPHeaders = HTTPHeaders(),

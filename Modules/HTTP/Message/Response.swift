@@ -18,9 +18,14 @@ public struct Response: Sendable {
 
     /// A JSON response.
     public static func json(_ value: some JSONRepresentable, status: Int = 200) -> Response {
+        json(encoded: JSONWriter.bytes(value.json), status: status)
+    }
+
+    /// A JSON document already encoded (a cached rendering).
+    public static func json(encoded body: [UInt8], status: Int = 200) -> Response {
         var headers = HTTPHeaders()
         headers.add("Content-Type", "application/json")
-        return Response(status: status, headers: headers, body: JSONWriter.bytes(value.json))
+        return Response(status: status, headers: headers, body: body)
     }
 
     /// 201 Created with a `Location` header.

@@ -20,9 +20,9 @@ public struct APIResponder: HTTPResponder {
     public func mayBlock(method: HTTPMethod, path: String) -> Bool { table.mayBlock(method: method, path: path) }
 
     public func mayBlock(_ request: inout Request) -> Bool {
-        let resolved = table.resolve(method: request.method, path: request.path)
+        let resolved = table.match(method: request.method, path: request.path)
         request.resolvedRoute = resolved
-        if case .found(_, _, _, let blocking) = resolved.match { return blocking }
+        if case .found(_, _, _, let blocking) = resolved { return blocking }
         return false
     }
 
@@ -32,18 +32,20 @@ public struct APIResponder: HTTPResponder {
         request.requestID = Self.requestID(from: request.headers["X-Request-Id"])
         var response: Response
         var route = "unmatched"
-        let (match, errors) = request.resolvedRoute ?? table.resolve(method: request.method, path: request.path)
+        let match = request.resolvedRoute ?? table.match(method: request.method, path: request.path)
         request.resolvedRoute = nil
+        // How errors look depends on the route group the path lies under: looked up only when there is an error.
+        let table = self.table
         switch match {
         case .found(let handler, let pattern, let parameters, _):
             request.parameters = parameters
             request.routePattern = pattern
             route = pattern
-            response = Self.run(handler, request, logger: logger, errors: errors)
+            response = Self.run(handler, request, logger: logger, errors: table.errorRenderer(for: request.path))
         case .methodNotAllowed(let allow):
-            response = errors.render(APIError.methodNotAllowed(allow: allow), request)
+            response = table.errorRenderer(for: request.path).render(APIError.methodNotAllowed(allow: allow), request)
         case .notFound:
-            response = errors.render(APIError.notFound("No route for \(request.method) \(request.path)"), request)
+            response = table.errorRenderer(for: request.path).render(APIError.notFound("No route for \(request.method) \(request.path)"), request)
         }
         if let pending = response.pending {
             // Answered later: the id, the error mapping, the metrics and the log line when the answer is known.
@@ -53,7 +55,7 @@ public struct APIResponder: HTTPResponder {
                 var final: Response
                 switch result {
                 case .success(let answer): final = answer
-                case .failure(let error): final = Self.render(error, routed, logger: logger, errors: errors)
+                case .failure(let error): final = Self.render(error, routed, logger: logger, errors: table.errorRenderer(for: routed.path))
                 }
                 finish(&final, routed, route: matched, started: started)
                 return final
@@ -110,7 +112,7 @@ public struct APIResponder: HTTPResponder {
             line.add("route", route)
             line.add("status", response.status)
             line.add("bytes", response.bodyLength)
-            line.add("duration_ms", (seconds * 100_000).rounded() / 100)
+            line.add("duration_ms", hundredths: Int((seconds * 100_000).rounded()))
             line.add("remote", remote)
             logger.writeLine(line.finish())
         }
@@ -118,11 +120,11 @@ public struct APIResponder: HTTPResponder {
 
     /// Runs a handler and maps whatever it throws to the §4 envelope (or the route group's own shape, `errors`).
     /// Details an error does not expose stay in the log.
-    static func run(_ handler: Handler, _ request: Request, logger: Logger, errors: ErrorRenderer = .platform) -> Response {
+    static func run(_ handler: Handler, _ request: Request, logger: Logger, errors: @autoclosure () -> ErrorRenderer = .platform) -> Response {
         do {
             return try handler(request)
         } catch {
-            return render(error, request, logger: logger, errors: errors)
+            return render(error, request, logger: logger, errors: errors())
         }
     }
 

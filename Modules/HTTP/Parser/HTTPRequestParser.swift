@@ -13,6 +13,7 @@ public struct RequestHead: Sendable, Equatable {
 
     /// Whether the connection stays open after the response (HTTP/1.1 default, HTTP/1.0 opt-in).
     public var keepAlive: Bool {
+        guard headers.contains("Connection") else { return version != .http1_0 }
         let tokens = headers.values("Connection").flatMap { $0.split(separator: ",") }
             .map { $0.trimmingSpacesAndTabs().asciiLowercased() }
         if version == .http1_0 { return tokens.contains("keep-alive") }
@@ -156,30 +157,36 @@ public struct HTTPRequestParser: Sendable {
     }
 
     static func parseHeadBytes(_ bytes: [UInt8], limits: HTTPLimits) throws(HTTPParserError) -> RequestHead {
-        var lines: [ArraySlice<UInt8>] = []
+        // One pass over the lines by index: no line, part or value arrays; the framing headers are noted as they pass.
+        var lines: [Range<Int>] = []
+        lines.reserveCapacity(16)
         var start = 0
-        for (index, byte) in bytes.enumerated() where byte == 0x0A {
-            var line = bytes[start..<index]
-            if line.last == 0x0D { line = line.dropLast() }
-            lines.append(line)
+        for index in bytes.indices where bytes[index] == 0x0A {
+            lines.append(start..<(index > start && bytes[index - 1] == 0x0D ? index - 1 : index))
             start = index + 1
         }
         while let last = lines.last, last.isEmpty { lines.removeLast() }
         guard let requestLine = lines.first else { throw .malformed("empty request") }
-        for line in lines where line.contains(0x0D) { throw .malformed("bare CR in header block") }
+        for line in lines where bytes[line].contains(0x0D) { throw .malformed("bare CR in header block") }
 
         // request-line = method SP request-target SP HTTP-version
-        let parts = requestLine.split(separator: 0x20, omittingEmptySubsequences: false)
-        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty else { throw .malformed("invalid request line") }
-        guard parts[0].allSatisfy(isTokenByte) else { throw .malformed("invalid method") }
-        guard parts[1].allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { throw .malformed("invalid request target") }
+        guard let firstSpace = bytes[requestLine].firstIndex(of: 0x20),
+              let secondSpace = bytes[(firstSpace + 1)..<requestLine.upperBound].firstIndex(of: 0x20),
+              !bytes[(secondSpace + 1)..<requestLine.upperBound].contains(0x20),
+              firstSpace > requestLine.lowerBound, secondSpace > firstSpace + 1 else { throw .malformed("invalid request line") }
+        let methodBytes = bytes[requestLine.lowerBound..<firstSpace]
+        let targetBytes = bytes[(firstSpace + 1)..<secondSpace]
+        let versionBytes = bytes[(secondSpace + 1)..<requestLine.upperBound]
+        guard methodBytes.allSatisfy(isTokenByte) else { throw .malformed("invalid method") }
+        guard targetBytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { throw .malformed("invalid request target") }
         let version: HTTPVersion
-        switch String(decoding: parts[2], as: UTF8.self) {
-        case "HTTP/1.1": version = .http1_1
-        case "HTTP/1.0": version = .http1_0
-        case let other:
-            let digits = Array(other.utf8)
-            if digits.count == 8, other.hasPrefix("HTTP/"), digits[5] >= 0x30 && digits[5] <= 0x39, digits[6] == 0x2E,
+        if versionBytes.elementsEqual("HTTP/1.1".utf8) {
+            version = .http1_1
+        } else if versionBytes.elementsEqual("HTTP/1.0".utf8) {
+            version = .http1_0
+        } else {
+            let digits = Array(versionBytes)
+            if digits.count == 8, digits.starts(with: "HTTP/".utf8), digits[5] >= 0x30 && digits[5] <= 0x39, digits[6] == 0x2E,
                digits[7] >= 0x30 && digits[7] <= 0x39 {
                 throw .unsupportedVersion
             }
@@ -187,29 +194,43 @@ public struct HTTPRequestParser: Sendable {
         }
 
         var headers = HTTPHeaders()
+        headers.reserveCapacity(lines.count - 1)
+        var hosts = 0
+        var authorizations = 0
+        var encodings: [String] = []
+        var lengths: [String] = []
+        var expect: String?
         for line in lines.dropFirst() {
-            if line.first == 0x20 || line.first == 0x09 { throw .malformed("obsolete line folding") }
-            guard let colon = line.firstIndex(of: 0x3A) else { throw .malformed("header line without colon") }
-            let name = line[line.startIndex..<colon]
+            if let first = bytes[line].first, first == 0x20 || first == 0x09 { throw .malformed("obsolete line folding") }
+            guard let colon = bytes[line].firstIndex(of: 0x3A) else { throw .malformed("header line without colon") }
+            let name = bytes[line.lowerBound..<colon]
             guard !name.isEmpty, name.allSatisfy(isTokenByte) else { throw .malformed("invalid header name") }
-            var value = line[(colon + 1)...]
-            while let first = value.first, first == 0x20 || first == 0x09 { value = value.dropFirst() }
-            while let last = value.last, last == 0x20 || last == 0x09 { value = value.dropLast() }
+            var valueStart = colon + 1
+            var valueEnd = line.upperBound
+            while valueStart < valueEnd, bytes[valueStart] == 0x20 || bytes[valueStart] == 0x09 { valueStart += 1 }
+            while valueEnd > valueStart, bytes[valueEnd - 1] == 0x20 || bytes[valueEnd - 1] == 0x09 { valueEnd -= 1 }
+            let value = bytes[valueStart..<valueEnd]
             guard value.allSatisfy({ $0 == 0x09 || $0 >= 0x20 && $0 != 0x7F }) else { throw .malformed("control character in header value") }
-            headers.add(String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self))
+            let field = (name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self))
+            headers.add(field.name, field.value)
+            switch FramingHeader(name) {
+            case .host: hosts += 1
+            case .authorization: authorizations += 1
+            case .transferEncoding: encodings.append(field.value)
+            case .contentLength: lengths.append(field.value)
+            case .expect: if expect == nil { expect = field.value }
+            case nil: break
+            }
         }
 
-        let method = HTTPMethod(String(decoding: parts[0], as: UTF8.self))
-        var head = RequestHead(method: method, target: String(decoding: parts[1], as: UTF8.self), version: version, headers: headers,
+        let method = HTTPMethod(String(decoding: methodBytes, as: UTF8.self))
+        var head = RequestHead(method: method, target: String(decoding: targetBytes, as: UTF8.self), version: version, headers: headers,
                                contentLength: nil, chunked: false, expectsContinue: false)
         if version == .http1_1 {
-            let hosts = headers.values("Host")
-            guard hosts.count == 1 else { throw .malformed(hosts.isEmpty ? "missing Host header" : "repeated Host header") }
+            guard hosts == 1 else { throw .malformed(hosts == 0 ? "missing Host header" : "repeated Host header") }
         }
         // Two credentials in one request: which one counts would depend on who reads it (a proxy, the handler).
-        guard headers.values("Authorization").count <= 1 else { throw .malformed("repeated Authorization header") }
-        let encodings = headers.values("Transfer-Encoding")
-        let lengths = headers.values("Content-Length")
+        guard authorizations <= 1 else { throw .malformed("repeated Authorization header") }
         if !encodings.isEmpty {
             guard lengths.isEmpty else { throw .malformed("both Transfer-Encoding and Content-Length") }
             guard version == .http1_1 else { throw .malformed("Transfer-Encoding in an HTTP/1.0 request") }
@@ -227,8 +248,33 @@ public struct HTTPRequestParser: Sendable {
             if length > limits.maxBodyBytes { throw .bodyTooLarge }
             head.contentLength = length
         }
-        if let expect = headers["Expect"], expect.lowercased() == "100-continue", version == .http1_1 { head.expectsContinue = true }
+        if let expect, expect.lowercased() == "100-continue", version == .http1_1 { head.expectsContinue = true }
         return head
+    }
+
+    /// The header fields whose count or value decides how a request is framed or checked, recognised by their bytes.
+    enum FramingHeader {
+        case host, authorization, transferEncoding, contentLength, expect
+
+        init?(_ name: ArraySlice<UInt8>) {
+            // Lengths differ, so the length picks the one candidate to compare.
+            let candidate: (FramingHeader, StaticString)
+            switch name.count {
+            case 4: candidate = (.host, "host")
+            case 6: candidate = (.expect, "expect")
+            case 13: candidate = (.authorization, "authorization")
+            case 14: candidate = (.contentLength, "content-length")
+            case 17: candidate = (.transferEncoding, "transfer-encoding")
+            default: return nil
+            }
+            let lower = UnsafeBufferPointer(start: candidate.1.utf8Start, count: candidate.1.utf8CodeUnitCount)
+            for (byte, expected) in zip(name, lower) {
+                // ASCII letters fold to lower case; `-` is the only other byte in these names.
+                let folded = byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
+                guard folded == expected else { return nil }
+            }
+            self = candidate.0
+        }
     }
 
     // MARK: - Chunked body

@@ -187,12 +187,7 @@ public struct RouterTable: Sendable {
     /// How errors of a request to `path` are rendered: the renderer of the longest registered prefix, else the platform's.
     public func errorRenderer(for path: String) -> ErrorRenderer { ErrorRenderer.longestPrefix(renderers, path) }
 
-    /// The route of `method path` and how its errors are rendered, from one split of the path (the request path's way).
-    public func resolve(method: HTTPMethod, path: String) -> (match: RouteMatch, errors: ErrorRenderer) {
-        let segments = RouteNode.segments(of: path)
-        return (match(method: method, segments: segments), renderers.isEmpty ? .platform : ErrorRenderer.longestPrefix(renderers, segments: segments))
-    }
-
+    /// The route of `method path` (its error renderer is looked up apart, and only when a request fails).
     public func match(method: HTTPMethod, path: String) -> RouteMatch {
         match(method: method, segments: RouteNode.segments(of: path))
     }

@@ -26,7 +26,7 @@ extension ProjectsModule {
             return .page(try projects.trash(for: caller, page: page), of: page, for: request)
         }
         api.get("/projects/:project_id/", summary: "Retrieve a project", responses: [.ok(ProjectView.schema)], auth: bearer) { request, caller in
-            return .json(try projects.project(request.parameters.require("project_id"), for: caller))
+            return .json(encoded: try projects.renderedProject(request.parameters.require("project_id"), for: caller))
         }
         api.patch("/projects/:project_id/", summary: "Update a project (partial)", body: .json(ProjectChanges.schema),
                   responses: [.ok(ProjectView.schema)], auth: bearer) { request, caller in

@@ -14,10 +14,14 @@ final class ProjectCache: Sendable {
     struct Entry<Value: Sendable>: Sendable {
         let value: Value
         let expires: Double
+        /// Unique to this stored value (never reused, not even after the cache starts over): what was derived from an
+        /// entry stays valid while the entry handed out has the same stamp.
+        var stamp: UInt64 = 0
     }
 
     struct State: Sendable {
         var generation: UInt64 = 0
+        var lastStamp: UInt64 = 0
         var byID: [String: Entry<Project>] = [:]
         var idByPK: [Int64: String] = [:]
         var lists: [Int64: [String: Entry<PageResult<Project>>]] = [:]
@@ -46,12 +50,15 @@ final class ProjectCache: Sendable {
 
     // MARK: Rows
 
-    func project(id: String) -> Project? {
+    func project(id: String) -> Project? { stampedProject(id: id)?.project }
+
+    /// A cached row and the stamp of its entry.
+    func stampedProject(id: String) -> (project: Project, stamp: UInt64)? {
         guard isEnabled else { return nil }
         let now = now
         return state.withLock { state in
             guard let entry = state.byID[id], entry.expires > now else { return nil }
-            return entry.value
+            return (entry.value, entry.stamp)
         }
     }
 
@@ -72,7 +79,8 @@ final class ProjectCache: Sendable {
                 state.idByPK = [:]
             }
             for project in projects where !project.isTrashed {
-                state.byID[project.projectID] = Entry(value: project, expires: expires)
+                state.lastStamp &+= 1
+                state.byID[project.projectID] = Entry(value: project, expires: expires, stamp: state.lastStamp)
                 state.idByPK[project.pk] = project.projectID
             }
         }

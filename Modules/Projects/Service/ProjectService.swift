@@ -17,6 +17,16 @@ public final class ProjectService: Sendable, PlatformService {
     /// How long trashed projects stay before the daily job purges them (`projects.trash_retention`, 30 days).
     public let trashRetention: Double
     private let counter = Mutex<(any ProjectDeviceCounter)?>(nil)
+    /// Rendered project details by pk, per thread (`renderedProject`).
+    let renderedViews = ThreadLocalCache<Int64, RenderedView>(ttl: 60, capacity: 1_024)
+
+    /// A project's view as JSON bytes and what they were rendered from.
+    struct RenderedView: Sendable {
+        let stamp: UInt64
+        let organizationSlug: String
+        let counts: DeviceCounts
+        let bytes: [UInt8]
+    }
 
     public init(context: PlatformContext, auth: AuthService) {
         self.context = context
@@ -86,21 +96,26 @@ public final class ProjectService: Sendable, PlatformService {
 
     /// The active project `projectID` after the scope check (404 / 403).
     func authorized(_ projectID: String, for caller: Caller, access: Caller.Access) throws -> Project {
-        guard let project = try activeProject(id: projectID) else { throw ProjectError.notFound(projectID: projectID) }
-        try caller.authorize(projectID: project.projectID, organizationID: project.organizationID, access: access,
-                             notFound: ProjectError.notFound(projectID: projectID))
-        return project
+        try stampedAuthorized(projectID, for: caller, access: access).project
     }
 
-    /// An active project by `project_id`, through the cache.
-    func activeProject(id: String) throws -> Project? {
+    /// `authorized`, with the stamp of the cache entry the row came from (nil when it was read from the database).
+    func stampedAuthorized(_ projectID: String, for caller: Caller, access: Caller.Access) throws -> (project: Project, stamp: UInt64?) {
+        guard let (project, stamp) = try activeProject(id: projectID) else { throw ProjectError.notFound(projectID: projectID) }
+        try caller.authorize(projectID: project.projectID, organizationID: project.organizationID, access: access,
+                             notFound: ProjectError.notFound(projectID: projectID))
+        return (project, stamp)
+    }
+
+    /// An active project by `project_id`, through the cache, and the stamp of the cache entry it came from.
+    func activeProject(id: String) throws -> (project: Project, stamp: UInt64?)? {
         guard AuthPatterns.isValidProjectID(id) else { return nil }
-        if let cached = cache.project(id: id) { return cached }
+        if let cached = cache.stampedProject(id: id) { return (cached.project, cached.stamp) }
         let generation = cache.generation()
         let found = try db.read { db in try ProjectStore(db: db).project(projectID: id) }
         guard let project = found, !project.isTrashed else { return nil }
         cache.store([project], generation: generation)
-        return project
+        return (project, nil)
     }
 
     // MARK: - Reads
@@ -109,6 +124,23 @@ public final class ProjectService: Sendable, PlatformService {
     public func project(_ projectID: String, for caller: Caller) throws -> ProjectView {
         let project = try authorized(projectID, for: caller, access: .read)
         return try views([project], organizationSlug: caller.organizationSlug)[0]
+    }
+
+    /// `project(_:for:)` as the JSON bytes of its view. The bytes are a function of the view, so each thread keeps the
+    /// last ones per project and hands them out again while the view comes from the same cache entry (its stamp) with
+    /// the same organization slug and counts; the scope check and the counts still run per call.
+    public func renderedProject(_ projectID: String, for caller: Caller) throws -> [UInt8] {
+        let (project, stamp) = try stampedAuthorized(projectID, for: caller, access: .read)
+        let view = try views([project], organizationSlug: caller.organizationSlug)[0]
+        guard let stamp else { return JSONWriter.bytes(view.json) }
+        if let rendered = renderedViews.value(for: project.pk), rendered.stamp == stamp, rendered.counts == view.counts,
+           rendered.organizationSlug.utf8.elementsEqual(view.organizationSlug.utf8) {
+            return rendered.bytes
+        }
+        let bytes = JSONWriter.bytes(view.json)
+        renderedViews.store(RenderedView(stamp: stamp, organizationSlug: view.organizationSlug, counts: view.counts, bytes: bytes),
+                            for: project.pk, generation: renderedViews.generation)
+        return bytes
     }
 
     /// `GET /projects/`: one page of the caller's active projects (only its listed ones for a scoped token),
