@@ -20,6 +20,15 @@ import Testing
             configuration.eventLoops = 1
             configuration.workerThreads = 1
             server = HTTPServer(configuration: configuration, responder: ClosureResponder(mayBlock: { _, _ in false }) { request in
+                if request.path == "/lazy" {
+                    // Completed lazily by a timer thread: says whether its answer was built there or on the loop.
+                    let pending = DeferredResponse()
+                    DispatchQueue.global().asyncAfter(deadline: .now() + 0.05) {
+                        let completer = pthread_self()
+                        pending.complete(lazily: { .success(.text(pthread_equal(pthread_self(), completer) != 0 ? "built by the completer" : "built elsewhere")) })
+                    }
+                    return .deferred(pending)
+                }
                 guard request.path == "/later" || request.path == "/fail" else { return .text("now \(request.path)") }
                 let pending = DeferredResponse()
                 let delay = Double(request.query["ms"] ?? "") ?? 300
@@ -48,6 +57,53 @@ import Testing
         #expect(late.status == 200 && late.text == "later a")
     }
 
+    /// A lazily completed answer is built on the loop that sends it, not on the thread that completed it (the
+    /// group committer is spared rendering, mapping and logging many answers).
+    @Test func aLazyAnswerIsBuiltOnTheLoop() throws {
+        let answer = try Self.answer(toGET: "/lazy")
+        #expect(answer.status == 200 && answer.text == "built elsewhere")
+    }
+
+    /// The answer of a fresh `DeferringServer` to one GET of `target`.
+    static func answer(toGET target: String) throws -> RawResponse {
+        let deferring = try DeferringServer()
+        defer { deferring.server.shutdown(gracePeriod: 2) }
+        let connection = try RawConnection(port: deferring.port)
+        try connection.send("GET \(target) HTTP/1.1\r\nHost: x\r\n\r\n")
+        return try connection.readResponse()
+    }
+
+    /// Nothing of a lazy outcome or of a mapping runs when it is completed; the first consumer builds it, once, however
+    /// many ask afterwards.
+    @Test func aLazyOutcomeIsBuiltOnceWhenFirstAskedFor() {
+        let built = Atomic<Int>(0)
+        let transformed = Atomic<Int>(0)
+        let pending = DeferredResponse()
+        let mapped = pending.map { result in
+            transformed.add(1, ordering: .relaxed)
+            return (try? result.get()) ?? .text("failed")
+        }
+        pending.complete(lazily: {
+            built.add(1, ordering: .relaxed)
+            return .success(.text("made"))
+        })
+        #expect(built.load(ordering: .relaxed) == 0 && transformed.load(ordering: .relaxed) == 0)
+        let outcomes = Mutex<[DeferredOutcome]>([])
+        mapped.whenOutcome { outcome in outcomes.withLock { $0.append(outcome) } }
+        mapped.whenOutcome { outcome in outcomes.withLock { $0.append(outcome) } }
+        #expect(built.load(ordering: .relaxed) == 0 && transformed.load(ordering: .relaxed) == 0)
+        for _ in 0..<3 {
+            guard case .success(let response) = mapped.wait() else { Issue.record("a mapped answer succeeds"); return }
+            #expect(response.body == Array("made".utf8))
+        }
+        for outcome in outcomes.withLock({ $0 }) { _ = outcome.result }
+        #expect(built.load(ordering: .relaxed) == 1 && transformed.load(ordering: .relaxed) == 1)
+        // Completing again keeps the first outcome.
+        pending.complete(lazily: { .success(.text("second")) })
+        guard case .success(let again) = pending.wait() else { Issue.record("the first outcome stays"); return }
+        #expect(again.body == Array("made".utf8))
+    }
+
     @Test func pipelinedDeferredAndImmediateAnswersStayInOrder() throws {
         let deferring = try DeferringServer()
         defer { deferring.server.shutdown(gracePeriod: 2) }
@@ -59,11 +115,7 @@ import Testing
     }
 
     @Test func aFailureIsAnsweredWithTheEnvelope() throws {
-        let deferring = try DeferringServer()
-        defer { deferring.server.shutdown(gracePeriod: 2) }
-        let connection = try RawConnection(port: deferring.port)
-        try connection.send("GET /fail?ms=20 HTTP/1.1\r\nHost: x\r\n\r\n")
-        let response = try connection.readResponse()
+        let response = try Self.answer(toGET: "/fail?ms=20")
         #expect(response.status == 503 && response.text.contains("UNAVAILABLE"))
     }
 

@@ -69,7 +69,8 @@ extension DevicesModule {
             let pending = DeferredResponse()
             try devices.ingest(projectID: request.parameters.require("project_id"), pk: Self.devicePK(request), caller: caller,
                                document: request.jsonBody()) { result in
-                pending.complete(result.map { .json($0, status: 202) })
+                // Called by the group committer: the answer is rendered on the event loop that sends it.
+                pending.complete(lazily: { result.map { .json($0, status: 202) } })
             }
             return .deferred(pending)
         }

@@ -36,7 +36,9 @@ extension DevicesModule {
         gateway.post("/data/", summary: "Telemetry as the device itself → 202 {accepted, dropped}", body: .json(DeviceSchemas.telemetry),
                      responses: [.accepted(DeviceSchemas.ingestResult)], auth: deviceBasic) { request, device in
             let pending = DeferredResponse()
-            try devices.ingest(asDevice: device, document: request.jsonBody()) { result in pending.complete(result.map { .json($0, status: 202) }) }
+            try devices.ingest(asDevice: device, document: request.jsonBody()) { result in
+                pending.complete(lazily: { result.map { .json($0, status: 202) } })
+            }
             return .deferred(pending)
         }
 

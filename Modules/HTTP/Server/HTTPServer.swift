@@ -178,8 +178,9 @@ final class EventLoop: @unchecked Sendable {
         enum Payload {
             /// Encoded by the pool thread.
             case encoded(HTTPServer.Encoded)
-            /// A deferred response's result, encoded on the loop (the completing thread, a committer, is spared it).
-            case response(Result<Response, any Error>, head: RequestHead)
+            /// A deferred response's outcome, evaluated (mapped, logged) and encoded on the loop: the completing thread,
+            /// a committer, is spared it.
+            case outcome(DeferredOutcome, head: RequestHead)
         }
         let fd: Int32
         let id: UInt64
@@ -276,8 +277,12 @@ final class EventLoop: @unchecked Sendable {
     }
 
     func complete(_ completion: Completion) {
-        completions.withLock { $0.append(completion) }
-        selector.wakeUp()
+        // One wake-up per batch: a list that was not empty has one on its way, and the loop drains the whole list.
+        let first = completions.withLock { list in
+            list.append(completion)
+            return list.count == 1
+        }
+        if first { selector.wakeUp() }
     }
 
     // MARK: - Accept
@@ -526,7 +531,7 @@ final class EventLoop: @unchecked Sendable {
             server.workers.submit { [self] in
                 switch server.handle(head: head, request: request, remoteAddress: remoteAddress) {
                 case .ready(let encoded): complete(Completion(fd: fd, id: id, payload: .encoded(encoded)))
-                case .later(let pending): pending.whenComplete { [self] in complete(Completion(fd: fd, id: id, payload: .response($0, head: head))) }
+                case .later(let pending): pending.whenOutcome { [self] in complete(Completion(fd: fd, id: id, payload: .outcome($0, head: head))) }
                 }
             }
             return []
@@ -537,7 +542,7 @@ final class EventLoop: @unchecked Sendable {
         case .later(let pending):
             // No thread waits: the answer is posted back to this loop when it is known.
             inFlight += 1
-            pending.whenComplete { [self] in complete(Completion(fd: fd, id: id, payload: .response($0, head: head))) }
+            pending.whenOutcome { [self] in complete(Completion(fd: fd, id: id, payload: .outcome($0, head: head))) }
             return []
         }
     }
@@ -550,13 +555,14 @@ final class EventLoop: @unchecked Sendable {
         }
         for completion in ready {
             inFlight -= 1
-            // A connection closed meanwhile (reset by its client) drops its answer.
-            guard let connection = connection(completion.fd), connection.id == completion.id else { continue }
             let encoded: HTTPServer.Encoded
             switch completion.payload {
             case .encoded(let ready): encoded = ready
-            case .response(let result, let head): encoded = server.encode(HTTPServer.resolve(result), head: head)
+            // Evaluated (mapped, logged) even when the connection is gone: the request still gets its metrics and log line.
+            case .outcome(let outcome, let head): encoded = server.encode(HTTPServer.resolve(outcome.result), head: head)
             }
+            // A connection closed meanwhile (reset by its client) drops its answer.
+            guard let connection = connection(completion.fd), connection.id == completion.id else { continue }
             execute(connection, connection.machine.responseReady(encoded.bytes, file: encoded.file, keepAlive: encoded.keepAlive, now: now), now: now)
         }
     }
