@@ -65,13 +65,12 @@ import TestSupport
         #expect(try client.request("POST", "/api/v2/projects/\(id)/restore/").status == 404)
     }
 
-    @Test func runStopsGracefullyOnSIGTERM() throws {
-        let directory = TemporaryDirectory("iot-scheduler")
-        defer { directory.remove() }
+    /// `scheduler run` as a process on `database`, returned once it says it runs (with what it printed so far).
+    func startRun(_ database: String, environment: [String: String] = [:]) throws -> (process: Process, printed: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Binaries.path("scheduler"))
-        process.arguments = ["--db", directory.file("iot.db"), "run"]
-        process.environment = Binaries.environment()
+        process.arguments = ["--db", database, "run"]
+        process.environment = Binaries.environment().merging(environment) { $1 }
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
@@ -81,12 +80,42 @@ import TestSupport
         while !text.contains("scheduler running"), Date() < deadline {
             text += String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
         }
+        return (process, text)
+    }
+
+    @Test func runStopsGracefullyOnSIGTERM() throws {
+        let directory = TemporaryDirectory("iot-scheduler")
+        defer { directory.remove() }
+        let (process, text) = try startRun(directory.file("iot.db"))
         #expect(text.contains("scheduler running \(Self.jobs.count) jobs"))
         usleep(300_000)
         kill(process.processIdentifier, SIGTERM)
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
         #expect(try status(directory.file("iot.db")).values.allSatisfy { $0 == 1 })
+    }
+
+    /// Like the api-server, `scheduler run` gives back the file pages only its startup touched
+    /// (`server.release_startup_memory`): seen from /proc against the switch turned off.
+    @Test func runGivesBackStartupPages() throws {
+        let directory = TemporaryDirectory("iot-scheduler-memory")
+        defer { directory.remove() }
+        func residentFileKB(_ environment: [String: String]) throws -> Int {
+            let (process, text) = try startRun(directory.file("iot.db"), environment: environment)
+            defer {
+                kill(process.processIdentifier, SIGTERM)
+                process.waitUntilExit()
+            }
+            #expect(text.contains("scheduler running"))
+            usleep(300_000)
+            let status = try String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)
+            let line = status.split(separator: "\n").first { $0.hasPrefix("RssFile:") } ?? ""
+            return Int(line.split { $0 == " " || $0 == "\t" }.dropFirst().first ?? "") ?? -1
+        }
+        let released = try residentFileKB([:])
+        let kept = try residentFileKB(["IOT_SERVER_RELEASE_STARTUP_MEMORY": "false"])
+        #expect(released > 0 && kept > 0)
+        #expect(Double(released) < Double(kept) * 0.75, "file pages \(released) kB vs \(kept) kB kept")
     }
 
     @Test func purgeRemovesOnlyTelemetryOlderThanTheCutoff() throws {

@@ -12,6 +12,10 @@ extension Platform {
                 let scheduler = JobScheduler(platform: self)
                 let stop = Atomic<Bool>(false)
                 let sources = SignalSources.make([SIGTERM, SIGINT]) { _ in stop.store(true, ordering: .relaxed) }
+                if context.config.bool("server.release_startup_memory", default: true) {
+                    // As the api-server does: a long-running process gives back the pages only its startup touched.
+                    _ = StartupMemory.release()
+                }
                 output.out("scheduler running \(jobs.count) jobs: \(jobs.map(\.name).joined(separator: ", "))")
                 scheduler.run { stop.load(ordering: .relaxed) }
                 sources.forEach { $0.cancel() }
