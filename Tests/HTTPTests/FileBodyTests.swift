@@ -20,7 +20,7 @@ import Glibc
         init(size: Int) throws {
             path = NSTemporaryDirectory() + "/file-body-\(getpid())-\(RandomID.make(length: 8)).bin"
             content = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 / 251) }
-            FileManager.default.createFile(atPath: path, contents: Data(content))
+            guard FileManager.default.createFile(atPath: path, contents: Data(content)) else { throw CocoaError(.fileWriteUnknown) }
             let path = path
             var configuration = HTTPServerConfiguration()
             configuration.port = 0

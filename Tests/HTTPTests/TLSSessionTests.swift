@@ -99,7 +99,7 @@ import Testing
     }
 
     @Test func aClientCloseNotifyEndsTheSession() throws {
-        let (directory, server, client, random) = try Self.connected(seed: 7)
+        let (directory, server, client, _) = try Self.connected(seed: 7)
         defer { directory.remove() }
         _ = SSL_shutdown(client.ssl)
         let closeNotify = client.takeCiphertext()
@@ -108,7 +108,7 @@ import Testing
     }
 
     @Test func aBadRecordIsAnErrorNotACrashAndTheSessionStaysFailed() throws {
-        let (directory, server, client, random) = try Self.connected(seed: 11)
+        let (directory, server, _, random) = try Self.connected(seed: 11)
         defer { directory.remove() }
         // An application-data record whose 32 bytes cannot authenticate.
         var bytes = random
