@@ -7,13 +7,9 @@ import TestSupport
 /// The access log's buffered path: per-thread buffers, batched writes, whole lines, nothing lost on flush.
 @Suite struct LoggerBufferTests {
     @Test func linesFromManyThreadsArriveWholeAndAllAfterFlush() throws {
-        let directory = TemporaryDirectory("iot-log")
-        defer { directory.remove() }
-        let path = directory.file("log.txt")
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        #expect(fd >= 0)
-        defer { close(fd) }
-        let logger = Logger(level: .info, fileDescriptor: fd)
+        let log = LogFile()
+        defer { log.remove() }
+        let logger = log.logger
         let threads = 8, perThread = 5_000
         let done = Atomic<Int>(0)
         for t in 0..<threads {
@@ -26,8 +22,7 @@ import TestSupport
         }
         while done.load(ordering: .sequentiallyConsistent) < threads { usleep(1_000) }
         logger.warning("after")   // written synchronously, after this thread's buffered lines
-        logger.flush()
-        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let text = try log.text()
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
         #expect(lines.count == threads * perThread + 1)
         var next = [Int](repeating: 0, count: threads)
@@ -41,16 +36,12 @@ import TestSupport
     }
 
     @Test func bufferedLinesAreWrittenWithoutAFlushWithinMoments() throws {
-        let directory = TemporaryDirectory("iot-log")
-        defer { directory.remove() }
-        let path = directory.file("log.txt")
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        defer { close(fd) }
-        let logger = Logger(level: .info, fileDescriptor: fd)
-        logger.writeLine(Array("{\"a\":1}".utf8))
+        let log = LogFile()
+        defer { log.remove() }
+        log.logger.writeLine(Array("{\"a\":1}".utf8))
         var text = ""
         for _ in 0..<100 {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            text = try log.written()
             if !text.isEmpty { break }
             usleep(10_000)
         }

@@ -3,6 +3,7 @@ import Foundation
 @testable import HTTP
 import Synchronization
 import Testing
+import TestSupport
 
 /// Deferred responses: a handler on the event loop returns `.deferred(pending)` and another thread completes it later.
 /// No thread waits meanwhile (the one loop keeps serving), pipelined answers stay in order, graceful shutdown waits
@@ -165,5 +166,49 @@ import Testing
         guard case .success(let answer) = outer.wait() else { Issue.record("mapped answers succeed"); return }
         #expect(answer.status == 403)
         #expect(answer.headers["X-Request-Id"] == "deferred-1")
+    }
+}
+
+/// An answer that comes after the server gave up on it (a 503 after `responseTimeout`) is not a second answered
+/// request: the access log has one `request` line (the 503) and one `late answer dropped` line, both with the
+/// request's id, and the metrics count the request once. For a handler on the pool and for a deferred answer alike.
+@Suite struct LateAnswerLogTests {
+    @Test(arguments: ["/api/slow/", "/api/later/"])
+    func aLateAnswerIsLoggedAsDroppedUnderTheRequestsID(path: String) throws {
+        let log = LogFile()
+        defer { log.remove() }
+        let logger = log.logger
+        let metrics = MetricsRegistry()
+        let router = Router()
+        let api = router.group("/api")
+        api.on(.get, "/slow/", auth: .anonymous, blocking: true) { _ in
+            Thread.sleep(forTimeInterval: 0.8)
+            return .text("slow")
+        }
+        api.on(.get, "/later/", auth: .anonymous, blocking: false) { _ in
+            let pending = DeferredResponse()
+            DispatchQueue.global().asyncAfter(deadline: .now() + 0.8) { pending.complete(.text("later")) }
+            return .deferred(pending)
+        }
+        var configuration = HTTPServerConfiguration()
+        configuration.port = 0
+        configuration.eventLoops = 1
+        configuration.responseTimeout = 0.3
+        let server = HTTPServer(configuration: configuration,
+                                responder: APIResponder(table: router.freeze(), logger: logger, metrics: metrics), logger: logger)
+        let port = try server.start()
+        defer { server.shutdown(gracePeriod: 2) }
+        let connection = try RawConnection(port: port)
+        try connection.send("GET \(path) HTTP/1.1\r\nHost: x\r\n\r\n")
+        let response = try connection.readResponse()
+        #expect(response.status == 503)
+        let id = try #require(response.header("X-Request-Id"))
+        Thread.sleep(forTimeInterval: 1.0)   // the handler's answer comes, and is dropped
+        let lines = try log.text().split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
+        let mine = lines.filter { $0["request_id"]?.stringValue == id }
+        #expect(mine.map { $0["msg"]?.stringValue ?? "" }.sorted() == ["late answer dropped", "request"], "\(lines)")
+        #expect(mine.first { $0["msg"] == .string("request") }?["status"] == .number(503))
+        #expect(mine.first { $0["msg"] == .string("late answer dropped") }?["status"] == .number(200))
+        #expect(!metrics.render().contains(path), "the late answer is not counted as a request of its route")
     }
 }

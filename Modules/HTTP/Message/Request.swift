@@ -21,6 +21,9 @@ public struct Request: Sendable {
     /// The route a responder found while deciding where the request runs (`HTTPResponder.mayBlock(_:)`), kept so
     /// that answering it does not look the path up again.
     var resolvedRoute: RouteMatch?
+    /// What the server shares with the responder about this request while it is answered (nil for a request made
+    /// outside a server, as tests do).
+    public internal(set) var ticket: RequestTicket?
 
     /// Builds a request from a parsed head; throws 400 when the target cannot be decoded.
     public init(method: HTTPMethod, target: String, version: HTTPVersion = .http1_1, headers: HTTPHeaders = HTTPHeaders(),
@@ -112,5 +115,30 @@ public struct Parameters: Sendable {
         let text = try require(name)
         guard let value = Int64(text), value > 0 else { throw APIError.notFound("No resource with \(name) \(text)") }
         return value
+    }
+}
+
+import Synchronization
+
+/// One request in flight as the server and the responder both see it: its id (the client's sane `X-Request-Id`, else
+/// a generated one), and whether the server stopped waiting for its answer (it answered 503 after
+/// `responseTimeout`; the handler's late answer is dropped).
+public final class RequestTicket: Sendable {
+    public let requestID: String
+    private let abandonedFlag = Atomic<Bool>(false)
+
+    init(requestID: String) { self.requestID = requestID }
+
+    /// The server answered without waiting any longer for the handler.
+    public var isAbandoned: Bool { abandonedFlag.load(ordering: .acquiring) }
+
+    func abandon() { abandonedFlag.store(true, ordering: .releasing) }
+
+    /// Echoes a sane client-supplied id (1–128 visible ASCII characters), otherwise makes one.
+    static func requestID(from header: String?) -> String {
+        if let header, !header.isEmpty, header.utf8.count <= 128, header.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
+            return header
+        }
+        return ThreadRandom.identifier(length: 16)
     }
 }

@@ -29,7 +29,7 @@ public struct APIResponder: HTTPResponder {
     public func respond(to incoming: Request) -> Response {
         let started = DispatchTime.now().uptimeNanoseconds
         var request = incoming
-        request.requestID = Self.requestID(from: request.headers["X-Request-Id"])
+        request.requestID = request.ticket?.requestID ?? RequestTicket.requestID(from: request.headers["X-Request-Id"])
         var response: Response
         var route = "unmatched"
         let match = request.resolvedRoute ?? table.match(method: request.method, path: request.path)
@@ -69,7 +69,8 @@ public struct APIResponder: HTTPResponder {
     private func finish(_ response: inout Response, _ request: Request, route: String, started: UInt64) {
         response.headers.set("X-Request-Id", request.requestID)
         record(requestID: request.requestID, method: request.method.rawValue, metricMethod: Self.metricLabel(request.method),
-               path: request.path, route: route, response: response, started: started, remote: request.remoteAddress)
+               path: request.path, route: route, response: response, started: started, remote: request.remoteAddress,
+               late: request.ticket?.isAbandoned ?? false)
     }
 
     /// A request the server could not parse or decode gets a request id, a metrics sample and an access log line like
@@ -77,7 +78,7 @@ public struct APIResponder: HTTPResponder {
     /// shape of the route group its path lies under (a compatibility dialect's own), like every other error there.
     public func respond(rejecting error: any PlatformError, head: RequestHead?, remoteAddress: String) -> Response {
         let started = DispatchTime.now().uptimeNanoseconds
-        let requestID = Self.requestID(from: head?.headers["X-Request-Id"])
+        let requestID = RequestTicket.requestID(from: head?.headers["X-Request-Id"])
         let path = head.map { String($0.target.prefix { $0 != "?" }) } ?? "-"
         var response = Response.error(error)
         let errors = table.errorRenderer(for: path)
@@ -96,16 +97,18 @@ public struct APIResponder: HTTPResponder {
         return response
     }
 
-    /// The metrics sample and the access log line of one answered request.
+    /// The metrics sample and the access log line of one answered request. A `late` answer (the server answered 503
+    /// without it, `RequestTicket.isAbandoned`) is no second answered request: no sample, and its line says
+    /// `late answer dropped`, with the id of the 503's line.
     private func record(requestID: String, method: String, metricMethod: String, path: String, route: String, response: Response,
-                        started: UInt64, remote: String) {
+                        started: UInt64, remote: String, late: Bool = false) {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-        metrics.recordRequest(method: metricMethod, route: route, status: response.status, seconds: seconds)
+        if !late { metrics.recordRequest(method: metricMethod, route: route, status: response.status, seconds: seconds) }
         if accessLog, logger.isEnabled(.info) {
             var line = FlatJSONWriter()
             line.add("ts", AccessLogClock.timestamp())
             line.add("level", "info")
-            line.add("msg", "request")
+            line.add("msg", late ? "late answer dropped" : "request")
             line.add("request_id", requestID)
             line.add("method", method)
             line.add("path", path)
@@ -145,13 +148,6 @@ public struct APIResponder: HTTPResponder {
         }
     }
 
-    /// Echoes a sane client-supplied id (1–128 visible ASCII characters), otherwise makes one.
-    static func requestID(from header: String?) -> String {
-        if let header, !header.isEmpty, header.utf8.count <= 128, header.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
-            return header
-        }
-        return ThreadRandom.identifier(length: 16)
-    }
 }
 
 import Foundation

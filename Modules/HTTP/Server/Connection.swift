@@ -12,6 +12,8 @@ final class Connection {
     var wanted = Interest.read
     /// The interest registered with epoll (the machine's, plus write while the stream holds output).
     var registered = Interest.read
+    /// The ticket of the request dispatched last (abandoned when its answer is overdue).
+    var ticket: RequestTicket?
 
     init(fd: Int32, id: UInt64, remoteAddress: String, machine: ConnectionStateMachine) {
         self.fd = fd

@@ -122,6 +122,7 @@ public final class HTTPServer: Sendable {
         do {
             var request = try Request(method: head.method, target: head.target, version: head.version, headers: head.headers, body: body)
             request.remoteAddress = remoteAddress
+            request.ticket = RequestTicket(requestID: RequestTicket.requestID(from: head.headers["X-Request-Id"]))
             return .success(request)
         } catch {
             return .failure(error)
@@ -396,9 +397,14 @@ final class EventLoop: @unchecked Sendable {
                 let response = server.responder.respond(rejecting: error, head: head, remoteAddress: connection.remoteAddress)
                 let bytes = ResponseEncoder.encode(response, headRequest: false, keepAlive: false, version: .http1_1)
                 actions += connection.machine.responseReady(bytes, file: nil, keepAlive: false, now: now)
-            case .answerOverdue(let head):
+            case .answerOverdue(var head):
                 let seconds = configuration.responseTimeout
                 let error = APIError.unavailable("No answer within \(seconds.rounded() == seconds ? String(Int(seconds)) : String(seconds)) s")
+                // The handler's answer, should it still come, is dropped; the 503 carries the request's own id.
+                if let ticket = connection.ticket {
+                    ticket.abandon()
+                    head.headers.set("X-Request-Id", ticket.requestID)
+                }
                 var response = server.responder.respond(rejecting: error, head: head, remoteAddress: connection.remoteAddress)
                 response.headers.set("Connection", "close")
                 let bytes = ResponseEncoder.encode(response, headRequest: head.method == .head, keepAlive: false, version: head.version)
@@ -523,6 +529,7 @@ final class EventLoop: @unchecked Sendable {
         var blocking = false
         if case .success(var routed) = decoded {
             blocking = server.responder.mayBlock(&routed)
+            connection.ticket = routed.ticket
             decoded = .success(routed)
         }
         let request = decoded
@@ -538,6 +545,7 @@ final class EventLoop: @unchecked Sendable {
         }
         switch server.handle(head: head, request: request, remoteAddress: remoteAddress) {
         case .ready(let encoded):
+            connection.ticket = nil
             return connection.machine.responseReady(encoded.bytes, file: encoded.file, keepAlive: encoded.keepAlive, now: now)
         case .later(let pending):
             // No thread waits: the answer is posted back to this loop when it is known.
@@ -563,6 +571,7 @@ final class EventLoop: @unchecked Sendable {
             }
             // A connection closed meanwhile (reset by its client) drops its answer.
             guard let connection = connection(completion.fd), connection.id == completion.id else { continue }
+            connection.ticket = nil
             execute(connection, connection.machine.responseReady(encoded.bytes, file: encoded.file, keepAlive: encoded.keepAlive, now: now), now: now)
         }
     }

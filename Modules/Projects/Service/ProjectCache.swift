@@ -127,11 +127,4 @@ final class ProjectCache: Sendable {
             }
         }
     }
-
-    func removeAll() {
-        state.withLock { state in
-            state.generation &+= 1
-            state = State(generation: state.generation)
-        }
-    }
 }

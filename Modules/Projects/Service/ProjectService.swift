@@ -18,7 +18,8 @@ public final class ProjectService: Sendable, PlatformService {
     public let trashRetention: Double
     private let counter = Mutex<(any ProjectDeviceCounter)?>(nil)
     /// Rendered project details by pk, per thread (`renderedProject`).
-    let renderedViews = ThreadLocalCache<Int64, RenderedView>(ttl: 60, capacity: 1_024)
+    let renderedViews = ThreadLocalCache<Int64, RenderedView>(ttl: 60, capacity: 256)
+    static let renderedViewMaxBytes = 8 * 1024
 
     /// A project's view as JSON bytes and what they were rendered from.
     struct RenderedView: Sendable {
@@ -138,8 +139,12 @@ public final class ProjectService: Sendable, PlatformService {
             return rendered.bytes
         }
         let bytes = JSONWriter.bytes(view.json)
-        renderedViews.store(RenderedView(stamp: stamp, organizationSlug: view.organizationSlug, counts: view.counts, bytes: bytes),
-                            for: project.pk, generation: renderedViews.generation)
+        // Kept only for ordinary sizes: 256 entries of at most 8 KB bound a thread's renderings to 2 MB (a view can
+        // reach about 40 KB with the largest custom fields; those are rendered per request).
+        if bytes.count <= Self.renderedViewMaxBytes {
+            renderedViews.store(RenderedView(stamp: stamp, organizationSlug: view.organizationSlug, counts: view.counts, bytes: bytes),
+                                for: project.pk, generation: renderedViews.generation)
+        }
         return bytes
     }
 
