@@ -64,7 +64,8 @@ import TestSupport
     }
 }
 
-/// The head parser as it was before stop 11, kept as the reference the indexed one is held against.
+/// The head parser as it was before stop 11 (up to the framing rules, which both share), kept as the reference the
+/// indexed one is held against.
 enum ReferenceHeadParser {
     static func parse(_ bytes: [UInt8], limits: HTTPLimits) throws(HTTPParserError) -> RequestHead {
         var lines: [ArraySlice<UInt8>] = []
@@ -119,26 +120,9 @@ enum ReferenceHeadParser {
         }
         // Two credentials in one request: which one counts would depend on who reads it (a proxy, the handler).
         guard headers.values("Authorization").count <= 1 else { throw .malformed("repeated Authorization header") }
-        let encodings = headers.values("Transfer-Encoding")
-        let lengths = headers.values("Content-Length")
-        if !encodings.isEmpty {
-            guard lengths.isEmpty else { throw .malformed("both Transfer-Encoding and Content-Length") }
-            guard version == .http1_1 else { throw .malformed("Transfer-Encoding in an HTTP/1.0 request") }
-            let codings = encodings.flatMap { $0.split(separator: ",") }.map { $0.trimmingSpacesAndTabs().asciiLowercased() }
-            guard codings.last == "chunked" else { throw .unsupportedTransferEncoding }
-            guard codings.count == 1 else { throw .unsupportedTransferEncoding }
-            head.chunked = true
-        } else if !lengths.isEmpty {
-            let values = Set(lengths.flatMap { $0.split(separator: ",", omittingEmptySubsequences: false) }
-                .map { $0.trimmingSpacesAndTabs() })
-            guard values.count == 1, let text = values.first, !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
-                throw .malformed("invalid Content-Length")
-            }
-            guard text.utf8.count <= 18, let length = Int(text) else { throw .bodyTooLarge }
-            if length > limits.maxBodyBytes { throw .bodyTooLarge }
-            head.contentLength = length
-        }
-        if let expect = headers["Expect"], expect.lowercased() == "100-continue", version == .http1_1 { head.expectsContinue = true }
+        // The framing rules themselves did not change: both parsers share them (`HTTPRequestParser.frame`).
+        try HTTPRequestParser.frame(&head, encodings: headers.values("Transfer-Encoding"), lengths: headers.values("Content-Length"),
+                                    expect: headers["Expect"], limits: limits)
         return head
     }
 }

@@ -231,9 +231,17 @@ public struct HTTPRequestParser: Sendable {
         }
         // Two credentials in one request: which one counts would depend on who reads it (a proxy, the handler).
         guard authorizations <= 1 else { throw .malformed("repeated Authorization header") }
+        try frame(&head, encodings: encodings, lengths: lengths, expect: expect, limits: limits)
+        return head
+    }
+
+    /// How the body is framed, from the values of every `Transfer-Encoding` and `Content-Length` field and the first
+    /// `Expect` (RFC 9112 §6): chunked only as the one coding, one agreed decimal length within the limit, else an error.
+    static func frame(_ head: inout RequestHead, encodings: [String], lengths: [String], expect: String?,
+                      limits: HTTPLimits) throws(HTTPParserError) {
         if !encodings.isEmpty {
             guard lengths.isEmpty else { throw .malformed("both Transfer-Encoding and Content-Length") }
-            guard version == .http1_1 else { throw .malformed("Transfer-Encoding in an HTTP/1.0 request") }
+            guard head.version == .http1_1 else { throw .malformed("Transfer-Encoding in an HTTP/1.0 request") }
             let codings = encodings.flatMap { $0.split(separator: ",") }.map { $0.trimmingSpacesAndTabs().asciiLowercased() }
             guard codings.last == "chunked" else { throw .unsupportedTransferEncoding }
             guard codings.count == 1 else { throw .unsupportedTransferEncoding }
@@ -248,8 +256,7 @@ public struct HTTPRequestParser: Sendable {
             if length > limits.maxBodyBytes { throw .bodyTooLarge }
             head.contentLength = length
         }
-        if let expect, expect.lowercased() == "100-continue", version == .http1_1 { head.expectsContinue = true }
-        return head
+        if let expect, expect.lowercased() == "100-continue", head.version == .http1_1 { head.expectsContinue = true }
     }
 
     /// The header fields whose count or value decides how a request is framed or checked, recognised by their bytes.
