@@ -79,20 +79,11 @@ extension DeviceService {
 
     /// `POST /api/v2/gateway/data/`: telemetry as the device itself, through the same pipeline as the user route, without
     /// waiting for the commit: `completion` gets the result on the group committer's thread (see
-    /// `ingest(projectID:pk:caller:body:completion:)`). Refused data (allow=false, a bad body, or refused by the commit
-    /// because the device left its project meanwhile) is still contact.
-    public func ingest(asDevice device: Device, body: JSON, completion: @escaping @Sendable (Result<IngestResult, any Error>) -> Void) throws {
-        try ingest(asDevice: device, body: .tree(body), completion: completion)
-    }
-
-    /// The same from the body's unparsed bytes (read without a JSON tree when they have the plain shape).
+    /// `ingest(projectID:pk:caller:document:completion:)`), from the body's unparsed bytes. Refused data (allow=false, a
+    /// bad body, or refused by the commit because the device left its project meanwhile) is still contact.
     public func ingest(asDevice device: Device, document: JSONDocument,
                        completion: @escaping @Sendable (Result<IngestResult, any Error>) -> Void) throws {
-        try ingest(asDevice: device, body: TelemetryPayload.Body(document, maxPoints: maxPointsPerRequest), completion: completion)
-    }
-
-    private func ingest(asDevice device: Device, body: TelemetryPayload.Body,
-                        completion: @escaping @Sendable (Result<IngestResult, any Error>) -> Void) throws {
+        let body = try TelemetryPayload.Body(document, maxPoints: maxPointsPerRequest)
         guard let projectPK = device.projectPK, let project = try projects.project(pk: projectPK) else {
             try touch(device)
             throw DeviceError.notBound(deviceID: device.deviceID)

@@ -27,11 +27,7 @@ extension DeviceService {
     /// group-committed; returns only after the points are durable.
     public func ingest(projectID: String, pk: Int64, caller: Caller, body: JSON) throws -> IngestResult {
         let project = try projects.resolve(projectID, for: caller, access: .write)
-        return try ingest(device: device(pk, in: project), project: project, body: body)
-    }
-
-    func ingest(device: Device, project: ProjectRef, body: JSON) throws -> IngestResult {
-        try ingest(device: device, project: project, body: .tree(body))
+        return try ingest(device: device(pk, in: project), project: project, body: .tree(body))
     }
 
     func ingest(device: Device, project: ProjectRef, body: TelemetryPayload.Body) throws -> IngestResult {
@@ -41,18 +37,11 @@ extension DeviceService {
         return IngestResult(accepted: batch.points.count, dropped: dropped)
     }
 
-    /// The same as `ingest(projectID:pk:caller:body:)` without waiting for the commit: checks and validates now (and
-    /// throws what they throw), then `completion` gets the result on the group committer's thread once the points are
-    /// durable, or the commit's error. Keep `completion` short: the next commit waits for it.
-    public func ingest(projectID: String, pk: Int64, caller: Caller, body: JSON,
-                       completion: @escaping @Sendable (Result<IngestResult, any Error>) -> Void) throws {
-        let project = try projects.resolve(projectID, for: caller, access: .write)
-        try queue(device: device(pk, in: project), project: project, body: .tree(body), completion: completion)
-    }
-
-    /// The same from the body's unparsed bytes: read without a JSON tree when they have the plain shape (the common
-    /// case, and what profiles of ingestion asked for), else parsed (400 `MALFORMED_JSON` before any other check, as
-    /// with a tree).
+    /// The same as `ingest(projectID:pk:caller:body:)` without waiting for the commit, from the body's unparsed bytes:
+    /// read without a JSON tree when they have the plain shape (the common case, and what profiles of ingestion asked
+    /// for), else parsed (400 `MALFORMED_JSON` before any other check). Checks and validates now (and throws what they
+    /// throw), then `completion` gets the result on the group committer's thread once the points are durable, or the
+    /// commit's error. Keep `completion` short: the next commit waits for it.
     public func ingest(projectID: String, pk: Int64, caller: Caller, document: JSONDocument,
                        completion: @escaping @Sendable (Result<IngestResult, any Error>) -> Void) throws {
         let body = try TelemetryPayload.Body(document, maxPoints: maxPointsPerRequest)

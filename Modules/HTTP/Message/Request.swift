@@ -1,4 +1,5 @@
 import Core
+import Synchronization
 
 /// A complete HTTP request as handlers see it: decoded path, parsed query, whole body.
 public struct Request: Sendable {
@@ -117,8 +118,6 @@ public struct Parameters: Sendable {
         return value
     }
 }
-
-import Synchronization
 
 /// One request in flight as the server and the responder both see it: its id (the client's sane `X-Request-Id`, else
 /// a generated one), and whether the server stopped waiting for its answer (it answered 503 after

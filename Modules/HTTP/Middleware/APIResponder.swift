@@ -35,7 +35,6 @@ public struct APIResponder: HTTPResponder {
         let match = request.resolvedRoute ?? table.match(method: request.method, path: request.path)
         request.resolvedRoute = nil
         // How errors look depends on the route group the path lies under: looked up only when there is an error.
-        let table = self.table
         switch match {
         case .found(let handler, let pattern, let parameters, _):
             request.parameters = parameters
@@ -147,7 +146,6 @@ public struct APIResponder: HTTPResponder {
         default: "OTHER"
         }
     }
-
 }
 
 import Foundation
