@@ -48,7 +48,8 @@ import TestSupport
         let smtp = try SinkProcess("smtp_sink.py", ["--mode", "starttls", "--cert", cert, "--key", key])
         let sms = try SinkProcess("http_sink.py", [])
         let webhook = try SinkProcess("http_sink.py", ["--fail-first", "3"])
-        let server = try ServerProcess()
+        // The webhook sink is on loopback: the operator's opt-in lets it through (for the server and the scheduler).
+        let server = try ServerProcess(environment: ["IOT_NOTIFICATIONS_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1/32"])
         defer { server.stop() }
         let client = server.client()
         let (project, pk, factor) = try Self.thresholdProject(server)
@@ -65,7 +66,7 @@ import TestSupport
             "IOT_NOTIFICATIONS_EMAIL_TLS": "starttls", "IOT_NOTIFICATIONS_EMAIL_CA_FILE": cert,
             "IOT_NOTIFICATIONS_EMAIL_FROM": "alerts@example.com",
             "IOT_NOTIFICATIONS_SMS_URL": "http://127.0.0.1:\(sms.port)/send", "IOT_NOTIFICATIONS_SMS_HEADERS": #"{"X-Api-Key": "k1"}"#,
-            "IOT_NOTIFICATIONS_RETRY_BASE": "0", "IOT_NOTIFICATIONS_TIMEOUT": "5",
+            "IOT_NOTIFICATIONS_RETRY_BASE": "0", "IOT_NOTIFICATIONS_TIMEOUT": "5", "IOT_NOTIFICATIONS_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1/32",
         ]
         // The scheduler's pass delivers mail and SMS; the webhook fails. Three more passes a second apart (the job runs
         // every 5 s, so `admin-cli alerts deliver` runs them now): it fails twice more, then succeeds.

@@ -110,7 +110,7 @@ enum Channel: String, CaseIterable, Sendable, CustomTestStringConvertible {
         switch self {
         case .sms: ("+8613800000000", "+14155550100")
         case .email: ("alerts@example.com", "night-shift@ops.example.org")
-        case .webhook: ("https://hooks.example.com/alerts", "http://127.0.0.1:8080/hook?team=ops")
+        case .webhook: ("https://hooks.example.com/alerts", "http://93.184.216.34:8080/hook?team=ops")
         }
     }
 
@@ -126,7 +126,11 @@ enum Channel: String, CaseIterable, Sendable, CustomTestStringConvertible {
         case .webhook:
             values += ["ftp://example.com/hook", "javascript:alert(1)", "example.com/hook", "https://user:pw@example.com/hook",
                        "https://token@example.com/", "http:///hook", "https://", "http://:8080/hook", "http://exa mple.com/",
-                       "https://example.com:99999/"].map(JSON.string)
+                       "https://example.com:99999/",
+                       // Internal targets (SSRF): refused in every notation, no DNS at creation.
+                       "http://127.0.0.1:8080/hook", "http://localhost/x", "http://[::1]/x", "http://[::ffff:127.0.0.1]/x", "http://2130706433/",
+                       "http://0x7f000001/", "http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/", "http://metadata.google.internal/"]
+                .map(JSON.string)
         }
         return values
     }

@@ -47,20 +47,25 @@ public final class OutboundHTTPClient: Sendable {
     public static let maxURLLength = 2000
 
     public let timeout: Double
+    public let connectTimeout: Double
     public let caFile: String?
+    public let policy: OutboundAddressPolicy
 
-    /// `timeout` bounds each step (connect, TLS handshake, each write and read); the whole exchange
-    /// is limited to six times that. `caFile` adds PEM CA certificates to the system's.
-    public init(timeout: Double = 10, caFile: String? = nil) {
+    /// `connectTimeout` bounds the lookup and connect, `timeout` each later step (TLS handshake, each write and read);
+    /// the whole exchange is limited to the connect time plus three times `timeout`. `caFile` adds PEM CA certificates
+    /// to the system's. `policy` says which addresses may be reached (webhooks: public ones only).
+    public init(timeout: Double = 10, connectTimeout: Double? = nil, caFile: String? = nil, policy: OutboundAddressPolicy = .unrestricted) {
         self.timeout = timeout
+        self.connectTimeout = connectTimeout ?? timeout
         self.caFile = caFile
+        self.policy = policy
     }
 
-    /// Why `url` cannot be used as a webhook target, or nil if it can.
-    public static func validateURL(_ url: String) -> String? {
+    /// Why `url` cannot be used as a webhook target under `policy` (checked without DNS), or nil if it can.
+    public static func validateURL(_ url: String, policy: OutboundAddressPolicy = .publicOnly) -> String? {
         do {
-            _ = try OutboundURL(url)
-            return nil
+            let parsed = try OutboundURL(url)
+            return policy.refusal(host: parsed.host).map { "URL host \(parsed.host) \($0)" }
         } catch {
             return error.message
         }
@@ -90,7 +95,9 @@ public final class OutboundHTTPClient: Sendable {
         if !request.body.isEmpty || ["POST", "PUT", "PATCH"].contains(method) { head += "Content-Length: \(request.body.count)\r\n" }
         head += "Connection: close\r\n\r\n"
 
-        let stream = try NetworkStream(host: url.host, port: url.port, timeout: timeout, totalTimeout: timeout * 6)
+        if let refusal = policy.refusal(host: url.host) { throw DeliveryError("refused: \(url.host) \(refusal)") }
+        let stream = try NetworkStream(host: url.host, port: url.port, timeout: timeout, connectTimeout: connectTimeout,
+                                       totalTimeout: connectTimeout + timeout * 3, policy: policy)
         defer { stream.close() }
         if url.secure { try stream.startTLS(serverName: url.host, caFile: caFile) }
         try stream.write(Array(head.utf8) + request.body)
@@ -104,7 +111,7 @@ public final class OutboundHTTPClient: Sendable {
             let line = try stream.readLine(max: 8192)
             let parts = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
             guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), parts[1].utf8.count == 3, let code = Int(parts[1]), code >= 100 else {
-                throw DeliveryError("\(stream.endpoint) sent a malformed HTTP status line: \"\(DeliveryError.printable(line, limit: 100))\"")
+                throw DeliveryError("\(stream.endpoint) did not answer with HTTP (malformed status line)")
             }
             status = code
             headers = try readHeaders(stream)
@@ -119,7 +126,7 @@ public final class OutboundHTTPClient: Sendable {
         } else if let lengthText = response.header("Content-Length") {
             let values = Set(lengthText.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
             guard values.count == 1, let length = Int(values.first!), length >= 0 else {
-                throw DeliveryError("\(stream.endpoint) sent an invalid Content-Length: \"\(DeliveryError.printable(lengthText, limit: 50))\"")
+                throw DeliveryError("\(stream.endpoint) sent an invalid Content-Length")
             }
             response.body = try stream.read(exactly: min(length, cap))
         } else {
@@ -138,7 +145,7 @@ public final class OutboundHTTPClient: Sendable {
                 continue
             }
             guard let colon = line.firstIndex(of: ":"), colon > line.startIndex else {
-                throw DeliveryError("\(stream.endpoint) sent a malformed HTTP header line: \"\(DeliveryError.printable(line, limit: 100))\"")
+                throw DeliveryError("\(stream.endpoint) sent a malformed HTTP header line")
             }
             headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
             if headers.count > 200 { throw DeliveryError("\(stream.endpoint) sent more than 200 HTTP headers") }
@@ -151,7 +158,7 @@ public final class OutboundHTTPClient: Sendable {
             let line = try stream.readLine(max: 1024)
             let sizeText = line.split(separator: ";", maxSplits: 1).first?.trimmingCharacters(in: .whitespaces) ?? ""
             guard !sizeText.isEmpty, sizeText.utf8.count <= 15, let size = Int(sizeText, radix: 16), size >= 0 else {
-                throw DeliveryError("\(stream.endpoint) sent a malformed chunk size: \"\(DeliveryError.printable(line, limit: 50))\"")
+                throw DeliveryError("\(stream.endpoint) sent a malformed chunk size")
             }
             if size == 0 {
                 while try !stream.readLine(max: 8192).isEmpty {}  // trailer fields

@@ -50,8 +50,11 @@ final class NetworkStream {
     var endpoint: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
     /// Resolves `host` (a name, an IPv4 or an IPv6 literal without brackets) and connects to the
-    /// first address that answers, all within `timeout` seconds.
-    init(host: String, port: Int, timeout: Double, totalTimeout: Double? = nil) throws(DeliveryError) {
+    /// first address that answers, all within `timeout` seconds. Only addresses `policy` permits are tried, and the
+    /// socket connects to exactly the address that was checked.
+    /// `connectTimeout` (default `timeout`) bounds the lookup and connect.
+    init(host: String, port: Int, timeout: Double, connectTimeout: Double? = nil, totalTimeout: Double? = nil,
+         policy: OutboundAddressPolicy = .unrestricted) throws(DeliveryError) {
         self.host = host
         self.port = port
         self.timeout = timeout
@@ -62,8 +65,13 @@ final class NetworkStream {
         guard !host.isEmpty, !host.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else {
             throw DeliveryError("invalid host name \"\(host)\"")
         }
-        let deadline = stepDeadline()
-        let addresses = try resolve(deadline: deadline)
+        let connectSeconds = connectTimeout ?? timeout
+        let deadline = Swift.min(monotonicSeconds() + connectSeconds, overallDeadline ?? .infinity)
+        let resolved = try resolve(deadline: deadline, seconds: connectSeconds)
+        let addresses = resolved.filter { policy.permits($0.ipBytes, host: host) }
+        guard !addresses.isEmpty else {
+            throw DeliveryError("refused: \(host) is not a public address (an operator can allow it in notifications.webhook.allowed_hosts)")
+        }
         var lastError = "no address"
         for address in addresses {
             switch connectOne(address, deadline: deadline) {
@@ -73,7 +81,7 @@ final class NetworkStream {
             case .failed(let reason):
                 lastError = reason
             case .timedOut:
-                throw DeliveryError("connect to \(endpoint) timed out after \(formatSeconds(timeout))")
+                throw DeliveryError("connect to \(endpoint) timed out after \(formatSeconds(connectSeconds))")
             }
         }
         throw DeliveryError("connect to \(endpoint) failed: \(lastError)")
@@ -323,7 +331,7 @@ final class NetworkStream {
                 let verify = SSL_get_verify_result(ssl)
                 if verify != Int(X509_V_OK) {
                     let reason = String(cString: X509_verify_cert_error_string(verify))
-                    throw DeliveryError("TLS certificate verification failed for \(serverName): \(reason)")
+                    throw DeliveryError("TLS: certificate not trusted for \(serverName): \(reason)")
                 }
                 throw DeliveryError("TLS handshake with \(endpoint) failed: \(tlsFailure(failure))")
             }
@@ -370,6 +378,11 @@ final class NetworkStream {
     private struct Address {
         var family: Int32
         var bytes: [UInt8]  // a sockaddr_in or sockaddr_in6
+
+        /// The 4 or 16 bytes of the address inside the sockaddr.
+        var ipBytes: [UInt8] {
+            family == AF_INET ? Array(bytes[4..<min(8, bytes.count)]) : Array(bytes[8..<min(24, bytes.count)])
+        }
     }
 
     private enum ConnectOutcome {
@@ -380,7 +393,7 @@ final class NetworkStream {
 
     /// getaddrinfo has no timeout, so names are looked up on a separate thread that is abandoned
     /// (and finishes on its own) when the deadline passes first.
-    private func resolve(deadline: Double) throws(DeliveryError) -> [Address] {
+    private func resolve(deadline: Double, seconds: Double) throws(DeliveryError) -> [Address] {
         let host = self.host
         let port = self.port
         if parseIPAddress(host) != nil {
@@ -394,7 +407,7 @@ final class NetworkStream {
         }
         let wait = Swift.max(0, deadline - monotonicSeconds())
         guard box.done.wait(timeout: .now() + .milliseconds(Int(wait * 1000))) == .success else {
-            throw DeliveryError("looking up \(host) timed out after \(formatSeconds(timeout))")
+            throw DeliveryError("looking up \(host) timed out after \(formatSeconds(seconds))")
         }
         guard let outcome = box.result.withLock({ $0 }) else { throw DeliveryError("looking up \(host) failed") }
         return try outcome.get()

@@ -18,12 +18,14 @@ public enum AlertError: PlatformError, Equatable {
     case activeNotDeletable(id: Int64)
     /// 409 `LEVEL_IN_USE`: a level that alerts refer to cannot be deleted.
     case levelInUse(id: Int64)
+    /// 409 `TOO_MANY_RECEIVERS`: the project has `alerts.max_receivers_per_channel` receivers of this channel already.
+    case tooManyReceivers(channel: AlertChannel, limit: Int)
 
     public var status: Int {
         switch self {
         case .itemNotFound, .receiverNotFound, .levelNotFound, .noLevel, .noDevice: 404
         case .notCancellable, .activeNotDeletable: 400
-        case .levelInUse: 409
+        case .levelInUse, .tooManyReceivers: 409
         }
     }
 
@@ -36,6 +38,7 @@ public enum AlertError: PlatformError, Equatable {
         case .noDevice: "DEVICE_NOT_FOUND"
         case .notCancellable, .activeNotDeletable: "INVALID_ALERT_STATE"
         case .levelInUse: "LEVEL_IN_USE"
+        case .tooManyReceivers: "TOO_MANY_RECEIVERS"
         }
     }
 
@@ -49,6 +52,8 @@ public enum AlertError: PlatformError, Equatable {
         case .notCancellable(let id, let status): "Alert \(id) is \(status.rawValue); only an active alert can be cancelled"
         case .activeNotDeletable(let id): "Alert \(id) is active; cancel it before deleting it"
         case .levelInUse(let id): "Level \(id) is used by alerts and cannot be deleted"
+        case .tooManyReceivers(let channel, let limit):
+            "The project has \(limit) \(channel.rawValue) receivers, the most allowed (alerts.max_receivers_per_channel); remove one first"
         }
     }
 }

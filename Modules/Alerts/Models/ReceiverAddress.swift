@@ -1,11 +1,12 @@
 /// Checks of receiver addresses: E.164 phone numbers, e-mail addresses, webhook URLs.
 public enum ReceiverAddress {
-    /// A message naming what is wrong with `text` as an address of `channel`, or nil when it is valid.
-    public static func problem(_ text: String, channel: AlertChannel) -> String? {
+    /// A message naming what is wrong with `text` as an address of `channel`, or nil when it is valid. Webhook URLs
+    /// must also point at a host `policy` allows (public addresses only, unless the operator allowed more).
+    public static func problem(_ text: String, channel: AlertChannel, policy: OutboundAddressPolicy = .publicOnly) -> String? {
         switch channel {
         case .sms: isE164(text) ? nil : "must be an E.164 phone number such as +8613800000000"
         case .email: isEmail(text) ? nil : "must be an e-mail address such as ops@example.com"
-        case .webhook: OutboundHTTPClient.validateURL(text)
+        case .webhook: OutboundHTTPClient.validateURL(text, policy: policy)
         }
     }
 

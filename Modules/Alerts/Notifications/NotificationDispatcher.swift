@@ -1,13 +1,19 @@
 import Core
+import Dispatch
 import Foundation
 import Persistence
+import Synchronization
 
 /// Delivers the outbox (run by the scheduler, never by the api-server): claims due messages under a lease, sends
 /// each through its channel's transport outside any transaction, and records the outcome. A failure is retried with
 /// exponential backoff (`retry_base` × 1, 2, 4 …) up to `max_attempts`, then `failed` with the last error; past
 /// `max_per_receiver_per_hour` sent messages a receiver's next ones are `suppressed`. Two schedulers never hold one
-/// message at once; a scheduler killed mid-send leaves its lease to run out, and the message is sent again (at least
-/// once, never twice by two live schedulers).
+/// message at once; a scheduler killed mid-send leaves its message's lease (`lease`, at least a minute) to run out, and the
+/// message is sent again by another scheduler's next pass (at least once, never twice by two live schedulers). The job
+/// that runs `deliverDue` has a lease of its own (the scheduler's job lease), which a dead scheduler also leaves to expire.
+///
+/// Messages go out concurrently: at most `max_in_flight` at once and `max_in_flight_per_organization` of one organization,
+/// so one tenant's slow or dead receivers cannot hold back another tenant's messages.
 final class NotificationDispatcher: Sendable {
     let db: DatabasePool
     let clock: any WallClock
@@ -22,24 +28,71 @@ final class NotificationDispatcher: Sendable {
         self.clock = clock
         self.logger = logger
         self.settings = settings
-        lease = Int64(max(60, settings.timeout * 8))
+        lease = Int64(max(60, (settings.connectTimeout + settings.timeout * 3) * 4))
     }
 
-    /// One pass: delivers every due message (in claims of 50); returns how many were attempted.
+    /// What one pass has going on, shared by its delivering threads.
+    private struct Pass {
+        var running = 0
+        var runningByOrganization: [Int64: Int] = [:]
+        /// Messages this pass already tried: a retry waits for the next pass.
+        var attemptedIDs: Set<Int64> = []
+        var failure: (any Error)?
+    }
+
+    /// One pass: delivers every due message, including those that fall due while the pass runs, and returns how many
+    /// were attempted. Returns when nothing is due and nothing is in flight.
     @discardableResult
     func deliverDue() throws -> Int {
-        var attempted = 0
-        // Only messages due when the pass started: a retry (due a second later at the earliest) waits for the next pass.
-        let passStart = clock.unixSeconds()
+        let pass = Mutex(Pass())
+        let finished = DispatchSemaphore(value: 0)
+        let maxInFlight = settings.maxInFlight
+        let perOrganization = settings.maxInFlightPerOrganization
         while true {
-            let now = clock.unixSeconds()
-            let claimed = try db.write { tx in
-                try NotificationStore(db: tx).claim(owner: owner, now: passStart, leaseUntil: now + lease, limit: 50)
+            let free = pass.withLock { maxInFlight - $0.running }
+            var claimed: [(AlertNotification, Int64)] = []
+            if free > 0 {
+                let now = clock.unixSeconds()
+                claimed = try db.write { tx in
+                    try pass.withLock { state in
+                        var taken: [Int64: Int] = [:]
+                        return try NotificationStore(db: tx).claim(owner: owner, now: now, leaseUntil: now + lease, limit: free) { id, organization in
+                            guard !state.attemptedIDs.contains(id),
+                                  state.runningByOrganization[organization, default: 0] + taken[organization, default: 0] < perOrganization
+                            else { return false }
+                            taken[organization, default: 0] += 1
+                            return true
+                        }
+                    }
+                }
             }
-            if claimed.isEmpty { return attempted }
-            for message in claimed { try deliver(message, passStart: passStart) }
-            attempted += claimed.count
+            for (message, organization) in claimed {
+                pass.withLock { state in
+                    state.running += 1
+                    state.runningByOrganization[organization, default: 0] += 1
+                    state.attemptedIDs.insert(message.id)
+                }
+                Thread.detachNewThread { [self] in
+                    let passStart = clock.unixSeconds()
+                    var thrown: (any Error)?
+                    do { try deliver(message, passStart: passStart) } catch { thrown = error }
+                    pass.withLock { state in
+                        state.running -= 1
+                        state.runningByOrganization[organization, default: 1] -= 1
+                        if state.failure == nil, let thrown { state.failure = thrown }
+                    }
+                    finished.signal()
+                }
+            }
+            if claimed.isEmpty {
+                if pass.withLock({ $0.running == 0 }) { break }
+                // Wait for a slot to free, and look for new messages now and then meanwhile.
+                _ = finished.wait(timeout: .now() + .milliseconds(200))
+            }
         }
+        let (attempted, failure) = pass.withLock { ($0.attemptedIDs.count, $0.failure) }
+        if let failure { throw failure }
+        return attempted
     }
 
     private func deliver(_ message: AlertNotification, passStart: Int64) throws {
@@ -86,7 +139,7 @@ final class NotificationDispatcher: Sendable {
             guard let url = settings.smsURL else { return try appendToLog(message) }
             let body = JSONWriter.bytes(.object(["to": .string(message.target), "text": .string(message.subject)]))
             let headers = [("Content-Type", "application/json")] + settings.smsHeaders
-            try post(url: url, headers: headers, body: body, what: "SMS gateway")
+            try post(url: url, headers: headers, body: body, what: "SMS gateway", policy: .unrestricted)
         case .webhook:
             let body = JSONWriter.bytes(.object([
                 "event": .string("alert.opened"), "alert_id": .int64(message.alertID), "notification_id": .int64(message.id),
@@ -96,16 +149,16 @@ final class NotificationDispatcher: Sendable {
             if let secret = try db.read({ try NotificationStore(db: $0).receiverSecret(id: message.receiverID) }), !secret.isEmpty {
                 headers.append(("X-Signature", WebhookSignature.header(secret: secret, body: body)))
             }
-            try post(url: message.target, headers: headers, body: body, what: "webhook")
+            try post(url: message.target, headers: headers, body: body, what: "webhook", policy: settings.webhookPolicy)
         }
     }
 
-    private func post(url: String, headers: [(String, String)], body: [UInt8], what: String) throws {
-        let client = OutboundHTTPClient(timeout: settings.timeout, caFile: settings.caFile)
+    /// Posts `body`; a status outside 2xx is an error that names only the status (`HTTP 500`): a tenant reads
+    /// `last_error`, and the remote's bytes are never quoted back.
+    private func post(url: String, headers: [(String, String)], body: [UInt8], what: String, policy: OutboundAddressPolicy) throws {
+        let client = OutboundHTTPClient(timeout: settings.timeout, connectTimeout: settings.connectTimeout, caFile: settings.caFile, policy: policy)
         let response = try client.send(OutboundHTTPRequest(method: "POST", url: url, headers: headers, body: body))
-        guard (200..<300).contains(response.status) else {
-            throw DeliveryError("\(what) answered \(response.status): \(String(decoding: response.body.prefix(200), as: UTF8.self))")
-        }
+        guard (200..<300).contains(response.status) else { throw DeliveryError("\(what): HTTP \(response.status)") }
     }
 
     /// The log transport: one JSON line per message, appended with `O_APPEND` (whole lines, even from two schedulers).

@@ -14,7 +14,15 @@ public struct NotificationSettings: Sendable {
     public var maxAttempts: Int64
     /// The first retry's delay; each next one doubles (1, 2, 4 … min by default).
     public var retryBase: Double
+    /// Each step of an exchange after connecting (TLS handshake, each write and read).
     public var timeout: Double
+    /// The name lookup and TCP connect.
+    public var connectTimeout: Double
+    /// Which addresses webhooks may reach (`notifications.webhook.allowed_hosts`; public ones only by default).
+    public var webhookPolicy: OutboundAddressPolicy
+    /// Messages sent at once by one scheduler, and of them at most this many of one organization.
+    public var maxInFlight: Int
+    public var maxInFlightPerOrganization: Int
 
     public static let keys: [ConfigKey] = [
         ConfigKey("notifications.email.smtp_port", .integer(1...65_535)),
@@ -23,12 +31,20 @@ public struct NotificationSettings: Sendable {
         ConfigKey("notifications.max_attempts", .integer(1...100)),
         ConfigKey("notifications.retry_base", .duration),
         ConfigKey("notifications.timeout", .duration),
+        ConfigKey("notifications.connect_timeout", .duration),
+        ConfigKey("notifications.max_in_flight", .integer(1...256)),
+        ConfigKey("notifications.max_in_flight_per_organization", .integer(1...256)),
+        ConfigKey("alerts.max_receivers_per_channel", .integer(1...10_000)),
     ]
 
     public init(config: Config) {
         let host = config.string("notifications.email.smtp_host", default: "")
         let tls = SMTPSecurity(rawValue: config.string("notifications.email.tls", default: "starttls")) ?? .starttls
-        timeout = max(1, config.seconds("notifications.timeout", default: 10))
+        timeout = max(0.1, config.seconds("notifications.timeout", default: 5))
+        connectTimeout = max(0.1, config.seconds("notifications.connect_timeout", default: 3))
+        webhookPolicy = (try? OutboundAddressPolicy(allowedHosts: config.string("notifications.webhook.allowed_hosts", default: ""))) ?? .publicOnly
+        maxInFlight = config.int("notifications.max_in_flight", default: 8)
+        maxInFlightPerOrganization = config.int("notifications.max_in_flight_per_organization", default: 2)
         if !host.isEmpty {
             let username = config.string("notifications.email.username", default: "")
             let password = config.string("notifications.email.password", default: "")

@@ -40,7 +40,7 @@ extension AlertsModule {
         group.post("/", summary: "Add a \(label) receiver to the project", body: .json(AlertSchemas.receiverInput(channel)),
                    responses: [.created(AlertSchemas.receiver(channel))], auth: bearer) { request, caller in
             let projectID = try Self.writableProject(request, caller, alerts)
-            let input = try Self.receiverInput(request.json(), channel: channel, requireTarget: true)
+            let input = try Self.receiverInput(request.json(), channel: channel, requireTarget: true, policy: alerts.webhookPolicy)
             let receiver = try alerts.createReceiver(projectID: projectID, channel: channel, caller: caller, input)
             return .created(receiver.json, location: "/api/v2/projects/\(projectID)/alert/\(channel.rawValue)-notifications/\(receiver.id)/")
         }
@@ -54,7 +54,7 @@ extension AlertsModule {
             group.on(method, "/:receiver_id/", summary: summary, body: .json(full ? input : input.partial),
                      responses: [.ok(AlertSchemas.receiver(channel))], auth: bearer) { request, caller in
                 let projectID = try Self.writableProject(request, caller, alerts)
-                let input = try Self.receiverInput(request.json(), channel: channel, requireTarget: full)
+                let input = try Self.receiverInput(request.json(), channel: channel, requireTarget: full, policy: alerts.webhookPolicy)
                 return .json(try alerts.updateReceiver(projectID: projectID, channel: channel, id: receiverID(request), caller: caller, input).json)
             }
         }
@@ -185,11 +185,12 @@ extension AlertsModule {
         return change
     }
 
-    static func receiverInput(_ body: JSON, channel: AlertChannel, requireTarget: Bool) throws -> AlertService.ReceiverInput {
+    static func receiverInput(_ body: JSON, channel: AlertChannel, requireTarget: Bool, policy: OutboundAddressPolicy) throws
+        -> AlertService.ReceiverInput {
         var reader = try FieldReader(body, schema: AlertSchemas.receiverInput(channel), ignored: readOnlyFields.union(["has_secret"]))
         var input = AlertService.ReceiverInput()
         if let target = reader.string(channel.targetField, required: requireTarget) {
-            if let problem = ReceiverAddress.problem(target, channel: channel) { reader.fail(channel.targetField, problem) } else { input.target = target }
+            if let problem = ReceiverAddress.problem(target, channel: channel, policy: policy) { reader.fail(channel.targetField, problem) } else { input.target = target }
         }
         input.name = reader.string("name")
         input.enabled = reader.bool("enabled")

@@ -39,8 +39,12 @@ extension AlertService {
         return try db.write { tx in
             try projects.ensureActive(project, in: tx)
             _ = try initialized(project, tx)
+            let store = AlertStore(db: tx)
+            guard try store.receivers(projectPK: project.pk, channel: channel).count < maxReceiversPerChannel else {
+                throw AlertError.tooManyReceivers(channel: channel, limit: maxReceiversPerChannel)
+            }
             let secret = input.secret.flatMap { $0.isEmpty ? nil : $0 }
-            return try AlertStore(db: tx).insertReceiver(projectPK: project.pk, organizationID: project.organizationID, channel: channel,
+            return try store.insertReceiver(projectPK: project.pk, organizationID: project.organizationID, channel: channel,
                                                          target: input.target ?? "", name: input.name ?? "", enabled: input.enabled ?? true,
                                                          secret: channel == .webhook ? secret : nil, at: time)
         }

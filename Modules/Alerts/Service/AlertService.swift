@@ -18,6 +18,10 @@ public final class AlertService: Sendable, PlatformService {
     let devices: DeviceService
     let factors: FactorService
     let engine: RuleEngine
+    /// Which addresses webhook receivers may point at (checked at creation; the dispatcher checks again after resolution).
+    public let webhookPolicy: OutboundAddressPolicy
+    /// Receivers per channel per project (`alerts.max_receivers_per_channel`).
+    let maxReceiversPerChannel: Int
 
     public init(context: PlatformContext, projects: ProjectService, devices: DeviceService, factors: FactorService) {
         self.context = context
@@ -25,6 +29,8 @@ public final class AlertService: Sendable, PlatformService {
         self.devices = devices
         self.factors = factors
         engine = RuleEngine(factors: factors, logger: context.logger)
+        webhookPolicy = NotificationSettings(config: context.config).webhookPolicy
+        maxReceiversPerChannel = context.config.int("alerts.max_receivers_per_channel", default: 20)
     }
 
     var now: String { Timestamp.format(clock.now()) }

@@ -40,16 +40,32 @@ struct NotificationStore {
     }
 
     /// Leases up to `limit` due messages to `owner` until `leaseUntil` (a message whose lease ran out is due again:
-    /// its scheduler died mid-delivery). Two schedulers never hold one message at once.
-    func claim(owner: String, now: Int64, leaseUntil: Int64, limit: Int) throws -> [AlertNotification] {
-        try db.execute("""
-            UPDATE alert_notifications SET lease_owner = ?, lease_until_s = ?
-            WHERE id IN (SELECT id FROM alert_notifications
-                         WHERE status = 'pending' AND next_attempt_s <= ? AND (lease_until_s IS NULL OR lease_until_s < ?)
-                         ORDER BY next_attempt_s, id LIMIT ?)
-            """, [owner, leaseUntil, now, now, limit])
-        return try db.query("SELECT \(Self.columns) FROM alert_notifications WHERE lease_owner = ? AND lease_until_s = ? AND status = 'pending'",
-                            [owner, leaseUntil]).map(Self.notification)
+    /// its scheduler died mid-delivery), taking at most `room(organization)` of each organization's. Two schedulers never
+    /// hold one message at once. `accept(id, organization)` passes over candidates (and counts what it accepts), so the
+    /// caller can bound each organization's share. Returns each message with its organization.
+    func claim(owner: String, now: Int64, leaseUntil: Int64, limit: Int, accept: (Int64, Int64) -> Bool) throws -> [(AlertNotification, Int64)] {
+        guard limit > 0 else { return [] }
+        let candidates = try db.query("""
+            SELECT n.id, COALESCE(i.organization_id, 0) FROM alert_notifications n LEFT JOIN alert_items i ON i.id = n.alert_id
+            WHERE n.status = 'pending' AND n.next_attempt_s <= ? AND (n.lease_until_s IS NULL OR n.lease_until_s < ?)
+            ORDER BY n.next_attempt_s, n.id LIMIT ?
+            """, [now, now, max(limit * 8, 64)])
+        var chosen: [(Int64, Int64)] = []
+        for row in candidates where chosen.count < limit && accept(row.int(0), row.int(1)) {
+            chosen.append((row.int(0), row.int(1)))
+        }
+        var claimed: [(AlertNotification, Int64)] = []
+        for (id, organization) in chosen {
+            try db.execute("""
+                UPDATE alert_notifications SET lease_owner = ?, lease_until_s = ?
+                WHERE id = ? AND status = 'pending' AND (lease_until_s IS NULL OR lease_until_s < ?)
+                """, [owner, leaseUntil, id, now])
+            guard db.changes == 1 else { continue }
+            if let row = try db.queryOne("SELECT \(Self.columns) FROM alert_notifications WHERE id = ?", [id]) {
+                claimed.append((Self.notification(row), organization))
+            }
+        }
+        return claimed
     }
 
     /// Messages sent to a receiver since `since` (the hourly cap).
@@ -71,10 +87,5 @@ struct NotificationStore {
 
     func receiverSecret(id: Int64) throws -> String? {
         try db.queryOne("SELECT secret FROM alert_receivers WHERE id = ?", [id])?.optionalString(0)
-    }
-
-    /// Pending messages (for `scheduler status` and tests).
-    func pendingCount() throws -> Int64 {
-        try db.queryOne("SELECT COUNT(*) FROM alert_notifications WHERE status = 'pending'")?.int(0) ?? 0
     }
 }
