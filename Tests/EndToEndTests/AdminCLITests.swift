@@ -57,6 +57,35 @@ import TestSupport
         #expect(try cli(db, ["token", "create", "--user", "carol", "--role", "owner"]).exitCode == 1)
     }
 
+    /// Tenant-supplied text (a project name, an alert description, an export task name) carrying terminal escapes, CR/LF,
+    /// tabs and a bidi override reaches the operator's terminal escaped: no control byte, no forged row or column.
+    @Test func listingsEscapeTenantText() throws {
+        let server = try ServerProcess()
+        defer { server.stop() }
+        let client = server.client()
+        let evil = "ok\u{1B}[2J\u{1B}]0;pwned\u{07}\r\n999\tactive\tforged\u{202E}gnp.exe\u{0}"
+        let (project, _, pk) = try DeviceAPI.boundDevice(server, client)
+        #expect(try client.patch("/api/v2/projects/\(project)/", .object(["name": .string(evil)])).status == 200)
+        let levels = try client.get("/api/v2/projects/\(project)/alert/levels/").json.arrayValue ?? []
+        let level = try #require(levels.first { $0["the_type"] == .string("manual") }?["id"])
+        #expect(try client.post("/api/v2/projects/\(project)/alert/items/", .object([
+            "device": .int64(pk), "level": level, "description": .string(evil),
+        ])).status == 201)
+        #expect(try client.post("/api/v2/projects/\(project)/data-download-tasks/", .object([
+            "name": .string(evil), "start_time": .int(0), "device_id": .int64(pk),
+        ])).status == 201)
+
+        for arguments in [["alerts", "list"], ["exports", "list"], ["projects", "list", "--org", "default"]] {
+            let result = try cli(server.databasePath, arguments)
+            #expect(result.exitCode == 0, "\(arguments): \(result.stderr)")
+            let line = try #require(result.stdout.split(separator: "\n").first { $0.contains("ok\\u{1B}") }, "\(arguments): \(result.stdout)")
+            #expect(!result.stdout.unicodeScalars.contains { ($0.value < 0x20 && $0 != "\n" && $0 != "\t") || $0.value == 0x7F || $0 == "\u{202E}" },
+                    "\(arguments): \(result.stdout.debugDescription)")
+            #expect(line.contains("\\r\\n999\\tactive\\tforged\\u{202E}gnp.exe\\u{0}"), "\(arguments): \(line)")
+            #expect(!result.stdout.contains("\n999"), "\(arguments): a row was forged")
+        }
+    }
+
     @Test func usageErrorsExit2FailuresExit1HelpExits0() throws {
         let directory = TemporaryDirectory("iot-cli")
         defer { directory.remove() }

@@ -124,6 +124,20 @@ import TestSupport
         #expect((generated.header("X-Request-Id") ?? "").count == 16)
     }
 
+    /// Every answer says `X-Content-Type-Options: nosniff` once: JSON, errors, the console, 404s, 405s, malformed requests.
+    @Test func everyAnswerIsNosniff() throws {
+        let server = try Shared.get()
+        let client = server.client()
+        let answers = [
+            try client.get("/healthz"), try client.get("/api/v2/me/"), try client.get("/api/v2/nope/"), try client.get("/"),
+            try client.request("PUT", "/healthz"), try server.client(token: "iot_wrong").get("/api/v2/projects/"),
+            try client.request("POST", "/api/v2/tokens/", rawBody: Array("{".utf8)),
+        ]
+        for answer in answers {
+            #expect(answer.headers.filter { $0.0.lowercased() == "x-content-type-options" }.map(\.1) == ["nosniff"], "\(answer.status)")
+        }
+    }
+
     @Test func accessLogHasOneJSONLinePerRequest() throws {
         let server = try Shared.get()
         let marker = "log-\(RandomID.make(length: 10))"

@@ -163,6 +163,30 @@ import TestSupport
         #expect(try client.post(base, create).status == 201)
     }
 
+    /// Issue 21 §3: the saved file name is a safe base name, and a link stops working once its project is in the trash.
+    @Test func downloadNamesAreSafeAndTrashedProjectsLinksAnswer404() throws {
+        let server = try Shared.get()
+        let (client, project, pk, _) = try Self.setup(server, points: 3)
+        let base = "/api/v2/projects/\(project)/data-download-tasks/"
+        let name = "../../../../etc/x\u{202E}vsc.exe\u{0}\r\n\\a"
+        let id = try #require(try client.post(base, Self.body(["start_time": .int64(0), "device_id": .int64(pk), "name": .string(name)]))
+            .json["id"]?.int64Value)
+        try Self.runScheduler(server)
+        let url = try #require(try client.get("\(base)\(id)/download/?redirect=false").json["url"]?.stringValue)
+        let anonymous = server.client(token: nil)
+        let file = try anonymous.request("GET", url, token: .some(nil))
+        #expect(file.status == 200)
+        let disposition = try #require(file.header("Content-Disposition"))
+        #expect(disposition == "attachment; filename=\"etc_x_vsc.exe____a.csv\"; filename*=UTF-8''etc_x_vsc.exe____a.csv",
+                "\(disposition)")
+
+        #expect(try client.delete("/api/v2/projects/\(project)/").status == 204)
+        #expect(try client.get("\(base)\(id)/").status == 404)
+        let after = try anonymous.request("GET", url, token: .some(nil))
+        #expect(after.status == 404, "\(after.status) \(after.text)")
+        #expect(try anonymous.request("HEAD", url, token: .some(nil)).status == 404)
+    }
+
     @Test func downloadRedirectsToASignedLinkThatServesRangesAndHead() throws {
         let server = try Shared.get()
         let (client, project, pk, agriID) = try Self.setup(server, points: 20)

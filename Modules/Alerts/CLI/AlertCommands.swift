@@ -20,7 +20,7 @@ enum AlertCommands {
                                  "the_type": .string(item.theType), "description": .string(item.description), "created_at": .string(item.createdAt)])
                     }))
                 } else if !items.isEmpty {
-                    output.out(items.map { "\($0.id)\t\($0.theType)\t\($0.deviceID)\t\($0.createdAt)\t\($0.description)" }.joined(separator: "\n"))
+                    output.rows(items.map { ["\($0.id)", $0.theType, $0.deviceID, $0.createdAt, $0.description] })
                 }
                 return 0
             },

@@ -35,7 +35,7 @@ enum AuthCommands {
                 if arguments.flag("json") {
                     output.json(.array(organizations.map(\.json)))
                 } else {
-                    output.out(organizations.map { "\($0.slug)\t\($0.name)" }.joined(separator: "\n"))
+                    output.rows(organizations.map { [$0.slug, $0.name] })
                 }
                 return 0
             },
@@ -57,7 +57,7 @@ enum AuthCommands {
                 if arguments.flag("json") {
                     output.json(.array(users.map(\.json)))
                 } else {
-                    output.out(users.map { "\($0.username)\t\($0.role.rawValue)" }.joined(separator: "\n"))
+                    output.rows(users.map { [$0.username, $0.role.rawValue] })
                 }
                 return 0
             },
@@ -105,7 +105,7 @@ enum AuthCommands {
                     for token in tokens {
                         let scope = token.allProjects ? "all projects" : token.projects.joined(separator: ",")
                         let state = token.revokedAt != nil ? "revoked" : token.expiresAt.map { "expires \(Timestamp.format(unixSeconds: $0))" } ?? "no expiry"
-                        output.out("\(token.id)\t\(token.username)\t\(token.role.rawValue)\t\(scope)\t\(state)\t\(token.name)")
+                        output.rows([["\(token.id)", token.username, token.role.rawValue, scope, state, token.name]])
                     }
                 }
                 return 0

@@ -22,7 +22,7 @@ public struct EvrythngListQuery: Sendable, Equatable {
 
     /// The query parameters `parse` reads, as the route documents them.
     public static let parameters = [
-        QueryParameter("perPage", .integer(from: 1), "Items per page (default 30; more than 100 is read as 100)"),
+        QueryParameter("perPage", .integer(1...100), "Items per page (default 30, at most 100)"),
         QueryParameter("sortOrder", .oneOf(["ASCENDING", "DESCENDING"]), "By creation time (default DESCENDING; any letter case)"),
         QueryParameter("filter", .string(), "name=…, tags=a,b and identifiers.<key>=… joined by &"),
         QueryParameter("nextPageToken", .string(), "The token of a Link rel=next header"),
@@ -31,8 +31,10 @@ public struct EvrythngListQuery: Sendable, Equatable {
     public static func parse(perPage: String?, sortOrder: String?, filter: String?, pageToken: String?) throws -> EvrythngListQuery {
         var query = EvrythngListQuery()
         if let perPage {
-            guard let value = Int(perPage), value >= 1 else { throw APIError.validation(field: "perPage", "must be an integer from 1 to 100") }
-            query.perPage = min(value, 100)
+            guard let value = Int(perPage), (1...100).contains(value) else {
+                throw APIError.validation(field: "perPage", "must be an integer from 1 to 100")
+            }
+            query.perPage = value
         }
         switch sortOrder?.uppercased() {
         case nil, "DESCENDING": query.ascending = false

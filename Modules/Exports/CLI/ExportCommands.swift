@@ -29,11 +29,11 @@ enum ExportCommands {
                                  "error": .optional(task.error),
                                  "create_time": .string(task.createTime)])
                     }))
-                } else if !tasks.isEmpty {
-                    output.out(tasks.map { task in
-                        "\(task.id)\t\(task.status.rawValue)\t\(task.progress)%\t\(task.rowCount) rows\t\(task.format.rawValue)\t\(task.name)"
-                            + (task.error.map { "\terror=\($0)" } ?? "")
-                    }.joined(separator: "\n"))
+                } else {
+                    output.rows(tasks.map { task in
+                        ["\(task.id)", task.status.rawValue, "\(task.progress)%", "\(task.rowCount) rows", task.format.rawValue, task.name]
+                            + (task.error.map { ["error=" + $0] } ?? [])
+                    })
                 }
                 return 0
             },

@@ -148,8 +148,10 @@ extension ExportsModule {
         return start...end
     }
 
-    /// `attachment; filename="ascii"; filename*=UTF-8''percent-encoded` (RFC 6266, RFC 8187).
-    static func contentDisposition(_ name: String) -> String {
+    /// `attachment; filename="ascii"; filename*=UTF-8''percent-encoded` (RFC 6266, RFC 8187), of the task name's
+    /// `safeFileName`.
+    static func contentDisposition(_ taskName: String) -> String {
+        let name = safeFileName(taskName)
         let fallback = String(String.UnicodeScalarView(name.unicodeScalars.map { scalar -> Unicode.Scalar in
             scalar.isASCII && scalar.value >= 0x20 && scalar.value != 0x7F && scalar != "\"" && scalar != "\\" ? scalar : "_"
         }))
@@ -160,5 +162,20 @@ extension ExportsModule {
             encoded += safe ? String(UnicodeScalar(byte)) : String(format: "%%%02X", byte)
         }
         return "attachment; filename=\"\(fallback)\"; filename*=UTF-8''\(encoded)"
+    }
+
+    /// A base name a browser saves as is: path separators, control characters (C0, DEL, C1) and bidirectional
+    /// formatting characters become `_`, leading dots and spaces go (no hidden or relative name), at most 200
+    /// characters; `export` when nothing is left.
+    static func safeFileName(_ name: String) -> String {
+        let replaced = String(String.UnicodeScalarView(name.unicodeScalars.map { scalar -> Unicode.Scalar in
+            switch scalar.value {
+            case 0x00...0x1F, 0x7F...0x9F, 0x2F, 0x5C, 0x200E, 0x200F, 0x2028...0x202E, 0x2066...0x2069, 0xFEFF: "_"
+            default: scalar
+            }
+        }))
+        let trimmed = replaced.drop { $0 == "." || $0 == " " || $0 == "_" }
+        let kept = String(trimmed.prefix(200))
+        return kept.isEmpty ? "export" : kept
     }
 }

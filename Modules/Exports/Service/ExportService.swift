@@ -115,13 +115,16 @@ public final class ExportService: Sendable, PlatformService {
         return ("/api/v2/downloads/" + (try signer()).token(taskID: id, expiresAt: expiresAt), expiresAt)
     }
 
-    /// The task and absolute file path a pre-signed token grants: 403 tampered or expired, 404 deleted task, 410 gone.
+    /// The task and absolute file path a pre-signed token grants: 403 tampered or expired, 404 deleted task or a project
+    /// in the trash (like the task itself), 410 gone.
     public func resolveDownload(token: String) throws -> (task: ExportTask, path: String) {
         switch try signer().verify(token, now: clock.unixSeconds()) {
         case .invalid: throw ExportError.linkInvalid
         case .expired: throw ExportError.linkExpired
         case .valid(let id):
             guard let task = try db.read({ try ExportTaskStore(db: $0).task(id: id) }) else { throw ExportError.linkTargetDeleted }
+            // A project in the trash hides its tasks (404), and so its links.
+            guard try projects.project(pk: task.projectPK) != nil else { throw ExportError.linkTargetDeleted }
             guard task.status == .succeeded else { throw ExportError.gone(id: id, status: task.status.rawValue) }
             return (task, absolutePath(task.filePath))
         }

@@ -29,7 +29,7 @@ enum ModuleCommands {
                 if arguments.flag("json") {
                     output.json(.array(modules.map(\.json)))
                 } else {
-                    output.out(modules.map { "\($0.id)\t\($0.model)\t\($0.name)\t\($0.factors.count) factors" }.joined(separator: "\n"))
+                    output.rows(modules.map { ["\($0.id)", $0.model, $0.name, "\($0.factors.count) factors"] })
                 }
                 return 0
             },

@@ -2,8 +2,9 @@ import Core
 import Foundation
 import Synchronization
 
-/// Serializes responses: status line, the handler's headers, then `Date`, `Content-Length` and
-/// `Connection` as the connection needs them. HEAD answers keep the length but carry no body. A file body is not
+/// Serializes responses: status line, the handler's headers, then `Date`, `X-Content-Type-Options: nosniff` (on every
+/// answer: no browser guesses a JSON error or a download to be HTML), `Content-Length` and `Connection` as the connection
+/// needs them. HEAD answers keep the length but carry no body. A file body is not
 /// encoded here: the connection streams it after these bytes (`fileToSend`).
 enum ResponseEncoder {
     static func encode(_ response: Response, headRequest: Bool, keepAlive: Bool, version: HTTPVersion) -> [UInt8] {
@@ -18,7 +19,8 @@ enum ResponseEncoder {
         bytes.append(contentsOf: crlf)
         for field in response.headers.fields {
             if field.name.caseInsensitiveEquals("Content-Length") || field.name.caseInsensitiveEquals("Connection")
-                || field.name.caseInsensitiveEquals("Date") || field.name.caseInsensitiveEquals("Transfer-Encoding") {
+                || field.name.caseInsensitiveEquals("Date") || field.name.caseInsensitiveEquals("Transfer-Encoding")
+                || field.name.caseInsensitiveEquals("X-Content-Type-Options") {
                 continue
             }
             // Never let a CR/LF from a header value split the response.
@@ -31,7 +33,7 @@ enum ResponseEncoder {
         }
         bytes.append(contentsOf: "Date: ".utf8)
         HTTPDate.append(to: &bytes)
-        bytes.append(contentsOf: crlf)
+        bytes.append(contentsOf: nosniff)
         if bodyAllowed {
             bytes.append(contentsOf: "Content-Length: ".utf8)
             appendDecimal(response.bodyLength, to: &bytes)
@@ -54,6 +56,8 @@ enum ResponseEncoder {
     }
 
     private static let crlf: [UInt8] = [0x0D, 0x0A]
+    /// Ends the `Date` line and adds the nosniff header.
+    private static let nosniff: [UInt8] = Array("\r\nX-Content-Type-Options: nosniff\r\n".utf8)
 
     static func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
         guard value > 0 else { bytes.append(0x30); return }

@@ -76,6 +76,16 @@ public struct CommandOutput: Sendable {
     }
 
     public func json(_ value: JSON) { out(JSONWriter.string(value)) }
+
+    /// Prints a table: one line per row, fields separated by tabs, each field's control and bidi characters escaped
+    /// (tenant-supplied text never moves the cursor, forges a row or reorders what the operator reads). Nothing for no rows.
+    public func rows(_ rows: [[String]]) {
+        guard !rows.isEmpty else { return }
+        out(rows.map { $0.map(TerminalText.escape).joined(separator: "\t") }.joined(separator: "\n"))
+    }
+
+    /// Prints one line whose interpolated tenant text has been escaped by the caller, or escapes `text` whole.
+    public func line(_ text: String) { out(TerminalText.escape(text)) }
 }
 
 /// An `admin-cli` subcommand contributed by a module.

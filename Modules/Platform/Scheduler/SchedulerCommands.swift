@@ -43,7 +43,7 @@ extension Platform {
                 } else {
                     for state in states {
                         let finished = state.lastFinishedAt.map { Timestamp.format(unixSeconds: $0) } ?? "never"
-                        output.out("\(state.name)\truns=\(state.runs)\tlast_finished=\(finished)\(state.lastError.map { "\terror=\($0)" } ?? "")")
+                        output.rows([[state.name, "runs=\(state.runs)", "last_finished=\(finished)"] + (state.lastError.map { ["error=" + $0] } ?? [])])
                     }
                 }
                 return 0

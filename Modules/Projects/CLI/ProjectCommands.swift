@@ -11,12 +11,12 @@ enum ProjectCommands {
                 let views = try projects.projects(organizationSlug: arguments.require("org"), trashed: arguments.flag("trash"))
                 if arguments.flag("json") {
                     output.json(.array(views.map(\.json)))
-                } else if !views.isEmpty {
-                    output.out(views.map { view in
+                } else {
+                    output.rows(views.map { view in
                         let project = view.project
                         return [project.projectID, project.name, project.favorite ? "favorite" : "-",
-                                "devices=\(view.counts.total)", "updated \(ProjectView.time(project.updatedAt))"].joined(separator: "\t")
-                    }.joined(separator: "\n"))
+                                "devices=\(view.counts.total)", "updated \(ProjectView.time(project.updatedAt))"]
+                    })
                 }
                 return 0
             },
