@@ -12,6 +12,8 @@ public final class JobScheduler: Sendable {
         public let job: String
         public let seconds: Double
         public let error: String?
+        /// Why the job did not run (another scheduler holds its lease), or nil when it ran.
+        public var skipped: String? = nil
     }
 
     /// One row of `scheduler_jobs` (`scheduler status`).
@@ -67,34 +69,46 @@ public final class JobScheduler: Sendable {
     /// Claims and runs, one after the other, every job that is due now; returns what ran.
     @discardableResult
     public func runDue() -> [Outcome] {
-        var outcomes: [Outcome] = []
-        for job in jobs {
-            let now = clock.unixSeconds()
-            let claimed: Bool
-            do {
-                claimed = try claim(job, now: now)
-            } catch {
-                logger.error("job claim failed", ["job": .string(job.name), "error": .string(String(describing: error))])
-                continue
-            }
-            guard claimed else { continue }
-            let started = DispatchTime.now().uptimeNanoseconds
-            var failure: String?
-            do { try job.run() } catch { failure = String(describing: error) }
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-            do {
-                try finish(job, error: failure)
-            } catch {
-                logger.error("job finish failed", ["job": .string(job.name), "error": .string(String(describing: error))])
-            }
-            if let failure {
-                logger.error("job failed", ["job": .string(job.name), "error": .string(failure)])
-            } else {
-                logger.info("job done", ["job": .string(job.name), "seconds": .number(seconds)])
-            }
-            outcomes.append(Outcome(job: job.name, seconds: seconds, error: failure))
+        jobs.compactMap { job in
+            let outcome = runOne(job, ignoringInterval: false)
+            return outcome.skipped == nil ? outcome : nil
         }
-        return outcomes
+    }
+
+    /// Runs every job (or those named, in the order given) one time now, whatever its interval: each does the work that
+    /// is due. A job another scheduler is running (its lease is held) is skipped and says so. `scheduler once`.
+    public func runNow(_ names: [String]? = nil) -> [Outcome] {
+        let chosen = names.map { names in names.compactMap { name in jobs.first { $0.name == name } } } ?? jobs
+        return chosen.map { runOne($0, ignoringInterval: true) }
+    }
+
+    private func runOne(_ job: Job, ignoringInterval: Bool) -> Outcome {
+        let now = clock.unixSeconds()
+        let claimed: Bool
+        do {
+            claimed = try claim(job, now: now, ignoringInterval: ignoringInterval)
+        } catch {
+            logger.error("job claim failed", ["job": .string(job.name), "error": .string(String(describing: error))])
+            return Outcome(job: job.name, seconds: 0, error: "could not claim the job: \(error)")
+        }
+        guard claimed else {
+            return Outcome(job: job.name, seconds: 0, error: nil, skipped: ignoringInterval ? "another scheduler is running it" : "not due")
+        }
+        let started = DispatchTime.now().uptimeNanoseconds
+        var failure: String?
+        do { try job.run() } catch { failure = String(describing: error) }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        do {
+            try finish(job, error: failure)
+        } catch {
+            logger.error("job finish failed", ["job": .string(job.name), "error": .string(String(describing: error))])
+        }
+        if let failure {
+            logger.error("job failed", ["job": .string(job.name), "error": .string(failure)])
+        } else {
+            logger.info("job done", ["job": .string(job.name), "seconds": .number(seconds)])
+        }
+        return Outcome(job: job.name, seconds: seconds, error: failure)
     }
 
     /// Runs due jobs every `tick` seconds until `shouldStop` says so (checked between jobs and ticks).
@@ -109,15 +123,16 @@ public final class JobScheduler: Sendable {
         }
     }
 
-    func claim(_ job: Job, now: Int64) throws -> Bool {
+    /// Takes the job's lease unless another scheduler holds it; unless `ignoringInterval`, only when its interval has passed.
+    func claim(_ job: Job, now: Int64, ignoringInterval: Bool = false) throws -> Bool {
         try db.write { db in
             try db.execute("INSERT INTO scheduler_jobs (name) VALUES (?) ON CONFLICT (name) DO NOTHING", [job.name])
             try db.execute("""
                 UPDATE scheduler_jobs SET lease_owner = ?, lease_until = ?, last_started_at = ?
                 WHERE name = ? AND (lease_until IS NULL OR lease_until < ?)
-                  AND (last_finished_at IS NULL OR last_finished_at + ? <= ?)
+                  AND (? OR last_finished_at IS NULL OR last_finished_at + ? <= ?)
                 """, [owner, now + (job.lease.map { Int64($0.rounded(.up)) } ?? leaseSeconds), now,
-                      job.name, now, Int64(job.interval.rounded(.up)), now])
+                      job.name, now, ignoringInterval, Int64(job.interval.rounded(.up)), now])
             return db.changes == 1
         }
     }

@@ -3,8 +3,8 @@ import Foundation
 import Synchronization
 
 extension Platform {
-    /// The `scheduler` program's commands: `run` (loop until SIGTERM/SIGINT), `once` (every due job one
-    /// time, then exit; 1 when a job failed), `status [--json]`.
+    /// The `scheduler` program's commands: `run` (loop until SIGTERM/SIGINT), `once [JOB…]` (every job, or the named
+    /// ones, one time now whatever its interval, then exit; 1 when a job failed, 2 for an unknown job), `status [--json]`.
     public var schedulerCommands: [any CLICommand] {
         [
             SimpleCommand(["run"], summary: "Run due jobs until SIGTERM/SIGINT (finishing the job in progress)") { [self] arguments, output in
@@ -23,13 +23,24 @@ extension Platform {
                 output.out("scheduler stopped")
                 return 0
             },
-            SimpleCommand(["once"], summary: "Run every due job one time, then exit (1 when a job failed)") { [self] arguments, output in
-                try arguments.expectPositionals(0)
-                let outcomes = JobScheduler(platform: self).runDue()
-                if outcomes.isEmpty { output.out("no job due") }
+            SimpleCommand(["once"], summary: "Run every job (or the named ones) one time now, whatever its interval; one line per job; "
+                              + "exit 1 when a job failed", usage: "[JOB…]") { [self] arguments, output in
+                let known = jobs.map(\.name)
+                let unknown = arguments.positionals.filter { !known.contains($0) }
+                guard unknown.isEmpty else {
+                    throw UsageError("unknown job\(unknown.count == 1 ? "" : "s") \(unknown.joined(separator: ", ")); the jobs are: "
+                                     + known.joined(separator: ", "))
+                }
+                let outcomes = JobScheduler(platform: self).runNow(arguments.positionals.isEmpty ? nil : arguments.positionals)
                 for outcome in outcomes {
                     let seconds = String(format: "%.3f", outcome.seconds)
-                    output.out(outcome.error.map { "job \(outcome.job) failed after \(seconds) s: \($0)" } ?? "job \(outcome.job) ok (\(seconds) s)")
+                    if let skipped = outcome.skipped {
+                        output.out("job \(outcome.job) skipped: \(skipped)")
+                    } else if let error = outcome.error {
+                        output.line("job \(outcome.job) failed after \(seconds) s: \(error)")
+                    } else {
+                        output.out("job \(outcome.job) ok (\(seconds) s)")
+                    }
                 }
                 shutdown()
                 return outcomes.contains { $0.error != nil } ? 1 : 0
