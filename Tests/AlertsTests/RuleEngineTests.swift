@@ -1,7 +1,7 @@
 @testable import Alerts
 import Core
-import DomainTestSupport
 import Foundation
+import DomainTestSupport
 import Persistence
 import Synchronization
 import Testing
@@ -188,5 +188,25 @@ import TestSupport
         try fixture.devices.unbind(projectID: "alpha", pk: fixture.devicePK, caller: alice)
         #expect(try fixture.items(status: .active).isEmpty)
         #expect(try fixture.items().first?.status == .resolved)
+    }
+}
+
+/// The descriptions' numbers are written without Foundation's formatter: the same text as `%.Nf` for any value.
+@Suite struct AlertTextNumberTests {
+    @Test func matchesPrintfForRandomAndEdgeValues() {
+        var generator = SystemRandomNumberGenerator()
+        var values: [Double] = [0, -0.0, 0.05, 0.15, 0.25, 0.125, -0.04, 2.675, 1e15, -1e16, 1e300, .infinity, -.infinity, .nan,
+                                .leastNonzeroMagnitude, 36.2, 35, 29.85, 0.5, 1.5, 2.5, 999_999.999_999_5]
+        for _ in 0..<20_000 {
+            let magnitude = pow(10, Double.random(in: -4...9, using: &generator))
+            values.append(Double.random(in: -magnitude...magnitude, using: &generator))
+            values.append((Double(Int.random(in: -100_000...100_000, using: &generator)) / 1000))
+        }
+        for value in values {
+            for decimals in [0, 1, 2, 3, 6, 9] as [Int64] {
+                let expected = String(format: "%.\(min(max(decimals, 1), 6))f", value)
+                #expect(AlertText.number(value, decimals: decimals) == expected, "\(value) with \(decimals) decimals")
+            }
+        }
     }
 }

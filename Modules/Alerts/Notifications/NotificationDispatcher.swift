@@ -13,7 +13,8 @@ import Synchronization
 /// that runs `deliverDue` has a lease of its own (the scheduler's job lease), which a dead scheduler also leaves to expire.
 ///
 /// Messages go out concurrently: at most `max_in_flight` at once and `max_in_flight_per_organization` of one organization,
-/// so one tenant's slow or dead receivers cannot hold back another tenant's messages.
+/// so one tenant's slow or dead receivers cannot hold back another tenant's messages; one receiver gets one message at a
+/// time (in order, and its hourly cap counts true).
 final class NotificationDispatcher: Sendable {
     let db: DatabasePool
     let clock: any WallClock
@@ -35,6 +36,8 @@ final class NotificationDispatcher: Sendable {
     private struct Pass {
         var running = 0
         var runningByOrganization: [Int64: Int] = [:]
+        /// Receivers with a message in flight: one at a time each (in order, and the hourly cap counts true).
+        var busyReceivers: Set<Int64> = []
         /// Messages this pass already tried: a retry waits for the next pass.
         var attemptedIDs: Set<Int64> = []
         var failure: (any Error)?
@@ -56,11 +59,13 @@ final class NotificationDispatcher: Sendable {
                 claimed = try db.write { tx in
                     try pass.withLock { state in
                         var taken: [Int64: Int] = [:]
-                        return try NotificationStore(db: tx).claim(owner: owner, now: now, leaseUntil: now + lease, limit: free) { id, organization in
-                            guard !state.attemptedIDs.contains(id),
+                        var receivers = state.busyReceivers
+                        return try NotificationStore(db: tx).claim(owner: owner, now: now, leaseUntil: now + lease, limit: free) { id, organization, receiver in
+                            guard !state.attemptedIDs.contains(id), !receivers.contains(receiver),
                                   state.runningByOrganization[organization, default: 0] + taken[organization, default: 0] < perOrganization
                             else { return false }
                             taken[organization, default: 0] += 1
+                            receivers.insert(receiver)
                             return true
                         }
                     }
@@ -70,6 +75,7 @@ final class NotificationDispatcher: Sendable {
                 pass.withLock { state in
                     state.running += 1
                     state.runningByOrganization[organization, default: 0] += 1
+                    state.busyReceivers.insert(message.receiverID)
                     state.attemptedIDs.insert(message.id)
                 }
                 Thread.detachNewThread { [self] in
@@ -79,6 +85,7 @@ final class NotificationDispatcher: Sendable {
                     pass.withLock { state in
                         state.running -= 1
                         state.runningByOrganization[organization, default: 1] -= 1
+                        state.busyReceivers.remove(message.receiverID)
                         if state.failure == nil, let thrown { state.failure = thrown }
                     }
                     finished.signal()

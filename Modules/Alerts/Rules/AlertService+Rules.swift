@@ -9,6 +9,10 @@ extension AlertService {
     /// compared with its band, in request order. Out of band opens an alert for (factor, direction) unless one is
     /// active or the pair closed less than `cooldown_minutes` ago; back inside resolves it. Equal to a threshold
     /// is inside. The alert, its outbox rows and the points commit together.
+    ///
+    /// What an alert needs besides its point (project, config, level, receivers) is read at most once per project per
+    /// group, and the device comes with the batch: an alert storm (a sensor flapping around its limit) costs an insert, an
+    /// outbox row per receiver and an update per alert, not a dozen statements.
     func evaluate(_ stored: TelemetryStored, _ tx: Database) throws {
         try engine.loadIfNeeded(tx)
         var opened: [RuleEngine.ActiveKey] = []
@@ -16,17 +20,18 @@ extension AlertService {
         /// What this transaction already decided (the engine's memory changes only on commit).
         var local: [RuleEngine.ActiveKey: Bool] = [:]
         func isActive(_ key: RuleEngine.ActiveKey) -> Bool { local[key] ?? engine.isActive(key) }
+        var contexts: [Int64: OpeningContext?] = [:]
         for batch in stored.batches {
-            guard let rules = engine.rules(devicePK: batch.devicePK), !rules.isEmpty else { continue }
-            var context: (project: ProjectRef, config: AlertConfig, device: Device)??
+            guard let rules = engine.rules(devicePK: batch.devicePK) else { continue }
             for point in batch.points {
-                guard let rule = rules[point.agriID], rule.projectPK == batch.projectPK else { continue }
+                guard let rule = rules.rule(point.agriID), rule.projectPK == batch.projectPK else { continue }
                 let above = rule.max.map { point.value > $0 } ?? false
                 let below = !above && (rule.min.map { point.value < $0 } ?? false)
-                let keys = (above: RuleEngine.ActiveKey(devicePK: batch.devicePK, ruleKey: RuleEngine.ruleKey(agriID: rule.agriID, above: true)),
-                            below: RuleEngine.ActiveKey(devicePK: batch.devicePK, ruleKey: RuleEngine.ruleKey(agriID: rule.agriID, above: false)))
+                let keys = rules.keys(rule.agriID, devicePK: batch.devicePK)
                 // Resolve what the value is no longer in: both directions when inside, the other one when outside.
-                let resolving = [above ? nil : keys.above, below ? nil : keys.below].compactMap { $0 }.filter(isActive)
+                var resolving: [RuleEngine.ActiveKey] = []
+                if !above, isActive(keys.above) { resolving.append(keys.above) }
+                if !below, isActive(keys.below) { resolving.append(keys.below) }
                 if !resolving.isEmpty {
                     try resolve(devicePK: batch.devicePK, keys: resolving.map(\.ruleKey), seconds: stored.now, tx)
                     for key in resolving {
@@ -37,20 +42,22 @@ extension AlertService {
                 guard above || below else { continue }
                 let key = above ? keys.above : keys.below
                 if isActive(key) { continue }
-                if context == nil { context = try evaluationContext(batch, tx) }
-                guard let (project, config, device) = context ?? nil, config.enabled else { continue }
-                if let last = try AlertStore(db: tx).lastClosed(devicePK: device.id, ruleKey: key.ruleKey),
-                   stored.now - last < config.cooldownMinutes * 60 { continue }
+                if contexts[batch.projectPK] == nil { contexts[batch.projectPK] = .some(try openingContext(batch, tx)) }
+                guard let context = contexts[batch.projectPK] ?? nil, context.config.enabled,
+                      context.project.organizationID == batch.organizationID else { continue }
+                if context.config.cooldownMinutes > 0, let last = try AlertStore(db: tx).lastClosed(devicePK: batch.devicePK, ruleKey: key.ruleKey),
+                   stored.now - last < context.config.cooldownMinutes * 60 { continue }
                 let threshold = above ? rule.max! : rule.min!
                 let trigger: JSON = .object([
                     "agri_id": .string(point.agriID), "factor": .string(rule.name), "factor_id": .int64(rule.factorID), "unit": .string(rule.unit),
                     "value": .number(point.value), "threshold": .number(threshold), "direction": .string(above ? "above" : "below"),
                     "t": .int64(point.t),
                 ])
-                let description = AlertText.threshold(locale: config.locale, name: rule.name, unit: rule.unit, decimals: rule.decimals,
+                let description = AlertText.threshold(locale: context.config.locale, name: rule.name, unit: rule.unit, decimals: rule.decimals,
                                                       value: point.value, threshold: threshold, above: above)
-                _ = try open(project: project, config: config, device: device, theType: "threshold", ruleKey: key.ruleKey, triggerData: trigger,
-                             description: description, seconds: stored.now, tx)
+                _ = try open(project: context.project, config: context.config, device: batch.device, theType: "threshold", ruleKey: key.ruleKey,
+                             triggerData: trigger, description: description, level: context.level, levelKnown: true,
+                             receivers: context.receivers, seconds: stored.now, tx)
                 // Opened now, or already active in the table (the unique index said so): either way it is active.
                 local[key] = true
                 opened.append(key)
@@ -64,11 +71,18 @@ extension AlertService {
         }
     }
 
-    /// The project (still active, in the batch's organization), its config and the device, read in `tx`; nil when
-    /// the project is gone (its points are then not evaluated).
-    private func evaluationContext(_ batch: TelemetryStored.Batch, _ tx: Database) throws -> (ProjectRef, AlertConfig, Device)? {
-        guard let project = try projects.project(pk: batch.projectPK, in: tx), project.organizationID == batch.organizationID,
-              let device = try devices.device(pk: batch.devicePK, in: tx) else { return nil }
+    /// What opening a threshold alert in one project needs, read once per group.
+    struct OpeningContext {
+        let project: ProjectRef
+        let config: AlertConfig
+        let level: AlertLevel?
+        let receivers: [AlertReceiver]
+    }
+
+    /// The project (still active), its config, preferred threshold level and receivers, read in `tx`; nil when the
+    /// project is gone (its points are then not evaluated).
+    private func openingContext(_ batch: TelemetryStored.Batch, _ tx: Database) throws -> OpeningContext? {
+        guard let project = try projects.project(pk: batch.projectPK, in: tx) else { return nil }
         let config: AlertConfig
         if let cached = engine.config(projectPK: project.pk) {
             config = cached
@@ -77,17 +91,17 @@ extension AlertService {
             let engine = engine
             tx.onCommit { engine.remember(config) }
         }
-        return (project, config, device)
+        let store = AlertStore(db: tx)
+        return OpeningContext(project: project, config: config, level: try store.preferredLevel(projectPK: project.pk, theType: "threshold"),
+                              receivers: try store.receivers(projectPK: project.pk))
     }
 
     /// Resolves the device's active alerts of `keys` in `tx`, publishing `AlertResolved` for each.
-    @discardableResult
-    func resolve(devicePK: Int64, keys: [String], seconds: Int64, _ tx: Database) throws -> [AlertItem] {
+    func resolve(devicePK: Int64, keys: [String], seconds: Int64, _ tx: Database) throws {
         let resolved = try AlertStore(db: tx).resolve(devicePK: devicePK, ruleKeys: keys, at: Timestamp.format(unixSeconds: seconds), seconds: seconds)
-        for item in resolved {
-            try bus.publish(AlertResolved(alertID: item.id, projectPK: item.projectPK, devicePK: devicePK), in: tx)
+        for (id, projectPK) in resolved {
+            try bus.publish(AlertResolved(alertID: id, projectPK: projectPK, devicePK: devicePK), in: tx)
         }
-        return resolved
     }
 
     /// A device was heard from: its offline alert (if any) resolves, in the contact's transaction.

@@ -12,7 +12,7 @@ import Synchronization
 final class RuleEngine: Sendable {
     struct State {
         var loaded = false
-        var rules: [Int64: [String: AlarmRule]] = [:]
+        var rules: [Int64: DeviceRules] = [:]
         var configs: [Int64: AlertConfig] = [:]
         /// (device, rule key) of active threshold alerts.
         var active: Set<ActiveKey> = []
@@ -21,6 +21,46 @@ final class RuleEngine: Sendable {
     struct ActiveKey: Hashable, Sendable {
         let devicePK: Int64
         let ruleKey: String
+    }
+
+    /// One device's rules by agri_id, with their rule keys made once. Evaluation looks up every committed point: a
+    /// device with a few rules is scanned (comparing strings is cheaper than hashing one), a larger set is hashed.
+    struct DeviceRules: Sendable {
+        struct Entry: Sendable {
+            let rule: AlarmRule
+            let above: String
+            let below: String
+        }
+
+        private let entries: [Entry]
+        private let byAgriID: [String: Int]
+
+        init(_ rules: [AlarmRule]) {
+            var entries: [Entry] = []
+            var byAgriID: [String: Int] = [:]
+            for rule in rules where byAgriID[rule.agriID] == nil {
+                byAgriID[rule.agriID] = entries.count
+                entries.append(Entry(rule: rule, above: RuleEngine.ruleKey(agriID: rule.agriID, above: true),
+                                     below: RuleEngine.ruleKey(agriID: rule.agriID, above: false)))
+            }
+            self.entries = entries
+            self.byAgriID = entries.count > 8 ? byAgriID : [:]
+        }
+
+        var isEmpty: Bool { entries.isEmpty }
+
+        private func index(_ agriID: String) -> Int? {
+            if entries.count > 8 { return byAgriID[agriID] }
+            return entries.firstIndex { $0.rule.agriID == agriID }
+        }
+
+        func rule(_ agriID: String) -> AlarmRule? { index(agriID).map { entries[$0].rule } }
+
+        /// The active-alert keys of the rule of `agriID` (which must have a rule).
+        func keys(_ agriID: String, devicePK: Int64) -> (above: ActiveKey, below: ActiveKey) {
+            let entry = entries[index(agriID)!]
+            return (ActiveKey(devicePK: devicePK, ruleKey: entry.above), ActiveKey(devicePK: devicePK, ruleKey: entry.below))
+        }
     }
 
     private let factors: FactorService
@@ -37,8 +77,9 @@ final class RuleEngine: Sendable {
     /// Loads every rule and the active threshold alerts once, through `tx` (the first group commit).
     func loadIfNeeded(_ tx: Database) throws {
         if state.withLock({ $0.loaded }) { return }
-        var rules: [Int64: [String: AlarmRule]] = [:]
-        for rule in try factors.alarmRules(in: tx) { rules[rule.devicePK, default: [:]][rule.agriID] = rule }
+        var byDevice: [Int64: [AlarmRule]] = [:]
+        for rule in try factors.alarmRules(in: tx) { byDevice[rule.devicePK, default: []].append(rule) }
+        let rules = byDevice.mapValues(DeviceRules.init)
         let active = try tx.query("SELECT device_pk, rule_key FROM alert_items WHERE status = 'active' AND the_type = 'threshold'")
             .map { ActiveKey(devicePK: $0.int(0), ruleKey: $0.string(1)) }
         state.withLock { state in
@@ -49,12 +90,12 @@ final class RuleEngine: Sendable {
         }
     }
 
-    func rules(devicePK: Int64) -> [String: AlarmRule]? { state.withLock { $0.rules[devicePK] } }
+    func rules(devicePK: Int64) -> DeviceRules? { state.withLock { $0.rules[devicePK] } }
 
     func setRules(devicePK: Int64, _ rules: [AlarmRule]) {
         state.withLock { state in
             guard state.loaded else { return }
-            state.rules[devicePK] = rules.isEmpty ? nil : Dictionary(rules.map { ($0.agriID, $0) }) { first, _ in first }
+            state.rules[devicePK] = rules.isEmpty ? nil : DeviceRules(rules)
         }
     }
 

@@ -115,20 +115,25 @@ public final class AlertService: Sendable, PlatformService {
     /// Opens an alert for `device` in `project` with the outbox rows of every enabled receiver of every enabled channel,
     /// in `tx`; nil when an active alert of the same rule exists.
     func open(project: ProjectRef, config: AlertConfig, device: Device, theType: String, ruleKey: String, triggerData: JSON,
-              description: String, level explicitLevel: AlertLevel? = nil, isTest: Bool = false, seconds: Int64, _ tx: Database) throws -> AlertItem? {
+              description: String, level explicitLevel: AlertLevel? = nil, levelKnown: Bool = false, receivers knownReceivers: [AlertReceiver]? = nil,
+              isTest: Bool = false, seconds: Int64, _ tx: Database) throws -> AlertItem? {
         let store = AlertStore(db: tx)
-        let level = try explicitLevel ?? store.preferredLevel(projectPK: project.pk, theType: theType)
+        let level = levelKnown ? explicitLevel : try explicitLevel ?? store.preferredLevel(projectPK: project.pk, theType: theType)
         let time = Timestamp.format(unixSeconds: seconds)
         let new = AlertStore.NewItem(projectPK: project.pk, organizationID: project.organizationID, devicePK: device.id, deviceID: device.deviceID,
                                      deviceName: device.deviceName.isEmpty ? device.deviceID : device.deviceName, level: level, theType: theType,
                                      ruleKey: ruleKey, triggerData: triggerData, description: description, isTest: isTest)
         guard let item = try store.insert(new, at: time, seconds: seconds) else { return nil }
         let outbox = NotificationStore(db: tx)
-        let subject = AlertText.subject(locale: config.locale, severity: item.severity, projectName: project.name, description: description)
-        let body = AlertText.body(locale: config.locale, projectName: project.name, deviceName: item.deviceName, deviceID: item.deviceID,
-                                  description: description, time: time)
-        for receiver in try store.receivers(projectPK: project.pk) where receiver.enabled && config.isEnabled(receiver.channel) {
-            try outbox.insert(alertID: item.id, projectPK: project.pk, receiver: receiver, subject: subject, body: body, at: time, seconds: seconds)
+        let receivers = try knownReceivers ?? store.receivers(projectPK: project.pk)
+        let enabled = receivers.filter { $0.enabled && config.isEnabled($0.channel) }
+        if !enabled.isEmpty {
+            let subject = AlertText.subject(locale: config.locale, severity: item.severity, projectName: project.name, description: description)
+            let body = AlertText.body(locale: config.locale, projectName: project.name, deviceName: item.deviceName, deviceID: item.deviceID,
+                                      description: description, time: time)
+            for receiver in enabled {
+                try outbox.insert(alertID: item.id, projectPK: project.pk, receiver: receiver, subject: subject, body: body, at: time, seconds: seconds)
+            }
         }
         try bus.publish(AlertOpened(alertID: item.id, projectPK: project.pk, devicePK: device.id, theType: theType), in: tx)
         return item

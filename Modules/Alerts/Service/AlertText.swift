@@ -2,9 +2,22 @@ import Foundation
 
 /// The words of generated descriptions and messages, in the project's `locale` (`zh-CN` default, `en`).
 enum AlertText {
+    /// `value` with `decimals` (1…6) digits after the point, exactly as `String(format: "%.Nf")` writes it, without
+    /// Foundation's formatter (a tenth of an alert storm's writer time went there): values whose scaled fraction is
+    /// near a tie (where binary rounding decides) or that are huge or not finite still go through it.
     static func number(_ value: Double, decimals: Int64) -> String {
-        String(format: "%.\(min(max(decimals, 1), 6))f", value)
+        let digits = Int(min(max(decimals, 1), 6))
+        let scale = powersOfTen[digits]
+        let scaled = abs(value) * Double(scale)
+        if value.isFinite, scaled < 1e15, abs(scaled - scaled.rounded(.down) - 0.5) > 1e-6 {
+            let whole = UInt64(scaled.rounded())
+            let fraction = String(whole % scale)
+            return (value.sign == .minus ? "-" : "") + String(whole / scale) + "." + String(repeating: "0", count: digits - fraction.count) + fraction
+        }
+        return String(format: "%.\(digits)f", value)
     }
+
+    private static let powersOfTen: [UInt64] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000]
 
     static func withUnit(_ text: String, _ unit: String) -> String { unit.isEmpty ? text : "\(text) \(unit)" }
 

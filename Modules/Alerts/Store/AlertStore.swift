@@ -165,19 +165,22 @@ struct AlertStore {
     }
 
     func insert(_ new: NewItem, at time: String, seconds: Int64) throws -> AlertItem? {
-        do {
-            // In a savepoint: a unique violation undoes only this insert (PostgreSQL would abort the whole transaction).
-            try db.savepoint { db in try db.execute("""
-                INSERT INTO alert_items (project_pk, organization_id, device_pk, device_id, device_name, level_id, level_name, severity, the_type,
-                                         status, rule_key, trigger_data, description, is_test, created_at, created_s)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?)
-                """, [new.projectPK, new.organizationID, new.devicePK, new.deviceID, new.deviceName, new.level?.id, new.level?.name ?? "",
-                      new.level?.severity ?? "warning", new.theType, new.ruleKey, JSONWriter.string(new.triggerData), new.description,
-                      new.isTest, time, seconds]) }
-        } catch let error as DatabaseError where error.isUniqueViolation {
-            return nil
-        }
-        return try item(id: db.lastInsertRowID)
+        // ON CONFLICT DO NOTHING: an active alert of the rule (the unique partial index) makes this a no-op, not an error
+        // (no savepoint needed; PostgreSQL would otherwise abort the whole transaction).
+        let trigger = JSONWriter.string(new.triggerData)
+        try db.execute("""
+            INSERT INTO alert_items (project_pk, organization_id, device_pk, device_id, device_name, level_id, level_name, severity, the_type,
+                                     status, rule_key, trigger_data, description, is_test, created_at, created_s)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?)
+            ON CONFLICT DO NOTHING
+            """, [new.projectPK, new.organizationID, new.devicePK, new.deviceID, new.deviceName, new.level?.id, new.level?.name ?? "",
+                  new.level?.severity ?? "warning", new.theType, new.ruleKey, trigger, new.description, new.isTest, time, seconds])
+        guard db.changes == 1 else { return nil }
+        return AlertItem(id: db.lastInsertRowID, projectPK: new.projectPK, devicePK: new.devicePK, deviceID: new.deviceID,
+                         deviceName: new.deviceName, levelID: new.level?.id, levelName: new.level?.name ?? "",
+                         severity: new.level?.severity ?? "warning", theType: new.theType, status: .active, ruleKey: new.ruleKey,
+                         triggerData: new.triggerData, description: new.description, isTest: new.isTest, createdAt: time, resolvedAt: nil,
+                         cancelledAt: nil)
     }
 
     func item(id: Int64) throws -> AlertItem? {
@@ -194,17 +197,16 @@ struct AlertStore {
         try db.queryOne("SELECT MAX(closed_s) FROM alert_items WHERE device_pk = ? AND rule_key = ?", [devicePK, ruleKey])?.optionalInt(0)
     }
 
-    /// Resolves the active alerts of the device whose rule key is one of `ruleKeys`; returns them.
-    func resolve(devicePK: Int64, ruleKeys: [String], at time: String, seconds: Int64) throws -> [AlertItem] {
-        var resolved: [AlertItem] = []
+    /// Resolves the active alerts of the device whose rule key is one of `ruleKeys`; returns (id, project pk) of each.
+    func resolve(devicePK: Int64, ruleKeys: [String], at time: String, seconds: Int64) throws -> [(id: Int64, projectPK: Int64)] {
+        var resolved: [(id: Int64, projectPK: Int64)] = []
         for key in ruleKeys {
-            guard let row = try db.queryOne("SELECT \(Self.itemColumns) FROM alert_items WHERE device_pk = ? AND rule_key = ? AND status = 'active'",
-                                            [devicePK, key]) else { continue }
-            var item = Self.item(row)
-            try db.execute("UPDATE alert_items SET status = 'resolved', resolved_at = ?, closed_s = ? WHERE id = ?", [time, seconds, item.id])
-            item.status = .resolved
-            item.resolvedAt = time
-            resolved.append(item)
+            for row in try db.query("""
+                UPDATE alert_items SET status = 'resolved', resolved_at = ?, closed_s = ?
+                WHERE device_pk = ? AND rule_key = ? AND status = 'active' RETURNING id, project_pk
+                """, [time, seconds, devicePK, key]) {
+                resolved.append((row.int(0), row.int(1)))
+            }
         }
         return resolved
     }

@@ -41,17 +41,18 @@ struct NotificationStore {
 
     /// Leases up to `limit` due messages to `owner` until `leaseUntil` (a message whose lease ran out is due again:
     /// its scheduler died mid-delivery), taking at most `room(organization)` of each organization's. Two schedulers never
-    /// hold one message at once. `accept(id, organization)` passes over candidates (and counts what it accepts), so the
-    /// caller can bound each organization's share. Returns each message with its organization.
-    func claim(owner: String, now: Int64, leaseUntil: Int64, limit: Int, accept: (Int64, Int64) -> Bool) throws -> [(AlertNotification, Int64)] {
+    /// hold one message at once. `accept(id, organization, receiver)` passes over candidates (and counts what it accepts),
+    /// so the caller can bound each organization's share. Returns each message with its organization.
+    func claim(owner: String, now: Int64, leaseUntil: Int64, limit: Int, accept: (Int64, Int64, Int64) -> Bool) throws
+        -> [(AlertNotification, Int64)] {
         guard limit > 0 else { return [] }
         let candidates = try db.query("""
-            SELECT n.id, COALESCE(i.organization_id, 0) FROM alert_notifications n LEFT JOIN alert_items i ON i.id = n.alert_id
+            SELECT n.id, COALESCE(i.organization_id, 0), n.receiver_id FROM alert_notifications n LEFT JOIN alert_items i ON i.id = n.alert_id
             WHERE n.status = 'pending' AND n.next_attempt_s <= ? AND (n.lease_until_s IS NULL OR n.lease_until_s < ?)
             ORDER BY n.next_attempt_s, n.id LIMIT ?
             """, [now, now, max(limit * 8, 64)])
         var chosen: [(Int64, Int64)] = []
-        for row in candidates where chosen.count < limit && accept(row.int(0), row.int(1)) {
+        for row in candidates where chosen.count < limit && accept(row.int(0), row.int(1), row.int(2)) {
             chosen.append((row.int(0), row.int(1)))
         }
         var claimed: [(AlertNotification, Int64)] = []

@@ -11,6 +11,9 @@ public struct TelemetryStored: DomainEvent {
         public let projectPK: Int64
         public let organizationID: Int64
         public let points: [TelemetryReceived.Point]
+        /// The device as the group commit read it in this transaction (its placement checked): subscribers need not
+        /// read it again.
+        public let device: Device
     }
 
     public let batches: [Batch]

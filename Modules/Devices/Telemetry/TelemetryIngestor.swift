@@ -212,15 +212,12 @@ final class TelemetryIngestor: Sendable {
         }
         var cache = seriesCache.withLock { $0 }
         var cacheChanged = false
-        var placement: [Int64: (projectPK: Int64?, organizationID: Int64?)] = [:]
+        var placement: [Int64: Device?] = [:]
         let devices = DeviceStore(db: tx)
         var moved = Set<Int>()
         for (index, batch) in batches.enumerated() {
-            if placement[batch.devicePK] == nil {
-                let device = try devices.device(pk: batch.devicePK)
-                placement[batch.devicePK] = (device?.projectPK, device?.organizationID)
-            }
-            guard let current = placement[batch.devicePK], current.projectPK == batch.projectPK,
+            if placement[batch.devicePK] == nil { placement[batch.devicePK] = .some(try devices.device(pk: batch.devicePK)) }
+            guard let current = placement[batch.devicePK] ?? nil, current.projectPK == batch.projectPK,
                   current.organizationID == batch.organizationID else {
                 moved.insert(index)
                 continue
@@ -264,8 +261,10 @@ final class TelemetryIngestor: Sendable {
             }
         }
         for (pk, time) in contact { try devices.touch(pk: pk, connectTime: time) }
-        let stored = batches.enumerated().filter { !moved.contains($0.offset) }.map { _, batch in
-            TelemetryStored.Batch(devicePK: batch.devicePK, projectPK: batch.projectPK, organizationID: batch.organizationID, points: batch.points)
+        let stored = batches.enumerated().compactMap { index, batch -> TelemetryStored.Batch? in
+            guard !moved.contains(index), let device = placement[batch.devicePK] ?? nil else { return nil }
+            return TelemetryStored.Batch(devicePK: batch.devicePK, projectPK: batch.projectPK, organizationID: batch.organizationID,
+                                         points: batch.points, device: device)
         }
         if !stored.isEmpty {
             let now = clock.unixSeconds()
