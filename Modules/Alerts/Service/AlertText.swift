@@ -3,18 +3,26 @@ import Foundation
 /// The words of generated descriptions and messages, in the project's `locale` (`zh-CN` default, `en`).
 enum AlertText {
     /// `value` with `decimals` (1…6) digits after the point, exactly as `String(format: "%.Nf")` writes it, without
-    /// Foundation's formatter (a tenth of an alert storm's writer time went there): values whose scaled fraction is
-    /// near a tie (where binary rounding decides) or that are huge or not finite still go through it.
+    /// Foundation's formatter (a tenth of an alert storm's writer time went there). The rounding is done on the double's
+    /// exact binary value (a tie rounds to even, as printf does); huge, tiny or non-finite values still use the formatter.
     static func number(_ value: Double, decimals: Int64) -> String {
         let digits = Int(min(max(decimals, 1), 6))
         let scale = powersOfTen[digits]
-        let scaled = abs(value) * Double(scale)
-        if value.isFinite, scaled < 1e15, abs(scaled - scaled.rounded(.down) - 0.5) > 1e-6 {
-            let whole = UInt64(scaled.rounded())
-            let fraction = String(whole % scale)
-            return (value.sign == .minus ? "-" : "") + String(whole / scale) + "." + String(repeating: "0", count: digits - fraction.count) + fraction
+        let magnitude = abs(value)
+        guard magnitude.isNormal, magnitude * Double(scale) < 1e15, magnitude.exponent < 52, magnitude.exponent > -60 else {
+            return String(format: "%.\(digits)f", value)
         }
-        return String(format: "%.\(digits)f", value)
+        // magnitude = significand / 2^shift exactly, with a 53-bit integer significand.
+        let significand = UInt128(magnitude.significandBitPattern | (1 << 52))
+        let shift = 52 - Int(magnitude.exponent)
+        let scaled = significand * UInt128(scale)
+        var whole = scaled >> shift
+        let remainder = scaled - (whole << shift)
+        let half = UInt128(1) << (shift - 1)
+        if remainder > half || (remainder == half && whole & 1 == 1) { whole += 1 }
+        let integer = UInt64(whole)
+        let fraction = String(integer % scale)
+        return (value.sign == .minus ? "-" : "") + String(integer / scale) + "." + String(repeating: "0", count: digits - fraction.count) + fraction
     }
 
     private static let powersOfTen: [UInt64] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000]
