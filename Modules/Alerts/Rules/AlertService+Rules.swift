@@ -21,6 +21,8 @@ extension AlertService {
         var local: [RuleEngine.ActiveKey: Bool] = [:]
         func isActive(_ key: RuleEngine.ActiveKey) -> Bool { local[key] ?? engine.isActive(key) }
         var contexts: [Int64: OpeningContext?] = [:]
+        /// Alerts opened by this group: resolving one again in the same group (a flapping sensor) updates it by id.
+        var openedHere: [RuleEngine.ActiveKey: (id: Int64, projectPK: Int64)] = [:]
         for batch in stored.batches {
             guard let rules = engine.rules(devicePK: batch.devicePK) else { continue }
             for point in batch.points {
@@ -33,7 +35,15 @@ extension AlertService {
                 if !above, isActive(keys.above) { resolving.append(keys.above) }
                 if !below, isActive(keys.below) { resolving.append(keys.below) }
                 if !resolving.isEmpty {
-                    try resolve(devicePK: batch.devicePK, keys: resolving.map(\.ruleKey), seconds: stored.now, tx)
+                    var byKey: [String] = []
+                    for key in resolving {
+                        if let item = openedHere.removeValue(forKey: key) {
+                            try resolve(id: item.id, projectPK: item.projectPK, devicePK: batch.devicePK, seconds: stored.now, tx)
+                        } else {
+                            byKey.append(key.ruleKey)
+                        }
+                    }
+                    if !byKey.isEmpty { try resolve(devicePK: batch.devicePK, keys: byKey, seconds: stored.now, tx) }
                     for key in resolving {
                         local[key] = false
                         closed.append(key)
@@ -55,9 +65,11 @@ extension AlertService {
                 ])
                 let description = AlertText.threshold(locale: context.config.locale, name: rule.name, unit: rule.unit, decimals: rule.decimals,
                                                       value: point.value, threshold: threshold, above: above)
-                _ = try open(project: context.project, config: context.config, device: batch.device, theType: "threshold", ruleKey: key.ruleKey,
-                             triggerData: trigger, description: description, level: context.level, levelKnown: true,
-                             receivers: context.receivers, seconds: stored.now, tx)
+                if let item = try open(project: context.project, config: context.config, device: batch.device, theType: "threshold",
+                                       ruleKey: key.ruleKey, triggerData: trigger, description: description, level: context.level, levelKnown: true,
+                                       receivers: context.receivers, seconds: stored.now, tx) {
+                    openedHere[key] = (item.id, item.projectPK)
+                }
                 // Opened now, or already active in the table (the unique index said so): either way it is active.
                 local[key] = true
                 opened.append(key)
@@ -94,6 +106,12 @@ extension AlertService {
         let store = AlertStore(db: tx)
         return OpeningContext(project: project, config: config, level: try store.preferredLevel(projectPK: project.pk, theType: "threshold"),
                               receivers: try store.receivers(projectPK: project.pk))
+    }
+
+    /// Resolves an alert this transaction opened (by id), publishing `AlertResolved`.
+    private func resolve(id: Int64, projectPK: Int64, devicePK: Int64, seconds: Int64, _ tx: Database) throws {
+        guard try AlertStore(db: tx).resolve(id: id, at: Timestamp.format(unixSeconds: seconds), seconds: seconds) else { return }
+        try bus.publish(AlertResolved(alertID: id, projectPK: projectPK, devicePK: devicePK), in: tx)
     }
 
     /// Resolves the device's active alerts of `keys` in `tx`, publishing `AlertResolved` for each.

@@ -211,6 +211,13 @@ struct AlertStore {
         return resolved
     }
 
+    /// Resolves the alert `id` if it is active; true when it was.
+    func resolve(id: Int64, at time: String, seconds: Int64) throws -> Bool {
+        try db.execute("UPDATE alert_items SET status = 'resolved', resolved_at = ?, closed_s = ? WHERE id = ? AND status = 'active'",
+                       [time, seconds, id])
+        return db.changes == 1
+    }
+
     func cancel(id: Int64, at time: String, seconds: Int64) throws {
         try db.execute("UPDATE alert_items SET status = 'cancelled', cancelled_at = ?, closed_s = ? WHERE id = ?", [time, seconds, id])
     }
