@@ -55,7 +55,7 @@ import TestSupport
         let alice = try fixture.caller("alice")
         let bus = PlatformBus()
         let published = Published()
-        bus.subscribe(TelemetryReceived.self, afterCommit: { event in published.devices.withLock { $0.append(event.devicePK) } })
+        bus.subscribe(TelemetryStored.self, inTransaction: { event, _ in published.devices.withLock { $0.append(contentsOf: event.batches.map(\.devicePK)) } })
         let metrics = MetricsRegistry()
         let ingestor = TelemetryIngestor(db: fixture.db, bus: bus, logger: Logger(level: .error), metrics: metrics)
         return Setup(fixture: fixture, ingestor: ingestor, metrics: metrics, published: published, alice: alice,
@@ -65,7 +65,7 @@ import TestSupport
 
     func batch(_ pk: Int64, _ agriID: String, in project: ProjectRef, t: Int64) -> TelemetryIngestor.Batch {
         TelemetryIngestor.Batch(devicePK: pk, projectPK: project.pk, projectID: project.projectID, organizationID: project.organizationID,
-                                theType: "m", points: [TelemetryReceived.Point(agriID: "\(agriID)-01", value: Double(t), t: t)], connectTime: t)
+                                theType: "m", points: [TelemetryPoint(agriID: "\(agriID)-01", value: Double(t), t: t)], connectTime: t)
     }
 
     func seriesCount(_ fixture: PlatformFixture, _ pk: Int64) throws -> Int64? {
@@ -223,7 +223,7 @@ import TestSupport
         let ingestor = TelemetryIngestor(db: fixture.db, bus: PlatformBus(), logger: Logger(level: .error), metrics: MetricsRegistry())
         defer { ingestor.stop() }
         let batch = TelemetryIngestor.Batch(devicePK: pk, projectPK: project.pk, projectID: "alpha", organizationID: project.organizationID,
-                                            theType: "m", points: [TelemetryReceived.Point(agriID: device.agriID + "-01", value: 1, t: 5)],
+                                            theType: "m", points: [TelemetryPoint(agriID: device.agriID + "-01", value: 1, t: 5)],
                                             connectTime: 5)
         let failure = apiError { try fixture.db.write { _ in try ingestor.ingest(batch) } }
         #expect(failure?.status == 500)

@@ -8,8 +8,8 @@ import Testing
 import TestSupport
 
 @Suite struct TelemetryIngestorTests {
-    /// What an after-commit subscriber saw of each `TelemetryReceived`: the batch's first `t` and whether
-    /// its points were already readable (committed) when the event arrived.
+    /// What an in-transaction subscriber saw of each `TelemetryStored` batch: its first `t`, and whether its points
+    /// were already written in that transaction when the event arrived.
     final class Received: Sendable {
         let events = Mutex<[(devicePK: Int64, firstT: Int64, count: Int, visible: Bool)]>([])
     }
@@ -19,16 +19,15 @@ import TestSupport
         let alice = try fixture.caller("alice")
         let bound = try (0..<4).map { _ in try fixture.bound(to: "alpha") }
         let received = Received()
-        let db = fixture.db
-        fixture.bus.subscribe(TelemetryReceived.self, afterCommit: { event in
-            let first = event.points[0]
-            let visible = (try? db.read { db in
-                try db.queryOne("""
+        fixture.bus.subscribe(TelemetryStored.self, inTransaction: { event, tx in
+            for batch in event.batches {
+                let first = batch.points[0]
+                let visible = try tx.queryOne("""
                     SELECT 1 FROM \(storedChunks) c JOIN telemetry_series s ON s.id = c.series_id
                     WHERE s.device_pk = ? AND s.agri_id = ? AND c.t_first <= ? AND c.t_last >= ?
-                    """, [event.devicePK, first.agriID, first.t, first.t])
-            }) != nil
-            received.events.withLock { $0.append((event.devicePK, first.t, event.points.count, visible)) }
+                    """, [batch.devicePK, first.agriID, first.t, first.t]) != nil
+                received.events.withLock { $0.append((batch.devicePK, first.t, batch.points.count, visible)) }
+            }
         })
         let threads = 12
         let batchesPerThread = 15
@@ -42,7 +41,7 @@ import TestSupport
                 do {
                     let result = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: PlatformFixture.points(items))
                     if result != IngestResult(accepted: pointsPerBatch, dropped: 0) { failures.withLock { $0.append("result \(result)") } }
-                    // The answer comes after the commit and after the after-commit subscribers saw the batch.
+                    // The answer comes after the commit whose transaction published the batch.
                     let seen = received.events.withLock { events in events.contains { $0.devicePK == pk && $0.firstT == t } }
                     if !seen { failures.withLock { $0.append("batch \(thread)/\(batch) answered before its event") } }
                 } catch {
@@ -76,7 +75,7 @@ import TestSupport
         DispatchQueue.concurrentPerform(iterations: 8) { thread in
             for batch in 0..<5 {
                 let t = Int64(thread * 1000 + batch * 10)
-                let points = (0..<40).map { TelemetryReceived.Point(agriID: "\(device.agriID)-\($0)", value: 1, t: t) }
+                let points = (0..<40).map { TelemetryPoint(agriID: "\(device.agriID)-\($0)", value: 1, t: t) }
                 try? ingestor.ingest(TelemetryIngestor.Batch(devicePK: pk, projectPK: project.pk, projectID: "alpha", organizationID: project.organizationID,
                                                              theType: "m", points: points, connectTime: 5))
             }
@@ -94,12 +93,27 @@ import TestSupport
         let ingestor = TelemetryIngestor(db: fixture.db, bus: PlatformBus(), logger: Logger(level: .error), metrics: MetricsRegistry())
         func batch(_ t: Int64) -> TelemetryIngestor.Batch {
             TelemetryIngestor.Batch(devicePK: pk, projectPK: project.pk, projectID: "alpha", organizationID: project.organizationID, theType: "m",
-                                    points: [TelemetryReceived.Point(agriID: device.agriID, value: 1, t: t)], connectTime: t)
+                                    points: [TelemetryPoint(agriID: device.agriID, value: 1, t: t)], connectTime: t)
         }
         try ingestor.ingest(batch(1))
         ingestor.stop()
         let refused = apiError { try ingestor.ingest(batch(2)) }
         #expect(refused?.status == 503)
         #expect(try fixture.db.read { try $0.queryOne("SELECT COALESCE(SUM(count), 0) FROM \(storedChunks)")?.int(0) } == 1)
+    }
+
+    /// Issue 21 §6: programs that never ingest (admin-cli, the scheduler) never start the committer thread; the first
+    /// batch starts it, and stopping an ingestor that never ran returns at once.
+    @Test func theCommitterThreadStartsWithTheFirstBatch() throws {
+        let fixture = try PlatformFixture()
+        let idle = TelemetryIngestor(db: fixture.db, bus: PlatformBus(), logger: Logger(level: .error), metrics: MetricsRegistry())
+        #expect(!idle.isRunning)
+        idle.stop()
+        #expect(!idle.isRunning)
+        #expect(!fixture.devices.ingestor.isRunning)
+        let (device, pk) = try fixture.bound(to: "alpha")
+        _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: try fixture.caller("alice"),
+                                       body: PlatformFixture.points([("\(device.agriID)-01", 1, 1_000)]))
+        #expect(fixture.devices.ingestor.isRunning)
     }
 }

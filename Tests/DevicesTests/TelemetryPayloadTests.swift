@@ -5,7 +5,7 @@ import Testing
 import TestSupport
 
 @Suite struct TelemetryPayloadTests {
-    func parse(_ text: String, maxPoints: Int = 100) throws -> (points: [TelemetryReceived.Point], dropped: Int) {
+    func parse(_ text: String, maxPoints: Int = 100) throws -> (points: [TelemetryPoint], dropped: Int) {
         try TelemetryPayload.parse(JSONParser.parse(Array(text.utf8)), prefix: "d-1000-abcd", now: 1_708_070_400, maxPoints: maxPoints)
     }
 
@@ -23,8 +23,8 @@ import TestSupport
     @Test func acceptsPointsAndDefaultsT() throws {
         let (points, dropped) = try parse(#"[{"agri_id": "d-1000-abcd-01", "value": 24.3, "t": 1708070000}, {"agri_id": "d-1000-abcd-02", "value": 68}]"#)
         #expect(dropped == 0)
-        #expect(points == [TelemetryReceived.Point(agriID: "d-1000-abcd-01", value: 24.3, t: 1_708_070_000),
-                           TelemetryReceived.Point(agriID: "d-1000-abcd-02", value: 68, t: 1_708_070_400)])
+        #expect(points == [TelemetryPoint(agriID: "d-1000-abcd-01", value: 24.3, t: 1_708_070_000),
+                           TelemetryPoint(agriID: "d-1000-abcd-02", value: 68, t: 1_708_070_400)])
     }
 
     @Test func dropsAndCountsPointsOutsideThePrefix() throws {
@@ -89,12 +89,12 @@ import TestSupport
              {"agri_id": "d-1000-abcd-01", "value": 2, "t": 1708070000}, {"agri_id": "d-1000-abcd-01", "value": 3, "t": 1708070001}]
             """#)
         #expect(dropped == 1)
-        #expect(points == [TelemetryReceived.Point(agriID: "d-1000-abcd-01", value: 2, t: 1_708_070_000),
-                           TelemetryReceived.Point(agriID: "d-1000-abcd-02", value: 5, t: 1_708_070_000),
-                           TelemetryReceived.Point(agriID: "d-1000-abcd-01", value: 3, t: 1_708_070_001)])
+        #expect(points == [TelemetryPoint(agriID: "d-1000-abcd-01", value: 2, t: 1_708_070_000),
+                           TelemetryPoint(agriID: "d-1000-abcd-02", value: 5, t: 1_708_070_000),
+                           TelemetryPoint(agriID: "d-1000-abcd-01", value: 3, t: 1_708_070_001)])
         // A defaulted t counts as the same time as an explicit one equal to `now`.
         let defaulted = try parse(#"[{"agri_id": "d-1000-abcd-01", "value": 1}, {"agri_id": "d-1000-abcd-01", "value": 9, "t": 1708070400}]"#)
-        #expect(defaulted.dropped == 1 && defaulted.points == [TelemetryReceived.Point(agriID: "d-1000-abcd-01", value: 9, t: 1_708_070_400)])
+        #expect(defaulted.dropped == 1 && defaulted.points == [TelemetryPoint(agriID: "d-1000-abcd-01", value: 9, t: 1_708_070_400)])
     }
 
     /// Random requests with repeats early, late and not at all, against the plain rule: the first occurrence's place,
@@ -108,10 +108,10 @@ import TestSupport
                 (agriID: "d-1000-abcd-\(Int.random(in: 0 ..< channels, using: &generator))", t: Int64(1_708_070_000 + Int.random(in: 0 ... 2, using: &generator)),
                  value: Double(index))
             }
-            var expected: [TelemetryReceived.Point] = []
+            var expected: [TelemetryPoint] = []
             var place: [String: Int] = [:]
             for item in items {
-                let point = TelemetryReceived.Point(agriID: item.agriID, value: item.value, t: item.t)
+                let point = TelemetryPoint(agriID: item.agriID, value: item.value, t: item.t)
                 if let index = place["\(item.agriID)@\(item.t)"] { expected[index] = point } else {
                     place["\(item.agriID)@\(item.t)"] = expected.count
                     expected.append(point)
@@ -187,7 +187,7 @@ import TestSupport
 @Suite struct TelemetryScanTests {
     static let prefix = "d-1000-abcd"
 
-    func viaTree(_ bytes: [UInt8]) throws -> (points: [TelemetryReceived.Point], dropped: Int) {
+    func viaTree(_ bytes: [UInt8]) throws -> (points: [TelemetryPoint], dropped: Int) {
         try TelemetryPayload.parse(JSONParser.parse(bytes), prefix: Self.prefix, now: 1_708_070_400, maxPoints: 50)
     }
 

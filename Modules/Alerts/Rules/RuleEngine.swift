@@ -64,12 +64,10 @@ final class RuleEngine: Sendable {
     }
 
     private let factors: FactorService
-    private let logger: Logger
     private let state = Mutex(State())
 
-    init(factors: FactorService, logger: Logger) {
+    init(factors: FactorService) {
         self.factors = factors
-        self.logger = logger
     }
 
     static func ruleKey(agriID: String, above: Bool) -> String { "threshold:\(agriID):\(above ? "above" : "below")" }

@@ -28,7 +28,7 @@ public final class AlertService: Sendable, PlatformService {
         self.projects = projects
         self.devices = devices
         self.factors = factors
-        engine = RuleEngine(factors: factors, logger: context.logger)
+        engine = RuleEngine(factors: factors)
         webhookPolicy = NotificationSettings(config: context.config).webhookPolicy
         maxReceiversPerChannel = context.config.int("alerts.max_receivers_per_channel", default: 20)
     }

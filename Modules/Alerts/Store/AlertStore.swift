@@ -187,11 +187,6 @@ struct AlertStore {
         try db.queryOne("SELECT \(Self.itemColumns) FROM alert_items WHERE id = ?", [id]).map(Self.item)
     }
 
-    /// Whether an alert of `ruleKey` on the device is active.
-    func isActive(devicePK: Int64, ruleKey: String) throws -> Bool {
-        try db.queryOne("SELECT 1 FROM alert_items WHERE device_pk = ? AND rule_key = ? AND status = 'active'", [devicePK, ruleKey]) != nil
-    }
-
     /// When the last alert of `ruleKey` on the device closed (resolved or cancelled), Unix seconds.
     func lastClosed(devicePK: Int64, ruleKey: String) throws -> Int64? {
         try db.queryOne("SELECT MAX(closed_s) FROM alert_items WHERE device_pk = ? AND rule_key = ?", [devicePK, ruleKey])?.optionalInt(0)

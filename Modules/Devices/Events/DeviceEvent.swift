@@ -28,18 +28,3 @@ public struct DeviceUpdated: DomainEvent {
     public let projectPK: Int64?
     public let organizationID: Int64?
 }
-
-/// One committed telemetry batch of one device (published after commit; Alerts evaluates rules on it).
-public struct TelemetryReceived: DomainEvent {
-    public struct Point: Sendable, Equatable {
-        public let agriID: String
-        public let value: Double
-        public let t: Int64
-    }
-
-    public let devicePK: Int64
-    public let projectPK: Int64
-    public let projectID: String
-    public let organizationID: Int64
-    public let points: [Point]
-}

@@ -2,12 +2,6 @@ import Core
 import Persistence
 
 extension DeviceService {
-    /// The agri_ids with telemetry of device `devicePK` in its current project, sorted (no scope check: for modules
-    /// acting on a device they resolved, such as Exports).
-    public func telemetryAgriIDs(devicePK: Int64) throws -> [String] {
-        try db.read { tx in try currentSeries(devicePK: devicePK, tx).map(\.agriID) }
-    }
-
     /// How many points `forEachPoint` would visit with the same arguments (for progress).
     public func countPoints(devicePK: Int64, agriIDs: Set<String>?, start: Int64, end: Int64) throws -> Int64 {
         try db.read { tx in

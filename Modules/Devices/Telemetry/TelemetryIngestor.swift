@@ -15,7 +15,7 @@ final class TelemetryIngestor: Sendable {
         let projectID: String
         let organizationID: Int64
         let theType: String
-        let points: [TelemetryReceived.Point]
+        let points: [TelemetryPoint]
         let connectTime: Int64
     }
 
@@ -32,6 +32,9 @@ final class TelemetryIngestor: Sendable {
         var batches: [(Batch, Ticket)] = []
         var points = 0
         var stopping = false
+        /// The committer thread starts with the first batch: programs that never ingest (admin-cli, the scheduler) never
+        /// run it.
+        var started = false
     }
 
     private let db: DatabasePool
@@ -62,14 +65,14 @@ final class TelemetryIngestor: Sendable {
         metrics.registerGauge("telemetry_queue_points", help: "Telemetry points waiting for the group commit.") { [unowned self] in
             Double(pending.withLock { $0.points })
         }
-        let thread = Thread { [self] in run() }
-        thread.name = "telemetry-committer"
-        thread.start()
     }
+
+    /// Whether the committer thread has been started (by a first batch).
+    var isRunning: Bool { pending.withLock { $0.started } }
 
     /// Queues `batch` and blocks until it is committed; throws what the commit threw.
     func ingest(_ batch: Batch) throws {
-        // Waiting for the committer from the committer itself (a TelemetryReceived subscriber ingesting) or from
+        // Waiting for the committer from the committer itself (a TelemetryStored subscriber ingesting) or from
         // inside a write (the committer needs the writer) would never end: refuse instead.
         guard UInt(pthread_self()) != committerThread.load(ordering: .relaxed), !db.isWritingOnThisThread else {
             throw APIError.internalError("Telemetry cannot be ingested from inside a write or a commit")
@@ -91,13 +94,19 @@ final class TelemetryIngestor: Sendable {
     }
 
     private func enqueue(_ batch: Batch, _ ticket: Ticket) throws {
-        let accepted = pending.withLock { state -> Bool in
-            guard !state.stopping else { return false }
+        let (accepted, start) = pending.withLock { state -> (Bool, Bool) in
+            guard !state.stopping else { return (false, false) }
             state.batches.append((batch, ticket))
             state.points += batch.points.count
-            return true
+            defer { state.started = true }
+            return (true, !state.started)
         }
         guard accepted else { throw APIError.unavailable("The server is shutting down") }
+        if start {
+            let thread = Thread { [self] in run() }
+            thread.name = "telemetry-committer"
+            thread.start()
+        }
         condition.lock()
         condition.signal()
         condition.unlock()
@@ -111,7 +120,11 @@ final class TelemetryIngestor: Sendable {
     /// Commits what is pending, then stops the committer thread.
     func stop() {
         guard !stopRequested.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        pending.withLock { $0.stopping = true }
+        let started = pending.withLock { state -> Bool in
+            state.stopping = true
+            return state.started
+        }
+        guard started else { return }
         condition.lock()
         condition.signal()
         condition.unlock()
@@ -170,14 +183,6 @@ final class TelemetryIngestor: Sendable {
             metrics.increment("telemetry_commits_total", help: "Group-commit transactions of telemetry.")
             metrics.increment("telemetry_commit_seconds_total", by: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9,
                               help: "Time spent in telemetry commits.")
-        }
-        // After-commit subscribers (Alerts' rules) see each batch before its request is answered, as they
-        // would after any other write returns, so a client never reads its own telemetry's effects stale.
-        if failure == nil {
-            for (index, (batch, _)) in group.enumerated() where !moved.contains(index) {
-                bus.publishCommitted(TelemetryReceived(devicePK: batch.devicePK, projectPK: batch.projectPK, projectID: batch.projectID,
-                                                       organizationID: batch.organizationID, points: batch.points))
-            }
         }
         for (index, (batch, ticket)) in group.enumerated() {
             if failure != nil {

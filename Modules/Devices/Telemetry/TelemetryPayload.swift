@@ -37,7 +37,7 @@ enum TelemetryPayload {
         }
     }
 
-    static func parse(_ body: Body, prefix: String, now: Int64, maxPoints: Int) throws(APIError) -> (points: [TelemetryReceived.Point], dropped: Int) {
+    static func parse(_ body: Body, prefix: String, now: Int64, maxPoints: Int) throws(APIError) -> (points: [TelemetryPoint], dropped: Int) {
         switch body {
         case .items(let items): accept(items, prefix: prefix, now: now)
         case .tree(let tree): try parse(tree, prefix: prefix, now: now, maxPoints: maxPoints)
@@ -45,7 +45,7 @@ enum TelemetryPayload {
     }
 
     static func parse(_ body: JSON, prefix: String, now: Int64, maxPoints: Int) throws(APIError)
-        -> (points: [TelemetryReceived.Point], dropped: Int) {
+        -> (points: [TelemetryPoint], dropped: Int) {
         guard case .array(let elements) = body else {
             throw APIError.validation(["body": "must be a JSON array of points, got \(body.typeName)"],
                                       detail: "Telemetry must be a JSON array of {agri_id, value, t?}")
@@ -102,8 +102,8 @@ enum TelemetryPayload {
     /// Valid items to points: those outside the device's prefix are dropped (counted), a missing `t` is `now`, and one
     /// value is kept per (agri_id, t): a later point of the same request supersedes an earlier one, which then counts
     /// as dropped, so `accepted` is exactly what is stored.
-    static func accept(_ items: [Item], prefix: String, now: Int64) -> (points: [TelemetryReceived.Point], dropped: Int) {
-        var points: [TelemetryReceived.Point] = []
+    static func accept(_ items: [Item], prefix: String, now: Int64) -> (points: [TelemetryPoint], dropped: Int) {
+        var points: [TelemetryPoint] = []
         points.reserveCapacity(items.count)
         var dropped = 0
         // Duplicates are found by a 64-bit fingerprint of (agri_id, t) first; the exact index by (agri_id, t) is built
@@ -115,7 +115,7 @@ enum TelemetryPayload {
                 dropped += 1
                 continue
             }
-            let point = TelemetryReceived.Point(agriID: item.agriID, value: item.value, t: item.t ?? now)
+            let point = TelemetryPoint(agriID: item.agriID, value: item.value, t: item.t ?? now)
             if positions == nil {
                 guard !fingerprints.insert(fingerprint(item.agriID, point.t)).inserted else {
                     points.append(point)

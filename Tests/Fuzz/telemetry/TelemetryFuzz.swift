@@ -15,7 +15,7 @@ func fuzzTelemetry(_ input: [UInt8]) {
         fuzzCheck(scanned == nil, "the scanner accepted what the parser rejects")
         return
     }
-    let points: [TelemetryReceived.Point]
+    let points: [TelemetryPoint]
     let dropped: Int
     do {
         (points, dropped) = try TelemetryPayload.parse(body, prefix: prefix, now: now, maxPoints: maxPoints)
@@ -36,7 +36,7 @@ func fuzzTelemetry(_ input: [UInt8]) {
     fuzzCheck(points.count + dropped == items.count, "\(points.count) points + \(dropped) dropped ≠ \(items.count) items")
 
     // The expected result, read independently.
-    var expected: [TelemetryReceived.Point] = []
+    var expected: [TelemetryPoint] = []
     var index: [String: Int] = [:]
     for item in items {
         guard case .object(let object) = item, case .string(let agriID)? = object["agri_id"], case .number(let value)? = object["value"] else {
@@ -46,7 +46,7 @@ func fuzzTelemetry(_ input: [UInt8]) {
         let t = object["t"].flatMap(\.int64Value) ?? now
         guard agriID.hasPrefix(prefix) else { continue }
         let key = "\(agriID)\u{0}\(t)"
-        let point = TelemetryReceived.Point(agriID: agriID, value: value, t: t)
+        let point = TelemetryPoint(agriID: agriID, value: value, t: t)
         if let earlier = index[key] { expected[earlier] = point } else {
             index[key] = expected.count
             expected.append(point)
