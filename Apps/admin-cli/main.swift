@@ -4,4 +4,4 @@ import Composition
 import Platform
 
 CommandProgram.main("admin-cli", modules: { Composition(context: $0).modules },
-                    commands: { $0.maintenanceCommands + $0.commands }, withoutMigration: ["check", "migrate", "backup"])
+                    commands: { $0.maintenanceCommands + $0.commands }, withoutMigration: ["check", "migrate", "backup", "config"])

@@ -33,7 +33,7 @@ do {
     try platform.validateConfiguration()
     try platform.migrate()
     if let token = try auth.service.bootstrapIfEmpty() { ServerRunner.printLine("admin token: \(token)") }
-    if options.config.bool("server.demo", default: false) {
+    if options.config.bool(KernelKeys.serverDemo) {
         let folder = (context.db.path as NSString).deletingLastPathComponent
         let keys = (folder.isEmpty ? "." : folder) + "/demo-device-keys.tsv"
         for line in try composition.seedDemo(clock: context.clock, keysPath: keys) { ServerRunner.printLine(line) }

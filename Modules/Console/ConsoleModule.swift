@@ -16,8 +16,7 @@ public final class ConsoleModule: PlatformModule {
 
     public init(context: PlatformContext) {
         logger = context.logger
-        let folder = context.config.string("console.assets", default: "")
-        folderOverride = folder.isEmpty ? nil : folder
+        folderOverride = context.config.optionalString(Self.assetsKey)
     }
 
     /// Reads the files (when the router is built, so admin-cli and the scheduler never do); nil, with a warning, when
@@ -32,5 +31,8 @@ public final class ConsoleModule: PlatformModule {
     }
 
     /// `console.assets`: the folder of the console's files (default: the resource bundle beside the executable).
-    public var configKeys: [ConfigKey] { [ConfigKey("console.assets", .text)] }
+    static let assetsKey = ConfigKey("console.assets", .text, default: "", shown: "resource bundle beside the executable",
+                                     "folder of the web console's files (edit them without rebuilding)")
+
+    public var configKeys: [ConfigKey] { [Self.assetsKey] }
 }

@@ -16,10 +16,7 @@ public final class DevicesModule: PlatformModule {
     public var migrations: [Migration] { DeviceMigrations.all }
 
     public var configKeys: [ConfigKey] {
-        [ConfigKey("devices.offline_after", .duration), ConfigKey("devices.max_points_per_request", .integer(1...1_000_000)),
-         ConfigKey("devices.max_points_per_commit", .integer(100...10_000_000)), ConfigKey("devices.bind_max_failures", .integer(1...1_000_000)),
-         ConfigKey("devices.bind_window", .duration), ConfigKey("devices.cache_ttl", .duration), ConfigKey("devices.data_cache_ttl", .duration),
-         ConfigKey("devices.command_ttl", .duration), ConfigKey("devices.telemetry_retention", .duration)]
+        DeviceKeys.all
     }
 
     public func subscribe(to bus: PlatformBus) { service.subscribe(to: bus) }

@@ -21,7 +21,7 @@ public final class ProjectsModule: PlatformModule {
 
     public var migrations: [Migration] { ProjectMigrations.all }
 
-    public var configKeys: [ConfigKey] { [ConfigKey("projects.cache_ttl", .duration), ConfigKey("projects.trash_retention", .duration)] }
+    public var configKeys: [ConfigKey] { [ProjectService.cacheTTLKey, ProjectService.trashRetentionKey] }
 
     public var commands: [any CLICommand] { ProjectCommands.all(service) }
 

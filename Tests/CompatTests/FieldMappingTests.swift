@@ -68,12 +68,13 @@ import Testing
     }
 
     @Test func evrythngListQuery() throws {
-        let query = try EvrythngListQuery.parse(perPage: "500", sortOrder: "ascending", filter: "name=European+Region&tags=a,b&identifiers.gtin=0%2B1",
+        let query = try EvrythngListQuery.parse(perPage: "100", sortOrder: "ascending", filter: "name=European+Region&tags=a,b&identifiers.gtin=0%2B1",
                                                 pageToken: nil)
         #expect(query.perPage == 100 && query.ascending && query.name == "European Region")
         #expect(query.filter.tags == ["a", "b"] && query.filter.identifiers.map(\.value) == ["0+1"])
         #expect(try EvrythngListQuery.parse(perPage: nil, sortOrder: nil, filter: "name=A%20B", pageToken: nil).name == "A B")
         #expect(throws: APIError.self) { try EvrythngListQuery.parse(perPage: "0", sortOrder: nil, filter: nil, pageToken: nil) }
+        #expect(throws: APIError.self) { try EvrythngListQuery.parse(perPage: "101", sortOrder: nil, filter: nil, pageToken: nil) }
         #expect(throws: APIError.self) { try EvrythngListQuery.parse(perPage: nil, sortOrder: "SIDEWAYS", filter: nil, pageToken: nil) }
         #expect(throws: CompatError.self) { try EvrythngListQuery.parse(perPage: nil, sortOrder: nil, filter: "colour=red", pageToken: nil) }
         #expect(throws: CompatError.invalidPageToken) { try EvrythngListQuery.parse(perPage: nil, sortOrder: nil, filter: nil, pageToken: "zz") }

@@ -47,10 +47,10 @@ import TestSupport
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let config = try Config.load(file: directory, environment: ["IOT_SERVER_PORT": "9100", "IOT_DB": "/tmp/x.db", "HOME": "/root"],
                                      overrides: ["server.host": "127.0.0.2"])
-        #expect(config.int("server.port", default: 0) == 9100)
-        #expect(config.string("server.host", default: "") == "127.0.0.2")
-        #expect(config.string("log.level", default: "") == "debug")
-        #expect(config.string("db.path", default: "") == "/tmp/x.db")
+        #expect(config["server.port"] == "9100")
+        #expect(config["server.host"] == "127.0.0.2")
+        #expect(config["log.level"] == "debug")
+        #expect(config["db.path"] == "/tmp/x.db")
     }
 
     @Test func unreadableOrInvalidFilesAreErrors() throws {

@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import Platform
 
 /// The notification keys of DESIGN §5.4 (file or `IOT_…` environment, like every key). A channel with nothing
 /// configured goes to the log transport, so a fresh install shows its alerts in `./data/notifications.log`.
@@ -24,48 +25,71 @@ public struct NotificationSettings: Sendable {
     public var maxInFlight: Int
     public var maxInFlightPerOrganization: Int
 
+    public static let smtpHost = ConfigKey("notifications.email.smtp_host", .text, default: "", "SMTP server; empty = e-mail goes to the log transport")
+    public static let smtpPort = ConfigKey("notifications.email.smtp_port", .integer(1...65_535), default: nil, shown: "587 / 465 / 25",
+                                           "SMTP port; by default 587, 465 or 25 by `tls`")
+    public static let smtpTLS = ConfigKey("notifications.email.tls", .choice(["starttls", "implicit", "none"]), default: "starttls",
+                                          "`starttls` (required, never falls back to plain), `implicit` (port 465), `none`")
+    public static let smtpUsername = ConfigKey("notifications.email.username", .text, default: "", "AUTH PLAIN or LOGIN user, when set")
+    public static let smtpPassword = ConfigKey("notifications.email.password", .text, default: "", "its password")
+    public static let smtpFrom = ConfigKey("notifications.email.from", .text, default: "iot-platform@localhost", "sender address")
+    public static let smtpCAFile = ConfigKey("notifications.email.ca_file", .text, default: "",
+                                             "extra trusted CA (PEM) besides the system's; certificates and host names are always verified")
+    public static let smsURL = ConfigKey("notifications.sms.url", .text, default: "", "SMS gateway: POST `{\"to\", \"text\"}` as JSON; empty = the log transport")
+    public static let smsHeaders = ConfigKey("notifications.sms.headers", .stringObject, default: "",
+                                             "JSON object of extra headers, e.g. `{\"X-Api-Key\": \"…\"}`")
+    public static let caFileKey = ConfigKey("notifications.ca_file", .text, default: nil, shown: "`email.ca_file`",
+                                            "extra trusted CA for HTTPS to the SMS gateway and webhooks")
+    public static let logPathKey = ConfigKey("notifications.log_path", .text, default: nil, shown: "<db folder>/notifications.log",
+                                             "the log transport's file (one JSON line per message)")
+    public static let maxPerReceiverPerHourKey = ConfigKey("notifications.max_per_receiver_per_hour", .integer(1...100_000), default: "20",
+                                                           "more messages to one receiver within an hour are `suppressed`")
+    public static let maxAttemptsKey = ConfigKey("notifications.max_attempts", .integer(1...100), default: "6", "tries before a message is `failed`")
+    public static let retryBaseKey = ConfigKey("notifications.retry_base", .duration, default: "60s", "first retry delay; each next one doubles")
+    public static let timeoutKey = ConfigKey("notifications.timeout", .duration, default: "5s",
+                                             "every network step of a delivery after connecting (TLS, each write and reply)")
+    public static let connectTimeoutKey = ConfigKey("notifications.connect_timeout", .duration, default: "3s", "name lookup and TCP connect of a delivery")
+    public static let maxInFlightKey = ConfigKey("notifications.max_in_flight", .integer(1...256), default: "8", "messages one scheduler sends at once")
+    public static let maxInFlightPerOrganizationKey = ConfigKey("notifications.max_in_flight_per_organization", .integer(1...256), default: "2",
+                                                                "of them, at most this many of one organization")
+    public static let allowedHostsKey = ConfigKey("notifications.webhook.allowed_hosts", .custom(shape: "names and CIDRs", check: { text in
+        do {
+            _ = try OutboundAddressPolicy(allowedHosts: text)
+            return nil
+        } catch {
+            return String(describing: error)
+        }
+    }), default: "", "comma-separated host names or CIDRs (`127.0.0.1/32,hooks.internal`) webhooks may reach although private; "
+        + "by default only public addresses")
+    public static let maxReceiversPerChannelKey = ConfigKey("alerts.max_receivers_per_channel", .integer(1...10_000), default: "20",
+                                                            "receivers per channel per project (more → 409 `TOO_MANY_RECEIVERS`)")
+
     public static let keys: [ConfigKey] = [
-        ConfigKey("notifications.email.smtp_port", .integer(1...65_535)),
-        ConfigKey("notifications.email.tls", .choice(["starttls", "implicit", "none"])),
-        ConfigKey("notifications.max_per_receiver_per_hour", .integer(1...100_000)),
-        ConfigKey("notifications.max_attempts", .integer(1...100)),
-        ConfigKey("notifications.retry_base", .duration),
-        ConfigKey("notifications.timeout", .duration),
-        ConfigKey("notifications.connect_timeout", .duration),
-        ConfigKey("notifications.max_in_flight", .integer(1...256)),
-        ConfigKey("notifications.max_in_flight_per_organization", .integer(1...256)),
-        ConfigKey("alerts.max_receivers_per_channel", .integer(1...10_000)),
+        smtpHost, smtpPort, smtpTLS, smtpUsername, smtpPassword, smtpFrom, smtpCAFile, smsURL, smsHeaders, caFileKey, logPathKey,
+        maxPerReceiverPerHourKey, maxAttemptsKey, retryBaseKey, timeoutKey, connectTimeoutKey, maxInFlightKey, maxInFlightPerOrganizationKey,
+        allowedHostsKey, maxReceiversPerChannelKey,
     ]
 
     public init(config: Config) {
-        let host = config.string("notifications.email.smtp_host", default: "")
-        let tls = SMTPSecurity(rawValue: config.string("notifications.email.tls", default: "starttls")) ?? .starttls
-        timeout = max(0.1, config.seconds("notifications.timeout", default: 5))
-        connectTimeout = max(0.1, config.seconds("notifications.connect_timeout", default: 3))
-        webhookPolicy = (try? OutboundAddressPolicy(allowedHosts: config.string("notifications.webhook.allowed_hosts", default: ""))) ?? .publicOnly
-        maxInFlight = config.int("notifications.max_in_flight", default: 8)
-        maxInFlightPerOrganization = config.int("notifications.max_in_flight_per_organization", default: 2)
-        if !host.isEmpty {
-            let username = config.string("notifications.email.username", default: "")
-            let password = config.string("notifications.email.password", default: "")
-            let from = config.string("notifications.email.from", default: "iot-platform@localhost")
-            let caFile = config.string("notifications.email.ca_file", default: "")
-            var port: Int?
-            if let text = config["notifications.email.smtp_port"] { port = Int(text) }
-            smtp = SMTPSettings(host: host, port: port, tls: tls, username: username.isEmpty ? nil : username,
-                                password: password.isEmpty ? nil : password, from: from, caFile: caFile.isEmpty ? nil : caFile, timeout: timeout)
+        let tls = SMTPSecurity(rawValue: config.string(Self.smtpTLS)) ?? .starttls
+        timeout = max(0.1, config.seconds(Self.timeoutKey))
+        connectTimeout = max(0.1, config.seconds(Self.connectTimeoutKey))
+        webhookPolicy = (try? OutboundAddressPolicy(allowedHosts: config.string(Self.allowedHostsKey))) ?? .publicOnly
+        maxInFlight = config.int(Self.maxInFlightKey)
+        maxInFlightPerOrganization = config.int(Self.maxInFlightPerOrganizationKey)
+        if let host = config.optionalString(Self.smtpHost) {
+            let port = config[Self.smtpPort.name].flatMap { Int($0) }
+            smtp = SMTPSettings(host: host, port: port, tls: tls, username: config.optionalString(Self.smtpUsername),
+                                password: config.optionalString(Self.smtpPassword), from: config.string(Self.smtpFrom),
+                                caFile: config.optionalString(Self.smtpCAFile), timeout: timeout)
         }
-        let sms = config.string("notifications.sms.url", default: "")
-        smsURL = sms.isEmpty ? nil : sms
-        if let text = config["notifications.sms.headers"], case .object(let object)? = try? JSONParser.parse(Array(text.utf8)) {
-            smsHeaders = object.entries.compactMap { entry in entry.value.stringValue.map { (entry.key, $0) } }
-        }
-        let ca = config.string("notifications.ca_file", default: config.string("notifications.email.ca_file", default: ""))
-        caFile = ca.isEmpty ? nil : ca
-        let folder = (config.string("db.path", default: "./data/iot.db") as NSString).deletingLastPathComponent
-        logPath = config.string("notifications.log_path", default: (folder.isEmpty ? "." : folder) + "/notifications.log")
-        maxPerReceiverPerHour = Int64(config.int("notifications.max_per_receiver_per_hour", default: 20))
-        maxAttempts = Int64(config.int("notifications.max_attempts", default: 6))
-        retryBase = config.seconds("notifications.retry_base", default: 60)
+        smsURL = config.optionalString(Self.smsURL)
+        smsHeaders = config.optionalString(Self.smsHeaders).flatMap(Config.stringObject) ?? []
+        caFile = config.optionalString(Self.caFileKey) ?? config.optionalString(Self.smtpCAFile)
+        let folder = (config.string(KernelKeys.dbPath) as NSString).deletingLastPathComponent
+        logPath = config.optionalString(Self.logPathKey) ?? (folder.isEmpty ? "." : folder) + "/notifications.log"
+        maxPerReceiverPerHour = Int64(config.int(Self.maxPerReceiverPerHourKey))
+        maxAttempts = Int64(config.int(Self.maxAttemptsKey))
+        retryBase = config.seconds(Self.retryBaseKey)
     }
 }

@@ -30,7 +30,7 @@ public final class AlertService: Sendable, PlatformService {
         self.factors = factors
         engine = RuleEngine(factors: factors)
         webhookPolicy = NotificationSettings(config: context.config).webhookPolicy
-        maxReceiversPerChannel = context.config.int("alerts.max_receivers_per_channel", default: 20)
+        maxReceiversPerChannel = context.config.int(NotificationSettings.maxReceiversPerChannelKey)
     }
 
     var now: String { Timestamp.format(clock.now()) }

@@ -29,15 +29,15 @@ public final class AuthService: Sendable, PlatformService {
 
     public init(context: PlatformContext) {
         self.context = context
-        iterations = max(1, context.config.int("auth.pbkdf2_iterations", default: PasswordHasher.defaultIterations))
-        loginTokenLifetime = context.config.seconds("auth.login_token_ttl", default: 30 * 86_400)
-        accessTokenLifetime = context.config.seconds("auth.access_token_ttl", default: 300)
-        refreshTokenLifetime = context.config.seconds("auth.refresh_token_ttl", default: 8 * 3600)
-        let window = context.config.seconds("auth.login_window", default: 900)
-        loginLimiter = RateLimiter(maxFailures: context.config.int("auth.login_max_failures", default: 5), window: window, clock: context.clock)
-        addressLimiter = RateLimiter(maxFailures: context.config.int("auth.login_max_failures_per_address", default: 50), window: window,
+        iterations = max(1, context.config.int(AuthKeys.pbkdf2Iterations))
+        loginTokenLifetime = context.config.seconds(AuthKeys.loginTokenTTL)
+        accessTokenLifetime = context.config.seconds(AuthKeys.accessTokenTTL)
+        refreshTokenLifetime = context.config.seconds(AuthKeys.refreshTokenTTL)
+        let window = context.config.seconds(AuthKeys.loginWindow)
+        loginLimiter = RateLimiter(maxFailures: context.config.int(AuthKeys.loginMaxFailures), window: window, clock: context.clock)
+        addressLimiter = RateLimiter(maxFailures: context.config.int(AuthKeys.loginMaxFailuresPerAddress), window: window,
                                      clock: context.clock)
-        tokenCache = ThreadLocalCache(ttl: min(1, max(0, context.config.seconds("auth.token_cache_ttl", default: 1))))
+        tokenCache = ThreadLocalCache(ttl: min(1, max(0, context.config.seconds(AuthKeys.tokenCacheTTL))))
     }
 
     var now: String { Timestamp.format(clock.now()) }

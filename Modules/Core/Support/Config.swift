@@ -6,6 +6,8 @@ import Foundation
 /// environment spells them `IOT_SERVER_PORT`. `IOT_DB` is the documented alias of `db.path`.
 public struct Config: Sendable {
     public private(set) var values: [String: String] = [:]
+    /// The keys the config file set (checked against the declared keys: a typo there is an error, not a silent default).
+    public private(set) var fileKeys: Set<String> = []
 
     public init(_ values: [String: String] = [:]) { self.values = values }
 
@@ -23,6 +25,7 @@ public struct Config: Sendable {
             }
             guard case .object(let object) = json else { throw APIError.badRequest("Config file \(path) must hold a JSON object") }
             config.flatten(object, prefix: "")
+            config.fileKeys = Set(config.values.keys)
         }
         for (name, value) in environment where name.hasPrefix("IOT_") {
             if name == "IOT_DB" {
@@ -60,21 +63,5 @@ public struct Config: Sendable {
     public subscript(key: String) -> String? {
         get { values[key] ?? (environment.isEmpty ? nil : environment[Self.normalize(key)]) }
         set { values[key] = newValue }
-    }
-
-    public func string(_ key: String, default value: String) -> String { self[key] ?? value }
-
-    public func int(_ key: String, default value: Int) -> Int {
-        self[key].flatMap { Int($0) } ?? value
-    }
-
-    public func bool(_ key: String, default value: Bool) -> Bool {
-        guard let text = self[key]?.lowercased() else { return value }
-        return ["1", "true", "yes", "on"].contains(text)
-    }
-
-    /// A duration in seconds, accepting `30d`, `10m`, `5s` or plain seconds.
-    public func seconds(_ key: String, default value: Double) -> Double {
-        self[key].flatMap(DurationText.seconds) ?? value
     }
 }

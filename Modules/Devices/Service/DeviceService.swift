@@ -44,17 +44,16 @@ public final class DeviceService: Sendable, ProjectDeviceCounter, PlatformServic
         self.auth = auth
         self.projects = projects
         let config = context.config
-        offlineAfter = Int64(config.seconds("devices.offline_after", default: 600))
-        maxPointsPerRequest = max(1, config.int("devices.max_points_per_request", default: 10_000))
-        commandLifetime = max(1, Int64(config.seconds("devices.command_ttl", default: 600)))
-        telemetryRetention = config.seconds("devices.telemetry_retention", default: 0)
-        bindLimiter = RateLimiter(maxFailures: config.int("devices.bind_max_failures", default: 5),
-                                  window: config.seconds("devices.bind_window", default: 900), clock: context.clock)
-        viewCache = ScopedCache(ttl: config.seconds("devices.cache_ttl", default: 60))
-        dataCache = ScopedCache(ttl: config.seconds("devices.data_cache_ttl", default: 120))
-        countCache = ThreadLocalCache(ttl: config.seconds("devices.count_cache_ttl", default: 5))
+        offlineAfter = Int64(config.seconds(DeviceKeys.offlineAfter))
+        maxPointsPerRequest = max(1, config.int(DeviceKeys.maxPointsPerRequest))
+        commandLifetime = max(1, Int64(config.seconds(DeviceKeys.commandTTL)))
+        telemetryRetention = config.seconds(DeviceKeys.telemetryRetention)
+        bindLimiter = RateLimiter(maxFailures: config.int(DeviceKeys.bindMaxFailures), window: config.seconds(DeviceKeys.bindWindow), clock: context.clock)
+        viewCache = ScopedCache(ttl: config.seconds(DeviceKeys.cacheTTL))
+        dataCache = ScopedCache(ttl: config.seconds(DeviceKeys.dataCacheTTL))
+        countCache = ThreadLocalCache(ttl: config.seconds(DeviceKeys.countCacheTTL))
         ingestor = TelemetryIngestor(db: context.db, bus: context.bus, clock: context.clock, logger: context.logger, metrics: context.metrics,
-                                     maxPointsPerCommit: max(100, config.int("devices.max_points_per_commit", default: 50_000)))
+                                     maxPointsPerCommit: max(100, config.int(DeviceKeys.maxPointsPerCommit)))
     }
 
     /// Wires the Factors implementation (done by the app at composition).

@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import Platform
 
 /// The module's configuration keys (a contract, settable by file or `IOT_EXPORTS_…` environment).
 public struct ExportSettings: Sendable {
@@ -19,25 +20,32 @@ public struct ExportSettings: Sendable {
     /// need not saturate a disk shared with ingestion.
     public let maxRowsPerSecond: Int
 
-    public static let keys: [ConfigKey] = [
-        ConfigKey("exports.dir", .text), ConfigKey("exports.retention", .duration),
-        ConfigKey("exports.max_unfinished_per_org", .integer(1...100_000)), ConfigKey("exports.lease", .duration),
-        ConfigKey("exports.max_attempts", .integer(1...100)), ConfigKey("exports.link_ttl", .duration),
-        ConfigKey("exports.max_rows_per_second", .integer(0...1_000_000_000)),
-    ]
+    public static let dirKey = ConfigKey("exports.dir", .text, default: nil, shown: "db folder + `/exports`",
+                                         "where export files are written (may be shared storage)")
+    public static let retentionKey = ConfigKey("exports.retention", .duration, default: "7d",
+                                               "succeeded files are removed after this (task → `expired`)")
+    public static let maxUnfinishedKey = ConfigKey("exports.max_unfinished_per_org", .integer(1...100_000), default: "20",
+                                                   "pending + running tasks per organization before 429")
+    public static let leaseKey = ConfigKey("exports.lease", .duration, default: "60s",
+                                           "a scheduler's claim on a task (renewed every half second); a dead scheduler's task is retaken after it")
+    public static let maxAttemptsKey = ConfigKey("exports.max_attempts", .integer(1...100), default: "3",
+                                                 "claims of one task before it fails (its schedulers kept dying)")
+    public static let linkTTLKey = ConfigKey("exports.link_ttl", .duration, default: "15m", "validity of pre-signed download links")
+    public static let maxRowsPerSecondKey = ConfigKey("exports.max_rows_per_second", .integer(0...1_000_000_000), default: "0",
+                                                      "throttle for export writing (0 = none)")
+
+    public static let keys: [ConfigKey] = [dirKey, retentionKey, maxUnfinishedKey, leaseKey, maxAttemptsKey, linkTTLKey, maxRowsPerSecondKey]
 
     public init(config: Config) {
-        let databasePath = config.string("db.path", default: "./data/iot.db")
-        let folder = (databasePath as NSString).deletingLastPathComponent
-        let fallback = (folder.isEmpty ? "." : folder) + "/exports"
-        var directory = config.string("exports.dir", default: fallback)
+        let folder = (config.string(KernelKeys.dbPath) as NSString).deletingLastPathComponent
+        var directory = config.optionalString(Self.dirKey) ?? (folder.isEmpty ? "." : folder) + "/exports"
         while directory.count > 1, directory.hasSuffix("/") { directory.removeLast() }
         self.directory = directory
-        retention = Int64(config.seconds("exports.retention", default: 7 * 86_400))
-        maxUnfinishedPerOrganization = max(1, config.int("exports.max_unfinished_per_org", default: 20))
-        lease = max(1, Int64(config.seconds("exports.lease", default: 60)))
-        maxAttempts = Int64(max(1, config.int("exports.max_attempts", default: 3)))
-        linkLifetime = max(1, Int64(config.seconds("exports.link_ttl", default: 900)))
-        maxRowsPerSecond = max(0, config.int("exports.max_rows_per_second", default: 0))
+        retention = Int64(config.seconds(Self.retentionKey))
+        maxUnfinishedPerOrganization = max(1, config.int(Self.maxUnfinishedKey))
+        lease = max(1, Int64(config.seconds(Self.leaseKey)))
+        maxAttempts = Int64(max(1, config.int(Self.maxAttemptsKey)))
+        linkLifetime = max(1, Int64(config.seconds(Self.linkTTLKey)))
+        maxRowsPerSecond = max(0, config.int(Self.maxRowsPerSecondKey))
     }
 }

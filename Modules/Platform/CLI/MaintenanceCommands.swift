@@ -7,9 +7,24 @@ extension Platform {
         try context.db.read { db in try modules.flatMap { module in try module.invariantViolations(db).map { "\(module.name): \($0)" } } }
     }
 
-    /// The platform-wide maintenance commands: `migrate`, `check`, `backup`.
+    /// The platform-wide maintenance commands: `migrate`, `check`, `backup`, `config keys`.
     public var maintenanceCommands: [any CLICommand] {
         [
+            SimpleCommand(["config", "keys"], summary: "Every configuration key: shape, default and what it does (--markdown: the README's table)",
+                          usage: "[--markdown | --json]", flags: ["markdown", "json"]) { [self] arguments, output in
+                try arguments.expectPositionals(0)
+                if arguments.flag("markdown") {
+                    output.out(Config.markdownTable(configKeys))
+                } else if arguments.flag("json") {
+                    output.json(.array(configKeys.map { key in
+                        .object(["name": .string(key.name), "shape": .string(key.shape), "default": key.defaultValue.map(JSON.string) ?? .null,
+                                 "shown_default": .string(key.shownDefault), "summary": .string(key.summary)])
+                    }))
+                } else {
+                    output.rows(configKeys.map { [$0.name, $0.shape, $0.shownDefault, $0.summary] })
+                }
+                return 0
+            },
             SimpleCommand(["migrate"], summary: "Apply pending migrations of every module") { [self] _, output in
                 let applied = try migrate()
                 output.out(applied.isEmpty ? "database is up to date" : applied.map { "applied \($0)" }.joined(separator: "\n"))

@@ -13,25 +13,15 @@ public final class Platform: Sendable {
         for module in modules { module.subscribe(to: context.bus) }
     }
 
-    /// The kernel's own configuration keys (`db.*`, `server.*`, `log.*`, `debug.*`).
-    public static let kernelConfigKeys: [ConfigKey] = [
-        ConfigKey("db.readers", .integer(1...256)), ConfigKey("db.synchronous", .choice(["NORMAL", "FULL"])),
-        ConfigKey("db.busy_timeout_ms", .integer(0...600_000)), ConfigKey("db.checkpoint_frames", .integer(0...1_000_000)),
-        ConfigKey("server.port", .integer(0...65_535)), ConfigKey("server.workers", .integer(1...1024)), ConfigKey("server.event_loops", .integer(0...256)),
-        ConfigKey("server.max_body_bytes", .integer(1...1_073_741_824)), ConfigKey("server.max_header_bytes", .integer(512...1_048_576)),
-        ConfigKey("server.header_timeout", .duration), ConfigKey("server.idle_timeout", .duration), ConfigKey("server.response_timeout", .duration),
-        ConfigKey("server.body_timeout", .duration),
-        ConfigKey("server.max_connections", .integer(1...1_000_000)),
-        ConfigKey("server.max_connections_per_address", .integer(1...1_000_000)), ConfigKey("server.shutdown_grace", .duration),
-        ConfigKey("server.release_startup_memory", .boolean),
-        ConfigKey("server.demo", .boolean), ConfigKey("log.level", .choice(["debug", "info", "warning", "error"])),
-        ConfigKey("log.access", .boolean), ConfigKey("debug.routes", .boolean),
-        ConfigKey("server.tls.certificate", .text), ConfigKey("server.tls.private_key", .text),
-    ]
+    /// The kernel's own configuration keys (`db.*`, `server.*`, `log.*`, `debug.*`): `KernelKeys.all`.
+    public static var kernelConfigKeys: [ConfigKey] { KernelKeys.all }
+
+    /// Every key the composed programs read, kernel first, then each module's in module order.
+    public var configKeys: [ConfigKey] { Self.kernelConfigKeys + modules.flatMap(\.configKeys) }
 
     /// Throws a usage error naming every configuration value that does not have its declared shape.
     public func validateConfiguration() throws {
-        let problems = context.config.problems(Self.kernelConfigKeys + modules.flatMap(\.configKeys))
+        let problems = context.config.problems(configKeys)
         if !problems.isEmpty { throw UsageError("invalid configuration: " + problems.joined(separator: "; ")) }
     }
 

@@ -82,13 +82,13 @@ public final class PlatformContext: Sendable {
 
     /// Opens the database named by `db.path` (default `./data/iot.db`) with the configured tuning.
     public static func open(config: Config, clock: any WallClock = SystemClock(), logger: Logger? = nil) throws -> PlatformContext {
-        let logger = logger ?? Logger(level: Logger.Level(name: config.string("log.level", default: "info")) ?? .info)
+        let logger = logger ?? Logger(level: Logger.Level(name: config.string(KernelKeys.logLevel)) ?? .info)
         var dbConfig = DatabaseConfiguration()
-        dbConfig.readers = max(1, config.int("db.readers", default: dbConfig.readers))
-        dbConfig.synchronous = config.string("db.synchronous", default: dbConfig.synchronous).uppercased()
-        dbConfig.busyTimeoutMilliseconds = config.int("db.busy_timeout_ms", default: dbConfig.busyTimeoutMilliseconds)
-        dbConfig.backgroundCheckpointFrames = Int32(config.int("db.checkpoint_frames", default: Int(dbConfig.backgroundCheckpointFrames)))
-        let db = try DatabasePool(path: config.string("db.path", default: "./data/iot.db"), configuration: dbConfig)
+        dbConfig.readers = max(1, config.int(KernelKeys.dbReaders))
+        dbConfig.synchronous = config.string(KernelKeys.dbSynchronous).uppercased()
+        dbConfig.busyTimeoutMilliseconds = config.int(KernelKeys.dbBusyTimeout)
+        dbConfig.backgroundCheckpointFrames = Int32(config.int(KernelKeys.dbCheckpointFrames))
+        let db = try DatabasePool(path: config.string(KernelKeys.dbPath), configuration: dbConfig)
         let bus = PlatformBus { error, event in
             logger.error("event subscriber failed", ["event": .string(event), "error": .string(String(describing: error))])
         }

@@ -39,7 +39,7 @@ extension Platform {
         ]))
         let indexSchema = Schema.object(["name", "api", "openapi", "health", "metrics"].map { .required($0, .string()) }).named("APIIndex")
         api.get("/", summary: "API index (static)", responses: [.ok(indexSchema)], auth: .anonymous) { _ in index }
-        if context.config.bool("debug.routes", default: false) {
+        if context.config.bool(KernelKeys.debugRoutes) {
             // Diagnostics for tests and operators: off by default (`debug.routes` / IOT_DEBUG_ROUTES).
             api.on(.get, "/debug/sleep/", summary: "Sleeps ?seconds= (max 30) then answers; only with debug.routes",
                    query: [QueryParameter("seconds", .number(0...30))], responses: [.ok(.object([.required("slept", .number())]))],
@@ -64,6 +64,6 @@ extension Platform {
     /// The application responder over `makeRouter()`.
     public func makeResponder() -> APIResponder {
         APIResponder(table: makeRouter().freeze(), logger: context.logger, metrics: context.metrics,
-                     accessLog: context.config.bool("log.access", default: true))
+                     accessLog: context.config.bool(KernelKeys.logAccess))
     }
 }

@@ -12,7 +12,7 @@ extension Platform {
                 let scheduler = JobScheduler(platform: self)
                 let stop = Atomic<Bool>(false)
                 let sources = SignalSources.make([SIGTERM, SIGINT]) { _ in stop.store(true, ordering: .relaxed) }
-                if context.config.bool("server.release_startup_memory", default: true) {
+                if context.config.bool(KernelKeys.serverReleaseStartupMemory) {
                     // As the api-server does: a long-running process gives back the pages only its startup touched.
                     _ = StartupMemory.release()
                 }

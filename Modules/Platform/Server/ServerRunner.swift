@@ -9,21 +9,21 @@ public enum ServerRunner {
     /// The server configuration from `server.*` keys; bad values are usage errors.
     public static func configuration(from config: Config) throws -> HTTPServerConfiguration {
         var configuration = HTTPServerConfiguration()
-        configuration.host = config.string("server.host", default: "127.0.0.1")
-        if let text = config["server.port"] {
+        configuration.host = config.string(KernelKeys.serverHost)
+        if let text = config[KernelKeys.serverPort.name] {
             guard let port = Int(text), (0...65_535).contains(port) else { throw UsageError("--port must be 0..65535") }
             configuration.port = port
         }
-        configuration.limits.maxBodyBytes = config.int("server.max_body_bytes", default: configuration.limits.maxBodyBytes)
-        configuration.limits.maxHeaderBytes = config.int("server.max_header_bytes", default: configuration.limits.maxHeaderBytes)
-        configuration.headerTimeout = config.seconds("server.header_timeout", default: configuration.headerTimeout)
-        configuration.idleTimeout = config.seconds("server.idle_timeout", default: configuration.idleTimeout)
-        configuration.responseTimeout = config.seconds("server.response_timeout", default: configuration.responseTimeout)
-        configuration.bodyTimeout = config.seconds("server.body_timeout", default: configuration.bodyTimeout)
-        configuration.maxConnections = config.int("server.max_connections", default: configuration.maxConnections)
-        configuration.maxConnectionsPerAddress = config.int("server.max_connections_per_address", default: configuration.maxConnectionsPerAddress)
-        configuration.workerThreads = max(1, config.int("server.workers", default: configuration.workerThreads))
-        configuration.eventLoops = max(0, config.int("server.event_loops", default: configuration.eventLoops))
+        configuration.limits.maxBodyBytes = config.int(KernelKeys.serverMaxBodyBytes)
+        configuration.limits.maxHeaderBytes = config.int(KernelKeys.serverMaxHeaderBytes)
+        configuration.headerTimeout = config.seconds(KernelKeys.serverHeaderTimeout)
+        configuration.idleTimeout = config.seconds(KernelKeys.serverIdleTimeout)
+        configuration.responseTimeout = config.seconds(KernelKeys.serverResponseTimeout)
+        configuration.bodyTimeout = config.seconds(KernelKeys.serverBodyTimeout)
+        configuration.maxConnections = config.int(KernelKeys.serverMaxConnections)
+        configuration.maxConnectionsPerAddress = config.int(KernelKeys.serverMaxConnectionsPerAddress)
+        configuration.workerThreads = max(1, config.int(KernelKeys.serverWorkers))
+        configuration.eventLoops = max(0, config.int(KernelKeys.serverEventLoops))
         configuration.tls = try tlsContext(from: config)
         return configuration
     }
@@ -31,8 +31,8 @@ public enum ServerRunner {
     /// The TLS context of `server.tls.certificate` and `server.tls.private_key` (both or neither); nil without them.
     /// Unreadable files or a key that does not match the certificate fail startup with the reason.
     static func tlsContext(from config: Config) throws -> TLSContext? {
-        let certificate = config.string("server.tls.certificate", default: "")
-        let privateKey = config.string("server.tls.private_key", default: "")
+        let certificate = config.string(KernelKeys.serverTLSCertificate)
+        let privateKey = config.string(KernelKeys.serverTLSPrivateKey)
         if certificate.isEmpty && privateKey.isEmpty { return nil }
         guard !certificate.isEmpty, !privateKey.isEmpty else {
             throw UsageError("server.tls.certificate and server.tls.private_key go together (HTTPS needs both)")
@@ -49,7 +49,7 @@ public enum ServerRunner {
         let sources = SignalSources.make([SIGTERM, SIGINT]) { _ in stop.signal() }
         let reload = configuration.tls.map { reloadOnHangup($0, logger: platform.context.logger) }
         let port = try server.start()
-        if config.bool("server.release_startup_memory", default: true) {
+        if config.bool(KernelKeys.serverReleaseStartupMemory) {
             // Startup is over (migrations, bootstrap, the loops are up): give back what only it touched.
             let released = StartupMemory.release()
             platform.context.logger.debug("startup memory released", ["file_pages_kb": .int(released.droppedBytes / 1024),
@@ -61,7 +61,7 @@ public enum ServerRunner {
         stop.wait()
         reload?.cancel()
         platform.context.logger.info("shutting down")
-        server.shutdown(gracePeriod: config.seconds("server.shutdown_grace", default: 10))
+        server.shutdown(gracePeriod: config.seconds(KernelKeys.serverShutdownGrace))
         platform.context.logger.flush()   // every access-log line of the served requests, before anything else closes
         platform.shutdown()
         platform.context.bus.drainAsync()

@@ -29,11 +29,16 @@ public final class ProjectService: Sendable, PlatformService {
         let bytes: [UInt8]
     }
 
+    public static let cacheTTLKey = ConfigKey("projects.cache_ttl", .duration, default: "5s",
+                                              "project rows and list pages are cached this long (invalidated on every project write; `0` = off)")
+    public static let trashRetentionKey = ConfigKey("projects.trash_retention", .duration, default: "30d",
+                                                    "trashed projects older than this are purged by the daily job and `projects purge-trash`")
+
     public init(context: PlatformContext, auth: AuthService) {
         self.context = context
         self.auth = auth
-        cache = ProjectCache(ttl: context.config.seconds("projects.cache_ttl", default: 5), clock: context.clock)
-        trashRetention = context.config.seconds("projects.trash_retention", default: 30 * 86_400)
+        cache = ProjectCache(ttl: context.config.seconds(Self.cacheTTLKey), clock: context.clock)
+        trashRetention = context.config.seconds(Self.trashRetentionKey)
     }
 
     /// Wires the Devices implementation of the counts (done by the app at composition).
