@@ -74,8 +74,8 @@ public enum PostgresType {
     public static let timestamptz: UInt32 = 1184
 
     /// True when results of this type are asked for in binary (and decoded by `PostgresValue.decode`).
-    public static func readsBinary(_ oid: UInt32) -> Bool {
-        switch oid {
+    public static func readsBinary(_ type: UInt32) -> Bool {
+        switch type {
         case bool, bytea, name, int8, int2, int4, text, oid, float4, float8, bpchar, varchar, timestamp, timestamptz: true
         default: false
         }
