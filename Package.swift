@@ -24,8 +24,8 @@ let package = Package(
         .target(name: "Platform", dependencies: ["Core", "HTTP", "Persistence"], path: "Modules/Platform"),
         // The client network stack (TCP with deadlines, DNS off-thread, TLS through one SSL_CTX per configuration),
         // and our PostgreSQL v3 wire-protocol driver over it.
-        .target(name: "Network", dependencies: ["Core", "COpenSSL"], path: "Modules/Network"),
-        .target(name: "Postgres", dependencies: ["Core", "Network", "COpenSSL"], path: "Modules/Postgres"),
+        .target(name: "Network", dependencies: ["COpenSSL"], path: "Modules/Network"),
+        .target(name: "Postgres", dependencies: ["Network"], path: "Modules/Postgres"),
 
         // Domain modules.
         .target(name: "Auth", dependencies: ["Core", "HTTP", "Persistence", "Platform", "COpenSSL"], path: "Modules/Auth"),
@@ -69,7 +69,7 @@ let package = Package(
         .testTarget(name: "FactorsTests", dependencies: ["DomainTestSupport", "Factors", "Devices", "Projects", "Auth", "Platform", "Persistence", "Core", "TestSupport"], path: "Tests/FactorsTests"),
         // Route logic in-process (the platform's responder, no sockets), then wiring through the real binaries.
         .testTarget(name: "RouteTests", dependencies: ["DomainTestSupport", "Exports", "HTTP", "Core", "TestSupport"], path: "Tests/RouteTests"),
-        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "Network", "Core", "TestSupport"], path: "Tests/PostgresTests"),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "Network"], path: "Tests/PostgresTests"),
         .testTarget(name: "EndToEndTests", dependencies: ["Core", "TestSupport"], path: "Tests/EndToEndTests"),
     ],
     swiftLanguageModes: [.v6]

@@ -7,8 +7,8 @@ import Network
 ///
 /// ```swift
 /// let connection = try PostgresConnection.connect(try PostgresConfiguration(url: "postgres://app@db/iot"))
-/// let rows = try connection.query("SELECT id, name FROM devices WHERE project_id = $1", [.int(7)]).rows
-/// try connection.transaction { tx in try tx.execute("UPDATE devices SET name = $1 WHERE id = $2", [.text("a"), .int(1)]) }
+/// let rows = try connection.query("SELECT id, name FROM items WHERE owner = $1", [.int(7)]).rows
+/// try connection.transaction { tx in try tx.execute("UPDATE items SET name = $1 WHERE id = $2", [.text("a"), .int(1)]) }
 /// ```
 public final class PostgresConnection {
     public let configuration: PostgresConfiguration

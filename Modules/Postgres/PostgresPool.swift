@@ -10,7 +10,7 @@ import Synchronization
 ///
 /// ```swift
 /// let pool = PostgresPool(configuration: try PostgresConfiguration(url: url), size: 16)
-/// let rows = try pool.query("SELECT name FROM projects WHERE org_id = $1", [.int(org)]).rows
+/// let rows = try pool.query("SELECT name FROM items WHERE owner = $1", [.int(org)]).rows
 /// try pool.transaction { tx in try tx.execute("INSERT INTO t VALUES ($1)", [.int(1)]) }
 /// ```
 public final class PostgresPool: Sendable {
