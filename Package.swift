@@ -50,6 +50,8 @@ let package = Package(
 
         // Tools: a device simulator that plays devices through the gateway API.
         .executableTarget(name: "device-simulator", dependencies: ["Core"], path: "Tools/DeviceSimulator"),
+        // Tools/bench-pg: the PostgreSQL driver's throughput (COPY, pipelined INSERT, SELECT round trips).
+        .executableTarget(name: "pg-bench", dependencies: ["Postgres"], path: "Tools/PostgresBench"),
 
         // Tests.
         .target(name: "TestSupport", dependencies: ["Core", "HTTP", "Persistence", "Platform"], path: "Tests/TestSupport"),

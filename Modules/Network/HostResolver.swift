@@ -10,6 +10,13 @@ public enum HostResolver {
     public struct Address: Sendable, Hashable {
         public var family: Int32
         public var bytes: [UInt8]
+
+        /// The IP address itself: 4 bytes (IPv4) or 16 (IPv6).
+        public var ipBytes: [UInt8] {
+            if family == AF_INET, bytes.count >= 8 { return Array(bytes[4..<8]) }  // sockaddr_in: family, port, address
+            if family == AF_INET6, bytes.count >= 24 { return Array(bytes[8..<24]) }  // sockaddr_in6: …, flowinfo, address
+            return []
+        }
     }
 
     /// The bytes of an IPv4 or IPv6 literal (no brackets), or nil if `text` is not one.

@@ -19,6 +19,8 @@ public final class NetworkStream {
     public let port: Int
     /// The default limit of one step in seconds (nil = none), used when a call passes no earlier deadline.
     public var timeout: Double?
+    /// No step waits past this, whatever its own limit (bounds a whole exchange, e.g. a webhook call).
+    public var overallDeadline: Deadline?
 
     private var fd: Int32
     private var ssl: OpaquePointer?
@@ -45,14 +47,21 @@ public final class NetworkStream {
 
     /// Resolves `host` (a name, or an IPv4/IPv6 literal without brackets) without blocking past the deadline and
     /// connects to the first address that answers, all within `timeout` seconds (also the default step limit).
-    public static func connect(host: String, port: Int, timeout: Double?) throws(NetworkError) -> NetworkStream {
+    /// `accept`, when given, vets each resolved address before it is tried (a webhook client refuses private
+    /// addresses after resolution); when it refuses all of them the connect fails naming the host.
+    public static func connect(host: String, port: Int, timeout: Double?,
+                               accept: ((HostResolver.Address) -> Bool)? = nil) throws(NetworkError) -> NetworkStream {
         guard (1...65535).contains(port) else { throw NetworkError(.invalidAddress, "invalid port \(port) for \(host)") }
         guard !host.isEmpty, !host.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else {
             throw NetworkError(.invalidAddress, "invalid host name \"\(host)\"")
         }
         let endpoint = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         let deadline = Deadline.after(seconds: timeout)
-        let addresses = try HostResolver.resolve(host: host, port: port, deadline: deadline, timeout: timeout)
+        var addresses = try HostResolver.resolve(host: host, port: port, deadline: deadline, timeout: timeout)
+        if let accept {
+            addresses = addresses.filter(accept)
+            guard !addresses.isEmpty else { throw NetworkError(.invalidAddress, "\(host) resolves only to addresses that are not allowed") }
+        }
         var lastError = "no address"
         for address in addresses {
             switch connectOne(address, deadline: deadline) {
@@ -86,9 +95,10 @@ public final class NetworkStream {
     }
 
     private func effectiveDeadline(_ deadline: Deadline?) -> Deadline {
-        let step = Deadline.after(seconds: timeout)
-        guard let deadline else { return step }
-        return Swift.min(step, deadline)
+        var limit = Deadline.after(seconds: timeout)
+        if let deadline { limit = Swift.min(limit, deadline) }
+        if let overallDeadline { limit = Swift.min(limit, overallDeadline) }
+        return limit
     }
 
     // MARK: Writing

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import Postgres
 
@@ -337,6 +338,27 @@ import Testing
         try cluster.restart()
         #expect(try pool.query("SELECT 2").rows.first?[0] == .int(2))
         #expect(pool.statistics.open == 1)
+    }
+
+    @Test func manyThreadsShareAPoolWithinItsLimit() throws {
+        let pool = PostgresPool(configuration: cluster.configuration(database: database), size: 3, acquireTimeout: 30)
+        defer { pool.close() }
+        let failures = Mutex(0)
+        let maxOpen = Mutex(0)
+        DispatchQueue.concurrentPerform(iterations: 8) { worker in
+            for index in 0..<25 {
+                do {
+                    let value = try pool.query("SELECT $1::int8 * 2", [.int(Int64(worker * 100 + index))]).rows.first?[0]
+                    if value != .int(Int64(2 * (worker * 100 + index))) { failures.withLock { $0 += 1 } }
+                } catch {
+                    failures.withLock { $0 += 1 }
+                }
+                let open = pool.statistics.open
+                maxOpen.withLock { $0 = max($0, open) }
+            }
+        }
+        #expect(failures.withLock { $0 } == 0)
+        #expect(maxOpen.withLock { $0 } <= 3)
     }
 
     @Test func thePoolLimitsConnectionsAndTimesOutWhenAllAreLent() throws {
