@@ -26,13 +26,38 @@ extension PostgresConnection {
     /// nothing. The first failure throws; the statements after it were not run.
     public func pipeline(_ statements: [PostgresStatement], timeout: Double? = nil) throws(PostgresError) -> [PostgresResult] {
         guard !statements.isEmpty else { return [] }
+        var unused: (any Error)?
+        return try withStaleRetry(statements) { () throws(PostgresError) in
+            try runPipeline(statements, timeout: timeout, rowSink: nil, sinkError: &unused)
+        }
+    }
+
+    /// Runs one statement and hands each row to `body` as it arrives, keeping none (constant memory for large reads
+    /// such as exports). Returns the number of rows. When `body` throws, the remaining rows are read and dropped, then
+    /// its error is rethrown.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [PostgresValue] = [], timeout: Double? = nil,
+                      forEachRow body: (PostgresRow) throws -> Void) throws -> Int {
+        var sinkError: (any Error)?
+        let statements = [PostgresStatement(sql, parameters)]
+        let results = try withoutActuallyEscaping(body) { sink in
+            try withStaleRetry(statements) { () throws(PostgresError) in
+                try runPipeline(statements, timeout: timeout, rowSink: sink, sinkError: &sinkError)
+            }
+        }
+        if let sinkError { throw sinkError }
+        return results[0].affectedRows
+    }
+
+    /// Runs `attempt`; a cached statement whose result type changed (DDL since it was prepared) or that the session
+    /// dropped (DISCARD ALL) is prepared again, once, when no transaction block depends on what ran. Both errors come
+    /// before any row, so a retry never repeats rows.
+    private func withStaleRetry<T>(_ statements: [PostgresStatement], _ attempt: () throws(PostgresError) -> T) throws(PostgresError) -> T {
         var retried = false
         while true {
             do {
-                return try runPipeline(statements, timeout: timeout)
+                return try attempt()
             } catch {
-                // A cached statement whose result type changed (DDL since it was prepared) or that the session dropped
-                // (DISCARD ALL): prepare again, once, when no transaction block depends on what ran.
                 let state = error.sqlState ?? ""
                 let stale = (state == "0A000" && error.message.contains("cached plan")) || state == "26000"
                 guard stale, !retried, !isBroken else { throw error }
@@ -43,7 +68,8 @@ extension PostgresConnection {
         }
     }
 
-    private func runPipeline(_ statements: [PostgresStatement], timeout: Double?) throws(PostgresError) -> [PostgresResult] {
+    private func runPipeline(_ statements: [PostgresStatement], timeout: Double?, rowSink: ((PostgresRow) throws -> Void)?,
+                             sinkError: inout (any Error)?) throws(PostgresError) -> [PostgresResult] {
         try beginOperation(timeout: timeout)
         defer { endOperation() }
         try prepare(statements.map(\.sql))
@@ -74,7 +100,14 @@ extension PostgresConnection {
             case .bindComplete: rows = []
             case .dataRow(let columns):
                 guard results.count < prepared.count else { throw protocolError(message) }
-                rows.append(try decodeRow(columns, prepared[results.count]))
+                let row = try decodeRow(columns, prepared[results.count])
+                if let rowSink {
+                    if sinkError == nil {
+                        do { try rowSink(row) } catch { sinkError = error }
+                    }
+                } else {
+                    rows.append(row)
+                }
             case .commandComplete(let tag):
                 guard results.count < prepared.count else { throw protocolError(message) }
                 results.append(PostgresResult(columns: prepared[results.count].columns, rows: rows, commandTag: tag))

@@ -229,6 +229,30 @@ import Testing
         #expect(try connection.query("SELECT count(*) FROM pipe").rows.first?[0] == .int(3))
     }
 
+    @Test func rowsStreamToACallbackWithoutBeingKept() throws {
+        struct Enough: Error {}
+        let connection = try connect()
+        defer { connection.close() }
+        var count = 0
+        var sum: Int64 = 0
+        let total = try connection.query("SELECT g, 'row ' || g FROM generate_series(1, $1::int4) AS g", [.int(100_000)]) { row in
+            count += 1
+            sum += row[0].intValue ?? 0
+        }
+        #expect(total == 100_000)
+        #expect(count == 100_000)
+        #expect(sum == 5_000_050_000)
+        var seen = 0
+        #expect(throws: Enough.self) {
+            try connection.query("SELECT g FROM generate_series(1, 50000) AS g") { _ in
+                seen += 1
+                if seen == 10 { throw Enough() }
+            }
+        }
+        #expect(seen == 10)
+        #expect(try connection.query("SELECT 3").rows.first?[0] == .int(3))
+    }
+
     @Test func simpleQueriesRunScripts() throws {
         let connection = try connect()
         defer { connection.close() }

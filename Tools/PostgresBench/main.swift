@@ -42,6 +42,15 @@ do {
     guard copied == rows, counted == Int64(rows) else { throw PostgresError(.server, "COPY stored \(counted) rows of \(rows)") }
     print("COPY:                      \(format(Double(rows) / copySeconds)) rows/s (\(rows) rows in \(String(format: "%.2f", copySeconds)) s)")
 
+    var streamed = 0
+    let streamSeconds = try seconds {
+        try connection.query("SELECT series, t, v FROM bench_points") { row in
+            if case .int = row[1] { streamed += 1 }
+        }
+    }
+    guard streamed == rows else { throw PostgresError(.server, "streamed \(streamed) rows of \(rows)") }
+    print("SELECT streamed (3 columns): \(format(Double(rows) / streamSeconds)) rows/s")
+
     try connection.simpleQuery("TRUNCATE bench_points")
     let perStatement = 1000
     let perPipeline = 10
