@@ -199,14 +199,20 @@ public final class NetworkStream {
         if pending.count == pendingStart {
             // Large reads go straight from the socket into the result, skipping the buffer.
             guard fd >= 0 else { throw NetworkError(.closed, "read from \(endpoint) on a closed connection") }
-            var buffer = [UInt8](repeating: 0, count: Swift.max(1, Swift.min(max, 1 << 20)))
             let limit = effectiveDeadline(deadline)
-            let outcome = buffer.withUnsafeMutableBytes { raw in
-                Result { () throws(NetworkError) -> Int in try receive(into: raw.baseAddress!, raw.count, deadline: limit) }
+            var failure: NetworkError?
+            // Uninitialized capacity: no zero-filling of a large buffer for what is often a short answer.
+            let bytes = [UInt8](unsafeUninitializedCapacity: Swift.max(1, Swift.min(max, 1 << 20))) { buffer, count in
+                let pointer = UnsafeMutableRawPointer(buffer.baseAddress!)
+                switch Result(catching: { () throws(NetworkError) in try receive(into: pointer, buffer.count, deadline: limit) }) {
+                case .success(let received): count = received
+                case .failure(let error):
+                    failure = error
+                    count = 0
+                }
             }
-            let count = try outcome.get()
-            buffer.removeLast(buffer.count - count)
-            return buffer
+            if let failure { throw failure }
+            return bytes
         }
         let end = Swift.min(pending.count, pendingStart + max)
         let bytes = Array(pending[pendingStart..<end])
