@@ -42,7 +42,7 @@ extension PostgresConnection {
         while let message = try nextMessage() {
             if case .errorResponse(let fields) = message {
                 isBroken = true
-                throw PostgresError(server: fields)
+                throw PostgresError(.connectionLost, fields.message, fields: fields)
             }
             throw protocolError(message)
         }

@@ -25,7 +25,8 @@ public final class PostgresConnection {
     /// True once the connection cannot be used any more (socket lost, protocol broken, server shut down).
     public internal(set) var isBroken = false
 
-    /// Called for each NOTIFY as it is read; when nil, notifications queue for `waitForNotifications`.
+    /// Called for each NOTIFY as it is read (possibly in the middle of a statement: it must not use the connection);
+    /// when nil, notifications queue for `waitForNotifications`.
     public var onNotification: ((PostgresNotification) -> Void)?
     /// Called for each NoticeResponse (warnings); ignored when nil.
     public var onNotice: ((ServerMessageFields) -> Void)?
@@ -51,6 +52,8 @@ public final class PostgresConnection {
 
     var statements: [String: PreparedStatement] = [:]
     var statementCounter = 0
+    /// A FATAL ErrorResponse: the session is ending (reported when the socket then closes).
+    var fatalFields: ServerMessageFields?
     /// The server refused a COPY while rows were still being sent.
     var copyFailure: PostgresError?
 
@@ -252,7 +255,8 @@ public final class PostgresConnection {
         while true {
             if let message = try nextMessage() {
                 if case .errorResponse(let fields) = message, fields.severity == "FATAL" || fields.severity == "PANIC" {
-                    isBroken = true  // the server closes the session after a fatal error
+                    // The server closes the session after a fatal error; its message explains the end of stream.
+                    fatalFields = fields
                 }
                 return message
             }
@@ -290,6 +294,7 @@ public final class PostgresConnection {
                 let bytes = try stream.read(max: 65536, deadline: limit)
                 if bytes.isEmpty {
                     isBroken = true
+                    if let fatalFields { throw PostgresError(.connectionLost, fatalFields.message, fields: fatalFields) }
                     throw PostgresError(.connectionLost, "PostgreSQL closed the connection")
                 }
                 decoder.feed(bytes)

@@ -352,6 +352,42 @@ import Testing
         #expect(try connection.query("SELECT 41 + 1").rows.first?[0] == .int(42))
     }
 
+    @Test func aTerminatedSessionIsAConnectionLostWithTheServersWords() throws {
+        let victim = try connect()
+        let admin = try connect {
+            $0.user = "postgres"
+            $0.password = PostgresTestCluster.superuserPassword
+        }
+        defer {
+            victim.close()
+            admin.close()
+        }
+        let pid = Int64(victim.processID)
+        let adminConfiguration = cluster.configuration(user: "postgres", password: PostgresTestCluster.superuserPassword, database: database)
+        let killer = Thread {
+            usleep(300_000)
+            guard let other = try? PostgresConnection.connect(adminConfiguration) else { return }
+            _ = try? other.query("SELECT pg_terminate_backend($1::int4)", [.int(pid)])
+            other.close()
+        }
+        killer.start()
+        do {
+            try victim.query("SELECT pg_sleep(5)")
+            Issue.record("a terminated session finished its statement")
+        } catch {
+            #expect(error.kind == .connectionLost)
+            #expect(error.sqlState == "57P01")
+            #expect(error.message.contains("terminating connection"))
+        }
+        #expect(victim.isBroken)
+        // An idle session terminated meanwhile is noticed before it is used.
+        let idle = try connect()
+        defer { idle.close() }
+        try admin.query("SELECT pg_terminate_backend($1::int4)", [.int(Int64(idle.processID))])
+        for _ in 0..<100 where idle.checkIdle() { usleep(20_000) }
+        #expect(!idle.checkIdle())
+    }
+
     // MARK: Pool
 
     @Test func thePoolReconnectsAfterAServerRestart() throws {
