@@ -304,6 +304,16 @@ import Testing
         } catch let error as PostgresError {
             #expect(error.sqlState == "22P02")
         }
+        // Refused at the first row while megabytes follow: the server's error ends the copy.
+        do {
+            try connection.copyIn("COPY c FROM STDIN") { writer in
+                try writer.append(row: [.text("bad")])
+                for index in 0..<400_000 { try writer.append(row: [.int(Int64(index))]) }
+            }
+            Issue.record("a copy with a bad first row was accepted")
+        } catch let error as PostgresError {
+            #expect(error.sqlState == "22P02")
+        }
         #expect(throws: PostgresError.self) { try connection.copyIn("COPY missing FROM STDIN") { _ in } }
         #expect(try connection.query("SELECT count(*) FROM c").rows.first?[0] == .int(0))
         #expect(try connection.copyIn("COPY c FROM STDIN") { writer in try writer.append(row: [.int(7)]) } == 1)
