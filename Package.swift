@@ -22,6 +22,10 @@ let package = Package(
         .target(name: "HTTP", dependencies: ["Core", "CEpoll", "COpenSSL"], path: "Modules/HTTP"),
         .target(name: "Persistence", dependencies: ["Core", "CSQLite"], path: "Modules/Persistence"),
         .target(name: "Platform", dependencies: ["Core", "HTTP", "Persistence"], path: "Modules/Platform"),
+        // The client network stack (TCP with deadlines, DNS off-thread, TLS through one SSL_CTX per configuration),
+        // and our PostgreSQL v3 wire-protocol driver over it.
+        .target(name: "Network", dependencies: ["COpenSSL"], path: "Modules/Network"),
+        .target(name: "Postgres", dependencies: ["Network"], path: "Modules/Postgres"),
 
         // Domain modules.
         .target(name: "Auth", dependencies: ["Core", "HTTP", "Persistence", "Platform", "COpenSSL"], path: "Modules/Auth"),
@@ -46,6 +50,8 @@ let package = Package(
 
         // Tools: a device simulator that plays devices through the gateway API.
         .executableTarget(name: "device-simulator", dependencies: ["Core"], path: "Tools/DeviceSimulator"),
+        // Tools/bench-pg: the PostgreSQL driver's throughput (COPY, pipelined INSERT, SELECT round trips).
+        .executableTarget(name: "pg-bench", dependencies: ["Postgres"], path: "Tools/PostgresBench"),
 
         // Tests.
         .target(name: "TestSupport", dependencies: ["Core", "HTTP", "Persistence", "Platform"], path: "Tests/TestSupport"),
@@ -65,6 +71,7 @@ let package = Package(
         .testTarget(name: "FactorsTests", dependencies: ["DomainTestSupport", "Factors", "Devices", "Projects", "Auth", "Platform", "Persistence", "Core", "TestSupport"], path: "Tests/FactorsTests"),
         // Route logic in-process (the platform's responder, no sockets), then wiring through the real binaries.
         .testTarget(name: "RouteTests", dependencies: ["DomainTestSupport", "Exports", "HTTP", "Core", "TestSupport"], path: "Tests/RouteTests"),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "Network"], path: "Tests/PostgresTests"),
         .testTarget(name: "EndToEndTests", dependencies: ["Core", "TestSupport"], path: "Tests/EndToEndTests"),
     ],
     swiftLanguageModes: [.v6]
