@@ -19,7 +19,7 @@ let package = Package(
 
         // Kernel.
         .target(name: "Core", path: "Modules/Core"),
-        .target(name: "HTTP", dependencies: ["Core", "CEpoll", "COpenSSL"], path: "Modules/HTTP"),
+        .target(name: "HTTP", dependencies: ["Core", "CEpoll", "COpenSSL", "Network"], path: "Modules/HTTP"),
         .target(name: "Persistence", dependencies: ["Core", "CSQLite"], path: "Modules/Persistence"),
         .target(name: "Platform", dependencies: ["Core", "HTTP", "Persistence"], path: "Modules/Platform"),
         // The client network stack (TCP with deadlines, DNS off-thread, TLS through one SSL_CTX per configuration),
@@ -28,13 +28,13 @@ let package = Package(
         .target(name: "Postgres", dependencies: ["Network"], path: "Modules/Postgres"),
 
         // Domain modules.
-        .target(name: "Auth", dependencies: ["Core", "HTTP", "Persistence", "Platform", "COpenSSL"], path: "Modules/Auth"),
+        .target(name: "Auth", dependencies: ["Core", "HTTP", "Persistence", "Platform", "Network", "COpenSSL"], path: "Modules/Auth"),
         .target(name: "Projects", dependencies: ["Core", "HTTP", "Persistence", "Platform", "Auth"], path: "Modules/Projects"),
         .target(name: "Devices", dependencies: ["Core", "HTTP", "Persistence", "Platform", "Auth", "Projects"], path: "Modules/Devices"),
         .target(name: "Factors", dependencies: ["Core", "HTTP", "Persistence", "Platform", "Auth", "Projects", "Devices"], path: "Modules/Factors"),
-        .target(name: "Alerts", dependencies: ["Core", "HTTP", "Persistence", "Platform", "Auth", "Projects", "Devices", "Factors", "COpenSSL"],
+        .target(name: "Alerts", dependencies: ["Core", "HTTP", "Persistence", "Platform", "Network", "Auth", "Projects", "Devices", "Factors"],
                 path: "Modules/Alerts"),
-        .target(name: "Exports", dependencies: ["Core", "HTTP", "Persistence", "Platform", "Auth", "Projects", "Devices", "Factors", "COpenSSL"],
+        .target(name: "Exports", dependencies: ["Core", "HTTP", "Persistence", "Platform", "Network", "Auth", "Projects", "Devices", "Factors"],
                 path: "Modules/Exports"),
         // Compatibility dialects (EVRYTHNG, UFDL): routes over Projects and Auth, no tables of their own.
         .target(name: "Compat", dependencies: ["Core", "HTTP", "Platform", "Auth", "Projects"], path: "Modules/Compat"),

@@ -7,13 +7,16 @@ public enum Crypto {
 
     public static func md5(_ data: [UInt8]) -> [UInt8] { digest(data, EVP_md5(), 16) }
 
+    /// HMAC-SHA256 of `data` under `key` (an empty key is a key, not OpenSSL's "reuse the previous one").
     public static func hmacSHA256(key: [UInt8], _ data: [UInt8]) -> [UInt8] {
         var output = [UInt8](repeating: 0, count: 32)
         var length: UInt32 = 0
-        let result = key.withUnsafeBufferPointer { keyBuffer in
+        // OpenSSL reads a NULL key as "reuse the previous key": hand it a real pointer even when empty.
+        let keyBytes = key.isEmpty ? [0] : key
+        let result = keyBytes.withUnsafeBufferPointer { keyBuffer in
             data.withUnsafeBufferPointer { dataBuffer in
                 output.withUnsafeMutableBufferPointer { out in
-                    HMAC(EVP_sha256(), keyBuffer.baseAddress, Int32(keyBuffer.count), dataBuffer.baseAddress, dataBuffer.count,
+                    HMAC(EVP_sha256(), keyBuffer.baseAddress, Int32(key.count), dataBuffer.baseAddress, dataBuffer.count,
                          out.baseAddress, &length)
                 }
             }

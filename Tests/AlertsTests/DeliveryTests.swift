@@ -403,7 +403,7 @@ private func headers(of message: String) -> [String: String] {
 
         let https = try Sink("http_sink.py", certificate.sinkArguments)
         defer { https.stop() }
-        let stream = try NetworkStream(host: "127.0.0.1", port: https.port, timeout: 5)
+        let stream = try DeliveryStream(host: "127.0.0.1", port: https.port, timeout: 5)
         let mismatch = deliveryFailure { try stream.startTLS(serverName: "mail.example.com", caFile: certificate.cert) }
         #expect(mismatch == "TLS: certificate not trusted for mail.example.com: hostname mismatch", "\(mismatch)")
     }
@@ -476,7 +476,7 @@ private func headers(of message: String) -> [String: String] {
         var buffer: [UInt8] = []
         let first = try Sink.line(child.output, &buffer, timeout: 15)
         let port = try #require(Int(first.dropFirst(5)))
-        let stream = try NetworkStream(host: "127.0.0.1", port: port, timeout: 1, totalTimeout: 1.5)
+        let stream = try DeliveryStream(host: "127.0.0.1", port: port, timeout: 1, totalTimeout: 1.5)
         let start = Date()
         let failure = deliveryFailure { _ = try stream.readAvailable(limit: 1000) }
         #expect(failure == "reading from 127.0.0.1:\(port) timed out: the whole exchange is limited to 1.5 s", "\(failure)")
@@ -495,7 +495,7 @@ private func headers(of message: String) -> [String: String] {
         let port = Int(UInt16(bigEndian: address.sin_port))
         let failure = deliveryFailure { try SMTPClient(settings: smtpSettings(port, tls: .none, host: "127.0.0.1")).send(alertMail) }
         #expect(failure == "connect to 127.0.0.1:\(port) failed: Connection refused", "\(failure)")
-        let unknown = deliveryFailure { _ = try NetworkStream(host: "no-such-host.invalid", port: 25, timeout: 3) }
+        let unknown = deliveryFailure { _ = try DeliveryStream(host: "no-such-host.invalid", port: 25, timeout: 3) }
         #expect(unknown.hasPrefix("cannot resolve no-such-host.invalid"), "\(unknown)")
     }
 }

@@ -96,7 +96,7 @@ public final class OutboundHTTPClient: Sendable {
         head += "Connection: close\r\n\r\n"
 
         if let refusal = policy.refusal(host: url.host) { throw DeliveryError("refused: \(url.host) \(refusal)") }
-        let stream = try NetworkStream(host: url.host, port: url.port, timeout: timeout, connectTimeout: connectTimeout,
+        let stream = try DeliveryStream(host: url.host, port: url.port, timeout: timeout, connectTimeout: connectTimeout,
                                        totalTimeout: connectTimeout + timeout * 3, policy: policy)
         defer { stream.close() }
         if url.secure { try stream.startTLS(serverName: url.host, caFile: caFile) }
@@ -104,7 +104,7 @@ public final class OutboundHTTPClient: Sendable {
         return try readResponse(stream, method: method)
     }
 
-    private func readResponse(_ stream: NetworkStream, method: String) throws(DeliveryError) -> OutboundHTTPResponse {
+    private func readResponse(_ stream: DeliveryStream, method: String) throws(DeliveryError) -> OutboundHTTPResponse {
         var status = 0
         var headers: [(String, String)] = []
         repeat {  // skip 1xx interim responses such as 100 Continue
@@ -135,7 +135,7 @@ public final class OutboundHTTPClient: Sendable {
         return response
     }
 
-    private func readHeaders(_ stream: NetworkStream) throws(DeliveryError) -> [(String, String)] {
+    private func readHeaders(_ stream: DeliveryStream) throws(DeliveryError) -> [(String, String)] {
         var headers: [(String, String)] = []
         while true {
             let line = try stream.readLine(max: 8192)
@@ -152,7 +152,7 @@ public final class OutboundHTTPClient: Sendable {
         }
     }
 
-    private func readChunked(_ stream: NetworkStream, cap: Int) throws(DeliveryError) -> [UInt8] {
+    private func readChunked(_ stream: DeliveryStream, cap: Int) throws(DeliveryError) -> [UInt8] {
         var body: [UInt8] = []
         while true {
             let line = try stream.readLine(max: 1024)
@@ -219,7 +219,7 @@ struct OutboundURL {
                 guard after.hasPrefix(":") else { throw DeliveryError("URL has junk after its IPv6 host") }
                 portPart = after.dropFirst()
             }
-            guard let address = NetworkStream.ipAddressBytes(String(hostPart)), address.count == 16 else {
+            guard let address = DeliveryStream.ipAddressBytes(String(hostPart)), address.count == 16 else {
                 throw DeliveryError("URL host [\(DeliveryError.printable(String(hostPart), limit: 60))] is not an IPv6 address")
             }
         } else {

@@ -111,7 +111,7 @@ struct SMTPSession {
     let settings: SMTPSettings
     /// The server's name as connected to and as checked against its certificate (no IPv6 brackets).
     let host: String
-    let stream: NetworkStream
+    let stream: DeliveryStream
     /// EHLO keywords (upper-cased) and their parameters.
     private(set) var extensions: [String: String] = [:]
 
@@ -120,7 +120,7 @@ struct SMTPSession {
         let bracketed = settings.host.hasPrefix("[") && settings.host.hasSuffix("]")
         host = bracketed ? String(settings.host.dropFirst().dropLast()) : settings.host
         // Each step has `timeout`; the whole conversation gets a generous multiple of it.
-        stream = try NetworkStream(host: host, port: settings.port, timeout: settings.timeout,
+        stream = try DeliveryStream(host: host, port: settings.port, timeout: settings.timeout,
                                    totalTimeout: settings.timeout * Double(10 + recipients))
     }
 
@@ -237,7 +237,7 @@ struct SMTPSession {
     }
 }
 
-extension NetworkStream {
+extension DeliveryStream {
     /// Writes `line` + CRLF, naming the command (or `label`, to hide secrets) if it fails.
     fileprivate func writeCommand(_ line: String, endpoint: String, label: String? = nil) throws(DeliveryError) {
         do {

@@ -1,16 +1,13 @@
 import Foundation
+import Network
 internal import COpenSSL
 
-/// Cryptographic primitives through OpenSSL: random secrets, SHA-256, PBKDF2-HMAC-SHA256 and
-/// constant-time comparison. Other modules (device keys, safe codes) use these too.
+/// Cryptographic primitives for the domain: random secrets, SHA-256, PBKDF2-HMAC-SHA256 and constant-time comparison
+/// (the primitives themselves are `Network.Crypto`'s, once for the whole platform). Other modules (device keys, safe
+/// codes) use these too.
 public enum Secrets {
     /// `count` bytes from OpenSSL's CSPRNG (`RAND_bytes`).
-    public static func randomBytes(_ count: Int) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: count)
-        let status = bytes.withUnsafeMutableBufferPointer { RAND_bytes($0.baseAddress, Int32(count)) }
-        precondition(status == 1, "RAND_bytes failed: the system has no entropy source")
-        return bytes
-    }
+    public static func randomBytes(_ count: Int) -> [UInt8] { Crypto.randomBytes(count) }
 
     /// A random URL-safe secret with a readable prefix, e.g. `iot_3q2…` (32 random bytes).
     public static func token(prefix: String = "iot_") -> String {
@@ -18,17 +15,7 @@ public enum Secrets {
     }
 
     /// SHA-256 digest.
-    public static func sha256(_ bytes: [UInt8]) -> [UInt8] {
-        var digest = [UInt8](repeating: 0, count: 32)
-        var length: UInt32 = 0
-        let status = bytes.withUnsafeBufferPointer { input in
-            digest.withUnsafeMutableBufferPointer { output in
-                EVP_Digest(input.baseAddress, input.count, output.baseAddress, &length, EVP_sha256(), nil)
-            }
-        }
-        precondition(status == 1, "EVP_Digest failed")
-        return digest
-    }
+    public static func sha256(_ bytes: [UInt8]) -> [UInt8] { Crypto.sha256(bytes) }
 
     /// Lower-case hex SHA-256 of a UTF-8 string: how tokens and device keys are stored.
     public static func sha256Hex(_ text: String) -> String { hex(sha256(Array(text.utf8))) }
@@ -49,18 +36,7 @@ public enum Secrets {
 
     /// PBKDF2-HMAC-SHA256.
     public static func pbkdf2(password: String, salt: [UInt8], iterations: Int, length: Int = 32) -> [UInt8] {
-        var output = [UInt8](repeating: 0, count: length)
-        let passwordLength = Int32(password.utf8.count)
-        let status = password.withCString { pw in
-            salt.withUnsafeBufferPointer { saltBuffer in
-                output.withUnsafeMutableBufferPointer { out in
-                    PKCS5_PBKDF2_HMAC(pw, passwordLength, saltBuffer.baseAddress, Int32(salt.count), Int32(iterations), EVP_sha256(),
-                                      Int32(length), out.baseAddress)
-                }
-            }
-        }
-        precondition(status == 1, "PKCS5_PBKDF2_HMAC failed")
-        return output
+        Crypto.pbkdf2SHA256(password: Array(password.utf8), salt: salt, iterations: iterations, length: length)
     }
 
     /// Compares two byte strings in time independent of where they differ (`CRYPTO_memcmp`).
@@ -75,23 +51,9 @@ public enum Secrets {
         constantTimeEquals(sha256(Array(a.utf8)), sha256(Array(b.utf8)))
     }
 
-    public static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0xF)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    public static func hex(_ bytes: [UInt8]) -> String { Crypto.hex(bytes) }
 
-    public static func base64URL(_ bytes: [UInt8]) -> String {
-        Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
+    public static func base64URL(_ bytes: [UInt8]) -> String { Crypto.base64URL(bytes) }
 }
 
 /// Password hashes in the self-describing form `pbkdf2_sha256$<iterations>$<salt b64>$<hash b64>`.

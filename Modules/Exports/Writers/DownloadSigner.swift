@@ -1,4 +1,5 @@
-internal import COpenSSL
+import Auth
+import Network
 
 /// Signs and checks export download links without storing anything.
 ///
@@ -40,26 +41,13 @@ public struct DownloadSigner: Sendable {
               let signature = Base64URL.decode(text[(dot + 1)...]), signature.count == Self.macLength,
               let expected = mac(payload)
         else { return .invalid }
-        let equal = signature.withUnsafeBytes { a in expected.withUnsafeBytes { b in CRYPTO_memcmp(a.baseAddress, b.baseAddress, Self.macLength) } }
-        guard equal == 0 else { return .invalid }
+        guard Secrets.constantTimeEquals(signature, expected) else { return .invalid }
         let parts = payload.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
         guard parts.count == 2, let taskID = Self.integer(parts[0]), let expiresAt = Self.integer(parts[1]) else { return .invalid }
         return now < expiresAt ? .valid(taskID: taskID) : .expired
     }
 
-    private func mac(_ payload: [UInt8]) -> [UInt8]? {
-        var digest = [UInt8](repeating: 0, count: Self.macLength)
-        var length: UInt32 = 0
-        let result = secret.withUnsafeBytes { key in
-            payload.withUnsafeBufferPointer { data in
-                digest.withUnsafeMutableBufferPointer { out in
-                    HMAC(EVP_sha256(), key.baseAddress, Int32(key.count), data.baseAddress, data.count, out.baseAddress, &length)
-                }
-            }
-        }
-        guard result != nil, length == UInt32(Self.macLength) else { return nil }
-        return digest
-    }
+    private func mac(_ payload: [UInt8]) -> [UInt8]? { Crypto.hmacSHA256(key: secret, payload) }
 
     /// A decimal Int64 with an optional leading `-`, nothing else; nil on overflow.
     private static func integer(_ bytes: ArraySlice<UInt8>) -> Int64? {
@@ -71,24 +59,7 @@ public struct DownloadSigner: Sendable {
 
 /// Unpadded base64url (RFC 4648 §5).
 enum Base64URL {
-    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-
-    static func encode(_ bytes: [UInt8]) -> String {
-        var out = [UInt8]()
-        out.reserveCapacity((bytes.count * 4 + 2) / 3)
-        var i = 0
-        while i < bytes.count {
-            let b0 = UInt32(bytes[i])
-            let b1 = i + 1 < bytes.count ? UInt32(bytes[i + 1]) : 0
-            let b2 = i + 2 < bytes.count ? UInt32(bytes[i + 2]) : 0
-            let group = b0 << 16 | b1 << 8 | b2
-            let remaining = bytes.count - i
-            let chars = remaining >= 3 ? 4 : remaining + 1
-            for k in 0 ..< chars { out.append(alphabet[Int((group >> UInt32(18 - 6 * k)) & 63)]) }
-            i += 3
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    static func encode(_ bytes: [UInt8]) -> String { Crypto.base64URL(bytes) }
 
     /// Decodes canonical unpadded base64url; nil for any other character, a dangling character or non-zero unused bits.
     static func decode(_ text: ArraySlice<UInt8>) -> [UInt8]? {

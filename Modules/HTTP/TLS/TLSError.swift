@@ -1,3 +1,4 @@
+import Network
 import COpenSSL
 
 /// Why TLS could not be set up or a TLS connection failed. Loading errors name the file and OpenSSL's reason,
@@ -26,9 +27,7 @@ public enum TLSError: Error, Equatable, CustomStringConvertible {
 
     /// OpenSSL's queued error reasons, oldest first, joined (and the queue cleared), or `fallback` when it is empty.
     static func drainOpenSSLErrors(_ fallback: String) -> String {
-        var buffer = [CChar](repeating: 0, count: 2048)
-        iot_openssl_errors(&buffer, buffer.count)
-        let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return text.isEmpty ? fallback : text
+        let text = Crypto.drainOpenSSLErrors()
+        return text == "unknown error" ? fallback : text
     }
 }
