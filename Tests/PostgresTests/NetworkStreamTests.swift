@@ -51,6 +51,7 @@ import Testing
             }
             Self.send(fd, "echo:" + String(decoding: buffer, as: UTF8.self))
         }
+        defer { withExtendedLifetime(server) {} }  // the listener lives until the test ends
         let stream = try NetworkStream.connect(host: "127.0.0.1", port: server.port, timeout: 5)
         defer { stream.close() }
         #expect(try stream.readLine() == "220 hello")
@@ -63,6 +64,7 @@ import Testing
 
     @Test func aReadPastItsDeadlineTimesOut() throws {
         let server = try OneShotServer { _ in usleep(1_500_000) }
+        defer { withExtendedLifetime(server) {} }  // the listener lives until the test ends
         let stream = try NetworkStream.connect(host: "127.0.0.1", port: server.port, timeout: 5)
         defer { stream.close() }
         do {
@@ -83,6 +85,7 @@ import Testing
             #expect(error.kind == .connect)
         }
         let server = try OneShotServer { _ in }
+        defer { withExtendedLifetime(server) {} }  // the listener lives until the test ends
         do {
             _ = try NetworkStream.connect(host: "127.0.0.1", port: server.port, timeout: 5) { $0.ipBytes != [127, 0, 0, 1] }
             Issue.record("a refused address was connected to")
