@@ -1,6 +1,13 @@
 import Core
 import Persistence
 
+extension TelemetryChunk {
+    /// A stored chunk from a row of `t_first, t_last, count, points`.
+    init(row: Row) {
+        self.init(tFirst: row.int(0), tLast: row.int(1), count: Int(row.int(2)), bytes: row.blob(3))
+    }
+}
+
 /// SQL over Devices' telemetry tables: series, points, latest values.
 struct TelemetryStore {
     let db: Database
@@ -53,7 +60,7 @@ struct TelemetryStore {
                 // After the open chunk (the common case), or within or after its span (late points of concurrent
                 // requests): only the open chunk is involved.
                 if open.tLast < first.t { return try extend(series: series, open: open, points) }
-                if open.tFirst <= first.t { return try extend(series: series, open: nil, merged([open], points)) }
+                if open.tFirst <= first.t { return try extend(series: series, open: nil, try merged([open], points)) }
                 return try merge(series: series, points, open: open)
             }
             try lastSealed.bind(1, series)
@@ -114,18 +121,18 @@ struct TelemetryStore {
             stored.reverse()
             if let open, open.tFirst <= last.t {
                 stored.append(open)
-                return try extend(series: series, open: nil, merged(stored, points))
+                return try extend(series: series, open: nil, try merged(stored, points))
             }
-            for chunk in TelemetryChunk.pack(merged(stored, points)) { try seal(series: series, chunk) }
+            for chunk in TelemetryChunk.pack(try merged(stored, points)) { try seal(series: series, chunk) }
         }
 
         /// The points of `chunks` (in time order) and `points` in one run; at a shared `t` the new value wins.
-        private func merged(_ chunks: [TelemetryChunk], _ points: [(t: Int64, value: Double)]) -> [(t: Int64, value: Double)] {
+        private func merged(_ chunks: [TelemetryChunk], _ points: [(t: Int64, value: Double)]) throws -> [(t: Int64, value: Double)] {
             var merged: [(t: Int64, value: Double)] = []
             merged.reserveCapacity(points.count + chunks.reduce(0) { $0 + $1.count })
             var incoming = points[...]
             for chunk in chunks {
-                chunk.forEach { t, value in
+                try chunk.forEach { t, value in
                     while let point = incoming.first, point.t < t {
                         merged.append(point)
                         incoming = incoming.dropFirst()
@@ -286,13 +293,13 @@ struct TelemetryStore {
         if let straddling = try db.queryOne("""
             SELECT t_first, t_last, count, points FROM telemetry_chunks WHERE series_id = ? AND t_first < ? ORDER BY t_first DESC LIMIT 1
             """, [series, before]).map(TelemetryChunk.init(row:)) {
-            let kept = straddling.points.filter { $0.t >= before }
+            let kept = try straddling.decoded().filter { $0.t >= before }
             try db.execute("DELETE FROM telemetry_chunks WHERE series_id = ? AND t_first = ?", [series, straddling.tFirst])
             for chunk in TelemetryChunk.pack(kept) { try writer.seal(series: series, chunk) }
             removed += straddling.count - kept.count
         }
         if let open = try writer.open(series), open.tFirst < before {
-            let kept = open.points.filter { $0.t >= before }
+            let kept = try open.decoded().filter { $0.t >= before }
             // What is kept (part of one chunk) is still after every sealed chunk, so it stays open.
             if let chunk = TelemetryChunk.pack(kept).first {
                 try writer.saveOpen(series: series, chunk, inserting: false)
@@ -320,7 +327,7 @@ extension TelemetryStore {
             if chunk.tFirst >= start, chunk.tLast < end {
                 total += Int64(chunk.count)
             } else {
-                chunk.forEach { t, _ in
+                try chunk.forEach { t, _ in
                     if t >= start, t < end { total += 1 }
                     return t < end
                 }

@@ -1,0 +1,459 @@
+/// Why a stored chunk could not be decoded. A chunk is only ever written by `TelemetryChunk`, so any of these means
+/// the blob was damaged (or written by a newer release); readers report it instead of trapping or guessing.
+enum TelemetryChunkError: Error, Equatable, CustomStringConvertible {
+    /// The blob is empty.
+    case empty
+    /// The leading byte names no codec this release knows.
+    case unknownVersion(UInt8)
+    /// The blob ends inside a point or inside its trailer.
+    case truncated
+    /// The blob decodes, but disagrees with itself or with its row (count, last time, trailer state, padding).
+    case inconsistent(String)
+
+    var description: String {
+        switch self {
+        case .empty: "empty telemetry chunk"
+        case .unknownVersion(let byte): "telemetry chunk of unknown codec version \(byte)"
+        case .truncated: "truncated telemetry chunk"
+        case .inconsistent(let what): "inconsistent telemetry chunk: \(what)"
+        }
+    }
+}
+
+/// The chunk codecs (DECISIONS "Telemetry in chunks", "Chunk codec v2"). Pure functions over bytes: no database, no
+/// Foundation, so `Tools/fuzz` and `Tools/bench-chunk-decode` compile this file on its own.
+///
+/// **v1** (leading byte `0x00`, which is the first point's zero time distance): per point the LEB128 varint of the
+/// distance from the previous `t`, then the value's eight IEEE 754 bytes, little-endian.
+///
+/// **v2** (leading byte `0x02`): `[0x02] [bit stream] [trailer]`. The bit stream (most significant bit first) holds
+/// points 2…n; the first point is `(tFirst, first value)`. Per point:
+/// - time: the zigzag of the delta-of-delta (the first delta's predecessor is 0) as `0` (same delta),
+///   `10`+2 bits, `110`+7 bits, `1110`+12 bits (each class offset past the previous one), or `1111`+64 bits;
+/// - value, *decimal* mode (every value of the chunk is `n / 10^d` for an integer `|n| ≤ 2^53`, `d ≤ 6`, checked
+///   bit for bit): the zigzag of `n`'s delta as `0`, `10`+3, `110`+6, `1110`+12, `11110`+20 bits (offset classes) or
+///   `11111`+64 bits;
+/// - value, *XOR* mode (Gorilla): the XOR with the previous value's bits as `0` (equal), `10` + the meaningful bits
+///   inside the previous window, or `11` + 6 bits of leading zeros + 6 bits of (length − 1) + the meaningful bits.
+///
+/// The trailer, read from the end, is the encoder's state, so a point is appended without decoding the chunk:
+/// `[mode] [count] [zigzag last delta] [first value] [last value] ([leading] [length] in XOR mode) [trailer length]`,
+/// where mode is `scale << 3 | pad bits` (scale 7 = XOR), counts, deltas and decimal values are LEB128 varints and
+/// XOR values are eight bytes little-endian.
+enum TelemetryCodec {
+    static let v2: UInt8 = 2
+    static let xorMode = 7
+    static let maxScale = 6
+    static let powers: [Double] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000]
+    /// The largest |n| of the decimal mode: every integer up to it is a Double.
+    static let decimalLimit = 9_007_199_254_740_992.0
+
+    @inline(__always) static func zigzag(_ value: Int64) -> UInt64 { UInt64(bitPattern: (value << 1) ^ (value >> 63)) }
+    @inline(__always) static func unzigzag(_ value: UInt64) -> Int64 { Int64(bitPattern: (value >> 1) ^ (0 &- (value & 1))) }
+
+    /// `n` with `value == n / 10^scale` bit for bit, if there is one within the decimal limit.
+    @inline(__always) static func decimal(_ value: Double, scale: Int) -> Int64? {
+        let scaled = value * powers[scale]
+        guard scaled.magnitude <= decimalLimit else { return nil }   // also false for NaN
+        let n = Int64(scaled.rounded())
+        guard (Double(n) / powers[scale]).bitPattern == value.bitPattern else { return nil }
+        return n
+    }
+
+    /// The smallest scale at which every value is an exact decimal, or nil.
+    static func commonScale<C: Collection>(_ values: C) -> Int? where C.Element == Double {
+        var scale = 0
+        for value in values {
+            while decimal(value, scale: scale) == nil {
+                guard scale < maxScale else { return nil }
+                scale += 1
+            }
+        }
+        // A value exact at a smaller scale is exact at a larger one unless its `n` outgrows the limit: check them all.
+        for value in values where decimal(value, scale: scale) == nil { return nil }
+        return scale
+    }
+
+    // MARK: Variable-length classes
+
+    /// The time classes after the `0` code: (prefix bits, prefix length, payload bits, first zigzag value).
+    static let timeClasses: [(prefix: UInt64, prefixLength: Int, bits: Int, base: UInt64)] =
+        [(0b10, 2, 2, 1), (0b110, 3, 7, 5), (0b1110, 4, 12, 133), (0b1111, 4, 64, 0)]
+    /// The decimal value classes after the `0` code.
+    static let valueClasses: [(prefix: UInt64, prefixLength: Int, bits: Int, base: UInt64)] =
+        [(0b10, 2, 3, 1), (0b110, 3, 6, 9), (0b1110, 4, 12, 73), (0b11110, 5, 20, 4_169), (0b11111, 5, 64, 0)]
+
+    /// The code of a zigzag value in `classes` as (bits, length) pieces: one piece, or two when the payload is 64 bits.
+    @inline(__always) static func code(_ z: UInt64, _ classes: [(prefix: UInt64, prefixLength: Int, bits: Int, base: UInt64)],
+                                       into codes: inout BitCodes) {
+        if z == 0 { return codes.add(0, 1) }
+        for entry in classes.dropLast() where z >= entry.base && z - entry.base < (1 << UInt64(entry.bits)) {
+            return codes.add(entry.prefix << UInt64(entry.bits) | (z - entry.base), entry.prefixLength + entry.bits)
+        }
+        let last = classes[classes.count - 1]
+        codes.add(last.prefix, last.prefixLength)
+        codes.add(z, 64)
+    }
+
+    /// Up to four pieces of bits for one point, sized before they are written.
+    struct BitCodes {
+        var values: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)
+        var lengths: (Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0)
+        var count = 0
+        var bitCount = 0
+
+        @inline(__always) mutating func add(_ value: UInt64, _ length: Int) {
+            switch count {
+            case 0: values.0 = value; lengths.0 = length
+            case 1: values.1 = value; lengths.1 = length
+            case 2: values.2 = value; lengths.2 = length
+            case 3: values.3 = value; lengths.3 = length
+            case 4: values.4 = value; lengths.4 = length
+            default: values.5 = value; lengths.5 = length
+            }
+            count += 1
+            bitCount += length
+        }
+
+        func write(to writer: inout BitWriter) {
+            if count > 0 { writer.write(values.0, lengths.0) }
+            if count > 1 { writer.write(values.1, lengths.1) }
+            if count > 2 { writer.write(values.2, lengths.2) }
+            if count > 3 { writer.write(values.3, lengths.3) }
+            if count > 4 { writer.write(values.4, lengths.4) }
+            if count > 5 { writer.write(values.5, lengths.5) }
+        }
+    }
+
+    // MARK: Bits
+
+    /// Appends bits, most significant first, to whole bytes; the last `pending` bits wait in `accumulator`.
+    struct BitWriter {
+        var bytes: [UInt8]
+        var accumulator: UInt64 = 0
+        var pending = 0
+
+        /// Writes the low `length` (0…64) bits of `value`.
+        @inline(__always) mutating func write(_ value: UInt64, _ length: Int) {
+            if length > 32 {
+                write(value >> 32, length - 32)
+                write(value & 0xFFFF_FFFF, 32)
+                return
+            }
+            guard length > 0 else { return }
+            accumulator = (accumulator << UInt64(length)) | (value & ((1 << UInt64(length)) - 1))
+            pending += length
+            while pending >= 8 {
+                pending -= 8
+                bytes.append(UInt8(truncatingIfNeeded: accumulator >> UInt64(pending)))
+            }
+            accumulator &= (1 << UInt64(pending)) - 1
+        }
+
+        /// Writes the pending bits padded by zeros to a last byte; returns how many pad bits that byte has.
+        mutating func finish() -> Int {
+            guard pending > 0 else { return 0 }
+            bytes.append(UInt8(truncatingIfNeeded: accumulator << UInt64(8 - pending)))
+            let pad = 8 - pending
+            accumulator = 0
+            pending = 0
+            return pad
+        }
+    }
+
+    // MARK: Varints and the trailer
+
+    static func appendVarint(_ value: UInt64, to bytes: inout [UInt8]) {
+        var rest = value
+        while rest >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: rest) | 0x80)
+            rest >>= 7
+        }
+        bytes.append(UInt8(rest))
+    }
+
+    static func readVarint(_ bytes: UnsafeBufferPointer<UInt8>, _ offset: inout Int, end: Int) throws(TelemetryChunkError) -> UInt64 {
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            guard offset < end else { throw .truncated }
+            guard shift < 64 else { throw .inconsistent("varint too long") }
+            let byte = bytes[offset]
+            offset += 1
+            value |= UInt64(byte & 0x7F) << shift
+            if byte & 0x80 == 0 { return value }
+            shift += 7
+        }
+    }
+
+    static func appendLittleEndian(_ value: UInt64, to bytes: inout [UInt8]) {
+        for index in 0 ..< 8 { bytes.append(UInt8(truncatingIfNeeded: value >> (8 * UInt64(index)))) }
+    }
+
+    static func readLittleEndian(_ bytes: UnsafeBufferPointer<UInt8>, _ offset: inout Int, end: Int) throws(TelemetryChunkError) -> UInt64 {
+        guard end - offset >= 8 else { throw .truncated }
+        var value: UInt64 = 0
+        for index in 0 ..< 8 { value |= UInt64(bytes[offset + index]) << (8 * UInt64(index)) }
+        offset += 8
+        return value
+    }
+
+    /// The v2 encoder's state after the chunk's last point: everything an append needs, kept in the trailer.
+    struct State: Equatable {
+        /// 0…6: the decimal scale; 7: XOR.
+        var mode: Int
+        var count: Int
+        var lastDelta: Int64
+        /// Decimal mode: the first and last `n`; XOR mode: the first and last value's bits.
+        var first: UInt64
+        var last: UInt64
+        /// XOR mode: the window of the last meaningful bits written.
+        var leading = 0
+        var length = 64
+
+        var isDecimal: Bool { mode != TelemetryCodec.xorMode }
+
+        func trailer(pad: Int) -> [UInt8] {
+            var bytes: [UInt8] = [UInt8(mode << 3 | pad)]
+            appendVarint(UInt64(count), to: &bytes)
+            appendVarint(zigzag(lastDelta), to: &bytes)
+            if isDecimal {
+                appendVarint(zigzag(Int64(bitPattern: first)), to: &bytes)
+                appendVarint(zigzag(Int64(bitPattern: last)), to: &bytes)
+            } else {
+                appendLittleEndian(first, to: &bytes)
+                appendLittleEndian(last, to: &bytes)
+                bytes.append(UInt8(leading))
+                bytes.append(UInt8(length - 1))
+            }
+            bytes.append(UInt8(bytes.count + 1))
+            return bytes
+        }
+    }
+
+    /// Where a v2 blob's stream ends, its pad bits and the state in its trailer.
+    static func parseTrailer(_ bytes: UnsafeBufferPointer<UInt8>) throws(TelemetryChunkError) -> (streamEnd: Int, pad: Int, state: State) {
+        guard let lengthByte = bytes.last else { throw .empty }
+        let length = Int(lengthByte)
+        guard length >= 5, length <= bytes.count - 1 else { throw .truncated }
+        let start = bytes.count - length
+        let end = bytes.count - 1
+        var offset = start
+        let modeByte = bytes[offset]
+        offset += 1
+        let mode = Int(modeByte >> 3)
+        let pad = Int(modeByte & 7)
+        guard mode <= xorMode else { throw .inconsistent("mode \(mode)") }
+        let count = try readVarint(bytes, &offset, end: end)
+        guard count >= 1, count <= UInt64(Int32.max) else { throw .inconsistent("count \(count)") }
+        let lastDelta = unzigzag(try readVarint(bytes, &offset, end: end))
+        var state = State(mode: mode, count: Int(count), lastDelta: lastDelta, first: 0, last: 0)
+        if state.isDecimal {
+            state.first = UInt64(bitPattern: unzigzag(try readVarint(bytes, &offset, end: end)))
+            state.last = UInt64(bitPattern: unzigzag(try readVarint(bytes, &offset, end: end)))
+        } else {
+            state.first = try readLittleEndian(bytes, &offset, end: end)
+            state.last = try readLittleEndian(bytes, &offset, end: end)
+            guard end - offset >= 2 else { throw .truncated }
+            state.leading = Int(bytes[offset])
+            state.length = Int(bytes[offset + 1]) + 1
+            offset += 2
+            guard state.leading < 64, state.leading + state.length <= 64 else { throw .inconsistent("window") }
+        }
+        guard offset == end else { throw .inconsistent("trailer length") }
+        let streamEnd = start
+        guard streamEnd >= 1, pad < 8, streamEnd > 1 || pad == 0 else { throw .inconsistent("padding") }
+        return (streamEnd, pad, state)
+    }
+
+    // MARK: Encoding a point
+
+    /// The bits of one point after the state's last one, and the state after it; nil when a decimal chunk cannot
+    /// take the value at its scale.
+    @inline(__always) static func codes(t delta: Int64, value: Double, state: State) -> (BitCodes, State)? {
+        var codes = BitCodes()
+        var next = state
+        code(zigzag(delta &- state.lastDelta), timeClasses, into: &codes)
+        next.lastDelta = delta
+        next.count += 1
+        if state.isDecimal {
+            guard let n = decimal(value, scale: state.mode) else { return nil }
+            code(zigzag(n &- Int64(bitPattern: state.last)), valueClasses, into: &codes)
+            next.last = UInt64(bitPattern: n)
+        } else {
+            let bits = value.bitPattern
+            let xor = bits ^ state.last
+            next.last = bits
+            if xor == 0 {
+                codes.add(0, 1)
+            } else {
+                let leading = xor.leadingZeroBitCount
+                let trailing = xor.trailingZeroBitCount
+                let length = 64 - leading - trailing
+                let fits = leading >= state.leading && leading + length <= state.leading + state.length
+                // Reuse the window when it holds the bits and costs no more than a new window's 12 header bits.
+                if fits && state.length - length <= 12 {
+                    codes.add(0b10, 2)
+                    codes.add(xor >> UInt64(64 - state.leading - state.length), state.length)
+                } else {
+                    codes.add(0b11, 2)
+                    codes.add(UInt64(leading) << 6 | UInt64(length - 1), 12)
+                    codes.add(xor >> UInt64(trailing), length)
+                    next.leading = leading
+                    next.length = length
+                }
+            }
+        }
+        return (codes, next)
+    }
+
+    /// A whole v2 blob of `points` (at least one, increasing `t`), in decimal mode at the smallest common scale when
+    /// there is one, else XOR.
+    static func encode(_ points: ArraySlice<(t: Int64, value: Double)>) -> (bytes: [UInt8], state: State) {
+        let first = points[points.startIndex]
+        let mode = commonScale(points.lazy.map(\.value)) ?? xorMode
+        var state = State(mode: mode, count: 1, lastDelta: 0, first: 0, last: 0)
+        if mode == xorMode {
+            state.first = first.value.bitPattern
+        } else {
+            state.first = UInt64(bitPattern: decimal(first.value, scale: mode)!)
+        }
+        state.last = state.first
+        var writer = BitWriter(bytes: [v2])
+        writer.bytes.reserveCapacity(points.count * 2 + 16)
+        var previous = first.t
+        for point in points.dropFirst() {
+            let (codes, next) = codes(t: point.t &- previous, value: point.value, state: state)!
+            codes.write(to: &writer)
+            state = next
+            previous = point.t
+        }
+        let pad = writer.finish()
+        writer.bytes += state.trailer(pad: pad)
+        return (writer.bytes, state)
+    }
+
+    // MARK: Decoding
+
+    /// Calls `body` with every point of a v2 blob; `tFirst` is the first point's time. Returns false when `body`
+    /// stopped the walk; throws when the blob is malformed (after the points before the damage were visited).
+    @inline(__always)
+    static func decodeV2(_ bytes: UnsafeBufferPointer<UInt8>, tFirst: Int64,
+                         _ body: (_ t: Int64, _ value: Double) throws -> Bool) throws -> Bool {
+        let (streamEnd, pad, state) = try parseTrailer(bytes)
+        let streamBytes = streamEnd - 1
+        let bitLength = streamBytes * 8 - pad
+        let padded = streamBytes + 32
+        return try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: padded) { buffer throws -> Bool in
+            let base = buffer.baseAddress!
+            if streamBytes > 0 { base.update(from: bytes.baseAddress! + 1, count: streamBytes) }
+            (base + streamBytes).initialize(repeating: 0, count: 32)
+            defer { buffer.deinitialize() }
+            let raw = UnsafeRawPointer(base)
+            var position = 0
+            /// The 64 bits from `position`; the top 57 at least are the stream's (zeros past its end).
+            @inline(__always) func peek() -> UInt64 {
+                raw.loadUnaligned(fromByteOffset: position >> 3, as: UInt64.self).bigEndian << UInt64(position & 7)
+            }
+            @inline(__always) func read(_ length: Int) -> UInt64 {
+                if length > 56 {
+                    let high = read(length - 32)
+                    return high << 32 | read(32)
+                }
+                let value = peek() >> UInt64(64 - length)
+                position += length
+                return value
+            }
+            @inline(__always) func classed(_ word: UInt64, _ classes: [(prefix: UInt64, prefixLength: Int, bits: Int, base: UInt64)]) -> UInt64 {
+                let ones = min((~word).leadingZeroBitCount, classes.count)
+                let entry = classes[ones - 1]
+                position += entry.prefixLength
+                return read(entry.bits) &+ entry.base
+            }
+
+            let timeClasses = Self.timeClasses
+            let valueClasses = Self.valueClasses
+            var t = tFirst
+            var delta: Int64 = 0
+            var last = state.first
+            if try !body(t, state.isDecimal ? Double(Int64(bitPattern: last)) / powers[state.mode] : Double(bitPattern: last)) {
+                return false
+            }
+            var leading = 0
+            var length = 64
+            let decimalMode = state.isDecimal
+            let divisor = decimalMode ? powers[state.mode] : 1
+            var remaining = state.count - 1
+            while remaining > 0 {
+                remaining -= 1
+                guard position <= bitLength else { throw TelemetryChunkError.truncated }
+                var word = peek()
+                if word >> 63 == 0 {
+                    position += 1
+                } else {
+                    delta = delta &+ unzigzag(classed(word, timeClasses))
+                }
+                t = t &+ delta
+                word = peek()
+                let value: Double
+                if decimalMode {
+                    if word >> 63 == 0 {
+                        position += 1
+                    } else {
+                        last = UInt64(bitPattern: Int64(bitPattern: last) &+ unzigzag(classed(word, valueClasses)))
+                    }
+                    value = Double(Int64(bitPattern: last)) / divisor
+                } else {
+                    if word >> 63 == 0 {
+                        position += 1
+                    } else if word >> 62 == 0b10 {
+                        position += 2
+                        last ^= read(length) << UInt64(64 - leading - length)
+                    } else {
+                        position += 2
+                        let header = read(12)
+                        leading = Int(header >> 6)
+                        length = Int(header & 63) + 1
+                        guard leading + length <= 64 else { throw TelemetryChunkError.inconsistent("window") }
+                        last ^= read(length) << UInt64(64 - leading - length)
+                    }
+                    value = Double(bitPattern: last)
+                }
+                if try !body(t, value) { return false }
+            }
+            guard position == bitLength else {
+                throw position > bitLength ? TelemetryChunkError.truncated : TelemetryChunkError.inconsistent("bits after the last point")
+            }
+            guard delta == state.lastDelta, last == state.last, decimalMode || (leading, length) == (state.leading, state.length) else {
+                throw TelemetryChunkError.inconsistent("trailer state")
+            }
+            return true
+        }
+    }
+
+    /// Calls `body` with every point of a v1 blob; throws on a truncated point.
+    static func decodeV1(_ bytes: UnsafeBufferPointer<UInt8>, tFirst: Int64,
+                         _ body: (_ t: Int64, _ value: Double) throws -> Bool) throws -> Bool {
+        var offset = 0
+        var t = tFirst
+        while offset < bytes.count {
+            let distance = try readVarint(bytes, &offset, end: bytes.count)
+            let bits = try readLittleEndian(bytes, &offset, end: bytes.count)
+            t = t &+ Int64(bitPattern: distance)
+            if try !body(t, Double(bitPattern: bits)) { return false }
+        }
+        return true
+    }
+
+    /// A v1 blob (the codec before v2; kept to test reading old rows and for `telemetry recompress --codec 1`).
+    static func encodeV1<S: Sequence>(_ points: S) -> [UInt8] where S.Element == (t: Int64, value: Double) {
+        var bytes: [UInt8] = []
+        var previous: Int64?
+        for point in points {
+            appendVarint(UInt64(bitPattern: point.t &- (previous ?? point.t)), to: &bytes)
+            appendLittleEndian(point.value.bitPattern, to: &bytes)
+            previous = point.t
+        }
+        return bytes
+    }
+}
