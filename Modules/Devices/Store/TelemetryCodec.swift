@@ -387,14 +387,20 @@ enum TelemetryCodec {
             while remaining > 0 {
                 remaining -= 1
                 guard position <= bitLength else { throw TelemetryChunkError.truncated }
+                // `word` holds the next `valid` bits of the stream at its top: one load serves most points.
                 var word = peek()
+                var valid = 57
                 if word >> 63 == 0 {
                     position += 1
+                    word <<= 1
+                    valid = 56
                 } else {
                     delta = delta &+ unzigzag(classed(word, timeClasses))
+                    word = peek()
                 }
-                t = t &+ delta
-                word = peek()
+                let next = t &+ delta
+                guard next > t else { throw TelemetryChunkError.inconsistent("times not increasing") }
+                t = next
                 let value: Double
                 if decimalMode {
                     if word >> 63 == 0 {
@@ -407,15 +413,29 @@ enum TelemetryCodec {
                     if word >> 63 == 0 {
                         position += 1
                     } else if word >> 62 == 0b10 {
-                        position += 2
-                        last ^= read(length) << UInt64(64 - leading - length)
+                        let meaningful: UInt64
+                        if 2 + length <= valid {
+                            meaningful = (word << 2) >> UInt64(64 - length)
+                            position += 2 + length
+                        } else {
+                            position += 2
+                            meaningful = read(length)
+                        }
+                        last ^= meaningful << UInt64(64 - leading - length)
                     } else {
-                        position += 2
-                        let header = read(12)
+                        let header = (word << 2) >> 52
                         leading = Int(header >> 6)
                         length = Int(header & 63) + 1
                         guard leading + length <= 64 else { throw TelemetryChunkError.inconsistent("window") }
-                        last ^= read(length) << UInt64(64 - leading - length)
+                        let meaningful: UInt64
+                        if 14 + length <= valid {
+                            meaningful = (word << 14) >> UInt64(64 - length)
+                            position += 14 + length
+                        } else {
+                            position += 14
+                            meaningful = read(length)
+                        }
+                        last ^= meaningful << UInt64(64 - leading - length)
                     }
                     value = Double(bitPattern: last)
                 }
@@ -436,10 +456,14 @@ enum TelemetryCodec {
                          _ body: (_ t: Int64, _ value: Double) throws -> Bool) throws -> Bool {
         var offset = 0
         var t = tFirst
+        var first = true
         while offset < bytes.count {
             let distance = try readVarint(bytes, &offset, end: bytes.count)
             let bits = try readLittleEndian(bytes, &offset, end: bytes.count)
-            t = t &+ Int64(bitPattern: distance)
+            let next = t &+ Int64(bitPattern: distance)
+            guard first ? distance == 0 : next > t else { throw TelemetryChunkError.inconsistent("times not increasing") }
+            first = false
+            t = next
             if try !body(t, Double(bitPattern: bits)) { return false }
         }
         return true
