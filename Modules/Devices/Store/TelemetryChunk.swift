@@ -56,42 +56,70 @@ struct TelemetryChunk {
     }
 
     /// Appends a point (`t` must be after `tLast`) when the chunk stays within `maxBytes`; returns false, leaving the
-    /// chunk unchanged, when it would not. Costs the new point's bits and a rewrite of the short trailer, except when
-    /// the value does not fit the chunk's mode (a decimal chunk meets a value with more decimals, or one that is no
-    /// decimal) or the chunk is v1: then the chunk is encoded again, once per such change.
+    /// chunk unchanged, when it would not.
     @discardableResult
     mutating func append(t: Int64, value: Double) -> Bool {
-        precondition(t > tLast, "telemetry chunk points must be in increasing t")
-        if version == 2, state == nil {
-            state = try? bytes.withUnsafeBufferPointer { try TelemetryCodec.parseTrailer($0).state }
+        append(contentsOf: CollectionOfOne((t: t, value: value))) == 1
+    }
+
+    /// Appends points (increasing `t`, after `tLast`) while the chunk stays within `maxBytes`; returns how many it
+    /// took. Costs the new points' bits and one rewrite of the short trailer, except when a value does not fit the
+    /// chunk's mode (a decimal chunk meets a value with more decimals, or one that is no decimal) or the chunk is v1:
+    /// then the chunk is encoded again, once per such change.
+    mutating func append<C: Collection>(contentsOf points: C) -> Int where C.Element == (t: Int64, value: Double) {
+        var taken = 0
+        var rest = points[...]
+        while let first = rest.first {
+            precondition(first.t > tLast, "telemetry chunk points must be in increasing t")
+            if version == 2, state == nil {
+                state = try? bytes.withUnsafeBufferPointer { try TelemetryCodec.parseTrailer($0).state }
+            }
+            guard version == 2, var state, state.count == count else {
+                guard reencode(adding: first) else { return taken }
+                taken += 1
+                rest = rest.dropFirst()
+                continue
+            }
+            // The trailer goes and the last partial byte is reopened; the points' bits and one new trailer follow.
+            let trailerLength = Int(bytes[bytes.count - 1])
+            let pad = Int(bytes[bytes.count - trailerLength] & 7)
+            let streamEnd = bytes.count - trailerLength
+            var bits = (streamEnd - 1) * 8 - pad
+            var writer = TelemetryCodec.BitWriter(bytes: [])
+            swap(&writer.bytes, &bytes)
+            writer.bytes.removeLast(trailerLength)
+            if pad > 0, streamEnd > 1 {
+                let partial = writer.bytes.removeLast()
+                writer.accumulator = UInt64(partial >> UInt8(pad))
+                writer.pending = 8 - pad
+            }
+            var last = tLast
+            var needsReencoding = false
+            while let point = rest.first {
+                precondition(point.t > last, "telemetry chunk points must be in increasing t")
+                guard let (codes, next) = TelemetryCodec.codes(t: point.t &- last, value: point.value, state: state) else {
+                    needsReencoding = true
+                    break
+                }
+                guard 1 + (bits + codes.bitCount + 7) / 8 + next.trailerSize <= Self.maxBytes else { break }
+                codes.write(to: &writer)
+                bits += codes.bitCount
+                state = next
+                last = point.t
+                rest = rest.dropFirst()
+                taken += 1
+            }
+            let pad2 = writer.finish()
+            writer.bytes += state.trailer(pad: pad2)
+            swap(&writer.bytes, &bytes)
+            self.state = state
+            count = state.count
+            tLast = last
+            guard needsReencoding, let point = rest.first, reencode(adding: point) else { return taken }
+            taken += 1
+            rest = rest.dropFirst()
         }
-        guard version == 2, let state, state.count == count,
-              let (codes, next) = TelemetryCodec.codes(t: t &- tLast, value: value, state: state) else {
-            return reencode(adding: (t, value))
-        }
-        // The trailer goes, the last partial byte is reopened, the bits and the new trailer follow.
-        let trailerLength = Int(bytes[bytes.count - 1])
-        let pad = Int(bytes[bytes.count - trailerLength] & 7)
-        let streamEnd = bytes.count - trailerLength
-        let newBits = (streamEnd - 1) * 8 - pad + codes.bitCount
-        let newTrailer = next.trailer(pad: (8 - newBits % 8) % 8)
-        guard 1 + (newBits + 7) / 8 + newTrailer.count <= Self.maxBytes else { return false }
-        bytes.removeLast(trailerLength)
-        var writer = TelemetryCodec.BitWriter(bytes: [])
-        if pad > 0, streamEnd > 1 {
-            let partial = bytes.removeLast()
-            writer.accumulator = UInt64(partial >> UInt8(pad))
-            writer.pending = 8 - pad
-        }
-        swap(&writer.bytes, &bytes)
-        codes.write(to: &writer)
-        _ = writer.finish()
-        writer.bytes += newTrailer
-        swap(&writer.bytes, &bytes)
-        self.state = next
-        tLast = t
-        count += 1
-        return true
+        return taken
     }
 
     /// Encodes the chunk again with one more point; false (unchanged) when the result is over `maxBytes` or the stored
@@ -165,9 +193,16 @@ struct TelemetryChunk {
     static func pack<S: Sequence>(_ points: S, onto start: TelemetryChunk? = nil) -> [TelemetryChunk]
         where S.Element == (t: Int64, value: Double) {
         var chunks = start.map { [$0] } ?? []
-        for point in points {
-            if let last = chunks.indices.last, chunks[last].append(t: point.t, value: point.value) { continue }
-            chunks.append(TelemetryChunk(t: point.t, value: point.value))
+        let points = Array(points)
+        var rest = points[...]
+        while let first = rest.first {
+            if let last = chunks.indices.last {
+                let taken = chunks[last].append(contentsOf: rest)
+                rest = rest.dropFirst(taken)
+                if taken > 0 { continue }
+            }
+            chunks.append(TelemetryChunk(t: first.t, value: first.value))
+            rest = rest.dropFirst()
         }
         return chunks
     }

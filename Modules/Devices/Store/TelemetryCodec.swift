@@ -83,15 +83,24 @@ enum TelemetryCodec {
     static let valueClasses: [(prefix: UInt64, prefixLength: Int, bits: Int, base: UInt64)] =
         [(0b10, 2, 3, 1), (0b110, 3, 6, 9), (0b1110, 4, 12, 73), (0b11110, 5, 20, 4_169), (0b11111, 5, 64, 0)]
 
-    /// The code of a zigzag value in `classes` as (bits, length) pieces: one piece, or two when the payload is 64 bits.
-    @inline(__always) static func code(_ z: UInt64, _ classes: [(prefix: UInt64, prefixLength: Int, bits: Int, base: UInt64)],
-                                       into codes: inout BitCodes) {
+    /// The code of a time's zigzag delta-of-delta (the classes of `timeClasses`).
+    @inline(__always) static func timeCode(_ z: UInt64, into codes: inout BitCodes) {
         if z == 0 { return codes.add(0, 1) }
-        for entry in classes.dropLast() where z >= entry.base && z - entry.base < (1 << UInt64(entry.bits)) {
-            return codes.add(entry.prefix << UInt64(entry.bits) | (z - entry.base), entry.prefixLength + entry.bits)
-        }
-        let last = classes[classes.count - 1]
-        codes.add(last.prefix, last.prefixLength)
+        if z <= 4 { return codes.add(0b10 << 2 | (z - 1), 4) }
+        if z <= 132 { return codes.add(0b110 << 7 | (z - 5), 10) }
+        if z <= 4_228 { return codes.add(0b1110 << 12 | (z - 133), 16) }
+        codes.add(0b1111, 4)
+        codes.add(z, 64)
+    }
+
+    /// The code of a decimal value's zigzag delta (the classes of `valueClasses`).
+    @inline(__always) static func valueCode(_ z: UInt64, into codes: inout BitCodes) {
+        if z == 0 { return codes.add(0, 1) }
+        if z <= 8 { return codes.add(0b10 << 3 | (z - 1), 5) }
+        if z <= 72 { return codes.add(0b110 << 6 | (z - 9), 9) }
+        if z <= 4_168 { return codes.add(0b1110 << 12 | (z - 73), 16) }
+        if z < 4_169 + (1 << 20) { return codes.add(0b11110 << 20 | (z - 4_169), 25) }
+        codes.add(0b11111, 5)
         codes.add(z, 64)
     }
 
@@ -213,6 +222,13 @@ enum TelemetryCodec {
 
         var isDecimal: Bool { mode != TelemetryCodec.xorMode }
 
+        /// The trailer's length in bytes.
+        var trailerSize: Int {
+            @inline(__always) func varintSize(_ value: UInt64) -> Int { max(1, (64 - value.leadingZeroBitCount + 6) / 7) }
+            let values = isDecimal ? varintSize(zigzag(Int64(bitPattern: first))) + varintSize(zigzag(Int64(bitPattern: last))) : 18
+            return 2 + varintSize(UInt64(count)) + varintSize(zigzag(lastDelta)) + values
+        }
+
         func trailer(pad: Int) -> [UInt8] {
             var bytes: [UInt8] = [UInt8(mode << 3 | pad)]
             appendVarint(UInt64(count), to: &bytes)
@@ -273,12 +289,12 @@ enum TelemetryCodec {
     @inline(__always) static func codes(t delta: Int64, value: Double, state: State) -> (BitCodes, State)? {
         var codes = BitCodes()
         var next = state
-        code(zigzag(delta &- state.lastDelta), timeClasses, into: &codes)
+        timeCode(zigzag(delta &- state.lastDelta), into: &codes)
         next.lastDelta = delta
         next.count += 1
         if state.isDecimal {
             guard let n = decimal(value, scale: state.mode) else { return nil }
-            code(zigzag(n &- Int64(bitPattern: state.last)), valueClasses, into: &codes)
+            valueCode(zigzag(n &- Int64(bitPattern: state.last)), into: &codes)
             next.last = UInt64(bitPattern: n)
         } else {
             let bits = value.bitPattern
