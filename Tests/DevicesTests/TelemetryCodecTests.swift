@@ -219,3 +219,139 @@ import TestSupport
         Self.expectSame(page, sealed + open + [(t: 900, value: 0.25)], "after a write")
     }
 }
+
+/// Chunk summaries (count, min, max, sum beside each sealed chunk), `telemetry recompress` and `admin-cli check`'s
+/// chunk checks.
+@Suite struct TelemetrySummaryTests {
+    @Test func sumsAreCorrectlyRoundedWithTheirExactError() {
+        var random = SplitMix(state: 5)
+        for _ in 0 ..< 300 {
+            // Multiples of 2^-20 below 2^30 in magnitude: their exact sum is an Int64 count of 2^-20 steps.
+            let steps = (0 ..< Int.random(in: 1 ... 1_000, using: &random)).map { _ in
+                Int64.random(in: -(1 << 50) ... (1 << 50), using: &random) >> Int64.random(in: 0 ... 50, using: &random)
+            }
+            let values = steps.map { Double($0) / 1_048_576 }
+            let exact = steps.reduce(0, +)
+            let summary = TelemetrySummary(values)
+            let rounded = Double(exact)   // Int64 → Double rounds once, half to even
+            #expect(summary.sum == rounded / 1_048_576)
+            #expect(summary.sumError == Double(exact - Int64(rounded)) / 1_048_576)
+            #expect(summary.min == values.min() && summary.max == values.max())
+        }
+        let cancelling = TelemetrySummary([1e100, 1, -1e100, 1e-100])
+        #expect(cancelling.sum == 1 && cancelling.sumError == 1e-100)
+        #expect(TelemetrySummary([0.1, 0.2]).sum == 0.30000000000000004)
+        #expect(TelemetrySummary([-0.0, 0.0]).min?.sign == .minus)
+        #expect(TelemetrySummary([0.0, -0.0]).max?.sign == .plus)
+    }
+
+    @Test func nanAndInfinities() {
+        #expect(TelemetrySummary([1, .nan, 2]) == .empty)
+        #expect(TelemetrySummary([.infinity, -.infinity]) == .empty)
+        #expect(TelemetrySummary([.greatestFiniteMagnitude, .greatestFiniteMagnitude]) == .empty)
+        let infinite = TelemetrySummary([1, .infinity])
+        #expect(infinite.sum == .infinity && infinite.max == .infinity && infinite.min == 1 && infinite.sumError == nil)
+    }
+
+    private func sealedRows(_ db: DatabasePool, series: Int64) throws -> [Row] {
+        try db.read {
+            try $0.query("""
+                SELECT t_first, t_last, count, points, value_min, value_max, value_sum, value_sum_error
+                FROM telemetry_chunks WHERE series_id = ? ORDER BY t_first
+                """, [series])
+        }
+    }
+
+    @Test func sealedChunksCarryTheirSummaryAndCheckVerifiesIt() throws {
+        let fixture = try PlatformFixture(seedProjects: false)
+        var random = SplitMix(state: 11)
+        let points = (0 ..< 6_000).map { (t: Int64($0) * 5, value: Double(Int.random(in: -500 ... 500, using: &random)) / 100) }
+        try fixture.db.write { try TelemetryStore(db: $0).pointWriter().write(series: 1, points: points) }
+        let rows = try sealedRows(fixture.db, series: 1)
+        #expect(rows.count >= 2)
+        for row in rows {
+            let values = try TelemetryChunk(row: row).decoded().map(\.value)
+            #expect(row.optionalDouble(4) == values.min() && row.optionalDouble(5) == values.max())
+            #expect(row.optionalDouble(6) == TelemetrySummary(values).sum)
+        }
+        #expect(try fixture.db.read { try fixture.devices.invariantViolations($0) }.isEmpty)
+        // A summary that disagrees with the points, and a damaged chunk, are named.
+        let first = rows[0].int(0)
+        try fixture.db.write { try $0.execute("UPDATE telemetry_chunks SET value_max = 1e9 WHERE series_id = 1 AND t_first = ?", [first]) }
+        var violations = try fixture.db.read { try fixture.devices.invariantViolations($0) }
+        #expect(violations.count == 1 && violations[0].contains("summary of the chunk at t \(first)"))
+        let second = rows[1].int(0)
+        try fixture.db.write { try $0.execute("UPDATE telemetry_chunks SET points = x'0207' WHERE series_id = 1 AND t_first = ?", [second]) }
+        violations = try fixture.db.read { try fixture.devices.invariantViolations($0) }
+        #expect(violations.count == 2 && violations[1].contains("does not decode"))
+    }
+
+    @Test func recompressTurnsV1ChunksIntoFewerV2ChunksAndBack() throws {
+        let fixture = try PlatformFixture(seedProjects: false)
+        let points = (0 ..< 3_000).map { (t: Int64($0) * 10, value: Double($0 % 300) / 10) }
+        // The layout of the previous release: v1 chunks of ≈ 100 points, the last one open.
+        let v1 = TelemetryStore.packV1(points)
+        try fixture.db.write { tx in
+            try tx.execute("INSERT INTO telemetry_series (id, device_pk, agri_id, project_pk, organization_id, the_type) VALUES (1, 1, 'a', 1, 1, 'x')")
+            let writer = try TelemetryStore(db: tx).pointWriter()
+            for chunk in v1.dropLast() { try writer.seal(series: 1, chunk) }
+            try writer.saveOpen(series: 1, v1[v1.count - 1], inserting: true)
+        }
+        func stored() throws -> [(t: Int64, value: Double)] {
+            var page: [(t: Int64, value: Double)] = []
+            try fixture.db.read { try TelemetryStore(db: $0).page(series: 1, start: 0, end: .max, after: nil, limit: 10_000, into: &page) }
+            return page
+        }
+        func versions() throws -> [Int] {
+            try fixture.db.read { try $0.query("SELECT points FROM \(storedChunks) WHERE series_id = 1 ORDER BY t_first") }
+                .map { TelemetryChunk(tFirst: 0, tLast: 0, count: 0, bytes: $0.blob(0)).version }
+        }
+        var lines: [String] = []
+        let dry = try fixture.devices.recompressTelemetry(dryRun: true) { lines.append("\($0.series)") }
+        #expect(dry.chunks == v1.count && dry.points == points.count && dry.bytesAfter * 4 < dry.bytesBefore)
+        #expect(lines == ["1"])
+        #expect(try versions().allSatisfy { $0 == 1 })
+        let done = try fixture.devices.recompressTelemetry(dryRun: false) { _ in }
+        #expect(done.chunks == v1.count)
+        let after = try versions()
+        #expect(after.allSatisfy { $0 == 2 } && after.count < v1.count / 4)
+        TelemetryCodecTests.expectSame(try stored(), points, "after recompress")
+        #expect(try fixture.db.read { try $0.queryOne("SELECT COUNT(*) FROM telemetry_open_chunks WHERE series_id = 1")?.int(0) } == 1)
+        // (The series has no device here: only the chunk checks apply.)
+        #expect(try fixture.db.read { try TelemetryStore(db: $0).chunkViolations(limit: 10) }.isEmpty)
+        #expect(try fixture.devices.recompressTelemetry(dryRun: false) { _ in }.chunks == 0)
+        // And back to v1 for an older release.
+        _ = try fixture.devices.recompressTelemetry(to: 1, dryRun: false) { _ in }
+        #expect(try versions().allSatisfy { $0 == 1 })
+        TelemetryCodecTests.expectSame(try stored(), points, "back in v1")
+        #expect(try fixture.db.read { try TelemetryStore(db: $0).chunkViolations(limit: 10) }.isEmpty)
+    }
+
+    /// devices.006 adds the summary columns and fills them for the chunks already stored.
+    @Test func theMigrationSummarizesStoredChunks() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("summaries-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let pool = try DatabasePool(path: directory.appendingPathComponent("old.db").path)
+        defer { pool.close() }
+        let migrations = DeviceMigrations.all
+        let upgrade = try #require(migrations.firstIndex { $0.name == "devices.006.telemetry-chunk-summaries" })
+        let points = (0 ..< 500).map { (t: Int64($0), value: Double($0) - 250.5) }
+        try pool.write { db in
+            for migration in migrations[..<upgrade] { try migration.apply(db) }
+            for chunk in TelemetryStore.packV1(points) {
+                try db.execute("INSERT INTO telemetry_chunks (series_id, t_first, t_last, count, points) VALUES (1, ?, ?, ?, ?)",
+                               [chunk.tFirst, chunk.tLast, chunk.count, chunk.bytes])
+            }
+            try db.execute("INSERT INTO telemetry_chunks (series_id, t_first, t_last, count, points) VALUES (2, 0, 1, 2, ?)",
+                           [TelemetryChunk.v1([(t: 0, value: 1), (t: 1, value: .nan)]).bytes])
+            try migrations[upgrade].apply(db)
+        }
+        let rows = try sealedRows(pool, series: 1)
+        #expect(rows.count > 1)
+        #expect(rows.first?.optionalDouble(4) == -250.5 && rows.last?.optionalDouble(5) == 248.5)
+        let sum = try pool.read { try $0.queryOne("SELECT SUM(value_sum) FROM telemetry_chunks WHERE series_id = 1")?.double(0) }
+        #expect(sum == points.reduce(0) { $0 + $1.value })
+        #expect(try sealedRows(pool, series: 2).allSatisfy { $0.isNull(4) && $0.isNull(5) && $0.isNull(6) })
+    }
+}
