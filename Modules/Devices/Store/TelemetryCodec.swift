@@ -43,6 +43,9 @@ enum TelemetryChunkError: Error, Equatable, CustomStringConvertible {
 enum TelemetryCodec {
     static let v2: UInt8 = 2
     static let xorMode = 7
+    static let floatMode = 8
+    /// The largest shift of the float mode (a double's mantissa is 52 bits).
+    static let maxShift = 52
     static let maxScale = 6
     static let powers: [Double] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000]
     /// The largest |n| of the decimal mode: every integer up to it is a Double.
@@ -213,19 +216,22 @@ enum TelemetryCodec {
         var mode: Int
         var count: Int
         var lastDelta: Int64
-        /// Decimal mode: the first and last `n`; XOR mode: the first and last value's bits.
+        /// Decimal mode: the first and last `n`; XOR and float modes: the first and last value's bits.
         var first: UInt64
         var last: UInt64
         /// XOR mode: the window of the last meaningful bits written.
         var leading = 0
         var length = 64
+        /// Float mode: how many low bits every value's magnitude has zero (29 for float32 values).
+        var shift = 0
 
-        var isDecimal: Bool { mode != TelemetryCodec.xorMode }
+        var isDecimal: Bool { mode < TelemetryCodec.xorMode }
 
         /// The trailer's length in bytes.
         var trailerSize: Int {
             @inline(__always) func varintSize(_ value: UInt64) -> Int { max(1, (64 - value.leadingZeroBitCount + 6) / 7) }
-            let values = isDecimal ? varintSize(zigzag(Int64(bitPattern: first))) + varintSize(zigzag(Int64(bitPattern: last))) : 18
+            let values = isDecimal ? varintSize(zigzag(Int64(bitPattern: first))) + varintSize(zigzag(Int64(bitPattern: last)))
+                : mode == TelemetryCodec.xorMode ? 18 : 17
             return 2 + varintSize(UInt64(count)) + varintSize(zigzag(lastDelta)) + values
         }
 
@@ -239,8 +245,12 @@ enum TelemetryCodec {
             } else {
                 appendLittleEndian(first, to: &bytes)
                 appendLittleEndian(last, to: &bytes)
-                bytes.append(UInt8(leading))
-                bytes.append(UInt8(length - 1))
+                if mode == TelemetryCodec.xorMode {
+                    bytes.append(UInt8(leading))
+                    bytes.append(UInt8(length - 1))
+                } else {
+                    bytes.append(UInt8(shift))
+                }
             }
             bytes.append(UInt8(bytes.count + 1))
             return bytes
@@ -259,7 +269,7 @@ enum TelemetryCodec {
         offset += 1
         let mode = Int(modeByte >> 3)
         let pad = Int(modeByte & 7)
-        guard mode <= xorMode else { throw .inconsistent("mode \(mode)") }
+        guard mode <= floatMode else { throw .inconsistent("mode \(mode)") }
         let count = try readVarint(bytes, &offset, end: end)
         guard count >= 1, count <= UInt64(Int32.max) else { throw .inconsistent("count \(count)") }
         let lastDelta = unzigzag(try readVarint(bytes, &offset, end: end))
@@ -270,11 +280,18 @@ enum TelemetryCodec {
         } else {
             state.first = try readLittleEndian(bytes, &offset, end: end)
             state.last = try readLittleEndian(bytes, &offset, end: end)
-            guard end - offset >= 2 else { throw .truncated }
-            state.leading = Int(bytes[offset])
-            state.length = Int(bytes[offset + 1]) + 1
-            offset += 2
-            guard state.leading < 64, state.leading + state.length <= 64 else { throw .inconsistent("window") }
+            if mode == xorMode {
+                guard end - offset >= 2 else { throw .truncated }
+                state.leading = Int(bytes[offset])
+                state.length = Int(bytes[offset + 1]) + 1
+                offset += 2
+                guard state.leading < 64, state.leading + state.length <= 64 else { throw .inconsistent("window") }
+            } else {
+                guard end - offset >= 1 else { throw .truncated }
+                state.shift = Int(bytes[offset])
+                offset += 1
+                guard state.shift <= maxShift else { throw .inconsistent("shift") }
+            }
         }
         guard offset == end else { throw .inconsistent("trailer length") }
         let streamEnd = start
@@ -296,6 +313,18 @@ enum TelemetryCodec {
             guard let n = decimal(value, scale: state.mode) else { return nil }
             valueCode(zigzag(n &- Int64(bitPattern: state.last)), into: &codes)
             next.last = UInt64(bitPattern: n)
+        } else if state.mode == floatMode {
+            let bits = value.bitPattern
+            guard bits & ((1 << UInt64(state.shift)) - 1) == 0 else { return nil }
+            let z = zigzag(ordered(bits, shift: state.shift) &- ordered(state.last, shift: state.shift))
+            next.last = bits
+            if z == 0 {
+                codes.add(0, 1)
+            } else {
+                let length = 64 - z.leadingZeroBitCount
+                codes.add(1 << 6 | UInt64(length - 1), 7)
+                codes.add(z, length - 1)   // the top bit, always 1, is implied
+            }
         } else {
             let bits = value.bitPattern
             let xor = bits ^ state.last
@@ -323,14 +352,43 @@ enum TelemetryCodec {
         return (codes, next)
     }
 
-    /// A whole v2 blob of `points` (at least one, increasing `t`), in decimal mode at the smallest common scale when
-    /// there is one, else XOR.
+    /// A value's bits as an integer in the order of the values (negative values below −0.0 below +0.0), divided by
+    /// 2^shift; the low `shift` bits of the value's magnitude must be zero. One-to-one, so `unordered` inverts it.
+    @inline(__always) static func ordered(_ bits: UInt64, shift: Int) -> Int64 {
+        let signed = Int64(bitPattern: bits)
+        let mapped = signed >= 0 ? signed : 0 &- (signed & .max) &- (1 << Int64(shift))
+        return mapped >> Int64(shift)
+    }
+
+    @inline(__always) static func unordered(_ ordered: Int64, shift: Int) -> UInt64 {
+        let mapped = ordered << Int64(shift)
+        guard mapped < 0 else { return UInt64(bitPattern: mapped) }
+        return UInt64(bitPattern: 0 &- (mapped &+ (1 << Int64(shift)))) | (1 << 63)
+    }
+
+    /// A whole v2 blob of `points` (at least one, increasing `t`): in decimal mode at the smallest common scale when
+    /// there is one, else in the float or the XOR mode, whichever is smaller.
     static func encode(_ points: ArraySlice<(t: Int64, value: Double)>) -> (bytes: [UInt8], state: State) {
+        if let scale = commonScale(points.lazy.map(\.value)) { return encode(points, mode: scale) }
+        let float = encode(points, mode: floatMode)
+        guard points.count > 1 else { return float }
+        let xor = encode(points, mode: xorMode)
+        return xor.bytes.count < float.bytes.count ? xor : float
+    }
+
+    /// `points` in `mode` (which must hold them: a common decimal scale, XOR, or float).
+    static func encode(_ points: ArraySlice<(t: Int64, value: Double)>, mode: Int) -> (bytes: [UInt8], state: State) {
         let first = points[points.startIndex]
-        let mode = commonScale(points.lazy.map(\.value)) ?? xorMode
         var state = State(mode: mode, count: 1, lastDelta: 0, first: 0, last: 0)
         if mode == xorMode {
             state.first = first.value.bitPattern
+        } else if mode == floatMode {
+            state.first = first.value.bitPattern
+            // The float mode's shift: the fewest zero low bits of a magnitude (zero magnitudes set no bound).
+            state.shift = points.reduce(maxShift) { shift, point in
+                let magnitude = point.value.bitPattern & ~(1 << 63)
+                return magnitude == 0 ? shift : min(shift, magnitude.trailingZeroBitCount)
+            }
         } else {
             state.first = UInt64(bitPattern: decimal(first.value, scale: mode)!)
         }
@@ -398,6 +456,9 @@ enum TelemetryCodec {
             var leading = 0
             var length = 64
             let decimalMode = state.isDecimal
+            let floatMode = state.mode == Self.floatMode
+            let shift = state.shift
+            var ordered = Self.ordered(state.first, shift: shift)
             let divisor = decimalMode ? powers[state.mode] : 1
             var remaining = state.count - 1
             while remaining > 0 {
@@ -425,6 +486,23 @@ enum TelemetryCodec {
                         last = UInt64(bitPattern: Int64(bitPattern: last) &+ unzigzag(classed(word, valueClasses)))
                     }
                     value = Double(Int64(bitPattern: last)) / divisor
+                } else if floatMode {
+                    if word >> 63 == 0 {
+                        position += 1
+                    } else {
+                        let length = Int((word << 1) >> 58) + 1
+                        let low: UInt64
+                        if 7 + length - 1 <= valid {
+                            low = length == 1 ? 0 : (word << 7) >> UInt64(65 - length)
+                            position += 6 + length
+                        } else {
+                            position += 7
+                            low = read(length - 1)
+                        }
+                        ordered = ordered &+ unzigzag(1 << UInt64(length - 1) | low)
+                        last = unordered(ordered, shift: shift)
+                    }
+                    value = Double(bitPattern: last)
                 } else {
                     if word >> 63 == 0 {
                         position += 1
