@@ -370,7 +370,9 @@ enum TelemetryCodec {
     /// there is one, else in the float or the XOR mode, whichever is smaller.
     static func encode(_ points: ArraySlice<(t: Int64, value: Double)>) -> (bytes: [UInt8], state: State) {
         if let scale = commonScale(points.lazy.map(\.value)) { return encode(points, mode: scale) }
+        // Values with few zero low bits (doubles computed as doubles) go to XOR, as Gorilla stores them.
         let float = encode(points, mode: floatMode)
+        guard float.state.shift >= 8 else { return encode(points, mode: xorMode) }
         guard points.count > 1 else { return float }
         let xor = encode(points, mode: xorMode)
         return xor.bytes.count < float.bytes.count ? xor : float
