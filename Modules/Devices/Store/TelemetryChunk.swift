@@ -95,15 +95,22 @@ struct TelemetryChunk {
             }
             var last = tLast
             var needsReencoding = false
+            writer.bytes.reserveCapacity(Self.maxBytes)
             while let point = rest.first {
                 precondition(point.t > last, "telemetry chunk points must be in increasing t")
-                guard let (codes, next) = TelemetryCodec.codes(t: point.t &- last, value: point.value, state: state) else {
+                let mark = writer.mark
+                var next = state
+                guard TelemetryCodec.write(t: point.t &- last, value: point.value, &next, to: &writer) else {
+                    writer.rollBack(to: mark)
                     needsReencoding = true
                     break
                 }
-                guard 1 + (bits + codes.bitCount + 7) / 8 + next.trailerSize <= Self.maxBytes else { break }
-                codes.write(to: &writer)
-                bits += codes.bitCount
+                let written = writer.bits(since: mark)
+                guard 1 + (bits + written + 7) / 8 + next.trailerSize <= Self.maxBytes else {
+                    writer.rollBack(to: mark)
+                    break
+                }
+                bits += written
                 state = next
                 last = point.t
                 rest = rest.dropFirst()

@@ -87,54 +87,24 @@ enum TelemetryCodec {
         [(0b10, 2, 3, 1), (0b110, 3, 6, 9), (0b1110, 4, 12, 73), (0b11110, 5, 20, 4_169), (0b11111, 5, 64, 0)]
 
     /// The code of a time's zigzag delta-of-delta (the classes of `timeClasses`).
-    @inline(__always) static func timeCode(_ z: UInt64, into codes: inout BitCodes) {
-        if z == 0 { return codes.add(0, 1) }
-        if z <= 4 { return codes.add(0b10 << 2 | (z - 1), 4) }
-        if z <= 132 { return codes.add(0b110 << 7 | (z - 5), 10) }
-        if z <= 4_228 { return codes.add(0b1110 << 12 | (z - 133), 16) }
-        codes.add(0b1111, 4)
-        codes.add(z, 64)
+    @inline(__always) static func timeCode(_ z: UInt64, into codes: inout BitWriter) {
+        if z == 0 { return codes.write(0, 1) }
+        if z <= 4 { return codes.write(0b10 << 2 | (z - 1), 4) }
+        if z <= 132 { return codes.write(0b110 << 7 | (z - 5), 10) }
+        if z <= 4_228 { return codes.write(0b1110 << 12 | (z - 133), 16) }
+        codes.write(0b1111, 4)
+        codes.write(z, 64)
     }
 
     /// The code of a decimal value's zigzag delta (the classes of `valueClasses`).
-    @inline(__always) static func valueCode(_ z: UInt64, into codes: inout BitCodes) {
-        if z == 0 { return codes.add(0, 1) }
-        if z <= 8 { return codes.add(0b10 << 3 | (z - 1), 5) }
-        if z <= 72 { return codes.add(0b110 << 6 | (z - 9), 9) }
-        if z <= 4_168 { return codes.add(0b1110 << 12 | (z - 73), 16) }
-        if z < 4_169 + (1 << 20) { return codes.add(0b11110 << 20 | (z - 4_169), 25) }
-        codes.add(0b11111, 5)
-        codes.add(z, 64)
-    }
-
-    /// Up to four pieces of bits for one point, sized before they are written.
-    struct BitCodes {
-        var values: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)
-        var lengths: (Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0)
-        var count = 0
-        var bitCount = 0
-
-        @inline(__always) mutating func add(_ value: UInt64, _ length: Int) {
-            switch count {
-            case 0: values.0 = value; lengths.0 = length
-            case 1: values.1 = value; lengths.1 = length
-            case 2: values.2 = value; lengths.2 = length
-            case 3: values.3 = value; lengths.3 = length
-            case 4: values.4 = value; lengths.4 = length
-            default: values.5 = value; lengths.5 = length
-            }
-            count += 1
-            bitCount += length
-        }
-
-        func write(to writer: inout BitWriter) {
-            if count > 0 { writer.write(values.0, lengths.0) }
-            if count > 1 { writer.write(values.1, lengths.1) }
-            if count > 2 { writer.write(values.2, lengths.2) }
-            if count > 3 { writer.write(values.3, lengths.3) }
-            if count > 4 { writer.write(values.4, lengths.4) }
-            if count > 5 { writer.write(values.5, lengths.5) }
-        }
+    @inline(__always) static func valueCode(_ z: UInt64, into codes: inout BitWriter) {
+        if z == 0 { return codes.write(0, 1) }
+        if z <= 8 { return codes.write(0b10 << 3 | (z - 1), 5) }
+        if z <= 72 { return codes.write(0b110 << 6 | (z - 9), 9) }
+        if z <= 4_168 { return codes.write(0b1110 << 12 | (z - 73), 16) }
+        if z < 4_169 + (1 << 20) { return codes.write(0b11110 << 20 | (z - 4_169), 25) }
+        codes.write(0b11111, 5)
+        codes.write(z, 64)
     }
 
     // MARK: Bits
@@ -160,6 +130,19 @@ enum TelemetryCodec {
                 bytes.append(UInt8(truncatingIfNeeded: accumulator >> UInt64(pending)))
             }
             accumulator &= (1 << UInt64(pending)) - 1
+        }
+
+        /// Where the writer is, to come back to.
+        var mark: (count: Int, accumulator: UInt64, pending: Int) { (bytes.count, accumulator, pending) }
+
+        /// How many bits were written since `mark`.
+        func bits(since mark: (count: Int, accumulator: UInt64, pending: Int)) -> Int { (bytes.count - mark.count) * 8 + pending - mark.pending }
+
+        /// Forgets what was written since `mark`.
+        mutating func rollBack(to mark: (count: Int, accumulator: UInt64, pending: Int)) {
+            bytes.removeLast(bytes.count - mark.count)
+            accumulator = mark.accumulator
+            pending = mark.pending
         }
 
         /// Writes the pending bits padded by zeros to a last byte; returns how many pad bits that byte has.
@@ -301,36 +284,36 @@ enum TelemetryCodec {
 
     // MARK: Encoding a point
 
-    /// The bits of one point after the state's last one, and the state after it; nil when a decimal chunk cannot
-    /// take the value at its scale.
-    @inline(__always) static func codes(t delta: Int64, value: Double, state: State) -> (BitCodes, State)? {
-        var codes = BitCodes()
-        var next = state
+    /// Writes one point after the state's last one and advances `next` (which starts as the state); false when the
+    /// chunk's mode cannot take the value (a decimal chunk at too small a scale, a float chunk with too large a
+    /// shift), after some bits may have been written: the caller rolls the writer back.
+    @inline(__always) static func write(t delta: Int64, value: Double, _ next: inout State, to codes: inout BitWriter) -> Bool {
+        let state = next
         timeCode(zigzag(delta &- state.lastDelta), into: &codes)
         next.lastDelta = delta
         next.count += 1
         if state.isDecimal {
-            guard let n = decimal(value, scale: state.mode) else { return nil }
+            guard let n = decimal(value, scale: state.mode) else { return false }
             valueCode(zigzag(n &- Int64(bitPattern: state.last)), into: &codes)
             next.last = UInt64(bitPattern: n)
         } else if state.mode == floatMode {
             let bits = value.bitPattern
-            guard bits & ((1 << UInt64(state.shift)) - 1) == 0 else { return nil }
+            guard bits & ((1 << UInt64(state.shift)) - 1) == 0 else { return false }
             let z = zigzag(ordered(bits, shift: state.shift) &- ordered(state.last, shift: state.shift))
             next.last = bits
             if z == 0 {
-                codes.add(0, 1)
+                codes.write(0, 1)
             } else {
                 let length = 64 - z.leadingZeroBitCount
-                codes.add(1 << 6 | UInt64(length - 1), 7)
-                codes.add(z, length - 1)   // the top bit, always 1, is implied
+                codes.write(1 << 6 | UInt64(length - 1), 7)
+                codes.write(z, length - 1)   // the top bit, always 1, is implied
             }
         } else {
             let bits = value.bitPattern
             let xor = bits ^ state.last
             next.last = bits
             if xor == 0 {
-                codes.add(0, 1)
+                codes.write(0, 1)
             } else {
                 let leading = xor.leadingZeroBitCount
                 let trailing = xor.trailingZeroBitCount
@@ -338,18 +321,18 @@ enum TelemetryCodec {
                 let fits = leading >= state.leading && leading + length <= state.leading + state.length
                 // Reuse the window when it holds the bits and costs no more than a new window's 12 header bits.
                 if fits && state.length - length <= 12 {
-                    codes.add(0b10, 2)
-                    codes.add(xor >> UInt64(64 - state.leading - state.length), state.length)
+                    codes.write(0b10, 2)
+                    codes.write(xor >> UInt64(64 - state.leading - state.length), state.length)
                 } else {
-                    codes.add(0b11, 2)
-                    codes.add(UInt64(leading) << 6 | UInt64(length - 1), 12)
-                    codes.add(xor >> UInt64(trailing), length)
+                    codes.write(0b11, 2)
+                    codes.write(UInt64(leading) << 6 | UInt64(length - 1), 12)
+                    codes.write(xor >> UInt64(trailing), length)
                     next.leading = leading
                     next.length = length
                 }
             }
         }
-        return (codes, next)
+        return true
     }
 
     /// A value's bits as an integer in the order of the values (negative values below −0.0 below +0.0), divided by
@@ -399,9 +382,8 @@ enum TelemetryCodec {
         writer.bytes.reserveCapacity(points.count * 2 + 16)
         var previous = first.t
         for point in points.dropFirst() {
-            let (codes, next) = codes(t: point.t &- previous, value: point.value, state: state)!
-            codes.write(to: &writer)
-            state = next
+            let written = write(t: point.t &- previous, value: point.value, &state, to: &writer)
+            precondition(written, "the mode chosen holds every value")
             previous = point.t
         }
         let pad = writer.finish()

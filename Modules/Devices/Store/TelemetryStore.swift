@@ -152,7 +152,7 @@ struct TelemetryStore {
 
         /// Inserts a chunk into `telemetry_chunks`, with its summary.
         func seal(series: Int64, _ chunk: TelemetryChunk) throws {
-            let summary = TelemetrySummary(try chunk.decoded().lazy.map(\.value))
+            let summary = try TelemetrySummary(of: chunk)
             for (index, value) in [summary.min, summary.max, summary.sum, summary.sumError].enumerated() {
                 if let value { try insertSealed.bind(Int32(6 + index), value) } else { try insertSealed.bindNull(Int32(6 + index)) }
             }

@@ -19,25 +19,41 @@ struct TelemetrySummary: Equatable, CustomStringConvertible {
 
     /// The summary of `values`.
     init<S: Sequence>(_ values: S) where S.Element == Double {
-        var low = Double.infinity
-        var high = -Double.infinity
-        var exact = ExactSum()
-        var any = false
-        for value in values {
-            if value.isNaN {
-                self = .empty
-                return
-            }
+        var builder = Builder()
+        for value in values { builder.add(value) }
+        self = builder.summary
+    }
+
+    /// The summary of a chunk's values, read without collecting them.
+    init(of chunk: TelemetryChunk) throws {
+        var builder = Builder()
+        try chunk.forEach { _, value in
+            builder.add(value)
+            return true
+        }
+        self = builder.summary
+    }
+
+    /// A summary built a value at a time.
+    struct Builder {
+        private var low = Double.infinity
+        private var high = -Double.infinity
+        private var exact = ExactSum()
+        private var any = false
+        private var sawNaN = false
+
+        mutating func add(_ value: Double) {
+            if value.isNaN { sawNaN = true }
             any = true
             if value < low || (value == low && value.sign == .minus) { low = value }
             if value > high || (value == high && value.sign == .plus) { high = value }
-            exact.add(value)
+            if !sawNaN { exact.add(value) }
         }
-        guard any, let (sum, error) = exact.result() else {
-            self = .empty
-            return
+
+        var summary: TelemetrySummary {
+            guard any, !sawNaN, let (sum, error) = exact.result() else { return .empty }
+            return TelemetrySummary(min: low, max: high, sum: sum, sumError: error)
         }
-        self.init(min: low, max: high, sum: sum, sumError: error)
     }
 
     init(min: Double?, max: Double?, sum: Double?, sumError: Double?) {
@@ -87,8 +103,12 @@ struct ExactSum {
             }
             x = high
         }
-        partials.removeSubrange(kept...)
-        partials.append(x)
+        if kept < partials.count {
+            partials[kept] = x
+            partials.removeLast(partials.count - kept - 1)
+        } else {
+            partials.append(x)
+        }
     }
 
     /// The correctly rounded sum and the exact remainder when a Double holds it; nil when there is no sum (a NaN
