@@ -45,11 +45,11 @@ enum DeviceCommands {
                 func line(_ progress: DeviceService.RecompressProgress) -> String {
                     let ratio = progress.bytesAfter > 0 ? Double(progress.bytesBefore) / Double(progress.bytesAfter) : 1
                     return "\(progress.series)/\(progress.seriesTotal) series, \(progress.chunks) chunks of \(progress.points) points "
-                        + "\(dryRun ? "would be" : "") re-encoded in v\(codec): \(progress.bytesBefore) → \(progress.bytesAfter) bytes "
+                        + "\(dryRun ? "would be " : "")re-encoded in v\(codec): \(progress.bytesBefore) → \(progress.bytesAfter) bytes "
                         + "(\(Double(Int(ratio * 100)) / 100)×)"
                 }
                 let totals = try devices.recompressTelemetry(to: codec, dryRun: dryRun) { output.err("recompress: " + line($0)) }
-                output.out((dryRun ? "dry run: " : "") + line(totals).replacingOccurrences(of: "  ", with: " "))
+                output.out((dryRun ? "dry run: " : "") + line(totals))
                 return 0
             },
         ]
