@@ -292,6 +292,21 @@ import TestSupport
         #expect(violations.count == 2 && violations[1].contains("does not decode"))
     }
 
+    /// A damaged open chunk does not stop the series' writes: it is sealed as it is (no summary, named by check) and
+    /// the new points open a new chunk.
+    @Test func aDamagedOpenChunkIsSealedAndWritesGoOn() throws {
+        let fixture = try PlatformFixture(seedProjects: false)
+        try fixture.db.write { try TelemetryStore(db: $0).pointWriter().write(series: 1, points: [(t: 10, value: 1), (t: 20, value: 2)]) }
+        try fixture.db.write { try $0.execute("UPDATE telemetry_open_chunks SET points = x'02ff' WHERE series_id = 1") }
+        try fixture.db.write { try TelemetryStore(db: $0).pointWriter().write(series: 1, points: [(t: 30, value: 3)]) }
+        let open = try #require(try fixture.db.read { try TelemetryStore(db: $0).pointWriter().open(1) })
+        TelemetryCodecTests.expectSame(try open.decoded(), [(t: 30, value: 3)], "new open chunk")
+        let sealed = try sealedRows(fixture.db, series: 1)
+        #expect(sealed.count == 1 && sealed[0].int(0) == 10 && sealed[0].isNull(4))
+        let violations = try fixture.db.read { try TelemetryStore(db: $0).chunkViolations(limit: 10) }
+        #expect(violations.count == 1 && violations[0].contains("the chunk at t 10 does not decode"))
+    }
+
     @Test func recompressTurnsV1ChunksIntoFewerV2ChunksAndBack() throws {
         let fixture = try PlatformFixture(seedProjects: false)
         let points = (0 ..< 3_000).map { (t: Int64($0) * 10, value: Double($0 % 300) / 10) }

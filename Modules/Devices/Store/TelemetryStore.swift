@@ -150,9 +150,11 @@ struct TelemetryStore {
             return merged
         }
 
-        /// Inserts a chunk into `telemetry_chunks`, with its summary.
+        /// Inserts a chunk into `telemetry_chunks`, with its summary. A damaged chunk (an open chunk whose blob no
+        /// longer decodes) is sealed as it is with no summary, so that the series' new points still go in a new chunk
+        /// and the group commit does not fail for every device; `admin-cli check` names it.
         func seal(series: Int64, _ chunk: TelemetryChunk) throws {
-            let summary = try TelemetrySummary(of: chunk)
+            let summary = (try? TelemetrySummary(of: chunk)) ?? .empty
             for (index, value) in [summary.min, summary.max, summary.sum, summary.sumError].enumerated() {
                 if let value { try insertSealed.bind(Int32(6 + index), value) } else { try insertSealed.bindNull(Int32(6 + index)) }
             }
