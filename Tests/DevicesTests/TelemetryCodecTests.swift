@@ -13,8 +13,8 @@ import TestSupport
         .nan, -.nan, .signalingNaN, Double(bitPattern: 0x7FF0_0000_0000_0001), Double(bitPattern: 0xFFFF_FFFF_FFFF_FFFF),
         Double(bitPattern: 0x7FF8_DEAD_BEEF_0001), -0.0, 0.0, .infinity, -.infinity, .leastNonzeroMagnitude,
         -.leastNonzeroMagnitude, .leastNormalMagnitude, Double(bitPattern: 0x000F_FFFF_FFFF_FFFF), .greatestFiniteMagnitude,
-        -.greatestFiniteMagnitude, .ulpOfOne, 1 + .ulpOfOne, 9_007_199_254_740_992, 9_007_199_254_740_993, -9_007_199_254_740_992,
-        9_007_199_254_740_991.5, 0.1, 0.2, 0.3, 1e-6, 1.5e-7, 123_456.789_012_3, 1e15, 1e16, 1e22, 1e300, 2.225e-308,
+        -.greatestFiniteMagnitude, .ulpOfOne, 1 + .ulpOfOne, 9_007_199_254_740_992, 9_007_199_254_740_994, -9_007_199_254_740_992,
+        9_007_199_254_740_991.5, 0.1, 0.2, 0.3, 1e-6, 1.5e-7, 123_456.789_012_3, 1e15, 1e16, 1e22, 1e300, Double.leastNormalMagnitude.nextDown,
     ]
 
     static func random(_ shape: Int, count: Int, _ random: inout SplitMix) -> [(t: Int64, value: Double)] {
