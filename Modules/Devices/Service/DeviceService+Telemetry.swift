@@ -153,7 +153,7 @@ extension DeviceService {
     public func recompressTelemetry(to version: Int = 2, dryRun: Bool, progress: (RecompressProgress) -> Void) throws -> RecompressProgress {
         precondition(version == 1 || version == 2, "codec versions are 1 and 2")
         var totals = RecompressProgress()
-        totals.seriesTotal = Int(try db.read { try $0.queryOne("SELECT COUNT(*) FROM telemetry_series")?.int(0) ?? 0 })
+        totals.seriesTotal = try db.read { try TelemetryStore(db: $0).seriesCount() }
         var after: Int64 = 0
         while true {
             let batch = try db.read { try TelemetryStore(db: $0).seriesIDs(after: after, limit: 100) }

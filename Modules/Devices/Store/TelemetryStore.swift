@@ -285,6 +285,11 @@ struct TelemetryStore {
         try db.execute("DELETE FROM telemetry_series WHERE project_pk = ?", [projectPK])
     }
 
+    /// How many series there are.
+    func seriesCount() throws -> Int {
+        Int(try db.queryOne("SELECT COUNT(*) FROM telemetry_series")?.int(0) ?? 0)
+    }
+
     /// Series ids after `after`, in order, a batch at a time (retention walks them in short transactions).
     func seriesIDs(after: Int64, limit: Int) throws -> [Int64] {
         try db.query("SELECT id FROM telemetry_series WHERE id > ? ORDER BY id LIMIT ?", [after, limit]).map { $0.int(0) }
