@@ -21,14 +21,18 @@ let storedChunks = """
         let decoded = chunk.points
         #expect(decoded.map(\.t) == points.map(\.t))
         #expect(decoded.map(\.value.bitPattern) == points.map(\.value.bitPattern))
-        // A point a second after the previous one takes 9 bytes.
+        // In v1 a point a second after the previous one takes 9 bytes; v2 (codec tests: TelemetryCodecTests) far less.
+        let v1 = TelemetryChunk.v1([(t: 1_600_000_000, value: 1), (t: 1_600_000_001, value: 2)])
+        #expect(v1.bytes.count == 18)
+        #expect(v1.points.map(\.value) == [1, 2])
         var dense = TelemetryChunk(t: 1_600_000_000, value: 1)
         dense.append(t: 1_600_000_001, value: 2)
-        #expect(dense.bytes.count == 18)
+        #expect(dense.bytes.count < 18)
     }
 
     @Test func packingRespectsTheSizeLimitAndKeepsEveryPoint() {
-        let points = (0 ..< 1_000).map { (t: Int64($0) * 1_000_003, value: Double($0)) }
+        // (v2 stores this regular series in a few bits per point, so it takes 20 000 points to fill several chunks.)
+        let points = (0 ..< 20_000).map { (t: Int64($0) * 1_000_003, value: Double($0)) }
         let chunks = TelemetryChunk.pack(points)
         #expect(chunks.count > 1)
         #expect(chunks.allSatisfy { $0.bytes.count <= TelemetryChunk.maxBytes })
@@ -37,12 +41,20 @@ let storedChunks = """
     }
 
     @Test func aTruncatedEncodingEndsTheWalkInsteadOfTrapping() {
-        var chunk = TelemetryChunk(t: 10, value: 1)
-        chunk.append(t: 11, value: 2)
+        let chunk = TelemetryChunk.v1([(t: 10, value: 1), (t: 11, value: 2)])
         let cut = TelemetryChunk(tFirst: 10, tLast: 11, count: 2, bytes: Array(chunk.bytes.dropLast(3)))
         #expect(cut.points.map(\.t) == [10])
+        #expect(throws: TelemetryChunkError.truncated) { try cut.decoded() }
         let endless = TelemetryChunk(tFirst: 0, tLast: 0, count: 1, bytes: Array(repeating: 0xFF, count: 40))
         #expect(endless.points.isEmpty)
+        #expect(throws: TelemetryChunkError.self) { try endless.decoded() }
+        // The same in v2: every truncation is an error, never a trap.
+        var v2 = TelemetryChunk(t: 10, value: 1)
+        v2.append(t: 11, value: 2)
+        for length in 0 ..< v2.bytes.count {
+            let cut = TelemetryChunk(tFirst: 10, tLast: 11, count: 2, bytes: Array(v2.bytes.prefix(length)))
+            #expect(throws: TelemetryChunkError.self) { try cut.decoded() }
+        }
     }
 
     @Test func normalizingSortsAndKeepsTheLastPointOfEachTime() {

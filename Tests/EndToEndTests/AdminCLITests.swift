@@ -129,6 +129,19 @@ import TestSupport
         #expect(try cli(backup, ["org", "list"]).stdout.contains("acme"))
     }
 
+    /// `telemetry recompress` is wired (its work is tested in DevicesTests' TelemetrySummaryTests).
+    @Test func telemetryRecompressRunsAndChecksItsOptions() throws {
+        let directory = TemporaryDirectory("iot-cli")
+        defer { directory.remove() }
+        let db = directory.file("iot.db")
+        #expect(try cli(db, ["migrate"]).exitCode == 0)
+        let dry = try cli(db, ["telemetry", "recompress", "--dry-run"])
+        #expect(dry.exitCode == 0 && dry.stdout.hasPrefix("dry run: 0/0 series, 0 chunks"))
+        let done = try cli(db, ["telemetry", "recompress", "--codec", "2"])
+        #expect(done.exitCode == 0 && done.stdout.contains("re-encoded in v2"))
+        #expect(try cli(db, ["telemetry", "recompress", "--codec", "3"]).exitCode == 2)
+    }
+
     @Test func serverAndCLIShareOneDatabaseAtOnce() throws {
         let server = try ServerProcess()
         defer { server.stop() }

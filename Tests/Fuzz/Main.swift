@@ -11,6 +11,7 @@ enum FuzzTarget: String, CaseIterable {
     case telemetry
     case factorImport = "factor-import"
     case postgresBackend = "postgres-backend"
+    case telemetryChunk = "telemetry-chunk"
 }
 
 let selectedTarget: FuzzTarget = {
@@ -33,6 +34,7 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     case .telemetry: fuzzTelemetry(input)
     case .factorImport: fuzzFactorImport(input)
     case .postgresBackend: fuzzPostgresBackend(input)
+    case .telemetryChunk: fuzzTelemetryChunk(input)
     }
     return 0
 }

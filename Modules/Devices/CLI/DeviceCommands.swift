@@ -32,6 +32,26 @@ enum DeviceCommands {
                 output.out("purged \(removed) telemetry points older than \(text)")
                 return 0
             },
+            SimpleCommand(["telemetry", "recompress"],
+                          summary: "Re-encode telemetry chunks stored in an older codec (v1) in the current one, with a progress line",
+                          usage: "[--dry-run] [--codec 2|1]   (--codec 1 rewrites every chunk for a release before codec v2)",
+                          options: ["codec"], flags: ["dry-run"]) { arguments, output in
+                try arguments.expectPositionals(0)
+                let codec = try arguments.option("codec").map { text -> Int in
+                    guard text == "1" || text == "2" else { throw UsageError("--codec must be 1 or 2") }
+                    return Int(text)!
+                } ?? 2
+                let dryRun = arguments.flag("dry-run")
+                func line(_ progress: DeviceService.RecompressProgress) -> String {
+                    let ratio = progress.bytesAfter > 0 ? Double(progress.bytesBefore) / Double(progress.bytesAfter) : 1
+                    return "\(progress.series)/\(progress.seriesTotal) series, \(progress.chunks) chunks of \(progress.points) points "
+                        + "\(dryRun ? "would be " : "")re-encoded in v\(codec): \(progress.bytesBefore) → \(progress.bytesAfter) bytes "
+                        + "(\(Double(Int(ratio * 100)) / 100)×)"
+                }
+                let totals = try devices.recompressTelemetry(to: codec, dryRun: dryRun) { output.err("recompress: " + line($0)) }
+                output.out((dryRun ? "dry run: " : "") + line(totals))
+                return 0
+            },
         ]
     }
 }

@@ -1,18 +1,5 @@
 import Core
 
-/// One telemetry point as a request gave it, validated: a full agri_id, the value and its time (Unix seconds).
-public struct TelemetryPoint: Sendable, Equatable {
-    public let agriID: String
-    public let value: Double
-    public let t: Int64
-
-    public init(agriID: String, value: Double, t: Int64) {
-        self.agriID = agriID
-        self.value = value
-        self.t = t
-    }
-}
-
 /// Telemetry being stored, published **inside** the group commit's transaction (after the points are written,
 /// before COMMIT): an in-transaction subscriber's rows (Alerts' rule engine opening and resolving alerts) commit
 /// or roll back with the points, so a point acknowledged with 202 never loses its consequences. Subscribers must

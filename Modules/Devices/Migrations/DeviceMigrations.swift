@@ -116,5 +116,31 @@ enum DeviceMigrations {
             try flush()
             try db.executeScript("DROP TABLE telemetry_points;")
         },
+        // Chunk summaries (`TelemetrySummary`; DECISIONS "Chunk codec v2"): minimum, maximum and sum of a sealed chunk's
+        // values beside its count, so an aggregation over whole chunks never decodes them. NULL when the chunk holds a
+        // NaN (or has no sum). The chunks already stored are summarized here; one that does not decode stays NULL and
+        // `admin-cli check` names it.
+        Migration("devices.006.telemetry-chunk-summaries") { db in
+            try db.executeScript("""
+                ALTER TABLE telemetry_chunks ADD COLUMN value_min REAL;
+                ALTER TABLE telemetry_chunks ADD COLUMN value_max REAL;
+                ALTER TABLE telemetry_chunks ADD COLUMN value_sum REAL;
+                ALTER TABLE telemetry_chunks ADD COLUMN value_sum_error REAL;
+                """)
+            var summaries: [(series: Int64, tFirst: Int64, summary: TelemetrySummary)] = []
+            try db.forEach("SELECT series_id, t_first, t_last, count, points FROM telemetry_chunks ORDER BY series_id, t_first") { row in
+                let chunk = TelemetryChunk(tFirst: row.int(1), tLast: row.int(2), count: Int(row.int(3)), bytes: row.blob(4))
+                if let points = try? chunk.decoded() {
+                    summaries.append((row.int(0), chunk.tFirst, TelemetrySummary(points.lazy.map(\.value))))
+                }
+                return true
+            }
+            for entry in summaries where entry.summary != .empty {
+                try db.execute("""
+                    UPDATE telemetry_chunks SET value_min = ?, value_max = ?, value_sum = ?, value_sum_error = ?
+                    WHERE series_id = ? AND t_first = ?
+                    """, [entry.summary.min, entry.summary.max, entry.summary.sum, entry.summary.sumError, entry.series, entry.tFirst])
+            }
+        },
     ]
 }

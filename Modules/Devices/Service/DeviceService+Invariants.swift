@@ -5,7 +5,8 @@ import Projects
 extension DeviceService {
     /// Devices' invariants (`admin-cli check`): a bound device belongs to its active project's organization, an
     /// unbound one to none and keeps no latest values or commands; every series and command belongs to a device; a series'
-    /// open telemetry chunk comes after its sealed ones.
+    /// open telemetry chunk comes after its sealed ones; every chunk decodes and every sealed chunk's summary matches its
+    /// points.
     func invariantViolations(_ db: Database) throws -> [String] {
         var violations: [String] = []
         for row in try db.query("SELECT id, project_pk, organization_id FROM devices WHERE project_pk IS NOT NULL ORDER BY id") {
@@ -38,6 +39,7 @@ extension DeviceService {
             """) {
             violations.append("telemetry series \(row.int(0)) has a sealed chunk that does not end before its open chunk")
         }
+        violations += try TelemetryStore(db: db).chunkViolations(limit: 50)
         for row in try db.query("""
             SELECT c.id, c.device_pk FROM device_commands c LEFT JOIN devices d ON d.id = c.device_pk WHERE d.id IS NULL ORDER BY c.id
             """) {

@@ -137,4 +137,40 @@ extension DeviceService {
         }
         return removed
     }
+
+    /// Totals of `recompressTelemetry`, after each batch of series.
+    public struct RecompressProgress: Sendable {
+        public var series = 0
+        public var seriesTotal = 0
+        public var chunks = 0
+        public var points = 0
+        public var bytesBefore = 0
+        public var bytesAfter = 0
+    }
+
+    /// Re-encodes every stored telemetry chunk not in codec `version` (2; 1 rewrites v2 chunks for a release before
+    /// v2), a batch of series per short transaction; a dry run only counts. `progress` is called after each batch.
+    public func recompressTelemetry(to version: Int = 2, dryRun: Bool, progress: (RecompressProgress) -> Void) throws -> RecompressProgress {
+        precondition(version == 1 || version == 2, "codec versions are 1 and 2")
+        var totals = RecompressProgress()
+        totals.seriesTotal = try db.read { try TelemetryStore(db: $0).seriesCount() }
+        var after: Int64 = 0
+        while true {
+            let batch = try db.read { try TelemetryStore(db: $0).seriesIDs(after: after, limit: 100) }
+            guard let last = batch.last else { break }
+            let work = { (db: Database) throws -> TelemetryStore.Recompression in
+                let store = TelemetryStore(db: db)
+                return try batch.reduce(TelemetryStore.Recompression()) { $0 + (try store.recompress(series: $1, to: version, dryRun: dryRun)) }
+            }
+            let done = dryRun ? try db.read(work) : try db.write(work)
+            totals.series += batch.count
+            totals.chunks += done.chunks
+            totals.points += done.points
+            totals.bytesBefore += done.bytesBefore
+            totals.bytesAfter += done.bytesAfter
+            progress(totals)
+            after = last
+        }
+        return totals
+    }
 }

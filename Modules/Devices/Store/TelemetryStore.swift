@@ -1,6 +1,13 @@
 import Core
 import Persistence
 
+extension TelemetryChunk {
+    /// A stored chunk from a row of `t_first, t_last, count, points`.
+    init(row: Row) {
+        self.init(tFirst: row.int(0), tLast: row.int(1), count: Int(row.int(2)), bytes: row.blob(3))
+    }
+}
+
 /// SQL over Devices' telemetry tables: series, points, latest values.
 struct TelemetryStore {
     let db: Database
@@ -53,7 +60,7 @@ struct TelemetryStore {
                 // After the open chunk (the common case), or within or after its span (late points of concurrent
                 // requests): only the open chunk is involved.
                 if open.tLast < first.t { return try extend(series: series, open: open, points) }
-                if open.tFirst <= first.t { return try extend(series: series, open: nil, merged([open], points)) }
+                if open.tFirst <= first.t { return try extend(series: series, open: nil, try merged([open], points)) }
                 return try merge(series: series, points, open: open)
             }
             try lastSealed.bind(1, series)
@@ -114,18 +121,18 @@ struct TelemetryStore {
             stored.reverse()
             if let open, open.tFirst <= last.t {
                 stored.append(open)
-                return try extend(series: series, open: nil, merged(stored, points))
+                return try extend(series: series, open: nil, try merged(stored, points))
             }
-            for chunk in TelemetryChunk.pack(merged(stored, points)) { try seal(series: series, chunk) }
+            for chunk in TelemetryChunk.pack(try merged(stored, points)) { try seal(series: series, chunk) }
         }
 
         /// The points of `chunks` (in time order) and `points` in one run; at a shared `t` the new value wins.
-        private func merged(_ chunks: [TelemetryChunk], _ points: [(t: Int64, value: Double)]) -> [(t: Int64, value: Double)] {
+        private func merged(_ chunks: [TelemetryChunk], _ points: [(t: Int64, value: Double)]) throws -> [(t: Int64, value: Double)] {
             var merged: [(t: Int64, value: Double)] = []
             merged.reserveCapacity(points.count + chunks.reduce(0) { $0 + $1.count })
             var incoming = points[...]
             for chunk in chunks {
-                chunk.forEach { t, value in
+                try chunk.forEach { t, value in
                     while let point = incoming.first, point.t < t {
                         merged.append(point)
                         incoming = incoming.dropFirst()
@@ -143,8 +150,14 @@ struct TelemetryStore {
             return merged
         }
 
-        /// Inserts a chunk into `telemetry_chunks`.
+        /// Inserts a chunk into `telemetry_chunks`, with its summary. A damaged chunk (an open chunk whose blob no
+        /// longer decodes) is sealed as it is with no summary, so that the series' new points still go in a new chunk
+        /// and the group commit does not fail for every device; `admin-cli check` names it.
         func seal(series: Int64, _ chunk: TelemetryChunk) throws {
+            let summary = (try? TelemetrySummary(of: chunk)) ?? .empty
+            for (index, value) in [summary.min, summary.max, summary.sum, summary.sumError].enumerated() {
+                if let value { try insertSealed.bind(Int32(6 + index), value) } else { try insertSealed.bindNull(Int32(6 + index)) }
+            }
             try Self.run(insertSealed, series: series, chunk)
         }
 
@@ -177,7 +190,10 @@ struct TelemetryStore {
             lastSealed: try db.prepared("SELECT \(columns) FROM telemetry_chunks WHERE series_id = ? ORDER BY t_first DESC LIMIT 1"),
             sealedFromLast: try db.prepared("SELECT \(columns) FROM telemetry_chunks WHERE series_id = ? AND t_first <= ? ORDER BY t_first DESC"),
             deleteSealed: try db.prepared("DELETE FROM telemetry_chunks WHERE series_id = ? AND t_first >= ? AND t_first <= ?"),
-            insertSealed: try db.prepared("INSERT INTO telemetry_chunks (series_id, \(columns)) VALUES (?, ?, ?, ?, ?)"),
+            insertSealed: try db.prepared("""
+                INSERT INTO telemetry_chunks (series_id, \(columns), value_min, value_max, value_sum, value_sum_error)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """),
             upsertLatest: try db.prepared("""
                 INSERT INTO telemetry_latest (device_pk, agri_id, t, value) VALUES (?, ?, ?, ?)
                 ON CONFLICT (device_pk, agri_id) DO UPDATE SET t = excluded.t, value = excluded.value
@@ -269,6 +285,11 @@ struct TelemetryStore {
         try db.execute("DELETE FROM telemetry_series WHERE project_pk = ?", [projectPK])
     }
 
+    /// How many series there are.
+    func seriesCount() throws -> Int {
+        Int(try db.queryOne("SELECT COUNT(*) FROM telemetry_series")?.int(0) ?? 0)
+    }
+
     /// Series ids after `after`, in order, a batch at a time (retention walks them in short transactions).
     func seriesIDs(after: Int64, limit: Int) throws -> [Int64] {
         try db.query("SELECT id FROM telemetry_series WHERE id > ? ORDER BY id LIMIT ?", [after, limit]).map { $0.int(0) }
@@ -286,13 +307,13 @@ struct TelemetryStore {
         if let straddling = try db.queryOne("""
             SELECT t_first, t_last, count, points FROM telemetry_chunks WHERE series_id = ? AND t_first < ? ORDER BY t_first DESC LIMIT 1
             """, [series, before]).map(TelemetryChunk.init(row:)) {
-            let kept = straddling.points.filter { $0.t >= before }
+            let kept = try straddling.decoded().filter { $0.t >= before }
             try db.execute("DELETE FROM telemetry_chunks WHERE series_id = ? AND t_first = ?", [series, straddling.tFirst])
             for chunk in TelemetryChunk.pack(kept) { try writer.seal(series: series, chunk) }
             removed += straddling.count - kept.count
         }
         if let open = try writer.open(series), open.tFirst < before {
-            let kept = open.points.filter { $0.t >= before }
+            let kept = try open.decoded().filter { $0.t >= before }
             // What is kept (part of one chunk) is still after every sealed chunk, so it stays open.
             if let chunk = TelemetryChunk.pack(kept).first {
                 try writer.saveOpen(series: series, chunk, inserting: false)
@@ -320,7 +341,7 @@ extension TelemetryStore {
             if chunk.tFirst >= start, chunk.tLast < end {
                 total += Int64(chunk.count)
             } else {
-                chunk.forEach { t, _ in
+                try chunk.forEach { t, _ in
                     if t >= start, t < end { total += 1 }
                     return t < end
                 }
@@ -343,5 +364,117 @@ extension TelemetryStore {
             return collected.count < limit
         }
         swap(&collected, &page)
+    }
+}
+
+extension TelemetryStore {
+    /// What re-encoding one series did (or, in a dry run, would do).
+    struct Recompression {
+        var chunks = 0
+        var points = 0
+        var bytesBefore = 0
+        var bytesAfter = 0
+
+        static func + (lhs: Recompression, rhs: Recompression) -> Recompression {
+            Recompression(chunks: lhs.chunks + rhs.chunks, points: lhs.points + rhs.points,
+                          bytesBefore: lhs.bytesBefore + rhs.bytesBefore, bytesAfter: lhs.bytesAfter + rhs.bytesAfter)
+        }
+    }
+
+    /// Re-encodes the chunks of `series` not in codec `version` (2, or 1 to go back to a release before v2): each run of
+    /// consecutive such chunks is decoded and packed again (v2 packs more points a chunk, so runs merge into fewer
+    /// chunks). When the run ends with the open chunk, its last chunk stays open. Sealed chunks get their summaries.
+    func recompress(series: Int64, to version: Int, dryRun: Bool) throws -> Recompression {
+        let writer = try pointWriter()
+        var chunks = try db.query("SELECT t_first, t_last, count, points FROM telemetry_chunks WHERE series_id = ? ORDER BY t_first", [series])
+            .map(TelemetryChunk.init(row:))
+        let open = try writer.open(series)
+        if let open { chunks.append(open) }
+        var result = Recompression()
+        var index = 0
+        while index < chunks.count {
+            guard chunks[index].version != version else {
+                index += 1
+                continue
+            }
+            var end = index
+            while end < chunks.count, chunks[end].version != version { end += 1 }
+            let run = chunks[index ..< end]
+            let includesOpen = open != nil && end == chunks.count
+            let points = try run.flatMap { try $0.decoded() }
+            let packed = version == 1 ? Self.packV1(points) : TelemetryChunk.pack(points)
+            result = result + Recompression(chunks: run.count, points: points.count, bytesBefore: run.reduce(0) { $0 + $1.bytes.count },
+                                            bytesAfter: packed.reduce(0) { $0 + $1.bytes.count })
+            if !dryRun {
+                let sealedRun = includesOpen ? run.dropLast() : run[...]
+                if let low = sealedRun.first?.tFirst, let high = sealedRun.last?.tFirst {
+                    try db.execute("DELETE FROM telemetry_chunks WHERE series_id = ? AND t_first >= ? AND t_first <= ?", [series, low, high])
+                }
+                for (position, chunk) in packed.enumerated() {
+                    if includesOpen, position == packed.count - 1 {
+                        try writer.saveOpen(series: series, chunk, inserting: false)
+                    } else {
+                        try writer.seal(series: series, chunk)
+                    }
+                }
+            }
+            index = end
+        }
+        return result
+    }
+
+    /// Points in v1 chunks of at most `TelemetryChunk.maxBytes` (a v1 point takes at most 18 bytes).
+    static func packV1(_ points: [(t: Int64, value: Double)]) -> [TelemetryChunk] {
+        var chunks: [TelemetryChunk] = []
+        var start = 0
+        var size = 0
+        for (index, point) in points.enumerated() {
+            let distance = index == start ? 0 : UInt64(bitPattern: point.t &- points[index - 1].t)
+            let pointSize = 8 + max(1, (64 - distance.leadingZeroBitCount + 6) / 7)
+            if size + pointSize > TelemetryChunk.maxBytes {
+                chunks.append(TelemetryChunk.v1(points[start ..< index]))
+                start = index
+                size = 9
+            } else {
+                size += pointSize
+            }
+        }
+        if start < points.count { chunks.append(TelemetryChunk.v1(points[start...])) }
+        return chunks
+    }
+
+    /// Problems with stored chunks for `admin-cli check`: a chunk that does not decode (or disagrees with its row), and
+    /// a sealed chunk whose summary columns differ from its contents. At most `limit` are named.
+    func chunkViolations(limit: Int) throws -> [String] {
+        var violations: [String] = []
+        var more = 0
+        func note(_ text: String) {
+            if violations.count < limit { violations.append(text) } else { more += 1 }
+        }
+        try db.forEach("""
+            SELECT series_id, t_first, t_last, count, points, value_min, value_max, value_sum, value_sum_error
+            FROM telemetry_chunks ORDER BY series_id, t_first
+            """) { row in
+            let chunk = TelemetryChunk(tFirst: row.int(1), tLast: row.int(2), count: Int(row.int(3)), bytes: row.blob(4))
+            do {
+                let points = try chunk.decoded()
+                let stored = TelemetrySummary(min: row.optionalDouble(5), max: row.optionalDouble(6), sum: row.optionalDouble(7),
+                                              sumError: row.optionalDouble(8))
+                let actual = TelemetrySummary(points.lazy.map(\.value))
+                if !stored.matches(actual) {
+                    note("telemetry series \(row.int(0)): the summary of the chunk at t \(chunk.tFirst) is \(stored), its points give \(actual)")
+                }
+            } catch {
+                note("telemetry series \(row.int(0)): the chunk at t \(chunk.tFirst) does not decode: \(error)")
+            }
+            return true
+        }
+        try db.forEach("SELECT series_id, t_first, t_last, count, points FROM telemetry_open_chunks ORDER BY series_id") { row in
+            let chunk = TelemetryChunk(tFirst: row.int(1), tLast: row.int(2), count: Int(row.int(3)), bytes: row.blob(4))
+            do { _ = try chunk.decoded() } catch { note("telemetry series \(row.int(0)): the open chunk does not decode: \(error)") }
+            return true
+        }
+        if more > 0 { violations.append("… and \(more) more telemetry chunk problems") }
+        return violations
     }
 }

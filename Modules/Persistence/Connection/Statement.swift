@@ -125,6 +125,7 @@ public struct PreparedStatement {
     public func bind(_ index: Int32, _ value: Double) throws { try check(sqlite3_bind_double(statement.handle, index, value)) }
     public func bind(_ index: Int32, _ value: String) throws { try check(Statement.bindText(statement.handle, index, value)) }
     public func bind(_ index: Int32, _ bytes: [UInt8]) throws { try check(Statement.bindBlob(statement.handle, index, bytes)) }
+    public func bindNull(_ index: Int32) throws { try check(sqlite3_bind_null(statement.handle, index)) }
 
     private func check(_ code: Int32) throws {
         guard code == SQLITE_OK else { throw statement.connection.error(code: code, sql: statement.sql) }
