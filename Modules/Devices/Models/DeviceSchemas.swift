@@ -68,8 +68,23 @@ public enum DeviceSchemas {
         .required("next", Schema.string().orNull),
     ]).named("TelemetryHistory")
 
-    /// Either answer of `GET …/data/`.
-    public static let data = Schema.oneOf([latest, history])
+    /// A series in buckets (`?interval=&agg=&tz=`): `count` always, then the aggregates asked for.
+    public static let aggregation = Schema.object([
+        .required("agri_id", .string()),
+        .required("start", .integer()),
+        .required("end", .integer()),
+        .required("interval", .integer(1...Int64(AggregationRequest.maxInterval))),
+        .required("tz", .string()),
+        .required("agg", .array(.oneOf(AggregationRequest.Aggregate.allCases.map(\.rawValue)))),
+        .required("results", .array(.object([
+            .required("t", .integer()), .required("count", .integer(from: 1)),
+            .optional("min", .number()), .optional("max", .number()), .optional("avg", .number()), .optional("sum", .number()),
+            .optional("first", .number()), .optional("last", .number()),
+        ]))),
+    ]).named("TelemetryAggregation")
+
+    /// Any answer of `GET …/data/`.
+    public static let data = Schema.oneOf([latest, history, aggregation])
 
     static let commandStatus = Schema.oneOf(["pending", "delivered", "acked", "failed", "expired"])
 

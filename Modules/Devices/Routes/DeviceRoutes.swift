@@ -79,7 +79,7 @@ extension DevicesModule {
             let projectID = try request.parameters.require("project_id")
             let pk = try Self.devicePK(request)
             let query = request.query
-            let wantsHistory = ["agri_id", "start", "end", "cursor", "limit"].contains { query[$0] != nil }
+            let wantsHistory = ["agri_id", "start", "end", "cursor", "limit", "interval", "agg", "tz"].contains { query[$0] != nil }
             guard wantsHistory else { return .json(JSON.array(try devices.latest(projectID: projectID, pk: pk, caller: caller))) }
             var problems: [String: String] = [:]
             func time(_ name: String, default value: Int64) -> Int64 {
@@ -99,6 +99,9 @@ extension DevicesModule {
             }
             if let agriID = query["agri_id"], agriID.isEmpty || agriID.utf8.count > 128 { problems["agri_id"] = "must be 1..128 bytes" }
             if problems.isEmpty, end <= start { problems["end"] = "must be after start" }
+            if query["interval"] != nil || query["agg"] != nil || query["tz"] != nil {
+                return .json(try Self.aggregation(request, devices, caller, projectID: projectID, pk: pk, start: start, end: end, problems: problems))
+            }
             if !problems.isEmpty { throw APIError.validation(problems) }
             let page = try devices.history(projectID: projectID, pk: pk, caller: caller, agriID: query["agri_id"], start: start, end: end,
                                            cursor: query["cursor"], limit: limit)
@@ -115,6 +118,59 @@ extension DevicesModule {
         registerGatewayAndCommandRoutes(on: api)
     }
 
+    /// `GET …/data/?agri_id=&start=&end=&interval=&agg=&tz=` (DESIGN §5.2 "Aggregation"): validates, then answers the
+    /// buckets. `agri_id`, `start` and `interval` are required; `end` defaults to now; more than 10 000 buckets → 400
+    /// naming `interval`.
+    static func aggregation(_ request: Request, _ devices: DeviceService, _ caller: Caller, projectID: String, pk: Int64, start: Int64,
+                            end: Int64, problems: [String: String]) throws -> JSON {
+        let query = request.query
+        var problems = problems
+        if query["agri_id"] == nil { problems["agri_id"] = "is required with interval" }
+        if query["start"] == nil { problems["start"] = "is required with interval" }
+        var end = end
+        if query["end"] == nil {
+            end = devices.clock.unixSeconds() + 1
+            if end <= start, problems["start"] == nil { problems["start"] = "must be before now" }
+        }
+        var interval: Int64 = 0
+        if let text = query["interval"] {
+            if let value = AggregationRequest.parseInterval(text) { interval = value } else {
+                problems["interval"] = "must be Ns, Nm, Nh, Nd or seconds, from 1 s to 366 d"
+            }
+        } else {
+            problems["interval"] = "is required with agg and tz"
+        }
+        var offset: Int64 = 0
+        if let text = query["tz"] {
+            if let value = AggregationRequest.parseOffset(text) { offset = value } else { problems["tz"] = "must be a fixed offset such as +08:00" }
+        }
+        var aggregates: [AggregationRequest.Aggregate] = [.count]
+        for name in (query["agg"] ?? "").split(separator: ",", omittingEmptySubsequences: false) where !(query["agg"] ?? "").isEmpty {
+            guard let aggregate = AggregationRequest.Aggregate(rawValue: String(name).trimmingCharacters(in: .whitespaces)) else {
+                problems["agg"] = "must be a comma-separated list of count, min, max, avg, sum, first, last"
+                break
+            }
+            if !aggregates.contains(aggregate) { aggregates.append(aggregate) }
+        }
+        let aggregation = AggregationRequest(interval: max(1, interval), offset: offset, aggregates: aggregates)
+        if problems.isEmpty, aggregation.bucketCount(start: start, end: end) > AggregationRequest.maxBuckets {
+            problems["interval"] = "gives more than \(AggregationRequest.maxBuckets) buckets over start..end; choose a longer interval or a shorter range"
+        }
+        if !problems.isEmpty { throw APIError.validation(problems) }
+        let agriID = query["agri_id"] ?? ""
+        let buckets = try devices.aggregate(projectID: projectID, pk: pk, caller: caller, agriID: agriID, start: start, end: end,
+                                            request: aggregation)
+        var body = JSONObject()
+        body.append("agri_id", .string(agriID))
+        body.append("start", .int64(start))
+        body.append("end", .int64(end))
+        body.append("interval", .int64(interval))
+        body.append("tz", .string(AggregationRequest.formatOffset(offset)))
+        body.append("agg", .array(aggregates.map { .string($0.rawValue) }))
+        body.append("results", .array(buckets.map { $0.json(aggregates) }))
+        return .object(body)
+    }
+
     /// Query parameters of `GET …/data/`: any of them asks for history instead of the latest values.
     static let historyQuery = [
         QueryParameter("agri_id", .string(1...128), "One series (1..128 bytes)"),
@@ -122,6 +178,9 @@ extension DevicesModule {
         QueryParameter("end", .string(1...64), "Unix seconds or RFC 3339, exclusive"),
         QueryParameter("cursor", .string(1...200), "From a previous page's next link"),
         QueryParameter("limit", .integer(1...10_000)),
+        QueryParameter("interval", .string(1...16), "Aggregation bucket: Ns, Nm, Nh, Nd or seconds (1 s … 366 d); needs agri_id and start"),
+        QueryParameter("agg", .string(1...64), "Aggregates, comma-separated: count, min, max, avg, sum, first, last (count always)"),
+        QueryParameter("tz", .string(1...8), "Fixed offset the buckets align to, e.g. +08:00 (default +00:00)"),
     ]
 
     /// Fields of the device record a PATCH may carry back unchanged; they are ignored.
