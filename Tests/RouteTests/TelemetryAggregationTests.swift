@@ -69,6 +69,26 @@ import TestSupport
             .map { bucket in .object(["t": bucket["t"]!, "count": bucket["count"]!]) })
     }
 
+    /// Sealed chunks inside one bucket are added from their summaries unless first/last are asked for: both ways give the
+    /// same numbers, and the numbers of the raw history.
+    @Test func chunkSummariesGiveTheSameNumbersAsDecoding() throws {
+        let server = try Shared.get()
+        let (client, path, agriID, points) = try Self.seeded(server)
+        let start = points[0].0 - 86_400 * 3
+        let end = points[points.count - 1].0 + 86_400
+        for interval in ["1d", "7d", "30d"] {
+            let base = "\(path)?agri_id=\(agriID)&start=\(start)&end=\(end)&interval=\(interval)"
+            let summarized = try client.get(base + "&agg=min,max,avg,sum").json["results"]?.arrayValue ?? []
+            let decoded = try client.get(base + "&agg=min,max,avg,sum,first,last").json["results"]?.arrayValue ?? []
+            #expect(!summarized.isEmpty && summarized.count == decoded.count, "\(interval)")
+            for (a, b) in zip(summarized, decoded) {
+                for key in ["t", "count", "min", "max", "avg", "sum"] { #expect(a[key] == b[key], "\(interval) \(key): \(a) vs \(b)") }
+            }
+            let seconds = AggregationRequest.parseInterval(interval)!
+            #expect(decoded == Self.expected(points, interval: seconds, offset: 0, start: start, end: end), "\(interval)")
+        }
+    }
+
     @Test func badAggregationsAreNamed() throws {
         let server = try Shared.get()
         let client = server.client()

@@ -40,7 +40,7 @@ extension DeviceService {
     }
 
     /// The series of the device in the project and organization it is bound to now (none when unbound).
-    private func currentSeries(devicePK: Int64, _ tx: Database) throws -> [(id: Int64, agriID: String)] {
+    func currentSeries(devicePK: Int64, _ tx: Database) throws -> [(id: Int64, agriID: String)] {
         guard let device = try DeviceStore(db: tx).device(pk: devicePK), let projectPK = device.projectPK,
               let organizationID = device.organizationID else { return [] }
         return try TelemetryStore(db: tx).series(devicePK: devicePK, projectPK: projectPK, organizationID: organizationID)

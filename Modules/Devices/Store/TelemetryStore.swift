@@ -223,6 +223,31 @@ struct TelemetryStore {
         _ = try body(open)
     }
 
+    /// For aggregation: the chunks of `series` that may hold points in `[from, end)`, in time order, each sealed one with
+    /// its summary (nil when it has none: NaN, overflow, or written before summaries); the open chunk has none.
+    func forEachChunkWithSummary(series: Int64, from: Int64, end: Int64, _ body: (TelemetryChunk, TelemetrySummary?) throws -> Void) throws {
+        guard from < end else { return }
+        try db.forEach("""
+            SELECT t_first, t_last, count, points, value_min, value_max, value_sum, value_sum_error FROM telemetry_chunks
+            WHERE series_id = ? AND t_first < ? AND t_first >= COALESCE(
+                (SELECT t_first FROM telemetry_chunks WHERE series_id = ? AND t_first <= ? ORDER BY t_first DESC LIMIT 1), ?)
+            ORDER BY t_first
+            """, [series, end, series, from, from]) { row in
+            let chunk = TelemetryChunk(row: row)
+            guard chunk.tLast >= from else { return true }
+            var summary: TelemetrySummary?
+            if let min = row.optionalDouble(4), let max = row.optionalDouble(5), let sum = row.optionalDouble(6) {
+                summary = TelemetrySummary(min: min, max: max, sum: sum, sumError: row.optionalDouble(7))
+            }
+            try body(chunk, summary)
+            return true
+        }
+        guard let open = try db.queryOne("SELECT t_first, t_last, count, points FROM telemetry_open_chunks WHERE series_id = ?",
+                                         [series]).map(TelemetryChunk.init(row:)),
+              open.tLast >= from, open.tFirst < end else { return }
+        try body(open, nil)
+    }
+
     /// Calls `body` with the points of `series` in `[from, end)`, in time order, until it returns false.
     func forEachPoint(series: Int64, from: Int64, end: Int64, _ body: (_ t: Int64, _ value: Double) throws -> Bool) throws {
         try forEachChunk(series: series, from: from, end: end) { chunk in

@@ -92,6 +92,21 @@ public struct AggregateBucket: Sendable {
         count += 1
         if value < min { min = value }
         if value > max { max = value }
+        addToSum(value)
+    }
+
+    /// Adds a chunk's summary: `count` points between `min` and `max` whose exact sum is `sum + sumError` (first and
+    /// last are not kept: the caller decodes chunks when they are asked for).
+    mutating func add(count points: Int64, min low: Double, max high: Double, sum: Double, sumError: Double) {
+        count += points
+        if low < min { min = low }
+        if high > max { max = high }
+        addToSum(sum)
+        if sumError != 0 { addToSum(sumError) }
+    }
+
+    /// One more term of the exact sum (Shewchuk's partials).
+    private mutating func addToSum(_ value: Double) {
         var x = value
         var kept = 0
         for index in partials.indices {
