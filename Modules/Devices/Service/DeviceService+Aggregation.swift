@@ -14,30 +14,37 @@ extension DeviceService {
         let project = try projects.resolve(projectID, for: caller, access: .read)
         let device = try device(pk, in: project)
         let needsEnds = request.aggregates.contains(.first) || request.aggregates.contains(.last)
-        var buckets: [AggregateBucket] = []
-        func bucket(_ t: Int64) -> Int {
-            let start = request.bucket(t)
-            if buckets.last?.start != start { buckets.append(AggregateBucket(start: start)) }
-            return buckets.count - 1
-        }
+        var chunks: [(TelemetryChunk, TelemetrySummary?)] = []
         try db.read { tx in
             let store = TelemetryStore(db: tx)
             for series in try currentSeries(devicePK: device.id, tx) where series.agriID == agriID {
-                try store.forEachChunkWithSummary(series: series.id, from: start, end: end) { chunk, summary in
-                    if !needsEnds, let summary, let min = summary.min, let max = summary.max, let sum = summary.sum,
-                       chunk.tFirst >= start, chunk.tLast < end, request.bucket(chunk.tFirst) == request.bucket(chunk.tLast) {
-                        buckets[bucket(chunk.tFirst)].add(count: Int64(chunk.count), min: min, max: max, sum: sum, sumError: summary.sumError ?? 0)
-                        return
-                    }
-                    try chunk.forEach { t, value in
-                        guard t >= start else { return true }
-                        guard t < end else { return false }
-                        buckets[bucket(t)].add(value)
-                        return true
-                    }
-                }
+                try store.forEachChunkWithSummary(series: series.id, from: start, end: end) { chunks.append(($0, $1)) }
             }
         }
+        var buckets: [AggregateBucket] = []
+        var current = AggregateBucket(start: Int64.min)
+        var currentEnd = Int64.min
+        for (chunk, summary) in chunks {
+            if !needsEnds, let summary, let min = summary.min, let max = summary.max, let sum = summary.sum,
+               chunk.tFirst >= start, chunk.tLast < end, request.bucket(chunk.tFirst) == request.bucket(chunk.tLast) {
+                if chunk.tFirst >= currentEnd || chunk.tFirst < current.start {
+                    if current.count > 0 { buckets.append(current) }
+                    current = AggregateBucket(start: request.bucket(chunk.tFirst))
+                    currentEnd = current.start + request.interval
+                }
+                current.add(count: Int64(chunk.count), min: min, max: max, sum: sum, sumError: summary.sumError ?? 0)
+                continue
+            }
+            for point in try chunk.decoded() where point.t >= start && point.t < end {
+                if point.t >= currentEnd || point.t < current.start {
+                    if current.count > 0 { buckets.append(current) }
+                    current = AggregateBucket(start: request.bucket(point.t))
+                    currentEnd = current.start + request.interval
+                }
+                current.add(point.value)
+            }
+        }
+        if current.count > 0 { buckets.append(current) }
         return buckets
     }
 }

@@ -107,6 +107,21 @@ public struct AggregateBucket: Sendable {
 
     /// One more term of the exact sum (Shewchuk's partials).
     private mutating func addToSum(_ value: Double) {
+        if partials.count == 1 {
+            // The usual case (values of one sensor): one partial, an error-free two-sum with it.
+            var x = value
+            var y = partials[0]
+            if abs(x) < abs(y) { swap(&x, &y) }
+            let high = x + y
+            let low = y - (high - x)
+            if low == 0 {
+                partials[0] = high
+            } else {
+                partials[0] = low
+                partials.append(high)
+            }
+            return
+        }
         var x = value
         var kept = 0
         for index in partials.indices {
