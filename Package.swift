@@ -22,6 +22,8 @@ let package = Package(
         .target(name: "HTTP", dependencies: ["Core", "CEpoll", "COpenSSL"], path: "Modules/HTTP"),
         .target(name: "Persistence", dependencies: ["Core", "CSQLite"], path: "Modules/Persistence"),
         .target(name: "Platform", dependencies: ["Core", "HTTP", "Persistence"], path: "Modules/Platform"),
+        // MQTT 3.1.1/5.0: packets, the per-connection state machine, the connection handler on HTTP's event loops.
+        .target(name: "MQTT", dependencies: ["Core", "HTTP"], path: "Modules/MQTT"),
 
         // Domain modules.
         .target(name: "Auth", dependencies: ["Core", "HTTP", "Persistence", "Platform", "COpenSSL"], path: "Modules/Auth"),
@@ -32,6 +34,8 @@ let package = Package(
                 path: "Modules/Alerts"),
         .target(name: "Exports", dependencies: ["Core", "HTTP", "Persistence", "Platform", "Auth", "Projects", "Devices", "Factors", "COpenSSL"],
                 path: "Modules/Exports"),
+        // Devices over MQTT (DESIGN §5.7): the device gateway on MQTT topics, the listener on the API server's loops.
+        .target(name: "DeviceMQTT", dependencies: ["Core", "HTTP", "Persistence", "Platform", "Devices", "MQTT"], path: "Modules/DeviceMQTT"),
         // Compatibility dialects (EVRYTHNG, UFDL): routes over Projects and Auth, no tables of their own.
         .target(name: "Compat", dependencies: ["Core", "HTTP", "Platform", "Auth", "Projects"], path: "Modules/Compat"),
         // The web console: our own HTML, CSS and JavaScript modules, shipped as resources and served at `/`.
@@ -39,7 +43,7 @@ let package = Package(
 
         // Apps: thin composition roots.
         .target(name: "Composition", dependencies: ["Core", "Platform", "Auth", "Projects", "Devices", "Factors", "Alerts", "Exports", "Compat",
-                                                   "Console"], path: "Apps/Composition"),
+                                                   "Console", "DeviceMQTT"], path: "Apps/Composition"),
         .executableTarget(name: "api-server", dependencies: ["Platform", "Composition"], path: "Apps/api-server"),
         .executableTarget(name: "admin-cli", dependencies: ["Platform", "Composition"], path: "Apps/admin-cli"),
         .executableTarget(name: "scheduler", dependencies: ["Platform", "Composition"], path: "Apps/scheduler"),

@@ -45,6 +45,39 @@ extension DeviceService {
         return delivered
     }
 
+    /// The device's pending commands in order, left pending (a push channel marks each delivered when the device
+    /// confirms it, `markDelivered(commandID:of:)`).
+    public func pendingCommands(of device: Device) throws -> [DeviceCommand] {
+        let nowSeconds = clock.unixSeconds()
+        let time = now
+        return try db.write { tx in
+            let store = CommandStore(db: tx)
+            try store.expire(devicePK: device.id, now: nowSeconds, at: time)
+            return try store.pending(devicePK: device.id)
+        }
+    }
+
+    /// Marks one pending command of `device` delivered (a pushed command the device confirmed); anything else is left.
+    public func markDelivered(commandID: Int64, of device: Device) throws {
+        let time = now
+        try db.write { tx in
+            let store = CommandStore(db: tx)
+            guard let command = try store.command(id: commandID), command.devicePK == device.id else { return }
+            try store.markDelivered(ids: [commandID], at: time)
+        }
+    }
+
+    /// Records contact from devices holding a connection open (one transaction for all of them).
+    public func touch(_ devices: [Device]) throws {
+        guard !devices.isEmpty else { return }
+        let seconds = clock.unixSeconds()
+        try db.write { tx in
+            let store = DeviceStore(db: tx)
+            for device in devices { try store.touch(pk: device.id, connectTime: seconds) }
+            try bus.publish(DeviceContacted(devicePKs: devices.map(\.id), now: seconds), in: tx)
+        }
+    }
+
     /// `POST /api/v2/gateway/commands/{id}/ack/`: the device reports the outcome of one of its own commands.
     /// 404 `COMMAND_NOT_FOUND` unless `commandID` was queued for `device` (checked before an ack's body is read).
     public func requireCommand(_ commandID: Int64, of device: Device) throws {
