@@ -57,6 +57,7 @@ let package = Package(
                                                          "TestSupport"], path: "Tests/DomainTestSupport"),
         .testTarget(name: "CoreTests", dependencies: ["Core", "TestSupport"], path: "Tests/CoreTests"),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Core", "TestSupport", "COpenSSL"], path: "Tests/HTTPTests"),
+        .testTarget(name: "MQTTTests", dependencies: ["MQTT"], path: "Tests/MQTTTests"),
         .testTarget(name: "PersistenceTests", dependencies: ["Persistence", "Core", "TestSupport"], path: "Tests/PersistenceTests"),
         .testTarget(name: "AuthTests", dependencies: ["Auth", "Platform", "HTTP", "Persistence", "Core", "TestSupport"], path: "Tests/AuthTests"),
         .testTarget(name: "ProjectsTests", dependencies: ["DomainTestSupport", "Projects", "Auth", "Platform", "Persistence", "Core", "TestSupport"], path: "Tests/ProjectsTests"),
