@@ -10,6 +10,7 @@ enum FuzzTarget: String, CaseIterable {
     case csv
     case telemetry
     case factorImport = "factor-import"
+    case mqttPacket = "mqtt-packet"
 }
 
 let selectedTarget: FuzzTarget = {
@@ -31,6 +32,7 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     case .csv: fuzzCSV(input)
     case .telemetry: fuzzTelemetry(input)
     case .factorImport: fuzzFactorImport(input)
+    case .mqttPacket: fuzzMQTTPacket(input)
     }
     return 0
 }

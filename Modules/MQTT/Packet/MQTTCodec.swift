@@ -116,6 +116,7 @@ public enum MQTTCodec {
             let id = try reader.uint16()
             let properties = v5 ? try reader.properties() : []
             let reasons = Array(reader.rest())
+            if type == 11 && !v5 && !reasons.isEmpty { throw .malformed("3.1.1 UNSUBACK with a payload") }
             packet = type == 9 ? .suback(packetID: id, reasons: reasons, properties: properties)
                 : .unsuback(packetID: id, reasons: reasons, properties: properties)
         case 10:
