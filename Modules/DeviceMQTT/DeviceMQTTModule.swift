@@ -16,7 +16,7 @@ public final class DeviceMQTTModule: PlatformModule {
     }
 
     public var configKeys: [ConfigKey] {
-        [ConfigKey("mqtt.enabled", .boolean), ConfigKey("mqtt.port", .integer(0...65_535)),
+        [ConfigKey("mqtt.enabled", .boolean), ConfigKey("mqtt.port", .integer(0...65_535)), ConfigKey("mqtt.tls_port", .integer(0...65_535)),
          ConfigKey("mqtt.max_packet_bytes", .integer(64...268_435_455))]
     }
 

@@ -249,3 +249,40 @@ struct MQTTTestError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
+
+/// MQTT over TLS on `mqtt.tls_port` with the server's certificate.
+@Suite struct MQTTTLSE2ETests {
+    @Test func mosquittoPublishesOverTLS() throws {
+        let directory = TemporaryDirectory("iot-mqtt-tls")
+        defer { directory.remove() }
+        let certificate = try TestCertificate(in: directory.path)
+        let server = try ServerProcess(arguments: ["--tls-certificate", certificate.certificatePath, "--tls-private-key", certificate.privateKeyPath])
+        defer { server.stop() }
+        let deadline = Date().addingTimeInterval(10)
+        var line: String?
+        while line == nil, Date() < deadline {
+            line = server.outputLines.first { $0.hasPrefix("mqtt listening on mqtts://") }
+            if line == nil { usleep(20_000) }
+        }
+        let port = try #require(line.flatMap { Int($0.split(separator: ":").last ?? "") })
+        // The REST calls go over HTTPS with curl: provision, a project, the bind.
+        let device = try DeviceAPI.provision(server)[0]
+        let token = try #require(server.adminToken)
+        func curl(_ path: String, _ body: String) throws -> JSON {
+            let result = try runTool("curl", ["-s", "--cacert", certificate.certificatePath, "-H", "Authorization: Bearer \(token)",
+                                              "-H", "Content-Type: application/json", "-d", body, "https://localhost:\(server.port)\(path)"])
+            return try JSONParser.parse(Array(result.stdout.utf8))
+        }
+        let project = "p-tls-\(device.deviceID)"
+        _ = try curl("/api/v2/projects/", #"{"project_id": "\#(project)", "name": "MQTT over TLS"}"#)
+        let pk = try #require(try curl("/api/v2/projects/\(project)/devices/bind/", #"{"device_id": "\#(device.deviceID)", "safe_code": "\#(device.safeCode)"}"#)["id"]?.int64Value)
+        let sent = try runTool("mosquitto_pub", ["-h", "localhost", "-p", String(port), "--cafile", certificate.certificatePath, "-V", "mqttv5",
+                                                 "-u", device.deviceID, "-P", device.key, "-q", "1", "-t", "devices/\(device.deviceID)/telemetry",
+                                                 "-m", MQTTE2ETests.point(device, channel: 1, value: 3, t: 1_708_070_400)])
+        #expect(sent.exitCode == 0, "\(sent.stderr)")
+        #expect(!sent.stderr.contains("failed"), "\(sent.stderr)")
+        let history = try runTool("curl", ["-s", "--cacert", certificate.certificatePath, "-H", "Authorization: Bearer \(token)",
+                                           "https://localhost:\(server.port)/api/v2/projects/\(project)/devices/\(pk)/data/?start=0"])
+        #expect(try JSONParser.parse(Array(history.stdout.utf8))["results"]?.arrayValue?.count == 1)
+    }
+}
