@@ -225,6 +225,43 @@ import Glibc
         #expect(server.log.contains("mqtt connection closed"))
     }
 
+    @Test func aThousandIdleConnectionsStayOpenWhileTheServerServes() throws {
+        // Own server: 1 000 connections from one address would crowd the shared server's per-address cap.
+        let server = try ServerProcess(environment: ["IOT_SERVER_MAX_CONNECTIONS_PER_ADDRESS": "5000"])
+        defer {
+            server.stop()
+            server.directory.remove()
+        }
+        let port = try Self.mqttPort(server)
+        let devices = try DeviceAPI.provision(server, count: 1000)
+        let keys = server.directory.file("keys.tsv")
+        try devices.map { "\($0.deviceID)\t\($0.key)\n" }.joined().write(toFile: keys, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.python)
+        process.arguments = [Self.script, "idle", "--port", String(port), "--user", "-", "--password", "-", "--keys", keys, "--timeout", "2"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var output = ""
+        let reader = pipe.fileHandleForReading
+        while !output.contains("connected\n") {
+            let data = reader.availableData
+            if data.isEmpty { break }
+            output += String(decoding: data, as: UTF8.self)
+        }
+        // Meanwhile the server serves HTTP and another device's QoS 1 telemetry.
+        let (project, device, pk) = try Self.device(server)
+        #expect(try Self.mosquittoPub(port: port, device, version: "mqttv5", qos: 1, message: Self.point(device, channel: 1, value: 1, t: 1_708_070_400))
+            .exitCode == 0)
+        #expect(try Self.history(server, project, pk).count == 1)
+        output += String(decoding: reader.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let result = try JSONParser.parse(Array((output.split(separator: "\n").last ?? "").utf8))
+        #expect(result["accepted"] == .int(1000))
+        #expect(result["open"] == .int(1000))
+    }
+
     @Test func acknowledgedQoS1TelemetrySurvivesKill9() throws {
         let server = try ServerProcess()   // own server: it is killed
         let port = try Self.mqttPort(server)

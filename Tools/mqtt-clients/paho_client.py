@@ -199,6 +199,42 @@ def malformed(args):
     return {"connack": connack.hex(), "after": data.hex(), "closed": closed_after is not None}
 
 
+def idle(args):
+    """Opens one connection per `device_id<TAB>key` line of --keys (raw CONNECT, keep-alive 60 s) and holds them open
+    for --timeout seconds; reports how many got CONNACK 0 and how many are still open at the end."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    sockets = []
+    accepted = 0
+    with open(args.keys) as keys:
+        pairs = [line.split() for line in keys if line.strip()]
+    for device_id, key in pairs:
+        args.user, args.password = device_id, key
+        sock = socket.create_connection((args.host, args.port))
+        sock.sendall(raw_connect(args, 60))
+        sockets.append(sock)
+    for sock in sockets:
+        sock.settimeout(10)
+        connack = sock.recv(64)
+        if len(connack) >= 4 and connack[0] == 0x20 and connack[3] == 0:
+            accepted += 1
+    print("connected", flush=True)
+    time.sleep(args.timeout)
+    still_open = 0
+    for sock in sockets:
+        sock.setblocking(False)
+        try:
+            still_open += 0 if sock.recv(1) == b"" else 1
+        except BlockingIOError:
+            still_open += 1
+        except OSError:
+            pass
+    for sock in sockets:
+        sock.close()
+    return {"accepted": accepted, "open": still_open}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("scenario")
@@ -213,9 +249,10 @@ def main():
     parser.add_argument("--count", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=10)
     parser.add_argument("--filters", nargs="*", default=[])
+    parser.add_argument("--keys", default="")
     args = parser.parse_args()
     scenarios = {"connect": connect, "publish": publish, "commands": commands, "subscribe-other": subscribe_other,
-                 "takeover": takeover, "keepalive": keepalive, "malformed": malformed}
+                 "takeover": takeover, "keepalive": keepalive, "malformed": malformed, "idle": idle}
     print(json.dumps(scenarios[args.scenario](args)), flush=True)
 
 

@@ -47,7 +47,11 @@ public final class MQTTConnection: Sendable {
 
     /// Accepts the CONNECT: CONNACK, then the session's delegate gets the connection's packets.
     public func accept(_ session: any MQTTSessionDelegate) {
-        onLoop { $0.accepted(session) }
+        channel.execute { [self] in
+            // A connection gone before its CONNACK still ends the session the application made for it.
+            guard let handler = self.handler.withLock({ $0 }) else { return session.closed(reason: "closed before CONNACK") }
+            handler.accepted(session)
+        }
     }
 
     /// Refuses the CONNECT with `reason` (mapped to a 3.1.1 return code for 3.1.1 clients) and closes.
