@@ -48,8 +48,8 @@ let package = Package(
         .executableTarget(name: "admin-cli", dependencies: ["Platform", "Composition"], path: "Apps/admin-cli"),
         .executableTarget(name: "scheduler", dependencies: ["Platform", "Composition"], path: "Apps/scheduler"),
 
-        // Tools: a device simulator that plays devices through the gateway API.
-        .executableTarget(name: "device-simulator", dependencies: ["Core"], path: "Tools/DeviceSimulator"),
+        // Tools: a device simulator that plays devices through the gateway API (or over MQTT).
+        .executableTarget(name: "device-simulator", dependencies: ["Core", "MQTT"], path: "Tools/DeviceSimulator"),
 
         // Tests.
         .target(name: "TestSupport", dependencies: ["Core", "HTTP", "Persistence", "Platform"], path: "Tests/TestSupport"),

@@ -262,6 +262,24 @@ import Glibc
         #expect(result["open"] == .int(1000))
     }
 
+    @Test func deviceSimulatorPlaysADeviceOverMQTT() throws {
+        let server = try Shared.get()
+        let port = try Self.mqttPort(server)
+        let (project, device, pk) = try Self.device(server)
+        // In contact first (a command needs it), then a reboot waits in the queue for the simulator's subscription.
+        #expect(try Self.mosquittoPub(port: port, device, version: "mqttv311", qos: 1, message: "[]").exitCode == 0)
+        #expect(try server.client().post("/api/v2/projects/\(project)/devices/\(pk)/reboot/", .object([:])).status == 202)
+        let keys = server.directory.file("sim-\(device.deviceID).tsv")
+        try "\(device.deviceID)\t\(device.key)\n".write(toFile: keys, atomically: true, encoding: .utf8)
+        let run = try runProgram("device-simulator", ["--url", "http://127.0.0.1:\(server.port)", "--devices", keys, "--interval", "0.3",
+                                                      "--ticks", "3", "--mqtt", "127.0.0.1:\(port)"])
+        #expect(run.exitCode == 0, "\(run.stderr)")
+        #expect(run.stdout.components(separatedBy: "over MQTT → PUBACK").count - 1 == 3, "\(run.stdout)")
+        // The simulator's readings carry no `t` (now, whole seconds): readings within one second share their point.
+        #expect(try !Self.history(server, project, pk).isEmpty)
+        #expect(try Self.commands(server, project, pk).first?["status"] == .string("acked"))
+    }
+
     @Test func acknowledgedQoS1TelemetrySurvivesKill9() throws {
         let server = try ServerProcess()   // own server: it is killed
         let port = try Self.mqttPort(server)
