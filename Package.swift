@@ -50,6 +50,8 @@ let package = Package(
 
         // Tools: a device simulator that plays devices through the gateway API (or over MQTT).
         .executableTarget(name: "device-simulator", dependencies: ["Core", "MQTT"], path: "Tools/DeviceSimulator"),
+        // Tools: our MQTT load generator for `Tools/bench mqtt`.
+        .executableTarget(name: "mqtt-load", dependencies: ["Core", "MQTT"], path: "Tools/MQTTLoad"),
 
         // Tests.
         .target(name: "TestSupport", dependencies: ["Core", "HTTP", "Persistence", "Platform"], path: "Tests/TestSupport"),
