@@ -120,20 +120,27 @@ for (index, client) in clients.enumerated() {
         var nextID: UInt16 = 1
         var sequence = 0
         var mine: [Double] = []
+        // The payload's fixed parts, made once: only `t` changes between messages.
+        let heads: [[UInt8]] = (0..<options.points).map { channel in
+            Array("\(channel > 0 ? "," : ""){\"agri_id\":\"\(prefix)-\(String(format: "%03d", channel))\",\"value\":\(Double(channel) + 0.5),\"t\":".utf8)
+        }
+        var payload: [UInt8] = []
         func publish() {
             // Distinct t per message (a point is keyed by agri_id and t).
             sequence += 1
-            let t = 1_700_000_000 + index * 10_000_000 + sequence
-            var payload = "["
-            for channel in 0..<options.points {
-                if channel > 0 { payload += "," }
-                payload += "{\"agri_id\":\"\(prefix)-\(String(format: "%03d", channel))\",\"value\":\(Double(channel) + 0.5),\"t\":\(t)}"
+            let t = Array(String(1_700_000_000 + index * 10_000_000 + sequence).utf8)
+            payload.removeAll(keepingCapacity: true)
+            payload.append(UInt8(ascii: "["))
+            for head in heads {
+                payload += head
+                payload += t
+                payload.append(UInt8(ascii: "}"))
             }
-            payload += "]"
+            payload.append(UInt8(ascii: "]"))
             let id = nextID
             nextID = nextID == UInt16.max ? 1 : nextID + 1
             sentAt[id] = now()
-            sendAll(fd, MQTTCodec.encode(.publish(MQTTPublish(topic: topic, payload: Array(payload.utf8), qos: .atLeastOnce, packetID: id)),
+            sendAll(fd, MQTTCodec.encode(.publish(MQTTPublish(topic: topic, payload: payload, qos: .atLeastOnce, packetID: id)),
                                          version: .v311))
         }
         for _ in 0..<options.window { publish() }
