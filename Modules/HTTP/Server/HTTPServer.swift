@@ -227,6 +227,8 @@ final class EventLoop: @unchecked Sendable {
     /// Stream (non-HTTP) connections by descriptor.
     var streams: [StreamChannel?] = []
     var nextStreamID: UInt64 = 1
+    /// Stream connections with output queued this turn (flushed at its end).
+    var dirtyStreams: [StreamChannel] = []
     let configuration: HTTPServerConfiguration
     let timeouts: ConnectionStateMachine.Timeouts
     let completions = Mutex<[Completion]>([])
@@ -286,6 +288,7 @@ final class EventLoop: @unchecked Sendable {
                 }
             }
             readBufferedInput(now: now)
+            if !dirtyStreams.isEmpty { flushDirtyStreams() }
             if server.shutdownRequested.load(ordering: .relaxed) { applyShutdown() }
             if let until = acceptPausedUntil, now >= until, listenFD >= 0 {
                 acceptPausedUntil = nil
@@ -295,6 +298,7 @@ final class EventLoop: @unchecked Sendable {
             if now - lastSweep >= 0.25 {
                 sweep(now: now)
                 lastSweep = now
+                if !dirtyStreams.isEmpty { flushDirtyStreams() }
             }
         }
         for case let connection? in connections { close(connection) }

@@ -53,6 +53,8 @@ public final class StreamChannel: @unchecked Sendable {
     var output: [UInt8] = []
     var outputOffset = 0
     var closeAfterFlush = false
+    /// Queued in the loop's `dirtyStreams` for a flush at the end of its turn.
+    var flushScheduled = false
     var reading = true
     var registered = Interest.read
     public private(set) var isOpen = true
@@ -68,18 +70,24 @@ public final class StreamChannel: @unchecked Sendable {
         self.stream = stream
     }
 
-    /// Queues bytes and writes what the socket takes now.
+    /// Queues bytes; the loop writes them at the end of its turn (several answers of one turn go out in one send).
     public func write(_ bytes: [UInt8]) {
         guard isOpen, !closeAfterFlush else { return }
         output.append(contentsOf: bytes)
-        loop.flush(self)
+        scheduleFlush()
     }
 
     /// Closes once the queued output is written.
     public func close() {
         guard isOpen else { return }
         closeAfterFlush = true
-        loop.flush(self)
+        scheduleFlush()
+    }
+
+    private func scheduleFlush() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        loop.dirtyStreams.append(self)
     }
 
     /// Pauses (false) or resumes reading from the socket.
@@ -213,6 +221,16 @@ extension EventLoop {
         let handler = channel.handler
         channel.handler = nil
         handler?.closed()
+    }
+
+    /// Writes what stream connections queued during this turn.
+    func flushDirtyStreams() {
+        let dirty = dirtyStreams
+        dirtyStreams.removeAll(keepingCapacity: true)
+        for channel in dirty {
+            channel.flushScheduled = false
+            flush(channel)
+        }
     }
 
     func tickStreams(now: Double) {
