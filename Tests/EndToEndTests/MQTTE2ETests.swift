@@ -34,14 +34,15 @@ import Glibc
 
     /// Runs a paho scenario to completion; its last stdout line as JSON.
     static func paho(_ scenario: String, port: Int, _ device: DeviceAPI.Device, key: String? = nil, _ extra: [String] = []) throws -> JSON {
-        let result = try runTool(python, [script, scenario, "--port", String(port), "--user", device.deviceID, "--password", key ?? device.key] + extra)
+        let result = try runTool("timeout", ["60", python, script, scenario, "--port", String(port), "--user", device.deviceID, "--password", key ?? device.key] + extra)
         guard let last = result.stdout.split(separator: "\n").last else { throw MQTTTestError("\(scenario): no output; \(result.stderr)") }
         return try JSONParser.parse(Array(last.utf8))
     }
 
     static func mosquittoPub(port: Int, _ device: DeviceAPI.Device, key: String? = nil, version: String, qos: Int, topic: String? = nil,
                              message: String) throws -> CommandResult {
-        try runTool("mosquitto_pub", ["-h", "127.0.0.1", "-p", String(port), "-V", version, "-u", device.deviceID, "-P", key ?? device.key,
+        // Under `timeout`: a client that never gets its answer must fail the test, not hang it.
+        try runTool("timeout", ["20", "mosquitto_pub", "-h", "127.0.0.1", "-p", String(port), "-V", version, "-u", device.deviceID, "-P", key ?? device.key,
                                       "-q", String(qos), "-t", topic ?? "devices/\(device.deviceID)/telemetry", "-m", message])
     }
 
@@ -145,6 +146,7 @@ import Glibc
         #expect(command["status"] == .string("acked"))
         #expect(command["output"] == .string("rebooted"))
         #expect(command["delivered_at"] != .null)
+        #expect(command["delivered_via"] == .string("mqtt"))
     }
 
     @Test func pendingCommandArrivesOnSubscribeWithMosquittoSub() throws {
@@ -154,7 +156,7 @@ import Glibc
         // The device must have been in contact for a command to be queued.
         #expect(try Self.mosquittoPub(port: port, device, version: "mqttv311", qos: 1, message: "[]").exitCode == 0)
         #expect(try server.client().post("/api/v2/projects/\(project)/devices/\(pk)/reboot/", .object([:])).status == 202)
-        let received = try runTool("mosquitto_sub", ["-h", "127.0.0.1", "-p", String(port), "-V", "mqttv311", "-u", device.deviceID, "-P", device.key,
+        let received = try runTool("timeout", ["20", "mosquitto_sub", "-h", "127.0.0.1", "-p", String(port), "-V", "mqttv311", "-u", device.deviceID, "-P", device.key,
                                                      "-q", "1", "-t", "devices/\(device.deviceID)/commands", "-C", "1", "-W", "10"])
         #expect(received.exitCode == 0, "\(received.stderr)")
         let body = try JSONParser.parse(Array(received.stdout.utf8))
@@ -173,6 +175,37 @@ import Glibc
         #expect(try Self.mosquittoPub(port: port, device, version: "mqttv5", qos: 1, topic: "devices/\(device.deviceID)/commands/\(id)/ack",
                                       message: "").exitCode == 0)
         #expect(try Self.commands(server, project, pk).first { $0["id"]?.int64Value == id }?["status"] == .string("acked"))
+    }
+
+    @Test func theDeviceShowsItsMQTTConnectionWhileItLasts() throws {
+        let server = try Shared.get()
+        let port = try Self.mqttPort(server)
+        let (project, device, pk) = try Self.device(server)
+        let path = "/api/v2/projects/\(project)/devices/\(pk)/"
+        #expect(try server.client().get(path).json["mqtt_connected_since"] == .null)
+        let subscriber = Process()
+        subscriber.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        subscriber.arguments = ["mosquitto_sub", "-h", "127.0.0.1", "-p", String(port), "-u", device.deviceID, "-P", device.key,
+                                "-t", "devices/\(device.deviceID)/commands"]
+        subscriber.standardOutput = FileHandle.nullDevice
+        subscriber.standardError = FileHandle.nullDevice
+        try subscriber.run()
+        func wait(until condition: (JSON) -> Bool) throws -> JSON {
+            let deadline = Date().addingTimeInterval(10)
+            var detail = try server.client().get(path).json
+            while !condition(detail), Date() < deadline {
+                usleep(20_000)
+                detail = try server.client().get(path).json
+            }
+            return detail
+        }
+        let connected = try wait { $0["mqtt_connected_since"] != .null }
+        #expect(connected["mqtt_connected_since"]?.stringValue?.hasSuffix("Z") == true)
+        #expect(connected["online"] == .bool(true))
+        // SIGKILL: the device vanishes without DISCONNECT (mosquitto_sub may linger on SIGTERM).
+        kill(subscriber.processIdentifier, SIGKILL)
+        subscriber.waitUntilExit()
+        #expect(try wait { $0["mqtt_connected_since"] == .null }["mqtt_connected_since"] == .null)
     }
 
     @Test func aSecondConnectionTakesOver() throws {
@@ -331,7 +364,7 @@ struct MQTTTestError: Error, CustomStringConvertible {
         let project = "p-tls-\(device.deviceID)"
         _ = try curl("/api/v2/projects/", #"{"project_id": "\#(project)", "name": "MQTT over TLS"}"#)
         let pk = try #require(try curl("/api/v2/projects/\(project)/devices/bind/", #"{"device_id": "\#(device.deviceID)", "safe_code": "\#(device.safeCode)"}"#)["id"]?.int64Value)
-        let sent = try runTool("mosquitto_pub", ["-h", "localhost", "-p", String(port), "--cafile", certificate.certificatePath, "-V", "mqttv5",
+        let sent = try runTool("timeout", ["20", "mosquitto_pub", "-h", "localhost", "-p", String(port), "--cafile", certificate.certificatePath, "-V", "mqttv5",
                                                  "-u", device.deviceID, "-P", device.key, "-q", "1", "-t", "devices/\(device.deviceID)/telemetry",
                                                  "-m", MQTTE2ETests.point(device, channel: 1, value: 3, t: 1_708_070_400)])
         #expect(sent.exitCode == 0, "\(sent.stderr)")

@@ -71,7 +71,7 @@ final class DeviceMQTTGateway: MQTTApplication, Sendable {
                 return connection.refuse(.badUserNameOrPassword, message: "bad credentials for \(deviceID.debugDescription)")
             }
             limiter.forgive(keys)
-            try? devices.touch(device)
+            try? devices.setMQTTConnected(device, true)
             let session = DeviceMQTTSession(gateway: self, device: device, connection: connection, version: request.version)
             let previous = sessions.withLock { sessions -> DeviceMQTTSession? in
                 defer { sessions[device.id] = session }
@@ -84,10 +84,18 @@ final class DeviceMQTTGateway: MQTTApplication, Sendable {
         }
     }
 
-    /// Forgets a closed session (unless a newer one took its place).
+    /// Forgets a closed session and records that the device is no longer connected (unless a newer one took its place).
     func remove(_ session: DeviceMQTTSession) {
-        sessions.withLock { sessions in
-            if sessions[session.device.id] === session { sessions[session.device.id] = nil }
+        let current = sessions.withLock { sessions -> Bool in
+            guard sessions[session.device.id] === session else { return false }
+            sessions[session.device.id] = nil
+            return true
+        }
+        guard current else { return }
+        work.async { [self] in
+            // Only while no new connection of the device came in meanwhile.
+            guard sessions.withLock({ $0[session.device.id] }) == nil else { return }
+            try? devices.setMQTTConnected(session.device, false)
         }
     }
 

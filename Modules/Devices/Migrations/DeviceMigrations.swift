@@ -116,5 +116,10 @@ enum DeviceMigrations {
             try flush()
             try db.executeScript("DROP TABLE telemetry_points;")
         },
+        // Devices over MQTT (DESIGN §5.7): since when a device holds an MQTT connection, and how a command was delivered.
+        Migration("devices.006.mqtt", """
+            ALTER TABLE devices ADD COLUMN mqtt_connected_since TEXT;
+            ALTER TABLE device_commands ADD COLUMN delivered_via TEXT;
+            """),
     ]
 }

@@ -32,13 +32,14 @@ extension DeviceService {
             let store = CommandStore(db: tx)
             try store.expire(devicePK: device.id, now: nowSeconds, at: time)
             let pending = try store.pending(devicePK: device.id)
-            try store.markDelivered(ids: pending.map(\.id), at: time)
+            try store.markDelivered(ids: pending.map(\.id), at: time, via: "http")
             try DeviceStore(db: tx).touch(pk: device.id, connectTime: nowSeconds)
             try bus.publish(DeviceContacted(devicePKs: [device.id], now: nowSeconds), in: tx)
             return pending.map { command in
                 var copy = command
                 copy.status = .delivered
                 copy.deliveredAt = time
+                copy.deliveredVia = "http"
                 return copy
             }
         }
@@ -63,8 +64,22 @@ extension DeviceService {
         try db.write { tx in
             let store = CommandStore(db: tx)
             guard let command = try store.command(id: commandID), command.devicePK == device.id else { return }
-            try store.markDelivered(ids: [commandID], at: time)
+            try store.markDelivered(ids: [commandID], at: time, via: "mqtt")
         }
+    }
+
+    /// Records that `device` holds an MQTT connection from now (also contact), or that it closed (`connected` false).
+    public func setMQTTConnected(_ device: Device, _ connected: Bool) throws {
+        let seconds = clock.unixSeconds()
+        try db.write { tx in
+            let store = DeviceStore(db: tx)
+            try store.setMQTTConnected(pk: device.id, since: connected ? Timestamp.format(unixSeconds: seconds) : nil)
+            if connected {
+                try store.touch(pk: device.id, connectTime: seconds)
+                try bus.publish(DeviceContacted(devicePKs: [device.id], now: seconds), in: tx)
+            }
+        }
+        invalidate(organizationID: device.organizationID)
     }
 
     /// Records contact from devices holding a connection open (one transaction for all of them).
