@@ -212,7 +212,7 @@ def idle(args):
     for device_id, key in pairs:
         args.user, args.password = device_id, key
         sock = socket.create_connection((args.host, args.port))
-        sock.sendall(raw_connect(args, 60))
+        sock.sendall(raw_connect(args, 300))
         sockets.append(sock)
     for sock in sockets:
         sock.settimeout(10)
