@@ -313,6 +313,43 @@ import Glibc
         #expect(try Self.commands(server, project, pk).first?["status"] == .string("acked"))
     }
 
+    @Test func aCommandQueuedThroughAnotherProcessReachesTheSubscriber() throws {
+        // Two api-servers on one database: the device subscribes on the first, the reboot is queued through the second.
+        let first = try ServerProcess()
+        let second = try ServerProcess(databasePath: first.databasePath)
+        defer {
+            second.stop()
+            first.stop()
+            second.directory.remove()
+            first.directory.remove()
+        }
+        let port = try Self.mqttPort(first)
+        let (project, device, pk) = try Self.device(first)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["timeout", "60", Self.python, Self.script, "commands", "--port", String(port), "--user", device.deviceID,
+                             "--password", device.key, "--count", "1"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var output = ""
+        let reader = pipe.fileHandleForReading
+        while !output.contains("subscribed\n") {
+            let data = reader.availableData
+            if data.isEmpty { break }
+            output += String(decoding: data, as: UTF8.self)
+        }
+        let queued = try HTTPTestClient(port: second.port, token: first.adminToken).post("/api/v2/projects/\(project)/devices/\(pk)/reboot/",
+                                                                                        .object([:]))
+        #expect(queued.status == 202)
+        output += String(decoding: reader.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let result = try JSONParser.parse(Array((output.split(separator: "\n").last ?? "").utf8))
+        #expect(result["messages"]?.arrayValue?.first?["body"]?["command"] == .string("NAT@AT+Z"))
+        #expect(try Self.commands(first, project, pk).first?["status"] == .string("acked"))
+    }
+
     @Test func acknowledgedQoS1TelemetrySurvivesKill9() throws {
         let server = try ServerProcess()   // own server: it is killed
         let port = try Self.mqttPort(server)

@@ -20,6 +20,10 @@ final class DeviceMQTTGateway: MQTTApplication, Sendable {
     let sessions = Mutex<[Int64: DeviceMQTTSession]>([:])
     /// Set once by `start` (the api-server's startup thread), cancelled by `stop`.
     private nonisolated(unsafe) var timer: (any DispatchSourceTimer)?
+    private nonisolated(unsafe) var commandPoll: (any DispatchSourceTimer)?
+    /// The newest command id the poll has seen (touched only on the poll's serial queue).
+    private nonisolated(unsafe) var lastCommandID: Int64?
+    private let pollQueue = DispatchQueue(label: "mqtt-command-poll")
 
     init(context: PlatformContext, devices: DeviceService) {
         self.context = context
@@ -40,10 +44,26 @@ final class DeviceMQTTGateway: MQTTApplication, Sendable {
         }
         source.resume()
         timer = source
+        // Commands queued by another api-server process on the same database reach this process's subscribers within a
+        // second (this process's own arrive at once through the bus).
+        let poll = DispatchSource.makeTimerSource(queue: pollQueue)
+        poll.schedule(deadline: .now(), repeating: 1)
+        poll.setEventHandler { [self] in
+            do {
+                let (devicePKs, last) = try devices.commandsQueued(after: lastCommandID)
+                lastCommandID = last
+                for pk in devicePKs { commandQueued(devicePK: pk) }
+            } catch {
+                context.logger.warning("mqtt command poll failed", ["error": .string("\(error)")])
+            }
+        }
+        poll.resume()
+        commandPoll = poll
     }
 
     func stop() {
         timer?.cancel()
+        commandPoll?.cancel()
     }
 
     // MARK: - CONNECT

@@ -58,6 +58,16 @@ extension DeviceService {
         }
     }
 
+    /// Commands queued since `afterID` (by any process sharing the database): the devices that have one pending, and the
+    /// id to pass next time. `afterID` nil: nothing, only the id to start from.
+    public func commandsQueued(after afterID: Int64?) throws -> (devicePKs: [Int64], lastID: Int64) {
+        try db.read { db in
+            let store = CommandStore(db: db)
+            guard let afterID else { return ([], try store.lastCommandID()) }
+            return try store.devicesWithPendingCommands(after: afterID)
+        }
+    }
+
     /// Marks one pending command of `device` delivered (a pushed command the device confirmed); anything else is left.
     public func markDelivered(commandID: Int64, of device: Device) throws {
         let time = now

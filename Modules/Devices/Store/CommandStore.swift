@@ -43,6 +43,16 @@ struct CommandStore {
             .map(Self.command)
     }
 
+    /// The devices with a pending command newer than `afterID`, and the newest command id (`afterID` when none).
+    func devicesWithPendingCommands(after afterID: Int64) throws -> (devicePKs: [Int64], lastID: Int64) {
+        let rows = try db.query("SELECT id, device_pk FROM device_commands WHERE id > ? AND status = 'pending' ORDER BY id", [afterID])
+        return (Array(Set(rows.map { $0.int(1) })), rows.last?.int(0) ?? afterID)
+    }
+
+    func lastCommandID() throws -> Int64 {
+        try db.queryOne("SELECT COALESCE(MAX(id), 0) FROM device_commands", []).map { $0.int(0) } ?? 0
+    }
+
     func markDelivered(ids: [Int64], at time: String, via channel: String) throws {
         for id in ids {
             try db.execute("UPDATE device_commands SET status = 'delivered', delivered_at = ?, delivered_via = ? WHERE id = ? AND status = 'pending'",
