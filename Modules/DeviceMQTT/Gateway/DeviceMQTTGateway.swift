@@ -49,10 +49,15 @@ final class DeviceMQTTGateway: MQTTApplication, Sendable {
         let poll = DispatchSource.makeTimerSource(queue: pollQueue)
         poll.schedule(deadline: .now(), repeating: 1)
         poll.setEventHandler { [self] in
+            // No connected device, nothing to push (a device that connects gets its pending commands on subscribing).
+            guard sessions.withLock({ !$0.isEmpty }) else { return lastCommandID = nil }
             do {
+                let starting = lastCommandID == nil
                 let (devicePKs, last) = try devices.commandsQueued(after: lastCommandID)
                 lastCommandID = last
-                for pk in devicePKs { commandQueued(devicePK: pk) }
+                // Starting: what was queued before the id taken now may not have been seen by a session yet.
+                let targets = starting ? sessions.withLock { Array($0.keys) } : devicePKs
+                for pk in targets { commandQueued(devicePK: pk) }
             } catch {
                 context.logger.warning("mqtt command poll failed", ["error": .string("\(error)")])
             }
