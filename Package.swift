@@ -26,6 +26,8 @@ let package = Package(
         // and our PostgreSQL v3 wire-protocol driver over it.
         .target(name: "Network", dependencies: ["COpenSSL"], path: "Modules/Network"),
         .target(name: "Postgres", dependencies: ["Network"], path: "Modules/Postgres"),
+        // MQTT 3.1.1/5.0: packets, the per-connection state machine, the connection handler on HTTP's event loops.
+        .target(name: "MQTT", dependencies: ["Core", "HTTP"], path: "Modules/MQTT"),
 
         // Domain modules.
         .target(name: "Auth", dependencies: ["Core", "HTTP", "Persistence", "Platform", "Network", "COpenSSL"], path: "Modules/Auth"),
@@ -36,6 +38,8 @@ let package = Package(
                 path: "Modules/Alerts"),
         .target(name: "Exports", dependencies: ["Core", "HTTP", "Persistence", "Platform", "Network", "Auth", "Projects", "Devices", "Factors"],
                 path: "Modules/Exports"),
+        // Devices over MQTT (DESIGN §5.7): the device gateway on MQTT topics, the listener on the API server's loops.
+        .target(name: "DeviceMQTT", dependencies: ["Core", "HTTP", "Persistence", "Platform", "Devices", "MQTT"], path: "Modules/DeviceMQTT"),
         // Compatibility dialects (EVRYTHNG, UFDL): routes over Projects and Auth, no tables of their own.
         .target(name: "Compat", dependencies: ["Core", "HTTP", "Platform", "Auth", "Projects"], path: "Modules/Compat"),
         // The web console: our own HTML, CSS and JavaScript modules, shipped as resources and served at `/`.
@@ -43,15 +47,17 @@ let package = Package(
 
         // Apps: thin composition roots.
         .target(name: "Composition", dependencies: ["Core", "Platform", "Auth", "Projects", "Devices", "Factors", "Alerts", "Exports", "Compat",
-                                                   "Console"], path: "Apps/Composition"),
+                                                   "Console", "DeviceMQTT"], path: "Apps/Composition"),
         .executableTarget(name: "api-server", dependencies: ["Platform", "Composition"], path: "Apps/api-server"),
         .executableTarget(name: "admin-cli", dependencies: ["Platform", "Composition"], path: "Apps/admin-cli"),
         .executableTarget(name: "scheduler", dependencies: ["Platform", "Composition"], path: "Apps/scheduler"),
 
-        // Tools: a device simulator that plays devices through the gateway API.
-        .executableTarget(name: "device-simulator", dependencies: ["Core"], path: "Tools/DeviceSimulator"),
         // Tools/bench-pg: the PostgreSQL driver's throughput (COPY, pipelined INSERT, SELECT round trips).
         .executableTarget(name: "pg-bench", dependencies: ["Postgres"], path: "Tools/PostgresBench"),
+        // Tools: a device simulator that plays devices through the gateway API (or over MQTT).
+        .executableTarget(name: "device-simulator", dependencies: ["Core", "MQTT"], path: "Tools/DeviceSimulator"),
+        // Tools: our MQTT load generator for `Tools/bench mqtt`.
+        .executableTarget(name: "mqtt-load", dependencies: ["Core", "MQTT"], path: "Tools/MQTTLoad"),
 
         // Tests.
         .target(name: "TestSupport", dependencies: ["Core", "HTTP", "Persistence", "Platform"], path: "Tests/TestSupport"),
@@ -59,6 +65,7 @@ let package = Package(
                                                          "TestSupport"], path: "Tests/DomainTestSupport"),
         .testTarget(name: "CoreTests", dependencies: ["Core", "TestSupport"], path: "Tests/CoreTests"),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Core", "TestSupport", "COpenSSL"], path: "Tests/HTTPTests"),
+        .testTarget(name: "MQTTTests", dependencies: ["MQTT"], path: "Tests/MQTTTests"),
         .testTarget(name: "PersistenceTests", dependencies: ["Persistence", "Core", "TestSupport"], path: "Tests/PersistenceTests"),
         .testTarget(name: "AuthTests", dependencies: ["Auth", "Platform", "HTTP", "Persistence", "Core", "TestSupport"], path: "Tests/AuthTests"),
         .testTarget(name: "ProjectsTests", dependencies: ["DomainTestSupport", "Projects", "Auth", "Platform", "Persistence", "Core", "TestSupport"], path: "Tests/ProjectsTests"),

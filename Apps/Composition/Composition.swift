@@ -3,6 +3,7 @@ import Auth
 import Compat
 import Console
 import Core
+import DeviceMQTT
 import Devices
 import Exports
 import Factors
@@ -20,6 +21,7 @@ public struct Composition: Sendable {
     public let exports: ExportsModule
     public let compat: CompatModule
     public let console: ConsoleModule
+    public let mqtt: DeviceMQTTModule
 
     public init(context: PlatformContext) {
         auth = AuthModule(context: context)
@@ -30,9 +32,10 @@ public struct Composition: Sendable {
         exports = ExportsModule(context: context, auth: auth.service, projects: projects.service, devices: devices.service, factors: factors.service)
         compat = CompatModule(projects: projects.service, auth: auth.service)
         console = ConsoleModule(context: context)
+        mqtt = DeviceMQTTModule(context: context, devices: devices.service)
         projects.service.setDeviceCounter(devices.service)
         devices.service.setFactorInfo(factors.service)
     }
 
-    public var modules: [any PlatformModule] { [auth, projects, devices, factors, alerts, exports, compat, console] }
+    public var modules: [any PlatformModule] { [auth, projects, devices, factors, alerts, exports, compat, console, mqtt] }
 }

@@ -5,10 +5,10 @@ import Foundation
 import Platform
 
 let usage = """
-    usage: api-server [--db PATH] [--host 127.0.0.1] [--port 8080] [--config FILE] [--demo]
-                      [--tls-certificate CERT.pem --tls-private-key KEY.pem]
-      Migrates the database, then serves the REST API until SIGTERM/SIGINT.
-      With a certificate and key (server.tls.*) it serves HTTPS; SIGHUP reloads them.
+    usage: api-server [--db PATH] [--host 127.0.0.1] [--port 8080] [--mqtt-port 1883] [--config FILE] [--demo]
+                      [--tls-certificate CERT.pem --tls-private-key KEY.pem] [--mqtt-tls-port 8883]
+      Migrates the database, then serves the REST API (and MQTT for devices, mqtt.*) until SIGTERM/SIGINT.
+      With a certificate and key (server.tls.*) it serves HTTPS and MQTT over TLS; SIGHUP reloads them.
       On a database with no organization it creates org `default` with owner `admin`
       and prints a one-time owner token as `admin token: <token>`.
       --demo also seeds org `demo` (login demo / demo-password) with projects, devices,
@@ -17,7 +17,7 @@ let usage = """
 
 do {
     let options = try ProgramOptions.parse(Array(CommandLine.arguments.dropFirst()),
-                                           extra: ["host": "server.host", "port": "server.port",
+                                           extra: ["host": "server.host", "port": "server.port", "mqtt-port": "mqtt.port", "mqtt-tls-port": "mqtt.tls_port",
                                                    "tls-certificate": "server.tls.certificate", "tls-private-key": "server.tls.private_key"],
                                            booleans: ["demo": "server.demo"])
     if options.help {

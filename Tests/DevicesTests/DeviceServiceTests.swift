@@ -240,7 +240,7 @@ import TestSupport
         let json = try fixture.devices.detail(projectID: "alpha", pk: pk, caller: fixture.caller("carol")).json
         let keys = Set(json.objectValue?.keys ?? [])
         #expect(keys == ["id", "device_id", "device_name", "info", "allow", "agri_id", "model", "capabilities", "create_time", "bind_time",
-                         "connect_time", "online", "has_thresholds", "project"])
+                         "connect_time", "online", "mqtt_connected_since", "has_thresholds", "project"])
         #expect(json["project"] == .object(["project_id": .string("alpha"), "name": .string("Project alpha")]))
         #expect(json["capabilities"] == .array([.string("SUPPORTS_REBOOT")]) && json["has_thresholds"] == .bool(false))
         #expect(json["connect_time"] == .null && json["online"] == .bool(false))

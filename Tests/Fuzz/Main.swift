@@ -12,6 +12,7 @@ enum FuzzTarget: String, CaseIterable {
     case factorImport = "factor-import"
     case postgresBackend = "postgres-backend"
     case telemetryChunk = "telemetry-chunk"
+    case mqttPacket = "mqtt-packet"
 }
 
 let selectedTarget: FuzzTarget = {
@@ -35,6 +36,7 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     case .factorImport: fuzzFactorImport(input)
     case .postgresBackend: fuzzPostgresBackend(input)
     case .telemetryChunk: fuzzTelemetryChunk(input)
+    case .mqttPacket: fuzzMQTTPacket(input)
     }
     return 0
 }

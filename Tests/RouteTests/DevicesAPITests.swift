@@ -261,7 +261,8 @@ import TestSupport
         #expect(detail.status == 200)
         let json = detail.json
         #expect(Set(json.objectValue?.keys ?? []) == ["id", "device_id", "device_name", "info", "allow", "agri_id", "model", "capabilities",
-                                                      "create_time", "bind_time", "connect_time", "online", "has_thresholds", "project"])
+                                                      "create_time", "bind_time", "connect_time", "online", "mqtt_connected_since", "has_thresholds",
+                                                      "project"])
         #expect(json["id"]?.int64Value == pk && json["device_id"] == .string(device.deviceID) && json["agri_id"] == .string(device.agriID))
         #expect(json["model"] == .string("DTU-E2E") && json["capabilities"] == .array([.string("SUPPORTS_REBOOT")]))
         #expect(json["allow"] == .bool(true) && json["device_name"] == .string("") && json["info"] == .string(""))

@@ -1,7 +1,9 @@
 // device-simulator: plays N devices against a running api-server through the gateway API.
 // Each tick, every device drains its command queue (acknowledging each command), then posts one
 // reading per factor (or one `<agri_id>-01` reading when it has no factors). SIGUSR1 takes every
-// device offline (no contact at all), SIGUSR2 brings them back.
+// device offline (no contact at all), SIGUSR2 brings them back. With --mqtt the devices speak MQTT instead: telemetry
+// published with QoS 1, commands received by subscription and acknowledged on their ack topic (the factor map still
+// comes from the gateway API, once per connection).
 import Core
 import Foundation
 import Synchronization
@@ -11,15 +13,20 @@ import FoundationNetworking
 
 let usage = """
     usage: device-simulator --url http://127.0.0.1:8080 --devices FILE [--interval 5s] [--ticks N] [--fail-commands]
+                            [--mqtt HOST:PORT]
       FILE holds `device_id<TAB>device_key` lines, as `admin-cli devices provision FILE.csv` prints them.
       --ticks N stops after N rounds (default: run until SIGINT/SIGTERM). --fail-commands acknowledges
       every command with ok=false. SIGUSR1: all devices go offline; SIGUSR2: back online.
+      --mqtt HOST:PORT plays the devices over MQTT (the api-server's `mqtt listening on` address).
     """
 
 struct SimulatedDevice {
     let deviceID: String
     let key: String
     var step = 0
+    /// Over MQTT: the connection, and the factors' (agri_id, name) learnt when it was made.
+    var mqtt: MQTTDevice?
+    var factors: [(agriID: String, name: String)] = []
 }
 
 /// A blocking HTTP call through URLSession; returns status and body.
@@ -72,14 +79,66 @@ final class Simulator: @unchecked Sendable {
     var devices: [SimulatedDevice]
     let offline = Atomic<Bool>(false)
     let running = Atomic<Bool>(true)
+    /// `--mqtt`: the broker address.
+    let mqtt: (host: String, port: Int)?
+    let interval: Double
 
-    init(base: URL, devices: [SimulatedDevice], failCommands: Bool) {
+    init(base: URL, devices: [SimulatedDevice], failCommands: Bool, mqtt: (host: String, port: Int)? = nil, interval: Double = 5) {
         self.base = base
         self.devices = devices
         self.failCommands = failCommands
+        self.mqtt = mqtt
+        self.interval = interval
+    }
+
+    /// The points of one reading: one per factor, or `<agri_id>-01` for a device without factors.
+    func points(_ factors: [(agriID: String, name: String)], prefix: String, step: Int) -> [JSON] {
+        var points: [JSON] = factors.enumerated().map { channel, factor in
+            .object(["agri_id": .string(factor.agriID), "value": .number(reading(name: factor.name, step: step, channel: channel))])
+        }
+        if points.isEmpty, !prefix.isEmpty {
+            points = [.object(["agri_id": .string(prefix + "-01"), "value": .number(reading(name: "", step: step, channel: 0))])]
+        }
+        return points
+    }
+
+    /// One round over MQTT: connect where needed (learning the factors), then one QoS 1 reading per device.
+    func tickMQTT(_ broker: (host: String, port: Int)) {
+        if offline.load(ordering: .relaxed) {
+            for device in devices { device.mqtt?.disconnect() }
+            return
+        }
+        for index in devices.indices {
+            var device = devices[index]
+            if device.mqtt?.isConnected != true {
+                let (_, map) = call("GET", base.appendingPathComponent("api/v2/gateway/factors/"), device: device)
+                device.factors = (map["factors"]?.arrayValue ?? []).compactMap { factor in
+                    factor["agri_id"]?.stringValue.map { ($0, factor["name"]?.stringValue ?? "") }
+                }
+                let prefix = map["agri_id"]?.stringValue ?? ""
+                if device.factors.isEmpty, !prefix.isEmpty { device.factors = [(prefix + "-01", "")] }
+                let client = MQTTDevice(deviceID: device.deviceID, key: device.key, host: broker.host, port: broker.port,
+                                        keepAlive: UInt16(min(65_535, max(30, interval * 3))), failCommands: failCommands)
+                do {
+                    try client.connect()
+                    device.mqtt = client
+                    say("\(device.deviceID): connected over MQTT")
+                } catch {
+                    say("\(device.deviceID): MQTT connect failed: \(error)")
+                    devices[index] = device
+                    continue
+                }
+            }
+            let points = points(device.factors, prefix: "", step: device.step)
+            let acked = device.mqtt?.publish(topic: "devices/\(device.deviceID)/telemetry", payload: JSONWriter.bytes(.array(points))) ?? false
+            say("\(device.deviceID): published \(points.count) points over MQTT → \(acked ? "PUBACK" : "no PUBACK")")
+            device.step += 1
+            devices[index] = device
+        }
     }
 
     func tick() {
+        if let mqtt { return tickMQTT(mqtt) }
         guard !offline.load(ordering: .relaxed) else { return }
         for index in devices.indices {
             let device = devices[index]
@@ -133,7 +192,7 @@ func main() -> Int32 {
     while index < arguments.count {
         let name = arguments[index]
         switch name {
-        case "--url", "--devices", "--interval", "--ticks":
+        case "--url", "--devices", "--interval", "--ticks", "--mqtt":
             guard index + 1 < arguments.count else { return usageError("\(name) needs a value") }
             options[name] = arguments[index + 1]
             index += 2
@@ -158,6 +217,14 @@ func main() -> Int32 {
         guard let count = Int(text), count >= 1 else { return usageError("--ticks must be a positive integer") }
         ticks = count
     }
+    var mqtt: (host: String, port: Int)?
+    if let text = options["--mqtt"] {
+        let address = text.hasPrefix("mqtt://") ? String(text.dropFirst("mqtt://".count)) : text
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]), (1...65_535).contains(port) else {
+            return usageError("--mqtt must be HOST:PORT such as 127.0.0.1:1883")
+        }
+        mqtt = (String(address[..<colon]), port)
+    }
     guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
         FileHandle.standardError.write(Data("device-simulator: cannot read \(file)\n".utf8))
         return 1
@@ -171,7 +238,7 @@ func main() -> Int32 {
         FileHandle.standardError.write(Data("device-simulator: no devices in \(file)\n".utf8))
         return 2
     }
-    let simulator = Simulator(base: base, devices: devices, failCommands: arguments.contains("--fail-commands"))
+    let simulator = Simulator(base: base, devices: devices, failCommands: arguments.contains("--fail-commands"), mqtt: mqtt, interval: interval)
     let handlers: [(Int32, @Sendable () -> Void)] = [
         (SIGUSR1, { simulator.offline.store(true, ordering: .relaxed); say("offline") }),
         (SIGUSR2, { simulator.offline.store(false, ordering: .relaxed); say("online") }),
@@ -185,7 +252,7 @@ func main() -> Int32 {
         source.resume()
         return source
     }
-    say("simulating \(devices.count) devices against \(base.absoluteString) every \(interval) s")
+    say("simulating \(devices.count) devices against \(mqtt.map { "mqtt://\($0.host):\($0.port)" } ?? base.absoluteString) every \(interval) s")
     var done = 0
     while simulator.running.load(ordering: .relaxed) {
         simulator.tick()
@@ -198,6 +265,7 @@ func main() -> Int32 {
         }
     }
     sources.forEach { $0.cancel() }
+    for device in simulator.devices { device.mqtt?.disconnect() }
     return 0
 }
 

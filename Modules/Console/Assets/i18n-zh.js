@@ -104,6 +104,8 @@ export const zh = {
   'Language': '语言',
   'Language of alert texts': '告警文本语言',
   'Last contact': '最近通信',
+  'Connected over MQTT since': '已通过 MQTT 连接，始于',
+  'Delivered over MQTT': '已经 MQTT 送达',
   'Last run': '上次运行',
   'Latest values': '最新数值',
   'Level': '级别',

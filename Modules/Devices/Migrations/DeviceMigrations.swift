@@ -142,5 +142,10 @@ enum DeviceMigrations {
                     """, [entry.summary.min, entry.summary.max, entry.summary.sum, entry.summary.sumError, entry.series, entry.tFirst])
             }
         },
+        // Devices over MQTT (DESIGN §5.7): since when a device holds an MQTT connection, and how a command was delivered.
+        Migration("devices.007.mqtt", """
+            ALTER TABLE devices ADD COLUMN mqtt_connected_since TEXT;
+            ALTER TABLE device_commands ADD COLUMN delivered_via TEXT;
+            """),
     ]
 }

@@ -19,6 +19,8 @@ public struct Device: Sendable, Equatable {
     public var connectTime: Int64?
     public var organizationID: Int64?
     public var projectPK: Int64?
+    /// Since when the device holds an MQTT connection (nil: none).
+    public var mqttConnectedSince: String? = nil
 
     public var isBound: Bool { projectPK != nil }
 
@@ -52,6 +54,8 @@ public struct DeviceView: Sendable, JSONRepresentable {
         object.append("bind_time", .optional(device.bindTime))
         object.append("connect_time", device.connectTime.map { .string(Timestamp.format(unixSeconds: $0)) } ?? .null)
         object.append("online", .bool(online))
+        // Shown while the device is online (a process that died with the connection open leaves the column set).
+        object.append("mqtt_connected_since", online ? .optional(device.mqttConnectedSince) : .null)
         object.append("has_thresholds", .bool(hasThresholds))
         if let project {
             object.append("project", .object(["project_id": .string(project.projectID), "name": .string(project.name)]))

@@ -18,6 +18,8 @@ public struct DeviceCommand: Sendable, Equatable, JSONRepresentable {
     public let expiresAt: Int64
     public var deliveredAt: String?
     public var finishedAt: String?
+    /// How it was delivered: `http` (the gateway's queue) or `mqtt` (a subscription's PUBACK).
+    public var deliveredVia: String? = nil
 
     public var json: JSON {
         var object = JSONObject()
@@ -30,6 +32,7 @@ public struct DeviceCommand: Sendable, Equatable, JSONRepresentable {
         object.append("created_at", .string(createdAt))
         object.append("expires_at", .string(Timestamp.format(unixSeconds: expiresAt)))
         object.append("delivered_at", .optional(deliveredAt))
+        object.append("delivered_via", .optional(deliveredVia))
         object.append("finished_at", .optional(finishedAt))
         return .object(object)
     }

@@ -16,6 +16,7 @@ public enum DeviceSchemas {
         .required("bind_time", Schema.dateTime.orNull),
         .required("connect_time", Schema.dateTime.orNull),
         .required("online", .boolean),
+        .required("mqtt_connected_since", Schema.dateTime.orNull),
         .required("has_thresholds", .boolean),
         .required("project", Schema.object([.required("project_id", .string()), .required("name", .string())]).orNull),
     ]).named("Device")
@@ -99,6 +100,7 @@ public enum DeviceSchemas {
         .required("created_at", .dateTime),
         .required("expires_at", .dateTime),
         .required("delivered_at", Schema.dateTime.orNull),
+        .required("delivered_via", Schema.oneOf(["http", "mqtt"]).orNull),
         .required("finished_at", Schema.dateTime.orNull),
     ]).named("DeviceCommand")
 

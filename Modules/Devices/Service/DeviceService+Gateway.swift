@@ -32,17 +32,75 @@ extension DeviceService {
             let store = CommandStore(db: tx)
             try store.expire(devicePK: device.id, now: nowSeconds, at: time)
             let pending = try store.pending(devicePK: device.id)
-            try store.markDelivered(ids: pending.map(\.id), at: time)
+            try store.markDelivered(ids: pending.map(\.id), at: time, via: "http")
             try DeviceStore(db: tx).touch(pk: device.id, connectTime: nowSeconds)
             try bus.publish(DeviceContacted(devicePKs: [device.id], now: nowSeconds), in: tx)
             return pending.map { command in
                 var copy = command
                 copy.status = .delivered
                 copy.deliveredAt = time
+                copy.deliveredVia = "http"
                 return copy
             }
         }
         return delivered
+    }
+
+    /// The device's pending commands in order, left pending (a push channel marks each delivered when the device
+    /// confirms it, `markDelivered(commandID:of:)`).
+    public func pendingCommands(of device: Device) throws -> [DeviceCommand] {
+        let nowSeconds = clock.unixSeconds()
+        let time = now
+        return try db.write { tx in
+            let store = CommandStore(db: tx)
+            try store.expire(devicePK: device.id, now: nowSeconds, at: time)
+            return try store.pending(devicePK: device.id)
+        }
+    }
+
+    /// Commands queued since `afterID` (by any process sharing the database): the devices that have one pending, and the
+    /// id to pass next time. `afterID` nil: nothing, only the id to start from.
+    public func commandsQueued(after afterID: Int64?) throws -> (devicePKs: [Int64], lastID: Int64) {
+        try db.read { db in
+            let store = CommandStore(db: db)
+            guard let afterID else { return ([], try store.lastCommandID()) }
+            return try store.devicesWithPendingCommands(after: afterID)
+        }
+    }
+
+    /// Marks one pending command of `device` delivered (a pushed command the device confirmed); anything else is left.
+    public func markDelivered(commandID: Int64, of device: Device) throws {
+        let time = now
+        try db.write { tx in
+            let store = CommandStore(db: tx)
+            guard let command = try store.command(id: commandID), command.devicePK == device.id else { return }
+            try store.markDelivered(ids: [commandID], at: time, via: "mqtt")
+        }
+    }
+
+    /// Records that `device` holds an MQTT connection from now (also contact), or that it closed (`connected` false).
+    public func setMQTTConnected(_ device: Device, _ connected: Bool) throws {
+        let seconds = clock.unixSeconds()
+        try db.write { tx in
+            let store = DeviceStore(db: tx)
+            try store.setMQTTConnected(pk: device.id, since: connected ? Timestamp.format(unixSeconds: seconds) : nil)
+            if connected {
+                try store.touch(pk: device.id, connectTime: seconds)
+                try bus.publish(DeviceContacted(devicePKs: [device.id], now: seconds), in: tx)
+            }
+        }
+        invalidate(organizationID: device.organizationID)
+    }
+
+    /// Records contact from devices holding a connection open (one transaction for all of them).
+    public func touch(_ devices: [Device]) throws {
+        guard !devices.isEmpty else { return }
+        let seconds = clock.unixSeconds()
+        try db.write { tx in
+            let store = DeviceStore(db: tx)
+            for device in devices { try store.touch(pk: device.id, connectTime: seconds) }
+            try bus.publish(DeviceContacted(devicePKs: devices.map(\.id), now: seconds), in: tx)
+        }
     }
 
     /// `POST /api/v2/gateway/commands/{id}/ack/`: the device reports the outcome of one of its own commands.

@@ -5,12 +5,13 @@ import Persistence
 struct CommandStore {
     let db: Database
 
-    static let columns = "id, device_pk, kind, command, status, output, created_by, created_at, expires_at, delivered_at, finished_at"
+    static let columns = "id, device_pk, kind, command, status, output, created_by, created_at, expires_at, delivered_at, finished_at, delivered_via"
 
     static func command(_ row: Row) -> DeviceCommand {
         DeviceCommand(id: row.int(0), devicePK: row.int(1), kind: row.string(2), command: row.string(3),
                       status: DeviceCommand.Status(rawValue: row.string(4)) ?? .failed, output: row.optionalString(5), createdBy: row.string(6),
-                      createdAt: row.string(7), expiresAt: row.int(8), deliveredAt: row.optionalString(9), finishedAt: row.optionalString(10))
+                      createdAt: row.string(7), expiresAt: row.int(8), deliveredAt: row.optionalString(9), finishedAt: row.optionalString(10),
+                      deliveredVia: row.optionalString(11))
     }
 
     func insert(devicePK: Int64, projectPK: Int64, kind: String, command: String, createdBy: String, createdAt: String,
@@ -42,9 +43,20 @@ struct CommandStore {
             .map(Self.command)
     }
 
-    func markDelivered(ids: [Int64], at time: String) throws {
+    /// The devices with a pending command newer than `afterID`, and the newest command id (`afterID` when none).
+    func devicesWithPendingCommands(after afterID: Int64) throws -> (devicePKs: [Int64], lastID: Int64) {
+        let rows = try db.query("SELECT id, device_pk FROM device_commands WHERE id > ? AND status = 'pending' ORDER BY id", [afterID])
+        return (Array(Set(rows.map { $0.int(1) })), rows.last?.int(0) ?? afterID)
+    }
+
+    func lastCommandID() throws -> Int64 {
+        try db.queryOne("SELECT COALESCE(MAX(id), 0) FROM device_commands", []).map { $0.int(0) } ?? 0
+    }
+
+    func markDelivered(ids: [Int64], at time: String, via channel: String) throws {
         for id in ids {
-            try db.execute("UPDATE device_commands SET status = 'delivered', delivered_at = ? WHERE id = ? AND status = 'pending'", [time, id])
+            try db.execute("UPDATE device_commands SET status = 'delivered', delivered_at = ?, delivered_via = ? WHERE id = ? AND status = 'pending'",
+                           [time, channel, id])
         }
     }
 

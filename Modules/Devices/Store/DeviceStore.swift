@@ -7,14 +7,19 @@ struct DeviceStore {
 
     static let columns = """
         id, device_id, agri_id, model, capabilities, device_name, info, allow, create_time, bind_time, connect_time,
-        organization_id, project_pk
+        organization_id, project_pk, mqtt_connected_since
         """
 
     static func device(_ row: Row) -> Device {
         Device(id: row.int(0), deviceID: row.string(1), agriID: row.string(2), model: row.string(3),
                capabilities: row.string(4).split(separator: ";").map(String.init), deviceName: row.string(5), info: row.string(6),
                allow: row.bool(7), createTime: row.string(8), bindTime: row.optionalString(9), connectTime: row.optionalInt(10),
-               organizationID: row.optionalInt(11), projectPK: row.optionalInt(12))
+               organizationID: row.optionalInt(11), projectPK: row.optionalInt(12), mqttConnectedSince: row.optionalString(13))
+    }
+
+    /// Records (a time) or clears (nil) the device's MQTT connection.
+    func setMQTTConnected(pk: Int64, since: String?) throws {
+        try db.execute("UPDATE devices SET mqtt_connected_since = ? WHERE id = ?", [since, pk])
     }
 
     // MARK: Provisioning
@@ -59,7 +64,7 @@ struct DeviceStore {
         guard let row = try db.queryOne("SELECT \(Self.columns), safe_code_hash FROM devices WHERE device_id = ?", [deviceID]) else {
             return nil
         }
-        return (Self.device(row), row.string(13))
+        return (Self.device(row), row.string(14))
     }
 
     func device(keyHash: String) throws -> Device? {

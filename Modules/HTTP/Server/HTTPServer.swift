@@ -30,11 +30,15 @@ public final class HTTPServer: Sendable {
     let connectionCount = Atomic<Int>(0)
     /// Open connections per client IP (the `maxConnectionsPerAddress` cap). Touched on accept and close only.
     let perAddress = Mutex<[String: Int]>([:])
+    /// Other protocols served on the same loops, each on its own port (`StreamListener`).
+    let listeners: [StreamListener]
+    private let boundListenerPorts = Mutex<[Int]>([])
 
-    public init(configuration: HTTPServerConfiguration, responder: any HTTPResponder, logger: Logger) {
+    public init(configuration: HTTPServerConfiguration, responder: any HTTPResponder, logger: Logger, listeners: [StreamListener] = []) {
         self.configuration = configuration
         self.responder = responder
         self.logger = logger
+        self.listeners = listeners
         self.workers = WorkerPool(threads: configuration.workerThreads)
     }
 
@@ -43,14 +47,31 @@ public final class HTTPServer: Sendable {
         Posix.raiseFileLimit()
         signal(SIGPIPE, SIG_IGN)
         let (fd, port) = try Posix.listen(host: configuration.host, port: configuration.port)
+        var streamFDs: [Int32] = []
+        var streamPorts: [Int] = []
+        do {
+            for listener in listeners {
+                let (streamFD, streamPort) = try Posix.listen(host: configuration.host, port: listener.port)
+                streamFDs.append(streamFD)
+                streamPorts.append(streamPort)
+            }
+        } catch {
+            Glibc.close(fd)
+            for streamFD in streamFDs { Glibc.close(streamFD) }
+            throw error
+        }
+        boundListenerPorts.withLock { $0 = streamPorts }
         let count = configuration.eventLoops > 0 ? configuration.eventLoops : max(1, ProcessInfo.processInfo.activeProcessorCount)
         var created: [EventLoop] = []
         do {
             for index in 0..<count { created.append(try EventLoop(server: self, listenFD: index == 0 ? fd : -1)) }
         } catch {
             Glibc.close(fd)
+            for streamFD in streamFDs { Glibc.close(streamFD) }
             throw error
         }
+        for streamFD in streamFDs { try created[0].selector.add(streamFD, .read) }
+        created[0].streamListenFDs = streamFDs
         created[0].peers = created
         loops.withLock { $0 = created }
         for (index, eventLoop) in created.enumerated() {
@@ -61,6 +82,9 @@ public final class HTTPServer: Sendable {
         }
         return port
     }
+
+    /// The ports the stream listeners are bound to, in the order given (after `start()`).
+    public var listenerPorts: [Int] { boundListenerPorts.withLock { $0 } }
 
     /// Stops accepting, closes idle connections, lets in-flight requests finish (up to `gracePeriod`
     /// seconds, their responses carry `Connection: close`), then stops the loop and the workers.
@@ -182,6 +206,8 @@ final class EventLoop: @unchecked Sendable {
             /// A deferred response's outcome, evaluated (mapped, logged) and encoded on the loop: the completing thread,
             /// a committer, is spared it.
             case outcome(DeferredOutcome, head: RequestHead)
+            /// Work for the loop thread (a stream connection's, `StreamChannel.execute`).
+            case task(@Sendable () -> Void)
         }
         let fd: Int32
         let id: UInt64
@@ -194,8 +220,15 @@ final class EventLoop: @unchecked Sendable {
     var peers: [EventLoop] = []
     private var nextPeer = 0
     /// Sockets accepted by another loop, waiting to be adopted by this one.
-    let handedOver = Mutex<[(fd: Int32, remoteAddress: String)]>([])
+    let handedOver = Mutex<[(fd: Int32, remoteAddress: String, listener: Int)]>([])
     var listenFD: Int32
+    /// On the accepting loop: the stream listeners' sockets, in `server.listeners` order.
+    var streamListenFDs: [Int32] = []
+    /// Stream (non-HTTP) connections by descriptor.
+    var streams: [StreamChannel?] = []
+    var nextStreamID: UInt64 = 1
+    /// Stream connections with output queued this turn (flushed at its end).
+    var dirtyStreams: [StreamChannel] = []
     let configuration: HTTPServerConfiguration
     let timeouts: ConnectionStateMachine.Timeouts
     let completions = Mutex<[Completion]>([])
@@ -208,6 +241,8 @@ final class EventLoop: @unchecked Sendable {
     private var inFlight = 0
     private var nextID: UInt64 = 1
     private var scratch = [UInt8](repeating: 0, count: 65_536)
+    /// The read buffer of stream connections.
+    var streamScratch: [UInt8] = []
     private var shutdownApplied = false
     private var drainedSignalled = false
     private var lastSweep: Double = 0
@@ -243,25 +278,34 @@ final class EventLoop: @unchecked Sendable {
             adoptHandedOver(now: now)
             for event in events {
                 if event.fd == listenFD, listenFD >= 0 {
-                    acceptAll(now: now)
+                    acceptAll(from: listenFD, listener: -1, now: now)
                 } else if let connection = connection(event.fd) {
                     handle(connection, event, now: now)
+                } else if let channel = stream(event.fd) {
+                    handleStream(channel, event, now: now)
+                } else if let index = streamListenFDs.firstIndex(of: event.fd) {
+                    acceptAll(from: event.fd, listener: index, now: now)
                 }
             }
             readBufferedInput(now: now)
+            if !dirtyStreams.isEmpty { flushDirtyStreams() }
             if server.shutdownRequested.load(ordering: .relaxed) { applyShutdown() }
             if let until = acceptPausedUntil, now >= until, listenFD >= 0 {
                 acceptPausedUntil = nil
                 selector.modify(listenFD, .read)
+                for streamFD in streamListenFDs { selector.modify(streamFD, .read) }
             }
             if now - lastSweep >= 0.25 {
                 sweep(now: now)
                 lastSweep = now
+                if !dirtyStreams.isEmpty { flushDirtyStreams() }
             }
         }
         for case let connection? in connections { close(connection) }
+        closeAllStreams()
+        closeStreamListeners()
         peers = []   // the accepting loop held every loop: let them go
-        for (fd, remote) in handedOver.withLock({ list -> [(fd: Int32, remoteAddress: String)] in defer { list = [] }; return list }) {
+        for (fd, remote, _) in handedOver.withLock({ list -> [(fd: Int32, remoteAddress: String, listener: Int)] in defer { list = [] }; return list }) {
             Glibc.close(fd)
             server.release(remote)
         }
@@ -288,12 +332,13 @@ final class EventLoop: @unchecked Sendable {
 
     // MARK: - Accept
 
-    private func acceptAll(now: Double) {
+    /// Accepts every pending connection of `listening` (`listener` -1: HTTP, else a stream listener's index).
+    private func acceptAll(from listening: Int32, listener: Int, now: Double) {
         while true {
             var storage = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let fd = withUnsafeMutablePointer(to: &storage) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.accept(listenFD, $0, &length) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.accept(listening, $0, &length) }
             }
             if fd < 0 {
                 let code = errno
@@ -306,6 +351,7 @@ final class EventLoop: @unchecked Sendable {
                     }
                     acceptPausedUntil = now + 0.1
                     selector.modify(listenFD, .none)
+                    for streamFD in streamListenFDs { selector.modify(streamFD, .none) }
                 } else if code != EAGAIN && code != EWOULDBLOCK {
                     server.logger.warning("accept failed", ["errno": .int(Int(code))])
                 }
@@ -327,21 +373,23 @@ final class EventLoop: @unchecked Sendable {
             let target = peers.isEmpty ? self : peers[nextPeer % peers.count]
             nextPeer &+= 1
             if target === self {
-                adopt(fd, remoteAddress: remote, now: now)
+                if listener < 0 { adopt(fd, remoteAddress: remote, now: now) } else { adoptStream(fd, listener: listener, remoteAddress: remote, now: now) }
             } else {
-                target.handedOver.withLock { $0.append((fd, remote)) }
+                target.handedOver.withLock { $0.append((fd, remote, listener)) }
                 target.selector.wakeUp()
             }
         }
     }
 
     private func adoptHandedOver(now: Double) {
-        let list = handedOver.withLock { list -> [(fd: Int32, remoteAddress: String)] in
+        let list = handedOver.withLock { list -> [(fd: Int32, remoteAddress: String, listener: Int)] in
             guard !list.isEmpty else { return [] }
             defer { list.removeAll(keepingCapacity: true) }
             return list
         }
-        for (fd, remote) in list { adopt(fd, remoteAddress: remote, now: now) }
+        for (fd, remote, listener) in list {
+            if listener < 0 { adopt(fd, remoteAddress: remote, now: now) } else { adoptStream(fd, listener: listener, remoteAddress: remote, now: now) }
+        }
     }
 
     /// Takes ownership of an accepted socket (counted by `server.admit` already).
@@ -562,12 +610,17 @@ final class EventLoop: @unchecked Sendable {
             return list
         }
         for completion in ready {
+            if case .task(let work) = completion.payload {
+                work()
+                continue
+            }
             inFlight -= 1
             let encoded: HTTPServer.Encoded
             switch completion.payload {
             case .encoded(let ready): encoded = ready
             // Evaluated (mapped, logged) even when the connection is gone: the request still gets its metrics and log line.
             case .outcome(let outcome, let head): encoded = server.encode(HTTPServer.resolve(outcome.result), head: head)
+            case .task: continue
             }
             // A connection closed meanwhile (reset by its client) drops its answer.
             guard let connection = connection(completion.fd), connection.id == completion.id else { continue }
@@ -591,6 +644,7 @@ final class EventLoop: @unchecked Sendable {
             let actions = connection.machine.tick(now: now)
             if !actions.isEmpty { execute(connection, actions, now: now) }
         }
+        if !streams.isEmpty { tickStreams(now: now) }
         if server.shutdownRequested.load(ordering: .relaxed) { checkDrained() }
     }
 
@@ -602,6 +656,9 @@ final class EventLoop: @unchecked Sendable {
                 Glibc.close(listenFD)
                 listenFD = -1
             }
+            closeStreamListeners()
+            // Stream protocols have no request to finish: their connections close now (clients reconnect elsewhere).
+            closeAllStreams()
             adoptHandedOver(now: Self.now())   // closes them: shutdown is requested
             // Idle connections close now; the others finish their request (its response carries `Connection: close`),
             // a body still arriving is read to its end, a final response drains.
@@ -609,6 +666,14 @@ final class EventLoop: @unchecked Sendable {
             for case let connection? in connections { execute(connection, connection.machine.shutdown(now: now), now: now) }
         }
         checkDrained()
+    }
+
+    private func closeStreamListeners() {
+        for streamFD in streamListenFDs {
+            selector.remove(streamFD)
+            Glibc.close(streamFD)
+        }
+        streamListenFDs = []
     }
 
     private func checkDrained() {

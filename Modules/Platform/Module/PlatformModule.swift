@@ -27,6 +27,9 @@ public protocol PlatformModule: AnyObject, Sendable {
     func shutdown()
     /// The configuration keys the module reads, checked at startup.
     var configKeys: [ConfigKey] { get }
+    /// Other protocols the module serves on the API server's event loops, each on a port of its own (MQTT), given the
+    /// HTTP server's configuration. Implemented in the module's `Routes/`.
+    func streamListeners(server: HTTPServerConfiguration) throws -> [StreamListener]
     /// Facts about the module's own data that must always hold, checked by `admin-cli check` in one read
     /// transaction: each violation is one line naming the ids involved (empty when sound).
     func invariantViolations(_ db: Database) throws -> [String]
@@ -41,6 +44,7 @@ extension PlatformModule {
     public var commands: [any CLICommand] { [] }
     public func shutdown() {}
     public var configKeys: [ConfigKey] { [] }
+    public func streamListeners(server: HTTPServerConfiguration) throws -> [StreamListener] { [] }
     public func invariantViolations(_ db: Database) throws -> [String] { [] }
 }
 

@@ -44,7 +44,9 @@ public enum ServerRunner {
     public static func run(_ platform: Platform, printLine: @Sendable (String) -> Void = ServerRunner.printLine) throws {
         let config = platform.context.config
         let configuration = try configuration(from: config)
-        let server = HTTPServer(configuration: configuration, responder: platform.makeResponder(), logger: platform.context.logger)
+        let listeners = try platform.modules.flatMap { try $0.streamListeners(server: configuration) }
+        let server = HTTPServer(configuration: configuration, responder: platform.makeResponder(), logger: platform.context.logger,
+                                listeners: listeners)
         let stop = DispatchSemaphore(value: 0)
         let sources = SignalSources.make([SIGTERM, SIGINT]) { _ in stop.signal() }
         let reload = configuration.tls.map { reloadOnHangup($0, logger: platform.context.logger) }
@@ -58,6 +60,12 @@ public enum ServerRunner {
         let scheme = configuration.tls == nil ? "http" : "https"
         printLine("listening on \(scheme)://\(configuration.host):\(port)")
         platform.context.logger.info("listening", ["host": .string(configuration.host), "port": .int(port), "scheme": .string(scheme)])
+        // Then one line per other protocol, e.g. `mqtt listening on mqtt://127.0.0.1:1883` (DESIGN §5.7).
+        for (listener, listenerPort) in zip(listeners, server.listenerPorts) {
+            let listenerScheme = listener.tls == nil ? listener.name : listener.name + "s"
+            printLine("\(listener.name) listening on \(listenerScheme)://\(configuration.host):\(listenerPort)")
+            platform.context.logger.info("listening", ["host": .string(configuration.host), "port": .int(listenerPort), "scheme": .string(listenerScheme)])
+        }
         stop.wait()
         reload?.cancel()
         platform.context.logger.info("shutting down")

@@ -54,6 +54,7 @@ export async function devicePage(page) {
       h('p', { class: 'muted small' },
         `${t('Device ID')} ${device.device_id} · agri_id ${device.agri_id} · ${device.model || ''} · `,
         t('Last contact'), ' ', device.connect_time ? `${fmtAgo(device.connect_time)} (${fmtTime(device.connect_time)})` : t('never'),
+        device.mqtt_connected_since ? ` · ${t('Connected over MQTT since')} ${fmtTime(device.mqtt_connected_since)}` : '',
         device.info ? ` · ${device.info}` : ''));
   }
 
@@ -272,7 +273,8 @@ export async function devicePage(page) {
     clear(commandsBox).append(h('h2', t('Commands')));
     if (!page1.results.length) { commandsBox.append(empty(t('No commands sent yet. Reboot, serial and TCP settings appear here with their status.'))); return; }
     commandsBox.append(table([t('Command'), t('Status'), t('Sent'), t('Finished'), t('By')], page1.results.map((c) => h('tr',
-      h('td', h('code', c.command)), h('td', badge(tv(c.status), COMMAND_STATUS[c.status]), c.output ? h('div', { class: 'small muted' }, c.output) : null),
+      h('td', h('code', c.command)), h('td', badge(tv(c.status), COMMAND_STATUS[c.status]), c.output ? h('div', { class: 'small muted' }, c.output) : null,
+        c.delivered_via === 'mqtt' ? h('div', { class: 'small muted' }, t('Delivered over MQTT')) : null),
       h('td', { class: 'small' }, fmtTime(c.created_at)), h('td', { class: 'small' }, fmtTime(c.finished_at)), h('td', { class: 'small' }, c.created_by)))));
   }
 
