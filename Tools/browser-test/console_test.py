@@ -287,6 +287,21 @@ def run(platform, console):
     vertices = chart_attr(console.driver, "vertices")
     log(f"100 000 points fetched and drawn in {time.monotonic() - begun:.1f}s as {vertices} vertices")
     assert vertices < 5000, vertices
+    assert chart_attr(console.driver, "aggregated") == 1   # a week is asked for as min/max/avg buckets
+
+    log("a year of hourly data drawn from the aggregation")
+    platform.post_points([{"agri_id": AGRI + "-03", "value": round(10 + 10 * ((i % 500) / 500), 2), "t": now - 364 * 86400 + i * 3600}
+                          for i in range(8736)])
+    console.wait(lambda d: d.execute_script("return [...document.querySelectorAll('#chart-factor option')].some((o) => o.value === arguments[0])",
+                                            AGRI + "-03"), 20, "series -03 listed")
+    Select(console.find("#chart-factor")).select_by_value(AGRI + "-03")
+    console.click("button[data-range='1y']")
+    begun = time.monotonic()
+    console.wait(lambda d: chart_attr(d, "aggregated") == 1 and chart_attr(d, "points") >= 8736, 20, "a one-year chart from the aggregation")
+    vertices = chart_attr(console.driver, "vertices")
+    log(f"a year ({chart_attr(console.driver, 'points')} points) drawn from buckets in {time.monotonic() - begun:.1f}s as {vertices} vertices")
+    assert vertices <= 4000, vertices
+    console.text_appears("#chart-stats", "Max")
     Select(console.find("#chart-factor")).select_by_value(AGRI + "-01")
     console.click("button[data-range='24h']")
     console.wait(lambda d: chart_attr(d, "points") >= 2000, 15, "back to the day")

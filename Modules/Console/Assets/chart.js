@@ -1,7 +1,7 @@
-// A time-series chart drawn by us in SVG. Downsampling happens here, in the page: the device data API has no
-// aggregation parameter (it pages raw points, 10 000 per request), so the page fetches the range, then keeps, for
-// every pixel column, the first, minimum, maximum and last point of that column. 100 000 points become at most
-// four per column (≈ 3 000 vertices at 800 px) with every spike still visible; min/max/avg are computed over all points.
+// A time-series chart drawn by us in SVG. Ranges up to a day are fetched as raw points (pages of 10 000) and
+// downsampled here: for every pixel column the first, minimum, maximum and last point of that column, so 100 000 points
+// become at most four per column with every spike still visible. Longer ranges ask the server for min/max/avg buckets of
+// about a column each (the aggregation API), drawn as each bucket's minimum then maximum; their stats come from the buckets.
 import { s, h, clear } from './dom.js';
 import { t, fmtValue, fmtTime, fmtNumber } from './i18n.js';
 
@@ -52,7 +52,7 @@ function niceTicks(min, max, count = 5) {
  * Draws `points` ({t, value}, t in Unix seconds, sorted) between `start` and `end` into `holder`.
  * `factor` gives decimals, unit and thresholds. Returns the drawn vertex count.
  */
-export function drawChart(holder, points, { start, end, factor }) {
+export function drawChart(holder, points, { start, end, factor, represented }) {
   clear(holder);
   const width = Math.max(300, Math.round(holder.clientWidth || 800));
   const height = Math.round(holder.clientHeight || 300) || 300;
@@ -97,7 +97,8 @@ export function drawChart(holder, points, { start, end, factor }) {
   }
   let d = '';
   for (let i = 0; i < drawn.length; i++) d += (i ? 'L' : 'M') + x(drawn[i].t).toFixed(1) + ' ' + y(drawn[i].value).toFixed(1);
-  svg.append(s('path', { d, class: 'series', 'data-vertices': drawn.length, 'data-points': points.length }));
+  svg.append(s('path', { d, class: 'series', 'data-vertices': drawn.length, 'data-points': represented ?? points.length,
+    'data-aggregated': represented === undefined ? '0' : '1' }));
 
   // A cursor showing the nearest drawn point's value and time.
   const cursor = s('line', { class: 'cursor', y1: PAD.top, y2: PAD.top + plotH, visibility: 'hidden' });
@@ -123,8 +124,8 @@ export function drawChart(holder, points, { start, end, factor }) {
 }
 
 /** The statistics line under a chart. */
-export function statsLine(points, factor) {
-  const st = stats(points);
+export function statsLine(points, factor, precomputed) {
+  const st = precomputed === undefined ? stats(points) : precomputed;
   if (!st) return h('div', { class: 'stats muted' }, t('No data in this time range'));
   const f = (v) => fmtValue(v, factor?.decimals, factor?.unit);
   return h('div', { class: 'stats', id: 'chart-stats' },

@@ -4,7 +4,9 @@ import { t, tv, fmtTime, fmtAgo, fmtValue, fmtNumber } from '../i18n.js';
 import { drawChart, statsLine } from '../chart.js';
 import { loadProject, latestValue } from './common.js';
 
-const RANGES = [['1h', 3600], ['6h', 6 * 3600], ['24h', 86400], ['7d', 7 * 86400], ['30d', 30 * 86400]];
+const RANGES = [['1h', 3600], ['6h', 6 * 3600], ['24h', 86400], ['7d', 7 * 86400], ['30d', 30 * 86400], ['1y', 365 * 86400]];
+// Ranges longer than a day ask the server for min/max/avg per pixel column (the aggregation API) instead of raw points.
+const AGGREGATE_ABOVE = 86400;
 const MAX_POINTS = 500000;
 const COMMAND_STATUS = { pending: 'info', delivered: 'info', acked: 'ok', failed: 'bad', expired: 'warn' };
 
@@ -158,6 +160,21 @@ export async function devicePage(page) {
     }
     return out;
   }
+  /** The range in buckets of about one pixel column each: min, max and avg per bucket, and the whole range's stats. */
+  async function fetchBuckets(agri, start, end) {
+    const columns = Math.max(100, Math.round((chartHolder.clientWidth || 800) - 70));
+    const interval = Math.max(1, Math.ceil((end - start) / columns));
+    const answer = await get(`${base}data/?` + new URLSearchParams({ agri_id: agri, start, end, interval, agg: 'min,max,avg' }));
+    const drawn = [];
+    let count = 0, min = Infinity, max = -Infinity, weighted = 0;
+    for (const b of answer.results) {
+      drawn.push({ t: b.t, value: b.min }, { t: b.t, value: b.max });
+      count += b.count; weighted += b.avg * b.count;
+      if (b.min < min) min = b.min;
+      if (b.max > max) max = b.max;
+    }
+    return { drawn, stats: count ? { min, max, avg: weighted / count, count } : null };
+  }
   let loading = 0;
   async function loadChart() {
     const agri = factorSelect.value;
@@ -168,6 +185,17 @@ export async function devicePage(page) {
     chartStatus.textContent = t('Loading…');
     const started = performance.now();
     try {
+      if (w.end - w.start > AGGREGATE_ABOVE) {
+        const { drawn, stats } = await fetchBuckets(agri, w.start, w.end);
+        if (ticket !== loading || !page.alive) return;
+        points = drawn;
+        view = { ...w, live: false, stats };
+        const vertices = drawChart(chartHolder, drawn, { start: w.start, end: w.end, factor: factorOf(agri), represented: stats ? stats.count : 0 });
+        clear(statsHolder).append(statsLine(drawn, factorOf(agri), stats));
+        chartStatus.textContent = t('{n} points drawn as {v} in {ms} ms', { n: fmtNumber(stats ? stats.count : 0), v: fmtNumber(vertices),
+          ms: Math.round(performance.now() - started) });
+        return;
+      }
       const fetched = await fetchRange(agri, w.start, w.end, (n) => { if (ticket === loading) chartStatus.textContent = t('Loading… {n} points', { n: fmtNumber(n) }); });
       if (ticket !== loading || !page.alive) return;
       points = fetched;
@@ -291,7 +319,11 @@ export async function devicePage(page) {
   page.every(5000, loadLatest);
   page.every(5000, loadCommands);
   page.every(10000, advanceChart);
-  const redraw = debounce(() => { if (page.alive && view) drawChart(chartHolder, points, { start: view.start, end: view.end, factor: factorOf(factorSelect.value) }); }, 200);
+  const redraw = debounce(() => {
+    if (page.alive && view) {
+      drawChart(chartHolder, points, { start: view.start, end: view.end, factor: factorOf(factorSelect.value), represented: view.stats ? view.stats.count : undefined });
+    }
+  }, 200);
   addEventListener('resize', redraw);
   page.onLeave = () => removeEventListener('resize', redraw);
 }
