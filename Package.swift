@@ -20,7 +20,7 @@ let package = Package(
         // Kernel.
         .target(name: "Core", path: "Modules/Core"),
         .target(name: "HTTP", dependencies: ["Core", "CEpoll", "COpenSSL"], path: "Modules/HTTP"),
-        .target(name: "Persistence", dependencies: ["Core", "CSQLite"], path: "Modules/Persistence"),
+        .target(name: "Persistence", dependencies: ["Core", "CSQLite", "Postgres"], path: "Modules/Persistence"),
         .target(name: "Platform", dependencies: ["Core", "HTTP", "Persistence"], path: "Modules/Platform"),
         // The client network stack (TCP with deadlines, DNS off-thread, TLS through one SSL_CTX per configuration),
         // and our PostgreSQL v3 wire-protocol driver over it.
