@@ -54,7 +54,7 @@ let package = Package(
         .executableTarget(name: "pg-bench", dependencies: ["Postgres"], path: "Tools/PostgresBench"),
 
         // Tests.
-        .target(name: "TestSupport", dependencies: ["Core", "HTTP", "Persistence", "Platform"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Core", "HTTP", "Persistence", "Platform", "Postgres"], path: "Tests/TestSupport"),
         .target(name: "DomainTestSupport", dependencies: ["Composition", "Alerts", "Exports", "Auth", "Projects", "Devices", "Factors", "Platform", "Persistence", "HTTP", "Core",
                                                          "TestSupport"], path: "Tests/DomainTestSupport"),
         .testTarget(name: "CoreTests", dependencies: ["Core", "TestSupport"], path: "Tests/CoreTests"),
@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(name: "FactorsTests", dependencies: ["DomainTestSupport", "Factors", "Devices", "Projects", "Auth", "Platform", "Persistence", "Core", "TestSupport"], path: "Tests/FactorsTests"),
         // Route logic in-process (the platform's responder, no sockets), then wiring through the real binaries.
         .testTarget(name: "RouteTests", dependencies: ["DomainTestSupport", "Exports", "HTTP", "Core", "TestSupport"], path: "Tests/RouteTests"),
-        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "Network"], path: "Tests/PostgresTests"),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "Network", "TestSupport"], path: "Tests/PostgresTests"),
         .testTarget(name: "EndToEndTests", dependencies: ["Core", "TestSupport"], path: "Tests/EndToEndTests"),
     ],
     swiftLanguageModes: [.v6]

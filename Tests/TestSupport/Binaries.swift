@@ -85,7 +85,7 @@ public final class ServerProcess: @unchecked Sendable {
     /// the `listening on` line.
     public init(databasePath: String? = nil, arguments: [String] = [], environment: [String: String] = [:]) throws {
         directory = TemporaryDirectory("iot-server")
-        self.databasePath = databasePath ?? directory.file("iot.db")
+        self.databasePath = try databasePath ?? TestDatabase.location(sqlitePath: directory.file("iot.db"))
         stderrPath = directory.file("server.log")
         _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         process = Process()

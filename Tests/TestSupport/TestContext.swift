@@ -12,7 +12,7 @@ public struct TestContext: Sendable {
     public init(config: [String: String] = [:]) throws {
         directory = TemporaryDirectory("iot-ctx")
         clock = ManualClock()
-        var values = ["auth.pbkdf2_iterations": "1000", "db.path": directory.file("test.db")]
+        var values = ["auth.pbkdf2_iterations": "1000", "db.path": try TestDatabase.location(sqlitePath: directory.file("test.db")), "db.pool_size": "6"]
         for (key, value) in config { values[key] = value }
         context = try PlatformContext.open(config: Config(values), clock: clock, logger: Logger(level: .error))
     }

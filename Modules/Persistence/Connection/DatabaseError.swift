@@ -31,6 +31,12 @@ public struct DatabaseError: Error, CustomStringConvertible, Sendable, Transient
         isConnectionLost = error.isConnectionLost
     }
 
+    /// A PostgreSQL-shaped error with `sqlState` (tests of the classification).
+    public static func transientProbe(sqlState: String?, connectionLost: Bool = false) -> DatabaseError {
+        DatabaseError(postgres: PostgresError(connectionLost ? .connectionLost : .server, "probe",
+                                               fields: sqlState.map { ServerMessageFields([(code: UInt8(ascii: "C"), value: $0), (code: UInt8(ascii: "M"), value: "probe")]) } ?? nil), sql: nil)
+    }
+
     /// The primary result code (`SQLITE_CONSTRAINT` = 19, `SQLITE_BUSY` = 5, …); 0 for PostgreSQL.
     public var primaryCode: Int32 { extendedCode & 0xFF }
 

@@ -142,7 +142,8 @@ public struct PreparedStatement {
     }
 
     private func check(_ code: Int32) throws {
-        guard code == SQLITE_OK, let statement else { throw statement!.connection.error(code: code, sql: statement!.sql) }
+        guard code != SQLITE_OK, let statement else { return }
+        throw statement.connection.error(code: code, sql: statement.sql)
     }
 
     /// Executes to completion and resets (bindings are kept until rebound).
