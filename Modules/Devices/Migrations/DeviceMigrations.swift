@@ -78,7 +78,7 @@ enum DeviceMigrations {
         // Points move into chunks of one series (`TelemetryChunk`): a group commit writes a row per series instead of
         // a row per point (DECISIONS "Telemetry in chunks"). Existing points are packed series by series.
         Migration("devices.005.telemetry-chunks") { db in
-            try db.executeScript("""
+            try db.executeSchema("""
                 CREATE TABLE telemetry_chunks (
                     series_id INTEGER NOT NULL,
                     t_first INTEGER NOT NULL,
@@ -114,7 +114,7 @@ enum DeviceMigrations {
                 return true
             }
             try flush()
-            try db.executeScript("DROP TABLE telemetry_points;")
+            try db.executeSchema("DROP TABLE telemetry_points;")
         },
     ]
 }

@@ -211,6 +211,12 @@ public final class Database: TransactionScope {
         }
     }
 
+    /// Runs SQLite DDL (`;`-separated, no arguments) in this connection's dialect: on PostgreSQL rewritten as a
+    /// plain-SQL `Migration` is (identity ids, `BIGINT`, `BYTEA`, no `WITHOUT ROWID`). For migrations in code.
+    public func executeSchema(_ sql: String) throws {
+        try executeScript(postgres == nil ? sql : PostgresDialect.ddl(sql))
+    }
+
     /// Runs several `;`-separated statements with no arguments (migrations, pragmas).
     public func executeScript(_ sql: String) throws {
         if let postgres {
