@@ -38,5 +38,6 @@ import Testing
         let bytes: [UInt8] = [0, 0x5C, 0x78, 255, 1]   // NUL, "\x", 0xFF: never text
         #expect(PostgresDialect.value(PostgresDialect.value(SQLValue.blob(bytes))) == .blob(bytes))
         #expect(PostgresDialect.value(.bool(true)) == .integer(1))
+        #expect(PostgresDialect.value(SQLValue.text("a\u{0}b")) == .text("a\u{FFFD}b"))
     }
 }

@@ -133,7 +133,7 @@ public struct PreparedStatement {
         try check(sqlite3_bind_double(statement.handle, index, value))
     }
     public func bind(_ index: Int32, _ value: String) throws {
-        guard let statement else { return try postgres!.bind(index, .text(value)) }
+        guard let statement else { return try postgres!.bind(index, .text(PostgresDialect.storable(value))) }
         try check(Statement.bindText(statement.handle, index, value))
     }
     public func bind(_ index: Int32, _ bytes: [UInt8]) throws {

@@ -142,9 +142,16 @@ enum PostgresDialect {
         case .null: .null
         case .integer(let number): .int(number)
         case .real(let number): .double(number)
-        case .text(let text): .text(text)
+        case .text(let text): .text(storable(text))
         case .blob(let bytes): .bytes(bytes)
         }
+    }
+
+    /// PostgreSQL text cannot hold U+0000: a NUL in a text value is stored as U+FFFD (SQLite keeps it).
+    @inline(__always)
+    static func storable(_ text: String) -> String {
+        guard text.utf8.contains(0) else { return text }
+        return String(text.unicodeScalars.map { $0 == "\u{0}" ? "\u{FFFD}" : Character($0) })
     }
 
     @inline(__always)
