@@ -19,7 +19,7 @@ public final class InProcessServer: APIServer, @unchecked Sendable {
     public init(config: [String: String] = [:]) throws {
         directory = TemporaryDirectory("iot-inprocess")
         databasePath = try TestDatabase.location(sqlitePath: directory.file("iot.db"))
-        var values = ["db.path": databasePath, "db.pool_size": "6", "log.level": "error", "log.access": "false", "debug.routes": "true",
+        var values = ["db.path": directory.file("iot.db"), "db.url": databasePath == directory.file("iot.db") ? "" : databasePath, "db.pool_size": "6", "log.level": "error", "log.access": "false", "debug.routes": "true",
                       "auth.pbkdf2_iterations": "1000"]
         values.merge(config) { _, new in new }
         let context = try PlatformContext.open(config: Config(values))

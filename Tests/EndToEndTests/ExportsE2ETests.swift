@@ -58,7 +58,7 @@ import TestSupport
         return try HTTPTestClient(port: server.port).request("GET", location, token: .some(nil))
     }
 
-    static func exportsDirectory(_ server: ServerProcess) -> String { (server.databasePath as NSString).deletingLastPathComponent + "/exports" }
+    static func exportsDirectory(_ server: ServerProcess) -> String { TestDatabase.dataFolder(for: server.databasePath) + "/exports" }
 
     static func files(_ server: ServerProcess) -> [String] {
         let root = exportsDirectory(server)

@@ -233,4 +233,16 @@ public enum TestDatabase {
         let name = try cluster.createDatabase()
         return "postgres://\(PostgresTestCluster.appUser):\(PostgresTestCluster.appPassword)@127.0.0.1:\(cluster.port)/\(name)?sslmode=disable"
     }
+
+    static func isPostgresURL(_ location: String) -> Bool { location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") }
+
+    /// The folder of a test database's files: the SQLite file's folder, or for a PostgreSQL database a folder of its
+    /// own inside the cluster's (removed with the cluster).
+    public static func dataFolder(for location: String) -> String {
+        guard isPostgresURL(location), let cluster = try? PostgresTestCluster.get() else { return (location as NSString).deletingLastPathComponent }
+        let name = location.split(separator: "/").last.map { String($0.split(separator: "?").first ?? $0) } ?? "db"
+        let folder = cluster.base + "/files-" + name
+        try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        return folder
+    }
 }

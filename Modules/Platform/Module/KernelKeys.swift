@@ -1,4 +1,6 @@
 import Core
+import Foundation
+import Persistence
 
 /// The kernel's configuration keys, declared once (name, shape, default, what it does).
 public enum KernelKeys {
@@ -48,6 +50,15 @@ public enum KernelKeys {
     public static let logAccess = ConfigKey("log.access", .boolean, default: "true", "one JSON access-log line per request")
     public static let debugRoutes = ConfigKey("debug.routes", .boolean, default: "false",
                                               "enables `GET /api/v2/debug/sleep/?seconds=` (diagnostics and tests)")
+
+    /// The folder that files derived from the database's place live in (`notifications.log`, `exports/`): the SQLite
+    /// file's folder, or `./data` with PostgreSQL (DESIGN §3.4) unless `db.path` names a file there too.
+    public static func dataFolder(_ config: Config) -> String {
+        let path = config.string(dbPath)
+        if DatabasePool.isPostgresLocation(path) { return "./data" }
+        let folder = (path as NSString).deletingLastPathComponent
+        return folder.isEmpty ? "." : folder
+    }
 
     public static let all: [ConfigKey] = [
         dbPath, dbURL, dbPoolSize, dbSynchronous, dbReaders, dbBusyTimeout, dbCheckpointFrames, serverHost, serverPort, serverWorkers, serverEventLoops,
