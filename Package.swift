@@ -20,7 +20,7 @@ let package = Package(
         // Kernel.
         .target(name: "Core", path: "Modules/Core"),
         .target(name: "HTTP", dependencies: ["Core", "CEpoll", "COpenSSL", "Network"], path: "Modules/HTTP"),
-        .target(name: "Persistence", dependencies: ["Core", "CSQLite"], path: "Modules/Persistence"),
+        .target(name: "Persistence", dependencies: ["Core", "CSQLite", "Postgres"], path: "Modules/Persistence"),
         .target(name: "Platform", dependencies: ["Core", "HTTP", "Persistence"], path: "Modules/Platform"),
         // The client network stack (TCP with deadlines, DNS off-thread, TLS through one SSL_CTX per configuration),
         // and our PostgreSQL v3 wire-protocol driver over it.
@@ -60,7 +60,7 @@ let package = Package(
         .executableTarget(name: "mqtt-load", dependencies: ["Core", "MQTT"], path: "Tools/MQTTLoad"),
 
         // Tests.
-        .target(name: "TestSupport", dependencies: ["Core", "HTTP", "Persistence", "Platform"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Core", "HTTP", "Persistence", "Platform", "Postgres"], path: "Tests/TestSupport"),
         .target(name: "DomainTestSupport", dependencies: ["Composition", "Alerts", "Exports", "Auth", "Projects", "Devices", "Factors", "Platform", "Persistence", "HTTP", "Core",
                                                          "TestSupport"], path: "Tests/DomainTestSupport"),
         .testTarget(name: "CoreTests", dependencies: ["Core", "TestSupport"], path: "Tests/CoreTests"),
@@ -78,7 +78,7 @@ let package = Package(
         .testTarget(name: "FactorsTests", dependencies: ["DomainTestSupport", "Factors", "Devices", "Projects", "Auth", "Platform", "Persistence", "Core", "TestSupport"], path: "Tests/FactorsTests"),
         // Route logic in-process (the platform's responder, no sockets), then wiring through the real binaries.
         .testTarget(name: "RouteTests", dependencies: ["DomainTestSupport", "Exports", "HTTP", "Core", "TestSupport"], path: "Tests/RouteTests"),
-        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "Network"], path: "Tests/PostgresTests"),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "Network", "TestSupport"], path: "Tests/PostgresTests"),
         .testTarget(name: "EndToEndTests", dependencies: ["Core", "TestSupport"], path: "Tests/EndToEndTests"),
     ],
     swiftLanguageModes: [.v6]

@@ -5,7 +5,7 @@ import Foundation
 import Platform
 
 let usage = """
-    usage: api-server [--db PATH] [--host 127.0.0.1] [--port 8080] [--mqtt-port 1883] [--config FILE] [--demo]
+    usage: api-server [--db PATH|URL] [--host 127.0.0.1] [--port 8080] [--mqtt-port 1883] [--config FILE] [--demo]
                       [--tls-certificate CERT.pem --tls-private-key KEY.pem] [--mqtt-tls-port 8883]
       Migrates the database, then serves the REST API (and MQTT for devices, mqtt.*) until SIGTERM/SIGINT.
       With a certificate and key (server.tls.*) it serves HTTPS and MQTT over TLS; SIGHUP reloads them.

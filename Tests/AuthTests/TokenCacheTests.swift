@@ -23,7 +23,7 @@ import TestSupport
         let issued = try fixture.auth.issueToken(username: "alice", TokenRequest())
         _ = try fixture.auth.authenticate(token: issued.secret)
         // Another process on the same file: its own context, bus and caches (as admin-cli has).
-        let other = try PlatformContext.open(config: Config(["db.path": fixture.test.directory.file("test.db")]),
+        let other = try PlatformContext.open(config: Config(["db.path": fixture.test.location]),
                                              clock: fixture.test.clock, logger: Logger(level: .error))
         defer { other.db.close() }
         let started = ScopedCache<Int, Int>.monotonicNow()

@@ -82,7 +82,7 @@ import TestSupport
         let error = apiError { try s.ingestor.ingest(stale) }
         #expect(error?.status == 404 && error?.code == "DEVICE_NOT_FOUND")
         #expect(try seriesCount(s.fixture, pk) == 0)
-        #expect(try s.fixture.db.read { try $0.queryOne("SELECT COALESCE(SUM(count), 0) FROM \(storedChunks)")?.int(0) } == 0)
+        #expect(try s.fixture.db.read { try $0.queryOne("SELECT COALESCE(SUM(count), 0) FROM \(storedChunks) AS stored")?.int(0) } == 0)
         #expect(try s.fixture.db.read { try $0.queryOne("SELECT COUNT(*) FROM telemetry_latest WHERE device_pk = ?", [pk])?.int(0) } == 0)
         // No contact recorded, no event published, nothing counted as committed.
         #expect(try s.fixture.db.read { try DeviceStore(db: $0).device(pk: pk) }?.connectTime == nil)
@@ -127,7 +127,7 @@ import TestSupport
         let counted = Dictionary(grouping: outcomes.withLock { $0 }, by: { $0 }).mapValues(\.count)
         #expect(counted == ["stale DEVICE_NOT_FOUND": 40, "kept OK": 40])
         #expect(try seriesCount(s.fixture, gonePK) == 0)
-        #expect(try s.fixture.db.read { try $0.queryOne("SELECT COALESCE(SUM(count), 0) FROM \(storedChunks)")?.int(0) } == 40)
+        #expect(try s.fixture.db.read { try $0.queryOne("SELECT COALESCE(SUM(count), 0) FROM \(storedChunks) AS stored")?.int(0) } == 40)
         #expect(Set(s.published.devices.withLock { $0 }) == [keptPK])
         #expect(s.published.devices.withLock { $0 }.count == 40)
         #expect(s.metrics.counterValue("telemetry_points_committed_total") == 40)
@@ -159,7 +159,7 @@ import TestSupport
 @Suite struct SeriesCacheAcrossProcessesTests {
     /// Deletes a device's series and points through a second pool on the same file, as `admin-cli` would.
     func deleteTelemetry(of pk: Int64, path: String, then extra: ((Database) throws -> Void)? = nil) throws {
-        let other = try DatabasePool(path: path)
+        let other = try DatabasePool.open(location: path)
         defer { other.close() }
         try other.write { db in
             try db.execute("DELETE FROM telemetry_chunks WHERE series_id IN (SELECT id FROM telemetry_series WHERE device_pk = ?)", [pk])
@@ -180,7 +180,7 @@ import TestSupport
         let agri = "\(device.agriID)-01"
         _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: PlatformFixture.points([(agri, 1, 100)]))
         #expect(try history(fixture, pk, alice).count == 1)   // the series id is cached now
-        try deleteTelemetry(of: pk, path: fixture.db.path)
+        try deleteTelemetry(of: pk, path: fixture.test.location)
         #expect(try history(fixture, pk, alice).isEmpty)
         let result = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: PlatformFixture.points([(agri, 2, 200)]))
         #expect(result == IngestResult(accepted: 1, dropped: 0))
@@ -201,7 +201,7 @@ import TestSupport
         _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: PlatformFixture.points([(agri, 1, 100)]))
         let cachedID = try #require(try fixture.db.read { try $0.queryOne("SELECT MAX(id) FROM telemetry_series")?.int(0) })
         // The other process deletes the series, then creates one for another device: SQLite hands out the same id.
-        try deleteTelemetry(of: pk, path: fixture.db.path) { db in
+        try deleteTelemetry(of: pk, path: fixture.test.location) { db in
             try db.execute("INSERT INTO telemetry_series (device_pk, agri_id, project_pk, organization_id, the_type) VALUES (?, ?, ?, ?, ?)",
                            [otherPK, "\(other.agriID)-01", alpha.pk, alpha.organizationID, "DTU"])
         }
@@ -229,7 +229,7 @@ import TestSupport
         #expect(failure?.status == 500)
         // Outside a write the same batch goes through.
         try ingestor.ingest(batch)
-        #expect(try fixture.db.read { try $0.queryOne("SELECT COALESCE(SUM(count), 0) FROM \(storedChunks)")?.int(0) } == 1)
+        #expect(try fixture.db.read { try $0.queryOne("SELECT COALESCE(SUM(count), 0) FROM \(storedChunks) AS stored")?.int(0) } == 1)
     }
 }
 

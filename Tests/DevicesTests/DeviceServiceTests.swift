@@ -314,7 +314,7 @@ import TestSupport
         _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice,
                                        body: PlatformFixture.points([("\(device.agriID)-01", 1, 1000), ("\(device.agriID)-02", 2, 1000)]))
         func rows() throws -> Int64 {
-            try fixture.db.read { try $0.queryOne("SELECT COALESCE(SUM(count), 0) FROM \(storedChunks)")?.int(0) ?? -1 }
+            try fixture.db.read { try $0.queryOne("SELECT COALESCE(SUM(count), 0) FROM \(storedChunks) AS stored")?.int(0) ?? -1 }
         }
         #expect(try rows() == 2)
         try fixture.projects.delete("alpha", hard: true, by: alice)
@@ -393,7 +393,7 @@ import TestSupport
         let refused = apiError { _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice,
                                                                 body: PlatformFixture.points([("\(device.agriID)-01", 1, 1)])) }
         #expect(refused?.status == 403 && refused?.code == "FORBIDDEN")
-        #expect(try fixture.db.read { try $0.queryOne("SELECT COALESCE(SUM(count), 0) FROM \(storedChunks)")?.int(0) } == 0)
+        #expect(try fixture.db.read { try $0.queryOne("SELECT COALESCE(SUM(count), 0) FROM \(storedChunks) AS stored")?.int(0) } == 0)
         #expect(try fixture.devices.detail(projectID: "alpha", pk: pk, caller: alice).device.connectTime == nil)
         // A viewer reads but does not write.
         #expect(status { _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: fixture.caller("carol"), body: .array([])) } == 403)

@@ -51,7 +51,7 @@ import TestSupport
         }
         #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0.prefix(5) })")
         let total = threads * batchesPerThread * pointsPerBatch
-        #expect(try fixture.db.read { try $0.queryOne("SELECT COALESCE(SUM(count), 0) FROM \(storedChunks)")?.int(0) } == Int64(total))
+        #expect(try fixture.db.read { try $0.queryOne("SELECT COALESCE(SUM(count), 0) FROM \(storedChunks) AS stored")?.int(0) } == Int64(total))
         let events = received.events.withLock { $0 }
         #expect(events.count == threads * batchesPerThread)
         #expect(Set(events.map { "\($0.devicePK)@\($0.firstT)" }).count == threads * batchesPerThread)
@@ -83,7 +83,7 @@ import TestSupport
         #expect(metrics.counterValue("telemetry_points_committed_total") == 8 * 5 * 40)
         // 40-point batches under a 100-point bound: at most two per transaction.
         #expect(metrics.counterValue("telemetry_commits_total") >= 20)
-        #expect(try fixture.db.read { try $0.queryOne("SELECT COALESCE(SUM(count), 0) FROM \(storedChunks)")?.int(0) } == 8 * 5 * 40)
+        #expect(try fixture.db.read { try $0.queryOne("SELECT COALESCE(SUM(count), 0) FROM \(storedChunks) AS stored")?.int(0) } == 8 * 5 * 40)
     }
 
     @Test func stopCommitsWhatIsPendingThenRefuses() throws {
@@ -99,7 +99,7 @@ import TestSupport
         ingestor.stop()
         let refused = apiError { try ingestor.ingest(batch(2)) }
         #expect(refused?.status == 503)
-        #expect(try fixture.db.read { try $0.queryOne("SELECT COALESCE(SUM(count), 0) FROM \(storedChunks)")?.int(0) } == 1)
+        #expect(try fixture.db.read { try $0.queryOne("SELECT COALESCE(SUM(count), 0) FROM \(storedChunks) AS stored")?.int(0) } == 1)
     }
 
     /// Issue 21 §6: programs that never ingest (admin-cli, the scheduler) never start the committer thread; the first

@@ -136,7 +136,7 @@ import TestSupport
         let history = try fixture.devices.history(projectID: "alpha", pk: pk, caller: alice, agriID: agri, start: 0, end: 10_000, cursor: nil, limit: 10)
         #expect(history.points == [HistoryPage.Point(agriID: agri, value: 7.25, t: 1_000)])
         #expect(try fixture.devices.latest(projectID: "alpha", pk: pk, caller: alice).first?["value"] == .number(7.25))
-        #expect(try fixture.db.read { try $0.queryOne("SELECT COALESCE(SUM(count), 0) FROM \(storedChunks)")?.int(0) } == 1)
+        #expect(try fixture.db.read { try $0.queryOne("SELECT COALESCE(SUM(count), 0) FROM \(storedChunks) AS stored")?.int(0) } == 1)
     }
 
     @Test func nanAndInfinityAreNotJSON() {

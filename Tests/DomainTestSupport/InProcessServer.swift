@@ -5,7 +5,7 @@ import Platform
 import TestSupport
 
 /// The platform as `api-server` composes it (same `Composition`, same migrations, the same `admin token`
-/// bootstrap) on a temporary database file, answered by its responder in this process: route tests send a
+/// bootstrap) on a temporary database file (a fresh PostgreSQL database with `IOT_TEST_DB=postgres`), answered by its responder in this process: route tests send a
 /// request value in and get a response value out, with no socket and no binary. `admin-cli` may run on
 /// `databasePath` meanwhile, as with the real server.
 public final class InProcessServer: APIServer, @unchecked Sendable {
@@ -18,8 +18,8 @@ public final class InProcessServer: APIServer, @unchecked Sendable {
 
     public init(config: [String: String] = [:]) throws {
         directory = TemporaryDirectory("iot-inprocess")
-        databasePath = directory.file("iot.db")
-        var values = ["db.path": databasePath, "log.level": "error", "log.access": "false", "debug.routes": "true",
+        databasePath = try TestDatabase.location(sqlitePath: directory.file("iot.db"))
+        var values = ["db.path": directory.file("iot.db"), "db.url": databasePath == directory.file("iot.db") ? "" : databasePath, "db.pool_size": "6", "log.level": "error", "log.access": "false", "debug.routes": "true",
                       "auth.pbkdf2_iterations": "1000"]
         values.merge(config) { _, new in new }
         let context = try PlatformContext.open(config: Config(values))

@@ -119,7 +119,7 @@ import TestSupport
         #expect(test.status == 201 && test.json["trigger_data"]?["test"] == .bool(true))
         let run = try runProgram("scheduler", ["--db", server.databasePath, "once"])
         #expect(run.exitCode == 0)
-        let log = (server.databasePath as NSString).deletingLastPathComponent + "/notifications.log"
+        let log = TestDatabase.dataFolder(for: server.databasePath) + "/notifications.log"
         let lines = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n")
         #expect(lines.count == 1)
         let entry = try JSONParser.parse(Array((lines.first ?? "").utf8))

@@ -58,7 +58,7 @@ import TestSupport
         return try HTTPTestClient(port: server.port).request("GET", location, token: .some(nil))
     }
 
-    static func exportsDirectory(_ server: ServerProcess) -> String { (server.databasePath as NSString).deletingLastPathComponent + "/exports" }
+    static func exportsDirectory(_ server: ServerProcess) -> String { TestDatabase.dataFolder(for: server.databasePath) + "/exports" }
 
     static func files(_ server: ServerProcess) -> [String] {
         let root = exportsDirectory(server)
@@ -199,7 +199,7 @@ import TestSupport
         process.executableURL = URL(fileURLWithPath: Binaries.path("scheduler"))
         process.arguments = ["--db", server.databasePath, "run"]
         process.environment = Binaries.environment(["IOT_EXPORTS_MAX_ROWS_PER_SECOND": "4000", "IOT_EXPORTS_LEASE": "2s",
-                                                    "IOT_LOG_LEVEL": "error"])
+                                                    "IOT_LOG_LEVEL": "error"], arguments: process.arguments ?? [])
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()

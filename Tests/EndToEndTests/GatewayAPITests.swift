@@ -443,7 +443,7 @@ import TestSupport
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Binaries.path(name))
         process.arguments = arguments
-        process.environment = Binaries.environment()
+        process.environment = Binaries.environment([:], arguments: arguments)
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice

@@ -110,7 +110,7 @@ import TestSupport
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Binaries.path("scheduler"))
         process.arguments = ["--db", database, "run"]
-        process.environment = Binaries.environment().merging(environment) { $1 }
+        process.environment = Binaries.environment([:], arguments: process.arguments ?? []).merging(environment) { $1 }
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice

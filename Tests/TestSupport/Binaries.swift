@@ -15,9 +15,14 @@ public enum Binaries {
     }
 
     /// The environment for spawned programs: fast password hashing for tests, quiet logs unless asked.
-    public static func environment(_ extra: [String: String] = [:]) -> [String: String] {
+    public static func environment(_ extra: [String: String] = [:], arguments: [String] = []) -> [String: String] {
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("IOT_") }
         env["IOT_AUTH_PBKDF2_ITERATIONS"] = "1000"
+        // On PostgreSQL `db.path` still places the files derived from its folder (notifications log, exports): keep
+        // them in the test database's own folder, never in the working directory's ./data.
+        if let flag = arguments.firstIndex(of: "--db"), flag + 1 < arguments.count, TestDatabase.isPostgresURL(arguments[flag + 1]) {
+            env["IOT_DB"] = TestDatabase.dataFolder(for: arguments[flag + 1]) + "/iot.db"
+        }
         for (key, value) in extra { env[key] = value }
         return env
     }
@@ -44,7 +49,7 @@ private func runExecutable(_ path: String, _ arguments: [String], environment: [
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
-    process.environment = Binaries.environment(environment)
+    process.environment = Binaries.environment(environment, arguments: arguments)
     let directory = TemporaryDirectory("iot-run")
     defer { directory.remove() }
     _ = FileManager.default.createFile(atPath: directory.file("out"), contents: nil)
@@ -85,13 +90,13 @@ public final class ServerProcess: @unchecked Sendable {
     /// the `listening on` line.
     public init(databasePath: String? = nil, arguments: [String] = [], environment: [String: String] = [:]) throws {
         directory = TemporaryDirectory("iot-server")
-        self.databasePath = databasePath ?? directory.file("iot.db")
+        self.databasePath = try databasePath ?? TestDatabase.location(sqlitePath: directory.file("iot.db"))
         stderrPath = directory.file("server.log")
         _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         process = Process()
         process.executableURL = URL(fileURLWithPath: Binaries.path("api-server"))
         process.arguments = ["--db", self.databasePath, "--port", "0"] + arguments
-        process.environment = Binaries.environment(environment)
+        process.environment = Binaries.environment(environment, arguments: process.arguments ?? [])
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = FileHandle(forWritingAtPath: stderrPath)!

@@ -86,8 +86,7 @@ public struct NotificationSettings: Sendable {
         smsURL = config.optionalString(Self.smsURL)
         smsHeaders = config.optionalString(Self.smsHeaders).flatMap(Config.stringObject) ?? []
         caFile = config.optionalString(Self.caFileKey) ?? config.optionalString(Self.smtpCAFile)
-        let folder = (config.string(KernelKeys.dbPath) as NSString).deletingLastPathComponent
-        logPath = config.optionalString(Self.logPathKey) ?? (folder.isEmpty ? "." : folder) + "/notifications.log"
+        logPath = config.optionalString(Self.logPathKey) ?? KernelKeys.dataFolder(config) + "/notifications.log"
         maxPerReceiverPerHour = Int64(config.int(Self.maxPerReceiverPerHourKey))
         maxAttempts = Int64(config.int(Self.maxAttemptsKey))
         retryBase = config.seconds(Self.retryBaseKey)

@@ -91,6 +91,11 @@ public struct APIError: PlatformError, CustomStringConvertible {
         APIError(status: 503, code: "UNAVAILABLE", detail: detail, exposesDetail: true)
     }
 
+    /// 503 a client should retry after `retryAfter` seconds (the database busy or unreachable).
+    public static func unavailable(_ detail: String, retryAfter seconds: Int) -> APIError {
+        APIError(status: 503, code: "UNAVAILABLE", detail: detail, headers: [("Retry-After", String(seconds))], exposesDetail: true)
+    }
+
     /// 503 from `/readyz`: the database is unreachable or migrations are pending.
     public static func notReady(_ detail: String) -> APIError {
         APIError(status: 503, code: "NOT_READY", detail: detail, exposesDetail: true)

@@ -24,3 +24,13 @@ extension PlatformError {
     public var headers: [(String, String)] { [] }
     public var exposesDetail: Bool { status < 500 }
 }
+
+/// A failure that says nothing about the request, only that a shared resource is briefly unavailable (the database
+/// busy, restarting or unreachable). The HTTP layer answers it with 503 `UNAVAILABLE` and `Retry-After`; the error
+/// itself goes to the log.
+public protocol TransientFailure: Error {
+    /// Whether this particular failure is transient (an error type may carry both kinds).
+    var isTransient: Bool { get }
+    /// The `Retry-After` the client gets, in seconds.
+    var retryAfterSeconds: Int { get }
+}

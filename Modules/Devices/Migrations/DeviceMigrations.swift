@@ -78,7 +78,7 @@ enum DeviceMigrations {
         // Points move into chunks of one series (`TelemetryChunk`): a group commit writes a row per series instead of
         // a row per point (DECISIONS "Telemetry in chunks"). Existing points are packed series by series.
         Migration("devices.005.telemetry-chunks") { db in
-            try db.executeScript("""
+            try db.executeSchema("""
                 CREATE TABLE telemetry_chunks (
                     series_id INTEGER NOT NULL,
                     t_first INTEGER NOT NULL,
@@ -114,14 +114,14 @@ enum DeviceMigrations {
                 return true
             }
             try flush()
-            try db.executeScript("DROP TABLE telemetry_points;")
+            try db.executeSchema("DROP TABLE telemetry_points;")
         },
         // Chunk summaries (`TelemetrySummary`; DECISIONS "Chunk codec v2"): minimum, maximum and sum of a sealed chunk's
         // values beside its count, so an aggregation over whole chunks never decodes them. NULL when the chunk holds a
         // NaN (or has no sum). The chunks already stored are summarized here; one that does not decode stays NULL and
         // `admin-cli check` names it.
         Migration("devices.006.telemetry-chunk-summaries") { db in
-            try db.executeScript("""
+            try db.executeSchema("""
                 ALTER TABLE telemetry_chunks ADD COLUMN value_min REAL;
                 ALTER TABLE telemetry_chunks ADD COLUMN value_max REAL;
                 ALTER TABLE telemetry_chunks ADD COLUMN value_sum REAL;

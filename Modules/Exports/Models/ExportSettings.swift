@@ -37,8 +37,7 @@ public struct ExportSettings: Sendable {
     public static let keys: [ConfigKey] = [dirKey, retentionKey, maxUnfinishedKey, leaseKey, maxAttemptsKey, linkTTLKey, maxRowsPerSecondKey]
 
     public init(config: Config) {
-        let folder = (config.string(KernelKeys.dbPath) as NSString).deletingLastPathComponent
-        var directory = config.optionalString(Self.dirKey) ?? (folder.isEmpty ? "." : folder) + "/exports"
+        var directory = config.optionalString(Self.dirKey) ?? KernelKeys.dataFolder(config) + "/exports"
         while directory.count > 1, directory.hasSuffix("/") { directory.removeLast() }
         self.directory = directory
         retention = Int64(config.seconds(Self.retentionKey))

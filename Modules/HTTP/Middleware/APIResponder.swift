@@ -135,6 +135,11 @@ public struct APIResponder: HTTPResponder {
         // Deliberate 5xx answers (503 DEVICE_OFFLINE / UNAVAILABLE, 500 DEVICE_COMMAND_FAILED) expose their detail;
         // any other 5xx is an internal failure whose details stay in the log.
         if let error = error as? any PlatformError, error.exposesDetail { return errors.render(error, request) }
+        if let failure = error as? any TransientFailure, failure.isTransient {
+            // The database is busy or unreachable: nothing is wrong with the request, so the client may retry.
+            logger.warning("handler failed, transient", ["request_id": .string(request.requestID), "error": .string(String(describing: error))])
+            return errors.render(APIError.unavailable("The database is busy or unavailable; retry shortly", retryAfter: failure.retryAfterSeconds), request)
+        }
         logger.error("handler failed", ["request_id": .string(request.requestID), "error": .string(String(describing: error))])
         return errors.render(APIError.internalError(requestID: request.requestID), request)
     }

@@ -1,8 +1,14 @@
 internal import CSQLite
 import Core
+import Postgres
+import Synchronization
 
-/// One SQLite connection, handed to a closure by `DatabasePool.read` / `.write` and never stored.
-/// Not `Sendable`: it belongs to the thread that runs the closure.
+/// One database connection (a SQLite connection, or a PostgreSQL connection lent by the pool), handed to a closure
+/// by `DatabasePool.read` / `.write` and never stored. Not `Sendable`: it belongs to the thread that runs the closure.
+///
+/// The same SQL runs on both drivers: `?` placeholders (numbered for PostgreSQL here), integers, reals, text and
+/// bytes (`bytea`, always binary); booleans are INTEGER 0/1 columns on both. The SQLite path is the plain one:
+/// every PostgreSQL branch is one nil check on `postgres`.
 ///
 /// ```swift
 /// let id = try pool.write { db in
@@ -11,7 +17,12 @@ import Core
 /// }
 /// ```
 public final class Database: TransactionScope {
-    let handle: OpaquePointer
+    /// The SQLite connection; nil when this is a PostgreSQL connection.
+    let handle: OpaquePointer!
+    /// The PostgreSQL connection this handle wraps (nil for SQLite).
+    let postgres: PostgresConnection?
+    /// Rows changed by the last statement (PostgreSQL, from its command tag).
+    private var postgresChanges = 0
     let path: String
     let readOnly: Bool
     private var cache: [String: Statement] = [:]
@@ -47,6 +58,7 @@ public final class Database: TransactionScope {
             throw DatabaseError(code: code, message: message, sql: nil)
         }
         self.handle = handle
+        self.postgres = nil
         self.path = path
         self.readOnly = readOnly
         sqlite3_extended_result_codes(handle, 1)
@@ -63,10 +75,21 @@ public final class Database: TransactionScope {
         }
     }
 
+    /// Wraps a PostgreSQL connection lent by the pool for one `read` or `write`.
+    init(postgres connection: PostgresConnection, readOnly: Bool) {
+        handle = nil
+        postgres = connection
+        path = connection.configuration.redactedURL
+        self.readOnly = readOnly
+    }
+
     deinit {
         cache.removeAll()
-        sqlite3_close_v2(handle)
+        if let handle { sqlite3_close_v2(handle) }
     }
+
+    /// The SQL dialect of this connection.
+    public var dialect: SQLDialect { postgres == nil ? .sqlite : .postgres }
 
     func close() {
         cache.removeAll()
@@ -102,6 +125,10 @@ public final class Database: TransactionScope {
 
     /// Runs one statement that returns no rows (INSERT/UPDATE/DELETE/DDL).
     public func execute(_ sql: String, _ arguments: [any SQLBindable] = []) throws {
+        if let postgres {
+            postgresChanges = try pgRun(postgres, sql, arguments).affectedRows
+            return
+        }
         let statement = try statement(sql)
         try statement.bind(arguments)
         defer { statement.reset() }
@@ -110,6 +137,11 @@ public final class Database: TransactionScope {
 
     /// Runs one statement and returns every row.
     public func query(_ sql: String, _ arguments: [any SQLBindable] = []) throws -> [Row] {
+        if let postgres {
+            let result = try pgRun(postgres, sql, arguments)
+            postgresChanges = result.affectedRows
+            return result.rows.map(PostgresDialect.row)
+        }
         let statement = try statement(sql)
         try statement.bind(arguments)
         defer { statement.reset() }
@@ -120,6 +152,11 @@ public final class Database: TransactionScope {
 
     /// The first row, or nil.
     public func queryOne(_ sql: String, _ arguments: [any SQLBindable] = []) throws -> Row? {
+        if let postgres {
+            let result = try pgRun(postgres, sql, arguments)
+            postgresChanges = result.affectedRows
+            return result.rows.first.map(PostgresDialect.row)
+        }
         let statement = try statement(sql)
         try statement.bind(arguments)
         defer { statement.reset() }
@@ -128,6 +165,19 @@ public final class Database: TransactionScope {
 
     /// Streams rows to `body` one at a time (constant memory, for exports). Return false to stop early.
     public func forEach(_ sql: String, _ arguments: [any SQLBindable] = [], _ body: (Row) throws -> Bool) throws {
+        if let postgres {
+            // Rows stream as they arrive; after `body` says stop, the rest are read and dropped. `body` must not run
+            // statements on this connection (the answer is still arriving).
+            var going = true
+            do {
+                try postgres.query(PostgresDialect.placeholders(sql), arguments.map { PostgresDialect.value($0.sqlValue) }) { row in
+                    if going { going = try body(PostgresDialect.row(row)) }
+                }
+            } catch {
+                throw PostgresDialect.error(error, sql: sql)
+            }
+            return
+        }
         let statement = try Statement(connection: self, sql: sql, persistent: false)
         try statement.bind(arguments)
         while try statement.step() {
@@ -137,6 +187,22 @@ public final class Database: TransactionScope {
 
     /// Runs the same statement once per argument list (bulk inserts), reusing one prepared statement.
     public func executeMany(_ sql: String, _ argumentLists: [[any SQLBindable]]) throws {
+        if let postgres {
+            // Pipelined, 64 statements per round trip (a very long pipeline could fill both socket buffers).
+            let text = PostgresDialect.placeholders(sql)
+            var start = 0
+            while start < argumentLists.count {
+                let end = min(argumentLists.count, start + 64)
+                let statements = argumentLists[start..<end].map { PostgresStatement(text, $0.map { PostgresDialect.value($0.sqlValue) }) }
+                do {
+                    postgresChanges = try postgres.pipeline(statements).last?.affectedRows ?? 0
+                } catch {
+                    throw PostgresDialect.error(error, sql: sql)
+                }
+                start = end
+            }
+            return
+        }
         let statement = try statement(sql)
         defer { statement.reset() }
         for arguments in argumentLists {
@@ -145,8 +211,22 @@ public final class Database: TransactionScope {
         }
     }
 
+    /// Runs SQLite DDL (`;`-separated, no arguments) in this connection's dialect: on PostgreSQL rewritten as a
+    /// plain-SQL `Migration` is (identity ids, `BIGINT`, `BYTEA`, no `WITHOUT ROWID`). For migrations in code.
+    public func executeSchema(_ sql: String) throws {
+        try executeScript(postgres == nil ? sql : PostgresDialect.ddl(sql))
+    }
+
     /// Runs several `;`-separated statements with no arguments (migrations, pragmas).
     public func executeScript(_ sql: String) throws {
+        if let postgres {
+            do {
+                try postgres.simpleQuery(sql)
+            } catch {
+                throw PostgresDialect.error(error, sql: sql)
+            }
+            return
+        }
         var message: UnsafeMutablePointer<CChar>?
         let code = sqlite3_exec(handle, sql, nil, nil, &message)
         guard code == SQLITE_OK else {
@@ -157,15 +237,55 @@ public final class Database: TransactionScope {
     }
 
     /// The rowid of the last successful INSERT on this connection.
-    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
-
-    /// `PRAGMA data_version`: changes whenever another connection (another process, for the writer) commits.
-    public func dataVersion() throws -> Int64 {
-        try queryOne("PRAGMA data_version")?.int(0) ?? 0
+    /// On PostgreSQL, the value the last INSERT drew from an identity column or sequence (`lastval()`) in this
+    /// session; 0 when none.
+    public var lastInsertRowID: Int64 {
+        if let postgres {
+            return (try? postgres.query("SELECT lastval()").rows.first?[0].intValue) ?? 0
+        }
+        return sqlite3_last_insert_rowid(handle)
     }
 
+    /// `PRAGMA data_version`: changes whenever another connection (another process, for the writer) commits.
+    /// PostgreSQL has no such counter: each call there answers a new value, so caches keyed by it are dropped at
+    /// every check (correct, if less thrifty, with other processes writing).
+    public func dataVersion() throws -> Int64 {
+        if postgres != nil {
+            return Self.postgresDataVersion.add(1, ordering: .relaxed).newValue
+        }
+        return try queryOne("PRAGMA data_version")?.int(0) ?? 0
+    }
+
+    private static let postgresDataVersion = Atomic<Int64>(0)
+
     /// Rows changed by the last INSERT/UPDATE/DELETE.
-    public var changes: Int { Int(sqlite3_changes64(handle)) }
+    public var changes: Int {
+        if postgres != nil { return postgresChanges }
+        return Int(sqlite3_changes64(handle))
+    }
+
+    /// Runs one already numbered statement on PostgreSQL (`PreparedStatement`); failures as `DatabaseError`.
+    func postgresQuery(_ sql: String, _ values: [PostgresValue]) throws -> PostgresResult {
+        guard let postgres else { throw PersistenceUsageError("not a PostgreSQL connection") }
+        if writeDepth > 0, postgres.transactionStatus == .failed { throw Self.transactionLost }
+        do {
+            let result = try postgres.query(sql, values)
+            postgresChanges = result.affectedRows
+            return result
+        } catch {
+            throw PostgresDialect.error(error, sql: sql)
+        }
+    }
+
+    /// Runs one statement on PostgreSQL with numbered placeholders; failures as `DatabaseError`.
+    private func pgRun(_ connection: PostgresConnection, _ sql: String, _ arguments: [any SQLBindable]) throws -> PostgresResult {
+        if writeDepth > 0, connection.transactionStatus == .failed { throw Self.transactionLost }
+        do {
+            return try connection.query(PostgresDialect.placeholders(sql), arguments.map { PostgresDialect.value($0.sqlValue) })
+        } catch {
+            throw PostgresDialect.error(error, sql: sql)
+        }
+    }
 
     /// Whether this connection may write (inside `DatabasePool.write`).
     public var isWritable: Bool { !readOnly && writeDepth > 0 }
@@ -215,6 +335,7 @@ public final class Database: TransactionScope {
                 throw error
             }
         }
+        if postgres != nil { return try postgresTransaction(body) }
         // A connection left inside a transaction by a failed ROLLBACK would refuse every BEGIN: clear it first.
         if sqlite3_get_autocommit(handle) == 0 { try? executeScript("ROLLBACK") }
         try executeScript("BEGIN IMMEDIATE")
@@ -232,8 +353,35 @@ public final class Database: TransactionScope {
         }
     }
 
+    /// The PostgreSQL write transaction: BEGIN … COMMIT, ROLLBACK when `body` throws.
+    private func postgresTransaction<T>(_ body: (Database) throws -> T) throws -> T {
+        guard let postgres else { throw PersistenceUsageError("not a PostgreSQL connection") }
+        if postgres.transactionStatus != .idle { _ = try? postgres.simpleQuery("ROLLBACK") }
+        try executeScript("BEGIN")
+        writeDepth = 1
+        defer { writeDepth = 0 }
+        do {
+            let result = try body(self)
+            if postgres.transactionStatus == .failed { throw Self.transactionLost }
+            let answers: [PostgresResult]
+            do { answers = try postgres.simpleQuery("COMMIT") } catch { throw PostgresDialect.error(error, sql: "COMMIT") }
+            if answers.last?.commandTag == "ROLLBACK" { throw Self.transactionLost }
+            return result
+        } catch {
+            if !postgres.isBroken, postgres.transactionStatus != .idle { _ = try? postgres.simpleQuery("ROLLBACK") }
+            commitActions = []
+            throw error
+        }
+    }
+
     /// Runs `body` in a deferred read transaction, so several queries see one snapshot.
     func readTransaction<T>(_ body: (Database) throws -> T) throws -> T {
+        if let postgres {
+            // One snapshot for the whole closure, as SQLite's deferred read transaction gives.
+            try executeScript("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            defer { if !postgres.isBroken, postgres.transactionStatus != .idle { _ = try? postgres.simpleQuery("COMMIT") } }
+            return try body(self)
+        }
         try executeScript("BEGIN DEFERRED")
         defer { if sqlite3_get_autocommit(handle) == 0 { try? executeScript("COMMIT") } }
         return try body(self)

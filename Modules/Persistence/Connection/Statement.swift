@@ -1,4 +1,5 @@
 internal import CSQLite
+import Postgres
 
 /// A prepared statement that owns its handle: prepared in `init`, finalized in `deinit`.
 /// Not `Sendable`: it lives and dies with its connection.
@@ -119,26 +120,49 @@ final class Statement {
 /// }
 /// ```
 public struct PreparedStatement {
-    let statement: Statement
+    /// The SQLite statement; nil on PostgreSQL, where `postgres` holds the SQL and the bound values.
+    let statement: Statement?
+    let postgres: PostgresPrepared?
 
-    public func bind(_ index: Int32, _ value: Int64) throws { try check(sqlite3_bind_int64(statement.handle, index, value)) }
-    public func bind(_ index: Int32, _ value: Double) throws { try check(sqlite3_bind_double(statement.handle, index, value)) }
-    public func bind(_ index: Int32, _ value: String) throws { try check(Statement.bindText(statement.handle, index, value)) }
-    public func bind(_ index: Int32, _ bytes: [UInt8]) throws { try check(Statement.bindBlob(statement.handle, index, bytes)) }
-    public func bindNull(_ index: Int32) throws { try check(sqlite3_bind_null(statement.handle, index)) }
+    public func bind(_ index: Int32, _ value: Int64) throws {
+        guard let statement else { return try postgres!.bind(index, .int(value)) }
+        try check(sqlite3_bind_int64(statement.handle, index, value))
+    }
+    public func bind(_ index: Int32, _ value: Double) throws {
+        guard let statement else { return try postgres!.bind(index, .double(value)) }
+        try check(sqlite3_bind_double(statement.handle, index, value))
+    }
+    public func bind(_ index: Int32, _ value: String) throws {
+        guard let statement else { return try postgres!.bind(index, .text(PostgresDialect.storable(value))) }
+        try check(Statement.bindText(statement.handle, index, value))
+    }
+    public func bind(_ index: Int32, _ bytes: [UInt8]) throws {
+        guard let statement else { return try postgres!.bind(index, .bytes(bytes)) }
+        try check(Statement.bindBlob(statement.handle, index, bytes))
+    }
+    public func bindNull(_ index: Int32) throws {
+        guard let statement else { return try postgres!.bind(index, .null) }
+        try check(sqlite3_bind_null(statement.handle, index))
+    }
 
     private func check(_ code: Int32) throws {
-        guard code == SQLITE_OK else { throw statement.connection.error(code: code, sql: statement.sql) }
+        guard code != SQLITE_OK, let statement else { return }
+        throw statement.connection.error(code: code, sql: statement.sql)
     }
 
     /// Executes to completion and resets (bindings are kept until rebound).
     public func run() throws {
+        guard let statement else { return try postgres!.run() }
         defer { sqlite3_reset(statement.handle) }
         while try statement.step() {}
     }
 
     /// Steps through the rows, calling `body` with each until it returns false (then resets).
     public func forEach(_ body: (Row) throws -> Bool) throws {
+        guard let statement else {
+            for row in try postgres!.rows() where try !body(row) { break }
+            return
+        }
         defer { sqlite3_reset(statement.handle) }
         while try statement.step() {
             if try !body(statement.row()) { break }
@@ -147,14 +171,41 @@ public struct PreparedStatement {
 
     /// Executes and returns the first row (then resets).
     public func first() throws -> Row? {
+        guard let statement else { return try postgres!.rows().first }
         defer { sqlite3_reset(statement.handle) }
         return try statement.step() ? statement.row() : nil
     }
 }
 
+/// A `PreparedStatement` on PostgreSQL: the numbered SQL and the values bound so far (the driver prepares and
+/// caches the statement itself, per connection).
+final class PostgresPrepared {
+    let database: Database
+    let sql: String
+    var values: [PostgresValue]
+
+    init(database: Database, sql: String) {
+        self.database = database
+        self.sql = PostgresDialect.placeholders(sql)
+        values = []
+    }
+
+    /// Binds position `index` (1-based); the server checks the count when the statement runs.
+    func bind(_ index: Int32, _ value: PostgresValue) throws {
+        guard index >= 1, index <= 32767 else { throw PersistenceUsageError("bind index \(index) out of range: \(sql.prefix(200))") }
+        while values.count < Int(index) { values.append(.null) }
+        values[Int(index) - 1] = value
+    }
+
+    func run() throws { _ = try database.postgresQuery(sql, values) }
+
+    func rows() throws -> [Row] { try database.postgresQuery(sql, values).rows.map(PostgresDialect.row) }
+}
+
 extension Database {
     /// The cached prepared statement for `sql`, for typed binding in hot loops.
     public func prepared(_ sql: String) throws -> PreparedStatement {
-        PreparedStatement(statement: try statement(sql))
+        if postgres != nil { return PreparedStatement(statement: nil, postgres: PostgresPrepared(database: self, sql: sql)) }
+        return PreparedStatement(statement: try statement(sql), postgres: nil)
     }
 }

@@ -1,6 +1,7 @@
 internal import CSQLite
 import Core
 import Foundation
+import Postgres
 import Synchronization
 
 /// The process's access to one SQLite file: one serialized writer connection plus a pool of read-only
@@ -18,8 +19,15 @@ import Synchronization
 /// is a programming error (an assertion in debug builds, `PersistenceUsageError` in release). Code that must
 /// run inside a caller's transaction takes it as a parameter (`in tx: Database`); nested work inside one
 /// module uses `tx.savepoint { }`.
+///
+/// On PostgreSQL (`DatabasePool(postgres:)`, or `open(location:)` with a `postgres://` URL) each `read` and each `write`
+/// borrows a connection of a `PostgresPool`; writes of this process still run one at a time (a writer lock), as on
+/// SQLite, so the stores' assumptions hold on both.
 public final class DatabasePool: @unchecked Sendable {
+    /// The SQLite file, or the PostgreSQL URL without its password.
     public let path: String
+    /// The PostgreSQL connections (nil for SQLite).
+    let postgres: PostgresPool?
     let configuration: DatabaseConfiguration
     private let writerLock = NSLock()
     private var writer: Database?
@@ -38,6 +46,7 @@ public final class DatabasePool: @unchecked Sendable {
     public init(path: String, configuration: DatabaseConfiguration = DatabaseConfiguration()) throws {
         self.path = path
         self.configuration = configuration
+        postgres = nil
         isMemory = path == ":memory:" || path.isEmpty
         if !isMemory {
             let folder = (path as NSString).deletingLastPathComponent
@@ -54,6 +63,44 @@ public final class DatabasePool: @unchecked Sendable {
         }
     }
 
+    /// A pool over a PostgreSQL database: `size` connections at most, each lent to one `read` or `write` at a time.
+    public init(postgres settings: PostgresConfiguration, size: Int = 16, configuration: DatabaseConfiguration = DatabaseConfiguration()) {
+        path = settings.redactedURL
+        self.configuration = configuration
+        postgres = PostgresPool(configuration: settings, size: max(1, size), acquireTimeout: max(1, settings.connectTimeout))
+        isMemory = false
+        writer = nil
+        checkpointer = nil
+    }
+
+    /// Opens `location`: a `postgres://` or `postgresql://` URL (the password may come from `IOT_DB_PASSWORD` of
+    /// `environment`), else a SQLite file path. A PostgreSQL pool connects once here, so a wrong address or password
+    /// fails now with the server's message. A malformed URL throws `DatabaseURLError` naming the part.
+    public static func open(location: String, configuration: DatabaseConfiguration = DatabaseConfiguration(),
+                            environment: [String: String] = ProcessInfo.processInfo.environment, poolSize: Int = 16) throws -> DatabasePool {
+        guard PostgresConfiguration.isURL(location) else { return try DatabasePool(path: location, configuration: configuration) }
+        let settings: PostgresConfiguration
+        do {
+            settings = try PostgresConfiguration(url: location, environment: environment)
+        } catch {
+            throw DatabaseURLError(description: error.description)
+        }
+        let pool = DatabasePool(postgres: settings, size: poolSize, configuration: configuration)
+        do {
+            try pool.postgres?.withConnection { connection in try connection.ping() }
+        } catch {
+            pool.close()
+            throw PostgresDialect.error(error, sql: nil)
+        }
+        return pool
+    }
+
+    /// Whether `location` names a PostgreSQL database rather than a SQLite file.
+    public static func isPostgresLocation(_ location: String) -> Bool { PostgresConfiguration.isURL(location) }
+
+    /// The SQL dialect of this pool's connections.
+    public var dialect: SQLDialect { postgres == nil ? .sqlite : .postgres }
+
     deinit { close() }
 
     // MARK: - Access
@@ -64,6 +111,7 @@ public final class DatabasePool: @unchecked Sendable {
         if writerOwner.load(ordering: .acquiring) == me || memoryReader.load(ordering: .acquiring) == me {
             throw reentered("write")
         }
+        if let postgres { return try postgresWrite(postgres, me: me, body) }
         writerLock.lock()
         guard let writer, !closed else {
             writerLock.unlock()
@@ -86,6 +134,48 @@ public final class DatabasePool: @unchecked Sendable {
         return result
     }
 
+    private func postgresWrite<T>(_ postgres: PostgresPool, me: UInt, _ body: (Database) throws -> T) throws -> T {
+        writerLock.lock()
+        if closed {
+            writerLock.unlock()
+            throw PersistenceUsageError("database is closed")
+        }
+        writerOwner.store(me, ordering: .releasing)
+        let outcome: Result<(T, [@Sendable () -> Void]), any Error> = Result {
+            do {
+                return try postgres.withConnection { connection in
+                    let db = Database(postgres: connection, readOnly: false)
+                    let result = try db.transaction(body)
+                    return (result, db.takeCommitActions())
+                }
+            } catch {
+                throw PostgresDialect.error(error, sql: nil)
+            }
+        }
+        writerOwner.store(0, ordering: .releasing)
+        writerLock.unlock()
+        let (result, actions) = try outcome.get()
+        for action in actions { action() }
+        return result
+    }
+
+    private func postgresRead<T>(_ postgres: PostgresPool, _ body: (Database) throws -> T) throws -> T {
+        if closed { throw PersistenceUsageError("database is closed") }
+        let (result, actions) = try { () throws -> (T, [@Sendable () -> Void]) in
+            do {
+                return try postgres.withConnection { connection in
+                    let db = Database(postgres: connection, readOnly: true)
+                    let result = try db.readTransaction(body)
+                    return (result, db.takeCommitActions())
+                }
+            } catch {
+                throw PostgresDialect.error(error, sql: nil)
+            }
+        }()
+        for action in actions { action() }
+        return result
+    }
+
     /// A `write`/`read` on the thread that holds the write transaction: a bug in the caller, which must pass
     /// its transaction instead. Fails loudly in debug builds; a clear error in release builds.
     private func reentered(_ call: String) -> PersistenceUsageError {
@@ -102,6 +192,7 @@ public final class DatabasePool: @unchecked Sendable {
     public func read<T>(_ body: (Database) throws -> T) throws -> T {
         let me = UInt(pthread_self())
         if writerOwner.load(ordering: .acquiring) == me { throw reentered("read") }
+        if let postgres { return try postgresRead(postgres, body) }
         if isMemory {
             // An in-memory database has a single connection: reads share the writer. A read nested in a read
             // on this thread reuses the open read transaction (reads may nest; only writes are exclusive).
@@ -171,6 +262,7 @@ public final class DatabasePool: @unchecked Sendable {
             return
         }
         closed = true
+        postgres?.close()
         idleReaders.removeAll()
         readersCondition.broadcast()
         readersCondition.unlock()
@@ -192,6 +284,7 @@ public final class DatabasePool: @unchecked Sendable {
 
     /// Reader connections opened and idle right now (for `/metrics`).
     public var readerStats: (open: Int, idle: Int) {
+        if let postgres { return postgres.statistics }
         readersCondition.lock()
         defer { readersCondition.unlock() }
         return (openReaders, idleReaders.count)
@@ -201,7 +294,8 @@ public final class DatabasePool: @unchecked Sendable {
 
     /// `PRAGMA integrity_check` and `PRAGMA foreign_key_check`; empty when the file is sound.
     public func integrityCheck() throws -> [String] {
-        try read { db in
+        if postgres != nil { return [] }   // PostgreSQL checks its own pages; constraints are enforced on write
+        return try read { db in
             var problems = try db.query("PRAGMA integrity_check").map { $0.string(0) }.filter { $0 != "ok" }
             for row in try db.query("PRAGMA foreign_key_check") {
                 problems.append("foreign key violation in \(row.string(0)) rowid \(row.int(1)) → \(row.string(2))")
@@ -213,6 +307,7 @@ public final class DatabasePool: @unchecked Sendable {
     /// Writes an online, consistent copy of the database to `destination` through `sqlite3_backup_*`.
     /// Other connections keep reading and writing while it runs.
     public func backup(to destination: String) throws {
+        if postgres != nil { throw PersistenceUsageError("backup of a PostgreSQL database: use pg_dump") }
         let folder = (destination as NSString).deletingLastPathComponent
         if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
         let target = try Database(path: destination, readOnly: false, configuration: configuration)
@@ -234,4 +329,9 @@ public final class DatabasePool: @unchecked Sendable {
         // A standalone copy: fold the copy's WAL into its main file.
         try target.executeScript("PRAGMA wal_checkpoint(TRUNCATE)")
     }
+}
+
+/// A malformed database URL (`--db`, `db.url`): a usage error naming the part (`invalid database URL (port): …`).
+public struct DatabaseURLError: Error, CustomStringConvertible, Sendable {
+    public let description: String
 }

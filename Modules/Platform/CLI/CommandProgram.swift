@@ -15,7 +15,10 @@ public enum CommandProgram {
             var options = try ProgramOptions.parse(Array(CommandLine.arguments.dropFirst()), passUnknown: true)
             let words = options.rest.filter { !$0.hasPrefix("-") }
             let wantsHelp = options.help || words.isEmpty
-            if wantsHelp { options.config["db.path"] = ":memory:" }
+            if wantsHelp {
+                options.config["db.path"] = ":memory:"
+                options.config["db.url"] = ""
+            }
             let context = try PlatformContext.open(config: options.config)
             let platform = Platform(context: context, modules: modules(context))
             try platform.validateConfiguration()

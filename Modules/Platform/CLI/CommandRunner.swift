@@ -52,11 +52,11 @@ public struct CommandRunner: Sendable {
     }
 
     public func usage(of command: any CLICommand) -> String {
-        "usage: \(program) [--db PATH] [--config FILE] \(command.path.joined(separator: " ")) \(command.usage)\n  \(command.summary)"
+        "usage: \(program) [--db PATH|URL] [--config FILE] \(command.path.joined(separator: " ")) \(command.usage)\n  \(command.summary)"
     }
 
     public func overview() -> String {
-        var text = "usage: \(program) [--db PATH] [--config FILE] COMMAND [ARGS] [--help]\n\ncommands:\n"
+        var text = "usage: \(program) [--db PATH|URL] [--config FILE] COMMAND [ARGS] [--help]\n\ncommands:\n"
         let width = commands.map { $0.path.joined(separator: " ").count }.max() ?? 0
         for command in commands {
             let name = command.path.joined(separator: " ")

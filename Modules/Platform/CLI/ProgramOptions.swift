@@ -1,7 +1,8 @@
 import Core
 import Foundation
+import Persistence
 
-/// The options every program takes before its subcommand (DESIGN §6): `--db PATH`, `--config FILE`,
+/// The options every program takes before its subcommand (DESIGN §6): `--db PATH|URL`, `--config FILE`,
 /// `--help`. Flags beat the environment, the environment beats the file.
 public struct ProgramOptions: Sendable {
     public var config: Config
@@ -58,6 +59,15 @@ public struct ProgramOptions: Sendable {
                 index += 1
             }
             if name == "config" { configPath = value } else { overrides[key] = value }
+        }
+        // `--db` takes a SQLite path or a PostgreSQL URL (DESIGN §6): a URL is `db.url`; a path also clears a file's `db.url`.
+        if let location = overrides["db.path"] {
+            if DatabasePool.isPostgresLocation(location) {
+                overrides["db.path"] = nil
+                overrides["db.url"] = location
+            } else {
+                overrides["db.url"] = ""
+            }
         }
         let config = try Config.load(file: configPath, environment: environment, overrides: overrides)
         return ProgramOptions(config: config, help: help, rest: rest)

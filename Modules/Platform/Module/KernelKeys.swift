@@ -1,8 +1,14 @@
 import Core
+import Foundation
+import Persistence
 
 /// The kernel's configuration keys, declared once (name, shape, default, what it does).
 public enum KernelKeys {
     public static let dbPath = ConfigKey("db.path", .text, default: "./data/iot.db", "SQLite file (its folder is created); `IOT_DB` too")
+    public static let dbURL = ConfigKey("db.url", .text, default: "",
+        "PostgreSQL instead of SQLite: `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=…]` (password also from `IOT_DB_PASSWORD`); "
+            + "`--db URL` sets it")
+    public static let dbPoolSize = ConfigKey("db.pool_size", .integer(1...1024), default: "16", "PostgreSQL connections per process at most")
     public static let dbSynchronous = ConfigKey("db.synchronous", .choice(["NORMAL", "FULL"]), default: "NORMAL", "`NORMAL` or `FULL` (WAL mode always)")
     public static let dbReaders = ConfigKey("db.readers", .integer(1...256), default: "8", "read-only connections in the pool (one serialized writer besides)")
     public static let dbBusyTimeout = ConfigKey("db.busy_timeout_ms", .integer(0...600_000), default: "5000",
@@ -45,8 +51,17 @@ public enum KernelKeys {
     public static let debugRoutes = ConfigKey("debug.routes", .boolean, default: "false",
                                               "enables `GET /api/v2/debug/sleep/?seconds=` (diagnostics and tests)")
 
+    /// The folder that files derived from the database's place live in (`notifications.log`, `exports/`): the SQLite
+    /// file's folder, or `./data` with PostgreSQL (DESIGN §3.4) unless `db.path` names a file there too.
+    public static func dataFolder(_ config: Config) -> String {
+        let path = config.string(dbPath)
+        if DatabasePool.isPostgresLocation(path) { return "./data" }
+        let folder = (path as NSString).deletingLastPathComponent
+        return folder.isEmpty ? "." : folder
+    }
+
     public static let all: [ConfigKey] = [
-        dbPath, dbSynchronous, dbReaders, dbBusyTimeout, dbCheckpointFrames, serverHost, serverPort, serverWorkers, serverEventLoops,
+        dbPath, dbURL, dbPoolSize, dbSynchronous, dbReaders, dbBusyTimeout, dbCheckpointFrames, serverHost, serverPort, serverWorkers, serverEventLoops,
         serverMaxBodyBytes, serverMaxHeaderBytes, serverHeaderTimeout, serverBodyTimeout, serverIdleTimeout, serverResponseTimeout,
         serverMaxConnections, serverMaxConnectionsPerAddress, serverShutdownGrace, serverReleaseStartupMemory, serverTLSCertificate,
         serverTLSPrivateKey, serverDemo, logLevel, logAccess, debugRoutes,

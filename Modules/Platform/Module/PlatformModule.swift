@@ -84,7 +84,8 @@ public final class PlatformContext: Sendable {
         self.metrics = metrics
     }
 
-    /// Opens the database named by `db.path` (default `./data/iot.db`) with the configured tuning.
+    /// Opens the database named by `db.url` (PostgreSQL) or else `db.path` (SQLite, default `./data/iot.db`; a URL there
+    /// works too) with the configured tuning. A malformed URL is a `UsageError` naming the part.
     public static func open(config: Config, clock: any WallClock = SystemClock(), logger: Logger? = nil) throws -> PlatformContext {
         let logger = logger ?? Logger(level: Logger.Level(name: config.string(KernelKeys.logLevel)) ?? .info)
         var dbConfig = DatabaseConfiguration()
@@ -92,7 +93,14 @@ public final class PlatformContext: Sendable {
         dbConfig.synchronous = config.string(KernelKeys.dbSynchronous).uppercased()
         dbConfig.busyTimeoutMilliseconds = config.int(KernelKeys.dbBusyTimeout)
         dbConfig.backgroundCheckpointFrames = Int32(config.int(KernelKeys.dbCheckpointFrames))
-        let db = try DatabasePool(path: config.string(KernelKeys.dbPath), configuration: dbConfig)
+        let url = config.string(KernelKeys.dbURL)
+        let location = url.isEmpty ? config.string(KernelKeys.dbPath) : url
+        let db: DatabasePool
+        do {
+            db = try DatabasePool.open(location: location, configuration: dbConfig, poolSize: config.int(KernelKeys.dbPoolSize))
+        } catch let error as DatabaseURLError {
+            throw UsageError(error.description)
+        }
         let bus = PlatformBus { error, event in
             logger.error("event subscriber failed", ["event": .string(event), "error": .string(String(describing: error))])
         }

@@ -7,21 +7,21 @@ import Synchronization
 /// `postgres` when the tests run as root; the server refuses root), SCRAM passwords, a free loopback port, TLS with a
 /// certificate from a test-made CA. A watchdog process stops it and removes the folder when the test process ends,
 /// however it ends. Missing PostgreSQL programs are an error (the tests fail, never skip).
-final class PostgresTestCluster: Sendable {
-    static let superuserPassword = "super-secret"
-    static let appUser = "iot"
-    static let appPassword = "iot-secret"
-    static let md5User = "md5user"
-    static let md5Password = "md5-secret"
-    static let trustUser = "trustuser"
+public final class PostgresTestCluster: Sendable {
+    public static let superuserPassword = "super-secret"
+    public static let appUser = "iot"
+    public static let appPassword = "iot-secret"
+    public static let md5User = "md5user"
+    public static let md5Password = "md5-secret"
+    public static let trustUser = "trustuser"
 
-    let binDirectory: String
-    let base: String
-    let dataDirectory: String
-    let port: Int
+    public let binDirectory: String
+    public let base: String
+    public let dataDirectory: String
+    public let port: Int
     /// The CA that signed the server's certificate (for `localhost` only), and an unrelated one.
-    let caFile: String
-    let otherCAFile: String
+    public let caFile: String
+    public let otherCAFile: String
     private let asPostgres: Bool
 
     private static let shared: Result<PostgresTestCluster, ClusterError> = {
@@ -35,10 +35,10 @@ final class PostgresTestCluster: Sendable {
     }()
 
     /// The run's cluster, started on first use.
-    static func get() throws -> PostgresTestCluster { try shared.get() }
+    public static func get() throws -> PostgresTestCluster { try shared.get() }
 
-    struct ClusterError: Error, CustomStringConvertible {
-        let description: String
+    public struct ClusterError: Error, CustomStringConvertible {
+        public let description: String
         init(_ description: String) { self.description = "test PostgreSQL cluster: " + description }
     }
 
@@ -73,7 +73,7 @@ final class PostgresTestCluster: Sendable {
             fsync = off
             synchronous_commit = off
             full_page_writes = off
-            max_connections = 60
+            max_connections = 300
 
             """
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: dataDirectory + "/postgresql.conf"))
@@ -139,7 +139,7 @@ final class PostgresTestCluster: Sendable {
     }
 
     /// A configuration for this cluster (defaults: the app user, no TLS).
-    func configuration(user: String = PostgresTestCluster.appUser, password: String? = PostgresTestCluster.appPassword,
+    public func configuration(user: String = PostgresTestCluster.appUser, password: String? = PostgresTestCluster.appPassword,
                        database: String = "postgres", host: String = "127.0.0.1", sslMode: PostgresSSLMode = .disable,
                        sslRootCert: String? = nil) -> PostgresConfiguration {
         PostgresConfiguration(host: host, port: port, user: user, password: password, database: database, sslMode: sslMode,
@@ -147,7 +147,7 @@ final class PostgresTestCluster: Sendable {
     }
 
     /// A new, empty database owned by the app user; every role may connect to it.
-    func createDatabase() throws -> String {
+    public func createDatabase() throws -> String {
         let name = "test_" + UUID().uuidString.prefix(8).lowercased()
         let connection = try PostgresConnection.connect(configuration(user: "postgres", password: Self.superuserPassword))
         defer { connection.close() }
@@ -156,7 +156,7 @@ final class PostgresTestCluster: Sendable {
     }
 
     /// Restarts the server (fast shutdown: sessions are terminated) and waits until it accepts connections.
-    func restart() throws {
+    public func restart() throws {
         try runServerProgram("pg_ctl", ["-D", dataDirectory, "-l", base + "/server.log", "-m", "fast", "-w", "-t", "60", "restart"])
     }
 
@@ -181,7 +181,7 @@ final class PostgresTestCluster: Sendable {
     /// posix_spawn with stdout/stderr appended to `log` and every other descriptor closed in the child (the server
     /// that pg_ctl leaves running must not hold this process's pipes), then waitpid polled up to `timeout` seconds.
     /// (Foundation's Process did not report these children's exit here.)
-    static func spawnAndWait(_ argv: [String], log: String, timeout: Double) throws -> Int32 {
+    public static func spawnAndWait(_ argv: [String], log: String, timeout: Double) throws -> Int32 {
         let pid = try spawn(argv, log: log)
         let deadline = Date().addingTimeInterval(timeout)
         var status: Int32 = 0
@@ -217,5 +217,32 @@ final class PostgresTestCluster: Sendable {
         let spawned = posix_spawn(&pid, "/bin/bash", &actions, nil, cArguments, environ)
         guard spawned == 0 else { throw ClusterError("cannot start \(argv[0]): \(String(cString: strerror(spawned)))") }
         return pid
+    }
+}
+
+/// Where a test's database lives: a SQLite file by default; with `IOT_TEST_DB=postgres` a fresh database in the
+/// run's PostgreSQL cluster (one per call), as a URL every program accepts for `--db`.
+public enum TestDatabase {
+    /// Whether this run's suites use PostgreSQL (`IOT_TEST_DB=postgres`).
+    public static var isPostgres: Bool { ProcessInfo.processInfo.environment["IOT_TEST_DB"] == "postgres" }
+
+    /// `sqlitePath`, or a new PostgreSQL database's URL when the run uses PostgreSQL.
+    public static func location(sqlitePath: String) throws -> String {
+        guard isPostgres else { return sqlitePath }
+        let cluster = try PostgresTestCluster.get()
+        let name = try cluster.createDatabase()
+        return "postgres://\(PostgresTestCluster.appUser):\(PostgresTestCluster.appPassword)@127.0.0.1:\(cluster.port)/\(name)?sslmode=disable"
+    }
+
+    static func isPostgresURL(_ location: String) -> Bool { location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") }
+
+    /// The folder of a test database's files: the SQLite file's folder, or for a PostgreSQL database a folder of its
+    /// own inside the cluster's (removed with the cluster).
+    public static func dataFolder(for location: String) -> String {
+        guard isPostgresURL(location), let cluster = try? PostgresTestCluster.get() else { return (location as NSString).deletingLastPathComponent }
+        let name = location.split(separator: "/").last.map { String($0.split(separator: "?").first ?? $0) } ?? "db"
+        let folder = cluster.base + "/files-" + name
+        try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        return folder
     }
 }
