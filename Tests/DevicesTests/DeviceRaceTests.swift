@@ -206,7 +206,9 @@ import TestSupport
                            [otherPK, "\(other.agriID)-01", alpha.pk, alpha.organizationID, "DTU"])
         }
         let reused = try fixture.db.read { try $0.queryOne("SELECT id FROM telemetry_series WHERE device_pk = ?", [otherPK])?.int(0) }
-        #expect(reused == cachedID)
+        // SQLite hands the deleted id out again (the hazard this test is about); PostgreSQL's identity never does, and the
+        // points must land right either way.
+        #expect(fixture.db.isPostgreSQL ? reused != cachedID : reused == cachedID)
         _ = try fixture.devices.ingest(projectID: "alpha", pk: pk, caller: alice, body: PlatformFixture.points([(agri, 2, 200)]))
         #expect(try history(fixture, otherPK, alice).isEmpty)
         #expect(try history(fixture, pk, alice) == [HistoryPage.Point(agriID: agri, value: 2, t: 200)])

@@ -287,7 +287,7 @@ import TestSupport
         var violations = try fixture.db.read { try fixture.devices.invariantViolations($0) }
         #expect(violations.count == 1 && violations[0].contains("summary of the chunk at t \(first)"))
         let second = rows[1].int(0)
-        try fixture.db.write { try $0.execute("UPDATE telemetry_chunks SET points = x'0207' WHERE series_id = 1 AND t_first = ?", [second]) }
+        try fixture.db.write { try $0.execute("UPDATE telemetry_chunks SET points = ? WHERE series_id = 1 AND t_first = ?", [[UInt8(0x02), 0x07], second]) }
         violations = try fixture.db.read { try fixture.devices.invariantViolations($0) }
         #expect(violations.count == 2 && violations[1].contains("does not decode"))
     }
@@ -297,7 +297,7 @@ import TestSupport
     @Test func aDamagedOpenChunkIsSealedAndWritesGoOn() throws {
         let fixture = try PlatformFixture(seedProjects: false)
         try fixture.db.write { try TelemetryStore(db: $0).pointWriter().write(series: 1, points: [(t: 10, value: 1), (t: 20, value: 2)]) }
-        try fixture.db.write { try $0.execute("UPDATE telemetry_open_chunks SET points = x'02ff' WHERE series_id = 1") }
+        try fixture.db.write { try $0.execute("UPDATE telemetry_open_chunks SET points = ? WHERE series_id = 1", [[UInt8(0x02), 0xFF]]) }
         try fixture.db.write { try TelemetryStore(db: $0).pointWriter().write(series: 1, points: [(t: 30, value: 3)]) }
         let open = try #require(try fixture.db.read { try TelemetryStore(db: $0).pointWriter().open(1) })
         TelemetryCodecTests.expectSame(try open.decoded(), [(t: 30, value: 3)], "new open chunk")
@@ -324,7 +324,7 @@ import TestSupport
             return page
         }
         func versions() throws -> [Int] {
-            try fixture.db.read { try $0.query("SELECT points FROM \(storedChunks) WHERE series_id = 1 ORDER BY t_first") }
+            try fixture.db.read { try $0.query("SELECT points FROM \(storedChunks) AS stored WHERE series_id = 1 ORDER BY t_first") }
                 .map { TelemetryChunk(tFirst: 0, tLast: 0, count: 0, bytes: $0.blob(0)).version }
         }
         var lines: [String] = []

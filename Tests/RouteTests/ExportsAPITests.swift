@@ -168,7 +168,7 @@ import TestSupport
         let server = try Shared.get()
         let (client, project, pk, _) = try Self.setup(server, points: 3)
         let base = "/api/v2/projects/\(project)/data-download-tasks/"
-        let name = "../../../../etc/x\u{202E}vsc.exe\u{0}\r\n\\a"
+        let name = "../../../../etc/x\u{202E}vsc.exe\u{1}\r\n\\a"
         let id = try #require(try client.post(base, Self.body(["start_time": .int64(0), "device_id": .int64(pk), "name": .string(name)]))
             .json["id"]?.int64Value)
         try Self.runScheduler(server)

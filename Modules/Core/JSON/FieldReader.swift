@@ -83,6 +83,11 @@ public struct FieldReader {
             fail(key, "length must be \(length.lowerBound)..\(length.upperBound)")
             return nil
         }
+        // PostgreSQL text cannot hold U+0000; refused on both backends, so nothing stored differs from what was sent.
+        if s.utf8.contains(0) {
+            fail(key, "must not contain the NUL character")
+            return nil
+        }
         return s
     }
 
@@ -163,6 +168,10 @@ public struct FieldReader {
             }
             if let itemLength, !itemLength.contains(s.unicodeScalars.count) {
                 fail(key, "each item's length must be \(itemLength.lowerBound)..\(itemLength.upperBound)")
+                return nil
+            }
+            if s.utf8.contains(0) {
+                fail(key, "items must not contain the NUL character")
                 return nil
             }
             result.append(s)

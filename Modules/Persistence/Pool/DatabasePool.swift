@@ -98,6 +98,9 @@ public final class DatabasePool: @unchecked Sendable {
     /// Whether `location` names a PostgreSQL database rather than a SQLite file.
     public static func isPostgresLocation(_ location: String) -> Bool { PostgresConfiguration.isURL(location) }
 
+    /// True when this pool is over PostgreSQL.
+    public var isPostgreSQL: Bool { postgres != nil }
+
     /// The SQL dialect of this pool's connections.
     public var dialect: SQLDialect { postgres == nil ? .sqlite : .postgres }
 

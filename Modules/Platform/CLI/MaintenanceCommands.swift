@@ -54,6 +54,8 @@ extension Platform {
             SimpleCommand(["backup"], summary: "Write an online, consistent copy of the database to DEST", usage: "DEST") { [self] arguments, output in
                 let destination = try arguments.positional(0, "DEST")
                 try arguments.expectPositionals(1)
+                // DESIGN §3.4 / issue 22: a PostgreSQL database is backed up with its own tools (a usage error, exit 2).
+                guard !context.db.isPostgreSQL else { throw UsageError("backup is for SQLite files; back a PostgreSQL database up with pg_dump") }
                 try context.db.backup(to: destination)
                 output.out("backup written to \(destination)")
                 return 0
