@@ -7,15 +7,21 @@ import Testing
 
 /// A loopback TCP listener on a free port that answers every connection with `reply` (after reading what arrives
 /// first), or never answers when `reply` is nil. Counts connections, so a test can tell that nothing connected.
+///
+/// Descriptors are closed only by their owner: the accepting thread closes the listening socket when `accept` fails
+/// (`stop` merely shuts it down), a replying thread closes its connection, and `stop` closes the silent ones. Closing a
+/// descriptor another thread may still use would let that thread act on whatever socket a parallel test opens under
+/// the reused number.
 final class RawListener: @unchecked Sendable {
     let port: Int
     private let socket: Int32
     private let accepted = Atomic<Int>(0)
-    private let open = Mutex<[Int32]>([])
+    /// Silent connections, and whether the listener was stopped.
+    private let state = Mutex<(silent: [Int32], stopped: Bool)>(([], false))
     var connections: Int { accepted.load(ordering: .relaxed) }
 
     init(reply: [UInt8]?) throws {
-        let descriptor = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let descriptor = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         socket = descriptor
         var one: Int32 = 1
         _ = setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -23,32 +29,53 @@ final class RawListener: @unchecked Sendable {
                                   sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) } }
-        guard bound == 0, listen(descriptor, 64) == 0 else { throw DeliveryError("listener: \(String(cString: strerror(errno)))") }
+        guard bound == 0, listen(descriptor, 64) == 0 else {
+            close(descriptor)
+            throw DeliveryError("listener: \(String(cString: strerror(errno)))")
+        }
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) } }
         port = Int(UInt16(bigEndian: address.sin_port))
-        let listening = socket
+        let listening = descriptor
         Thread.detachNewThread { [self] in
             while true {
                 let client = accept(listening, nil, nil)
-                if client < 0 { return }
+                if client < 0 {
+                    close(listening)
+                    return
+                }
                 accepted.add(1, ordering: .relaxed)
-                open.withLock { $0.append(client) }
-                guard let reply else { continue }  // holds the connection open, silent
+                guard let reply else {
+                    // Held open, silent; closed by `stop` (at once when already stopped).
+                    let keep = state.withLock { state -> Bool in
+                        if !state.stopped { state.silent.append(client) }
+                        return !state.stopped
+                    }
+                    if !keep { close(client) }
+                    continue
+                }
                 Thread.detachNewThread {
                     var buffer = [UInt8](repeating: 0, count: 65_536)
                     var descriptor = pollfd(fd: client, events: Int16(POLLIN), revents: 0)
                     if poll(&descriptor, 1, 2000) > 0 { _ = recv(client, &buffer, buffer.count, 0) }
                     _ = reply.withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
                     shutdown(client, Int32(SHUT_WR))
+                    // Until the peer closes (or 2 s), then this thread closes what it owns.
+                    descriptor = pollfd(fd: client, events: Int16(POLLIN), revents: 0)
+                    while poll(&descriptor, 1, 2000) > 0, recv(client, &buffer, buffer.count, 0) > 0 {}
+                    close(client)
                 }
             }
         }
     }
 
     func stop() {
-        shutdown(socket, Int32(SHUT_RDWR))
-        close(socket)
-        for client in open.withLock({ $0 }) { close(client) }
+        let silent = state.withLock { state -> [Int32] in
+            state.stopped = true
+            defer { state.silent.removeAll() }
+            return state.silent
+        }
+        shutdown(socket, Int32(SHUT_RDWR))   // wakes `accept`; the accepting thread closes it
+        for client in silent { close(client) }
     }
 }
 

@@ -1,17 +1,25 @@
 import Foundation
 import Glibc
 import Network
+import Synchronization
 import Testing
 
 /// The client stack against a loopback listener served by a thread of the test.
 @Suite struct NetworkStreamTests {
     /// Listens on 127.0.0.1 (a free port), accepts one connection and runs `serve` on it in a thread.
+    ///
+    /// The accepting thread owns the listening descriptor and closes it once `accept` returns; `deinit` only shuts it
+    /// down (waking that `accept`) while it is still open. Closing it from here instead let a descriptor number that another
+    /// suite reused meanwhile be accepted on by this thread: a parallel test's connection stolen ("connection closed by").
     final class OneShotServer: @unchecked Sendable {
         let port: Int
         private let listener: Int32
+        /// Shared with the accepting thread (which must not keep the server alive).
+        private final class Shared: Sendable { let closed = Mutex(false) }
+        private let shared = Shared()
 
         init(_ serve: @escaping @Sendable (Int32) -> Void) throws {
-            listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
             address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -22,17 +30,28 @@ import Testing
                     bind(fd, $0, length) == 0 && listen(fd, 4) == 0 && getsockname(fd, $0, &length) == 0
                 }
             }
-            guard ok else { throw NetworkError(.io, "cannot listen") }
+            guard ok else {
+                close(fd)
+                throw NetworkError(.io, "cannot listen")
+            }
             port = Int(UInt16(bigEndian: address.sin_port))
+            let shared = shared
             Thread.detachNewThread {
                 let client = accept(fd, nil, nil)
+                shared.closed.withLock { isClosed in
+                    isClosed = true
+                    close(fd)
+                }
                 guard client >= 0 else { return }
                 serve(client)
                 close(client)
             }
         }
 
-        deinit { close(listener) }
+        deinit {
+            let fd = listener
+            shared.closed.withLock { isClosed in if !isClosed { shutdown(fd, Int32(SHUT_RDWR)) } }
+        }
     }
 
     static func send(_ fd: Int32, _ text: String) {
