@@ -131,8 +131,7 @@ extension AlertService {
     func factorsChanged(devicePK: Int64, _ tx: Database) throws {
         let rules = try factors.alarmRules(devicePK: devicePK, in: tx)
         let keep = Set(rules.flatMap { [RuleEngine.ruleKey(agriID: $0.agriID, above: true), RuleEngine.ruleKey(agriID: $0.agriID, above: false)] })
-        let active = try tx.query("SELECT rule_key FROM alert_items WHERE device_pk = ? AND status = 'active' AND the_type = 'threshold'",
-                                  [devicePK]).map { $0.string(0) }
+        let active = try AlertStore(db: tx).activeRuleKeys(devicePK: devicePK, thresholdOnly: true)
         let orphaned = active.filter { !keep.contains($0) }
         if !orphaned.isEmpty { try resolve(devicePK: devicePK, keys: orphaned, seconds: clock.unixSeconds(), tx) }
         let engine = engine
@@ -145,7 +144,7 @@ extension AlertService {
     /// A device left its project (unbound or moved): its active alerts resolve, and its rules are forgotten until
     /// its factors change again (Factors clears or moves them in the same transaction).
     func deviceLeft(devicePK: Int64, _ tx: Database) throws {
-        let active = try tx.query("SELECT rule_key FROM alert_items WHERE device_pk = ? AND status = 'active'", [devicePK]).map { $0.string(0) }
+        let active = try AlertStore(db: tx).activeRuleKeys(devicePK: devicePK, thresholdOnly: false)
         if !active.isEmpty { try resolve(devicePK: devicePK, keys: active, seconds: clock.unixSeconds(), tx) }
         let rules = try factors.alarmRules(devicePK: devicePK, in: tx)
         let engine = engine

@@ -78,8 +78,7 @@ final class RuleEngine: Sendable {
         var byDevice: [Int64: [AlarmRule]] = [:]
         for rule in try factors.alarmRules(in: tx) { byDevice[rule.devicePK, default: []].append(rule) }
         let rules = byDevice.mapValues(DeviceRules.init)
-        let active = try tx.query("SELECT device_pk, rule_key FROM alert_items WHERE status = 'active' AND the_type = 'threshold'")
-            .map { ActiveKey(devicePK: $0.int(0), ruleKey: $0.string(1)) }
+        let active = try AlertStore(db: tx).activeThresholdKeys().map { ActiveKey(devicePK: $0.devicePK, ruleKey: $0.ruleKey) }
         state.withLock { state in
             guard !state.loaded else { return }
             state.rules = rules

@@ -206,6 +206,18 @@ struct AlertStore {
         return resolved
     }
 
+    /// Rule keys of the device's active alerts (only threshold ones when `thresholdOnly`).
+    func activeRuleKeys(devicePK: Int64, thresholdOnly: Bool) throws -> [String] {
+        try db.query("SELECT rule_key FROM alert_items WHERE device_pk = ? AND status = 'active'"
+                     + (thresholdOnly ? " AND the_type = 'threshold'" : ""), [devicePK]).map { $0.string(0) }
+    }
+
+    /// (device pk, rule key) of every active threshold alert (the rule engine's first load).
+    func activeThresholdKeys() throws -> [(devicePK: Int64, ruleKey: String)] {
+        try db.query("SELECT device_pk, rule_key FROM alert_items WHERE status = 'active' AND the_type = 'threshold'")
+            .map { ($0.int(0), $0.string(1)) }
+    }
+
     /// Resolves the alert `id` if it is active; true when it was.
     func resolve(id: Int64, at time: String, seconds: Int64) throws -> Bool {
         try db.execute("UPDATE alert_items SET status = 'resolved', resolved_at = ?, closed_s = ? WHERE id = ? AND status = 'active'",

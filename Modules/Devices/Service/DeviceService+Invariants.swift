@@ -9,8 +9,8 @@ extension DeviceService {
     /// points.
     func invariantViolations(_ db: Database) throws -> [String] {
         var violations: [String] = []
-        for row in try db.query("SELECT id, project_pk, organization_id FROM devices WHERE project_pk IS NOT NULL ORDER BY id") {
-            let (pk, projectPK, organizationID) = (row.int(0), row.int(1), row.optionalInt(2))
+        let store = DeviceInvariantStore(db: db)
+        for (pk, projectPK, organizationID) in try store.boundDevices() {
             guard let project = try projects.project(pk: projectPK, in: db) else {
                 violations.append("device \(pk) is bound to project pk \(projectPK), which is not active")
                 continue
@@ -20,30 +20,21 @@ extension DeviceService {
                                   + "\(project.projectID) belongs to organization \(project.organizationID)")
             }
         }
-        for row in try db.query("SELECT id FROM devices WHERE project_pk IS NULL AND organization_id IS NOT NULL ORDER BY id") {
-            violations.append("device \(row.int(0)) belongs to an organization but to no project")
+        for pk in try store.organizationWithoutProject() {
+            violations.append("device \(pk) belongs to an organization but to no project")
         }
-        for row in try db.query("""
-            SELECT DISTINCT l.device_pk FROM telemetry_latest l JOIN devices d ON d.id = l.device_pk WHERE d.project_pk IS NULL ORDER BY 1
-            """) {
-            violations.append("unbound device \(row.int(0)) still has latest values")
+        for pk in try store.unboundWithLatestValues() {
+            violations.append("unbound device \(pk) still has latest values")
         }
-        for row in try db.query("""
-            SELECT s.id, s.device_pk FROM telemetry_series s LEFT JOIN devices d ON d.id = s.device_pk WHERE d.id IS NULL ORDER BY s.id
-            """) {
-            violations.append("telemetry series \(row.int(0)) belongs to device \(row.int(1)), which does not exist")
+        for (series, devicePK) in try store.orphanedSeries() {
+            violations.append("telemetry series \(series) belongs to device \(devicePK), which does not exist")
         }
-        for row in try db.query("""
-            SELECT o.series_id FROM telemetry_open_chunks o
-            WHERE EXISTS (SELECT 1 FROM telemetry_chunks c WHERE c.series_id = o.series_id AND c.t_last >= o.t_first) ORDER BY 1
-            """) {
-            violations.append("telemetry series \(row.int(0)) has a sealed chunk that does not end before its open chunk")
+        for series in try store.openChunksOverlappingSealed() {
+            violations.append("telemetry series \(series) has a sealed chunk that does not end before its open chunk")
         }
         violations += try TelemetryStore(db: db).chunkViolations(limit: 50)
-        for row in try db.query("""
-            SELECT c.id, c.device_pk FROM device_commands c LEFT JOIN devices d ON d.id = c.device_pk WHERE d.id IS NULL ORDER BY c.id
-            """) {
-            violations.append("command \(row.int(0)) belongs to device \(row.int(1)), which does not exist")
+        for (command, devicePK) in try store.orphanedCommands() {
+            violations.append("command \(command) belongs to device \(devicePK), which does not exist")
         }
         return violations
     }

@@ -126,37 +126,21 @@ public final class JobScheduler: Sendable {
     /// Takes the job's lease unless another scheduler holds it; unless `ignoringInterval`, only when its interval has passed.
     func claim(_ job: Job, now: Int64, ignoringInterval: Bool = false) throws -> Bool {
         try db.write { db in
-            try db.execute("INSERT INTO scheduler_jobs (name) VALUES (?) ON CONFLICT (name) DO NOTHING", [job.name])
-            try db.execute("""
-                UPDATE scheduler_jobs SET lease_owner = ?, lease_until = ?, last_started_at = ?
-                WHERE name = ? AND (lease_until IS NULL OR lease_until < ?)
-                  AND (? OR last_finished_at IS NULL OR last_finished_at + ? <= ?)
-                """, [owner, now + (job.lease.map { Int64($0.rounded(.up)) } ?? leaseSeconds), now,
-                      job.name, now, ignoringInterval, Int64(job.interval.rounded(.up)), now])
-            return db.changes == 1
+            try JobStore(db: db).claim(name: job.name, owner: owner, now: now,
+                                       leaseUntil: now + (job.lease.map { Int64($0.rounded(.up)) } ?? leaseSeconds),
+                                       interval: Int64(job.interval.rounded(.up)), ignoringInterval: ignoringInterval)
         }
     }
 
     func finish(_ job: Job, error: String?) throws {
         let now = clock.unixSeconds()
-        try db.write { db in
-            try db.execute("""
-                UPDATE scheduler_jobs SET runs = runs + 1, last_finished_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL
-                WHERE name = ? AND lease_owner = ?
-                """, [now, error.map { String($0.prefix(2_000)) }, job.name, owner])
-        }
+        try db.write { db in try JobStore(db: db).finish(name: job.name, owner: owner, now: now, error: error) }
     }
 
     /// Every known job's state (jobs that never ran have no row yet and show zero runs).
     public func states() throws -> [State] {
-        let rows = try db.read { db in
-            try db.query("SELECT name, runs, last_started_at, last_finished_at, last_error, lease_owner FROM scheduler_jobs")
-        }
         var byName: [String: State] = [:]
-        for row in rows {
-            byName[row.string(0)] = State(name: row.string(0), runs: row.int(1), lastStartedAt: row.optionalInt(2),
-                                          lastFinishedAt: row.optionalInt(3), lastError: row.optionalString(4), leaseOwner: row.optionalString(5))
-        }
+        for state in try db.read({ try JobStore(db: $0).states() }) { byName[state.name] = state }
         return jobs.map { job in
             byName[job.name] ?? State(name: job.name, runs: 0, lastStartedAt: nil, lastFinishedAt: nil, lastError: nil, leaseOwner: nil)
         }

@@ -1,0 +1,34 @@
+import Persistence
+
+/// SQL over the kernel's `scheduler_jobs` table: leases, outcomes, states.
+struct JobStore {
+    let db: Database
+
+    /// Takes `name`'s lease for `owner` until `leaseUntil` unless another holds it; unless `ignoringInterval`, only when
+    /// `interval` seconds have passed since it last finished. True when taken.
+    func claim(name: String, owner: String, now: Int64, leaseUntil: Int64, interval: Int64, ignoringInterval: Bool) throws -> Bool {
+        try db.execute("INSERT INTO scheduler_jobs (name) VALUES (?) ON CONFLICT (name) DO NOTHING", [name])
+        try db.execute("""
+            UPDATE scheduler_jobs SET lease_owner = ?, lease_until = ?, last_started_at = ?
+            WHERE name = ? AND (lease_until IS NULL OR lease_until < ?)
+              AND (? OR last_finished_at IS NULL OR last_finished_at + ? <= ?)
+            """, [owner, leaseUntil, now, name, now, ignoringInterval, interval, now])
+        return db.changes == 1
+    }
+
+    /// Records a run's end and frees the lease, only while `owner` holds it.
+    func finish(name: String, owner: String, now: Int64, error: String?) throws {
+        try db.execute("""
+            UPDATE scheduler_jobs SET runs = runs + 1, last_finished_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL
+            WHERE name = ? AND lease_owner = ?
+            """, [now, error.map { String($0.prefix(2_000)) }, name, owner])
+    }
+
+    /// Every job row.
+    func states() throws -> [JobScheduler.State] {
+        try db.query("SELECT name, runs, last_started_at, last_finished_at, last_error, lease_owner FROM scheduler_jobs").map { row in
+            JobScheduler.State(name: row.string(0), runs: row.int(1), lastStartedAt: row.optionalInt(2), lastFinishedAt: row.optionalInt(3),
+                               lastError: row.optionalString(4), leaseOwner: row.optionalString(5))
+        }
+    }
+}
