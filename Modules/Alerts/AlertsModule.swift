@@ -22,6 +22,7 @@ public final class AlertsModule: PlatformModule {
     }
 
     public var migrations: [Migration] { AlertMigrations.all }
+    public var copiedTables: [String] { AlertMigrations.tables }
 
     public var configKeys: [ConfigKey] { NotificationSettings.keys }
 

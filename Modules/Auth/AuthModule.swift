@@ -16,6 +16,7 @@ public final class AuthModule: PlatformModule {
     }
 
     public var migrations: [Migration] { AuthMigrations.all }
+    public var copiedTables: [String] { AuthMigrations.tables }
 
     public var configKeys: [ConfigKey] { AuthKeys.all }
 

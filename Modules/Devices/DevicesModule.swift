@@ -14,6 +14,7 @@ public final class DevicesModule: PlatformModule {
     }
 
     public var migrations: [Migration] { DeviceMigrations.all }
+    public var copiedTables: [String] { DeviceMigrations.tables }
 
     public var configKeys: [ConfigKey] {
         DeviceKeys.all

@@ -22,6 +22,7 @@ public final class ExportsModule: PlatformModule {
     }
 
     public var migrations: [Migration] { ExportMigrations.all }
+    public var copiedTables: [String] { ExportMigrations.tables }
 
     public var configKeys: [ConfigKey] { ExportSettings.keys }
 

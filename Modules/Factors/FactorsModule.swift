@@ -16,6 +16,7 @@ public final class FactorsModule: PlatformModule {
     }
 
     public var migrations: [Migration] { FactorMigrations.all }
+    public var copiedTables: [String] { FactorMigrations.tables }
 
     public func subscribe(to bus: PlatformBus) { service.subscribe(to: bus) }
 

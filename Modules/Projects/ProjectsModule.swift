@@ -20,6 +20,7 @@ public final class ProjectsModule: PlatformModule {
     }
 
     public var migrations: [Migration] { ProjectMigrations.all }
+    public var copiedTables: [String] { ProjectMigrations.tables }
 
     public var configKeys: [ConfigKey] { [ProjectService.cacheTTLKey, ProjectService.trashRetentionKey] }
 

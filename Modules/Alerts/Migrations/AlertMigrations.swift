@@ -5,6 +5,9 @@ import Persistence
 /// Times: `*_at` columns are RFC 3339 UTC text (what the API shows); `*_s` columns are Unix seconds for
 /// arithmetic (cooldowns, backoff, leases, rate windows).
 enum AlertMigrations {
+    /// The tables `admin-cli db copy` copies, each before the tables that refer to it (`PlatformModule.copiedTables`).
+    static let tables = ["alert_configs", "alert_receivers", "alert_levels", "alert_items", "alert_notifications"]
+
     static let all: [Migration] = [
         Migration("alerts.001.create-alerts", """
             CREATE TABLE alert_configs (

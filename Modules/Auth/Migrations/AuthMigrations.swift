@@ -2,6 +2,9 @@ import Persistence
 
 /// Auth's tables. Append-only: never edit a shipped migration, add the next one.
 enum AuthMigrations {
+    /// The tables `admin-cli db copy` copies, each before the tables that refer to it (`PlatformModule.copiedTables`).
+    static let tables = ["organizations", "users", "api_tokens"]
+
     static let all: [Migration] = [
         Migration("auth.001.create-organizations-users-tokens", """
             CREATE TABLE organizations (

@@ -7,6 +7,9 @@ import Persistence
 /// chunk's first `t`, WITHOUT ROWID; a series is one agri_id of one device in one project and organization, and
 /// carries the enrichment (`the_type`, project, org) once instead of on every point.
 enum DeviceMigrations {
+    /// The tables `admin-cli db copy` copies, each before the tables that refer to it (`PlatformModule.copiedTables`).
+    static let tables = ["devices", "telemetry_series", "telemetry_latest", "telemetry_chunks", "telemetry_open_chunks", "device_commands"]
+
     static let all: [Migration] = [
         Migration("devices.001.create-devices", """
             CREATE TABLE devices (

@@ -7,6 +7,9 @@ import Persistence
 /// A task made by a schedule carries `(schedule_id, period_start)`, unique, so each period is exported exactly once
 /// whatever the number of schedulers.
 enum ExportMigrations {
+    /// The tables `admin-cli db copy` copies, each before the tables that refer to it (`PlatformModule.copiedTables`).
+    static let tables = ["exports_schedules", "exports_tasks", "exports_secrets"]
+
     static let all: [Migration] = [
         Migration("exports.001.create-exports", """
             CREATE TABLE exports_tasks (

@@ -2,6 +2,9 @@ import Persistence
 
 /// Factors' tables. Append-only: never edit a shipped migration, add the next one.
 enum FactorMigrations {
+    /// The tables `admin-cli db copy` copies, each before the tables that refer to it (`PlatformModule.copiedTables`).
+    static let tables = ["factors", "sensor_modules"]
+
     static let all: [Migration] = [
         Migration("factors.001.create-factors-and-modules", """
             CREATE TABLE factors (

@@ -9,13 +9,16 @@ import Foundation
 /// CommandProgram.main("scheduler", modules: { Composition(context: $0).modules }, commands: \.schedulerCommands)
 /// ```
 public enum CommandProgram {
+    /// Commands whose first word is in `withoutMigration` manage the schema themselves; those in `withoutDatabase` open
+    /// the databases they name (`db copy --from --to`), so the `--db` database is neither created nor opened for them.
     public static func main(_ program: String, modules: (PlatformContext) -> [any PlatformModule],
-                            commands: (Platform) -> [any CLICommand], withoutMigration: Set<String> = []) -> Never {
+                            commands: (Platform) -> [any CLICommand], withoutMigration: Set<String> = [],
+                            withoutDatabase: Set<String> = []) -> Never {
         do {
             var options = try ProgramOptions.parse(Array(CommandLine.arguments.dropFirst()), passUnknown: true)
             let words = options.rest.filter { !$0.hasPrefix("-") }
             let wantsHelp = options.help || words.isEmpty
-            if wantsHelp {
+            if wantsHelp || words.first.map(withoutDatabase.contains) == true {
                 options.config["db.path"] = ":memory:"
                 options.config["db.url"] = ""
             }
@@ -23,7 +26,7 @@ public enum CommandProgram {
             let platform = Platform(context: context, modules: modules(context))
             try platform.validateConfiguration()
             let runner = CommandRunner(program: program, commands: commands(platform))
-            if !wantsHelp, let first = words.first, !withoutMigration.contains(first), runner.select(words) != nil {
+            if !wantsHelp, let first = words.first, !withoutMigration.contains(first), !withoutDatabase.contains(first), runner.select(words) != nil {
                 try platform.migrate()
             }
             let code = runner.run(options.rest.filter { $0 != "--help" && $0 != "-h" }, help: options.help)

@@ -7,7 +7,7 @@ extension Platform {
         try context.db.read { db in try modules.flatMap { module in try module.invariantViolations(db).map { "\(module.name): \($0)" } } }
     }
 
-    /// The platform-wide maintenance commands: `migrate`, `check`, `backup`, `config keys`.
+    /// The platform-wide maintenance commands: `migrate`, `check`, `backup`, `db copy`, `config keys`.
     public var maintenanceCommands: [any CLICommand] {
         [
             SimpleCommand(["config", "keys"], summary: "Every configuration key: shape, default and what it does (--markdown: the README's table)",
@@ -60,6 +60,7 @@ extension Platform {
                 output.out("backup written to \(destination)")
                 return 0
             },
+            databaseCopyCommand,
         ]
     }
 }

@@ -33,6 +33,13 @@ public protocol PlatformModule: AnyObject, Sendable {
     /// Facts about the module's own data that must always hold, checked by `admin-cli check` in one read
     /// transaction: each violation is one line naming the ids involved (empty when sound).
     func invariantViolations(_ db: Database) throws -> [String]
+    /// The module's tables in the order `admin-cli db copy` fills them: a table before the tables that refer to it.
+    /// Every table the module's migrations create belongs here (its data, its summaries, its leases and secrets alike).
+    var copiedTables: [String] { get }
+    /// Copies the module's rows, ids included, from `source` (one read transaction over the whole copy) into `target`
+    /// (one write transaction on a migrated, empty database); returns the rows copied per table. The default copies
+    /// `copiedTables` one after the other (`Database.copyRows`).
+    func copyTables(from source: Database, to target: Database) throws -> [(table: String, rows: Int)]
 }
 
 extension PlatformModule {
@@ -46,6 +53,10 @@ extension PlatformModule {
     public var configKeys: [ConfigKey] { [] }
     public func streamListeners(server: HTTPServerConfiguration) throws -> [StreamListener] { [] }
     public func invariantViolations(_ db: Database) throws -> [String] { [] }
+    public var copiedTables: [String] { [] }
+    public func copyTables(from source: Database, to target: Database) throws -> [(table: String, rows: Int)] {
+        try copiedTables.map { table in (table, try source.copyRows(of: table, to: target)) }
+    }
 }
 
 /// A periodic background job run by the scheduler.
@@ -84,15 +95,21 @@ public final class PlatformContext: Sendable {
         self.metrics = metrics
     }
 
-    /// Opens the database named by `db.url` (PostgreSQL) or else `db.path` (SQLite, default `./data/iot.db`; a URL there
-    /// works too) with the configured tuning. A malformed URL is a `UsageError` naming the part.
-    public static func open(config: Config, clock: any WallClock = SystemClock(), logger: Logger? = nil) throws -> PlatformContext {
-        let logger = logger ?? Logger(level: Logger.Level(name: config.string(KernelKeys.logLevel)) ?? .info)
+    /// The database tuning of `config` (`db.readers`, `db.synchronous`, `db.busy_timeout_ms`, `db.checkpoint_frames`).
+    public static func databaseConfiguration(_ config: Config) -> DatabaseConfiguration {
         var dbConfig = DatabaseConfiguration()
         dbConfig.readers = max(1, config.int(KernelKeys.dbReaders))
         dbConfig.synchronous = config.string(KernelKeys.dbSynchronous).uppercased()
         dbConfig.busyTimeoutMilliseconds = config.int(KernelKeys.dbBusyTimeout)
         dbConfig.backgroundCheckpointFrames = Int32(config.int(KernelKeys.dbCheckpointFrames))
+        return dbConfig
+    }
+
+    /// Opens the database named by `db.url` (PostgreSQL) or else `db.path` (SQLite, default `./data/iot.db`; a URL there
+    /// works too) with the configured tuning. A malformed URL is a `UsageError` naming the part.
+    public static func open(config: Config, clock: any WallClock = SystemClock(), logger: Logger? = nil) throws -> PlatformContext {
+        let logger = logger ?? Logger(level: Logger.Level(name: config.string(KernelKeys.logLevel)) ?? .info)
+        let dbConfig = databaseConfiguration(config)
         let url = config.string(KernelKeys.dbURL)
         let location = url.isEmpty ? config.string(KernelKeys.dbPath) : url
         let db: DatabasePool

@@ -51,6 +51,9 @@ public final class JobScheduler: Sendable {
         self.leaseSeconds = leaseSeconds
     }
 
+    /// The scheduler's tables: job leases and run counts, state of the processes on one database (`db copy` leaves them).
+    public static let tables = ["scheduler_jobs"]
+
     /// The scheduler's own table (a kernel migration, applied with the modules' ones).
     public static let migrations = [
         Migration("platform.001.create-scheduler-jobs", """

@@ -7,6 +7,9 @@ import Persistence
 /// `tags` / `identifiers` are kept as JSON text for rendering and mirrored into `project_tags` /
 /// `project_identifiers` so the list filters are plain indexed SQL.
 enum ProjectMigrations {
+    /// The tables `admin-cli db copy` copies, each before the tables that refer to it (`PlatformModule.copiedTables`).
+    static let tables = ["projects", "project_tags", "project_identifiers"]
+
     static let all: [Migration] = [
         Migration("projects.001.create-projects", """
             CREATE TABLE projects (
