@@ -228,6 +228,11 @@ import TestSupport
         let missing = try Self.copy(directory.file("missing.db"), directory.file("t.db"))
         #expect(missing.exitCode == 1 && missing.stderr.contains("no such file"), "\(missing.stderr)")
         #expect(!FileManager.default.fileExists(atPath: directory.file("missing.db")))
+        // A SOURCE that is not migrated to this version is refused before TARGET is even created.
+        #expect(FileManager.default.createFile(atPath: directory.file("blank.db"), contents: nil))
+        let blank = try Self.copy(directory.file("blank.db"), directory.file("t.db"))
+        #expect(blank.exitCode == 1 && blank.stderr.contains("SOURCE is not migrated") && blank.stderr.contains("auth.001"), "\(blank.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: directory.file("t.db")))
     }
 
     @Test func aMalformedURLIsAUsageErrorNamingThePart() throws {

@@ -54,16 +54,7 @@ public struct DatabaseCopy: Sendable {
     /// TARGET holds data; any other failure rolls the copy back (TARGET stays migrated and empty).
     public func run(from source: DatabasePool, to target: DatabasePool) throws -> Report {
         let started = DispatchTime.now().uptimeNanoseconds
-        let known = migrations.map(\.name)
-        let applied = try source.appliedMigrations()
-        let pending = known.filter { !applied.contains($0) }
-        let unknown = applied.filter { !known.contains($0) }
-        if !unknown.isEmpty {
-            throw Refusal("SOURCE has migrations this admin-cli does not know (\(unknown.joined(separator: ", "))): copy it with the admin-cli that migrated it")
-        }
-        if !pending.isEmpty {
-            throw Refusal("SOURCE is not migrated to this version (pending: \(pending.joined(separator: ", "))): run admin-cli --db SOURCE migrate first")
-        }
+        try checkSource(source)
         // Checked before migrating, so a refused TARGET is left as it was; checked again inside the copy's transaction.
         if let data = try target.read({ db in try dataHeld(db, existingOnly: true) }) { throw data }
         try target.migrate(migrations)
@@ -83,6 +74,20 @@ public struct DatabaseCopy: Sendable {
             }
         }
         return Report(tables: tables, unclaimed: unclaimed, seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+    }
+
+    /// Throws `Refusal` unless SOURCE's applied migrations are exactly this program's (a copy never migrates SOURCE).
+    public func checkSource(_ source: DatabasePool) throws {
+        let known = migrations.map(\.name)
+        let applied = try source.appliedMigrations()
+        let pending = known.filter { !applied.contains($0) }
+        let unknown = applied.filter { !known.contains($0) }
+        if !unknown.isEmpty {
+            throw Refusal("SOURCE has migrations this admin-cli does not know (\(unknown.joined(separator: ", "))): copy it with the admin-cli that migrated it")
+        }
+        if !pending.isEmpty {
+            throw Refusal("SOURCE is not migrated to this version (pending: \(pending.joined(separator: ", "))): run admin-cli --db SOURCE migrate first")
+        }
     }
 
     /// A refusal naming the module tables of `db` that hold rows, or nil when all are empty. With `existingOnly`, tables
@@ -121,11 +126,13 @@ extension Platform {
                     throw UsageError("--\(option): \(error.description)")
                 }
             }
+            let copy = DatabaseCopy(platform: self)
             let source = try open(from, "from")
             defer { source.close() }
+            try copy.checkSource(source)   // before TARGET is opened (a SQLite TARGET file is created on open)
             let target = try open(to, "to")
             defer { target.close() }
-            let report = try DatabaseCopy(platform: self).run(from: source, to: target)
+            let report = try copy.run(from: source, to: target)
             for table in report.unclaimed { output.err("warning: table \(table) of SOURCE belongs to no module and was not copied") }
             if arguments.flag("json") {
                 var tables = JSONObject()
