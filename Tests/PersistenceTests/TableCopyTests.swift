@@ -104,6 +104,58 @@ import TestSupport
         #expect(onSQLite.5 == 1_116)
     }
 
+    /// A writer keeps committing a parent with its child while the copy runs, and commits more between the copy of the
+    /// parents and that of the children: the copy still holds exactly the pairs of one moment (one snapshot of SOURCE),
+    /// from SQLite and from PostgreSQL.
+    @Test func aCopyIsOneSnapshotWhileAWriterGoesOn() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let sqlite = try DatabasePool(path: folder.file("source.db"))
+        defer { sqlite.close() }
+        let postgres = try Self.postgres()
+        defer { postgres.close() }
+        let back = try DatabasePool(path: folder.file("back.db"))
+        defer { back.close() }
+        for pool in [sqlite, postgres, back] { try pool.migrate(Self.migrations) }
+        for (source, target) in [(sqlite, postgres), (postgres, back)] {
+            let committed = Locked(0)
+            let stop = Locked(false)
+            let writer = TestThread {
+                while !stop.current {
+                    do {
+                        try source.write { db in
+                            try db.execute("INSERT INTO parents (name, flag) VALUES (?, ?)", ["pair", 1])
+                            try db.execute("INSERT INTO children (parent_id, t, data) VALUES (?, ?, ?)", [db.lastInsertRowID, 0, [UInt8(1)]])
+                        }
+                        committed.mutate { $0 += 1 }
+                    } catch {
+                        Issue.record("writer: \(error)")
+                        return
+                    }
+                }
+            }
+            defer {
+                stop.mutate { $0 = true }
+                writer.join()
+            }
+            while committed.current < 20 { usleep(1_000) }
+            let counts = try source.read { from in
+                try target.write { to -> (Int, Int) in
+                    let parents = try from.copyRows(of: "parents", to: to)
+                    let seen = committed.current
+                    while committed.current < seen + 20 { usleep(1_000) }   // more pairs commit between the two tables
+                    return (parents, try from.copyRows(of: "children", to: to))
+                }
+            }
+            #expect(counts.0 == counts.1 && counts.0 >= 20)
+            let orphans = try target.read { db throws -> Int64 in
+                try db.queryOne("SELECT count(*) FROM parents p WHERE NOT EXISTS (SELECT 1 FROM children c WHERE c.parent_id = p.id)")?.int(0) ?? -1
+            }
+            #expect(orphans == 0)
+            #expect(try source.count("parents") > Int64(counts.0))
+        }
+    }
+
     @Test func oddNamesAndDifferentColumnsAreRefusedAndNothingIsWritten() throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
@@ -121,7 +173,21 @@ import TestSupport
         #expect(throws: TableCopyError.self) {
             try source.read { from in try target.write { to in try from.copyRows(of: "Parents", to: to) } }
         }
-        let rows = try target.read { db throws -> Int in try db.rowCount(of: "parents") }
-        #expect(rows == 0)
+        // A failure after a table was copied takes that table's rows back too (one write transaction).
+        let clean = try DatabasePool(path: folder.file("clean.db"))
+        defer { clean.close() }
+        try clean.migrate(Self.migrations)
+        #expect(throws: TableCopyError.self) {
+            try source.read { from in
+                try clean.write { to in
+                    #expect(try from.copyRows(of: "parents", to: to) == 1)
+                    _ = try from.copyRows(of: "no_such_table", to: to)
+                }
+            }
+        }
+        for pool in [target, clean] {
+            let rows = try pool.read { db throws -> Int in try db.rowCount(of: "parents") }
+            #expect(rows == 0)
+        }
     }
 }
