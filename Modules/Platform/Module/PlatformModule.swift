@@ -84,6 +84,11 @@ public final class PlatformContext: Sendable {
         self.metrics = metrics
     }
 
+    /// A failure limiter counted in the database, shared by every process over it (`DatabaseRateLimiter`).
+    public func attemptLimiter(_ name: String, maxFailures: Int, window: Double) -> any AttemptLimiter {
+        DatabaseRateLimiter(db: db, name: name, maxFailures: maxFailures, window: window, clock: clock, logger: logger)
+    }
+
     /// Opens the database named by `db.url` (PostgreSQL) or else `db.path` (SQLite, default `./data/iot.db`; a URL there
     /// works too) with the configured tuning. A malformed URL is a `UsageError` naming the part.
     public static func open(config: Config, clock: any WallClock = SystemClock(), logger: Logger? = nil) throws -> PlatformContext {
