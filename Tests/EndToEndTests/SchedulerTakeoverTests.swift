@@ -131,10 +131,11 @@ import TestSupport
         let server = try ServerProcess(databasePath: TestDatabase.postgresLocation(), environment: allowed)
         defer { server.stop() }
         let client = server.client()
-        let (exportProject, pk, _, _) = try ExportsE2ETests.seed(server, count: 4_000)
+        let (exportProject, pk, _, _) = try ExportsE2ETests.seed(server, count: 20_000)
         let (project, openAlert) = try Self.webhookProject(server, sink)
         let id = try ExportsE2ETests.create(client, exportProject, pk, format: "csv")
-        // 12 000 rows at 500 rows/s: the export runs for about 24 seconds.
+        // 60 000 rows, throttled (the throttle sleeps at most 0.5 s per 1 024 rows: ≈ 2 000 rows/s): the export runs for
+        // about 30 seconds, the delivery job every 5.
         let scheduler = try Self.scheduler(server.databasePath, allowed.merging(["IOT_EXPORTS_MAX_ROWS_PER_SECOND": "500"]) { $1 },
                                            shortLeases: false)
         defer { Self.stop(scheduler, SIGKILL) }
