@@ -9,7 +9,7 @@ import TestSupport
 /// notification.
 @Suite(.serialized) struct SchedulerTakeoverTests {
     /// A short lease for jobs, messages and tasks, so takeovers happen within seconds.
-    static let leases = ["IOT_SCHEDULER_LEASE": "2s", "IOT_EXPORTS_LEASE": "2s", "IOT_LOG_LEVEL": "error"]
+    static let leases = ["IOT_SCHEDULER_LEASE": "3s", "IOT_EXPORTS_LEASE": "2s", "IOT_LOG_LEVEL": "error"]
 
     /// `scheduler run` on `database` (with the short leases unless `shortLeases` is false), returned once it says it runs.
     static func scheduler(_ database: String, _ environment: [String: String], shortLeases: Bool = true) throws -> Process {
@@ -60,7 +60,7 @@ import TestSupport
         })
         let second = try Self.scheduler(server.databasePath, [:])
         defer { Self.stop(second) }
-        // While the first renews its leases (2 s, every 0.5 s), the second leaves the task alone.
+        // While the first renews its leases (the task's 2 s every 0.5 s, the job's 2 s every ≈ 0.7 s), the second leaves the task alone.
         usleep(2_500_000)
         var task = try ExportsE2ETests.task(client, project, id)
         #expect(task["status"]?.stringValue == "running")
@@ -110,8 +110,8 @@ import TestSupport
         #expect(sink.waitFor(1, timeout: 30).count == 1)
         let second = try Self.scheduler(server.databasePath, patient)
         defer { Self.stop(second) }
-        // While the first waits for the answer and renews its leases (2 s, every ≈ 0.7 s), the second sends nothing.
-        usleep(3_000_000)
+        // While the first waits for the answer and renews its leases (3 s, every second), the second sends nothing.
+        usleep(4_000_000)
         #expect(sink.received.count == 1)
         #expect(try Self.notifications(server, project).map { $0["status"]?.stringValue } == ["pending"])
         kill(first.processIdentifier, SIGKILL)
