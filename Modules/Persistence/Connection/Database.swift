@@ -93,6 +93,19 @@ public final class Database: TransactionScope {
     /// The SQL dialect of this connection.
     public var dialect: SQLDialect { postgres == nil ? .sqlite : .postgres }
 
+    /// The locking clause that ends a claim's `SELECT` inside `write`: ` FOR UPDATE SKIP LOCKED` on PostgreSQL (rows
+    /// another transaction is claiming are passed over, not waited for, and the rows found stay locked until COMMIT, so
+    /// two processes never take one row), ` FOR UPDATE OF table SKIP LOCKED` when `table` names the claimed table of a join;
+    /// empty on SQLite, whose single writer already makes the select-then-update of a `write` atomic.
+    ///
+    /// ```swift
+    /// try db.query("SELECT id FROM tasks WHERE status = 'pending' ORDER BY id LIMIT ?\(db.skipLocked())", [n])
+    /// ```
+    public func skipLocked(of table: String? = nil) -> String {
+        guard postgres != nil else { return "" }
+        return table.map { " FOR UPDATE OF \($0) SKIP LOCKED" } ?? " FOR UPDATE SKIP LOCKED"
+    }
+
     func close() {
         cache.removeAll()
         cacheUse.removeAll()

@@ -53,8 +53,9 @@ public struct Job: Sendable {
     public let name: String
     /// Seconds between runs.
     public let interval: Double
-    /// Seconds a run's claim lasts (nil: the scheduler's default, an hour). A job whose own work is leased in its
-    /// tables (exports) uses a short one, so a killed scheduler's job is taken over soon.
+    /// Seconds a run's claim lasts unless renewed (nil: `scheduler.lease`, 30 s). The scheduler renews it every third
+    /// of it while the job runs, so a long run keeps its claim and a killed scheduler's job is taken over after about
+    /// one lease. A job whose own work is leased in its tables (exports) uses that lease.
     public let lease: Double?
     public let run: @Sendable () throws -> Void
 
