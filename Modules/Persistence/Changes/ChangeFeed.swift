@@ -32,6 +32,8 @@ public final class ChangeFeed: Sendable {
     private let logger: Mutex<Logger?> = Mutex(nil)
 
     struct State {
+        /// Backend process ids of this process's own write connections: their announcements were applied here on commit.
+        var ownBackends: Set<Int32> = []
         var started = false
         var stopped = false
         var listening = false
@@ -86,6 +88,14 @@ public final class ChangeFeed: Sendable {
             Thread.sleep(forTimeInterval: 0.01)
         }
         return true
+    }
+
+    /// Records that `processID` is a backend of this process's writes (its announcements need not be heard back).
+    func noteOwnBackend(_ processID: Int32) {
+        state.withLock { state in
+            if state.ownBackends.count > 4_096 { state.ownBackends = [] }
+            state.ownBackends.insert(processID)
+        }
     }
 
     // MARK: - Delivery
@@ -149,8 +159,12 @@ public final class ChangeFeed: Sendable {
                 while !stopped {
                     let notifications = try connection.waitForNotifications(timeout: 0.5)
                     if notifications.isEmpty { continue }
-                    state.withLock { $0.received += notifications.count }
-                    for notification in notifications where notification.channel == Self.channel {
+                    let own = state.withLock { state -> Set<Int32> in
+                        state.received += notifications.count
+                        return state.ownBackends
+                    }
+                    // This process applied its own changes on commit (each module's `onCommit`): only others' are news.
+                    for notification in notifications where notification.channel == Self.channel && !own.contains(notification.processID) {
                         deliver(payload: notification.payload)
                     }
                 }

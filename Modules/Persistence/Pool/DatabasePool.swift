@@ -151,6 +151,7 @@ public final class DatabasePool: @unchecked Sendable {
         let outcome: Result<(T, [@Sendable () -> Void]), any Error> = Result {
             do {
                 return try postgres.withConnection { connection in
+                    changes.noteOwnBackend(connection.processID)
                     let db = Database(postgres: connection, readOnly: false)
                     let result = try db.transaction(body)
                     return (result, db.takeCommitActions())
