@@ -56,21 +56,17 @@ public final class AlertsModule: PlatformModule {
     /// active alert per device and rule (the unique index, checked anyway).
     public func invariantViolations(_ db: Database) throws -> [String] {
         var violations: [String] = []
-        for row in try db.query("SELECT id, device_pk, project_pk FROM alert_items WHERE status = 'active' ORDER BY id") {
-            let (id, devicePK, projectPK) = (row.int(0), row.int(1), row.int(2))
+        let store = AlertStore(db: db)
+        for (id, devicePK, projectPK) in try store.activeAlertPlacements() {
             if try service.devices.device(pk: devicePK, in: db)?.projectPK != projectPK {
                 violations.append("active alert \(id) is of device \(devicePK), which is no longer in project pk \(projectPK)")
             }
         }
-        for row in try db.query("""
-            SELECT n.id, n.alert_id FROM alert_notifications n LEFT JOIN alert_items i ON i.id = n.alert_id WHERE i.id IS NULL ORDER BY n.id
-            """) {
-            violations.append("notification \(row.int(0)) belongs to alert \(row.int(1)), which does not exist")
+        for (id, alertID) in try store.orphanedNotifications() {
+            violations.append("notification \(id) belongs to alert \(alertID), which does not exist")
         }
-        for row in try db.query("""
-            SELECT device_pk, rule_key, COUNT(*) FROM alert_items WHERE status = 'active' GROUP BY device_pk, rule_key HAVING COUNT(*) > 1
-            """) {
-            violations.append("device \(row.int(0)) has \(row.int(2)) active alerts of rule \(row.string(1))")
+        for (devicePK, ruleKey, count) in try store.duplicateActiveAlerts() {
+            violations.append("device \(devicePK) has \(count) active alerts of rule \(ruleKey)")
         }
         return violations
     }

@@ -37,8 +37,9 @@ public final class ExportsModule: PlatformModule {
         })
     }
 
-    /// One job every 2 s: expire, schedules, then every claimable task. Its job lease is the task lease, so a killed
-    /// scheduler's pass is taken over as soon as its tasks' leases are.
+    /// One job every 2 s: expire, schedules, then every claimable task. Its job lease is the task lease (both renewed
+    /// while it runs), so a killed scheduler's pass is taken over as soon as its tasks' leases are. The scheduler runs it
+    /// on a worker of its own: a long export never delays another job (notification delivery).
     public var jobs: [Job] {
         let runner = runner
         return [Job(name: "exports.run", interval: 2, lease: Double(service.settings.lease)) { try runner.runDue() }]

@@ -25,8 +25,7 @@ public final class FactorsModule: PlatformModule {
     /// Every factor belongs to a device bound to the factor's project, and its agri_id starts with the device's prefix.
     public func invariantViolations(_ db: Database) throws -> [String] {
         var violations: [String] = []
-        for row in try db.query("SELECT id, device_pk, project_pk, agri_id FROM factors ORDER BY id") {
-            let (id, devicePK, projectPK, agriID) = (row.int(0), row.int(1), row.int(2), row.string(3))
+        for (id, devicePK, projectPK, agriID) in try FactorStore(db: db).placements() {
             guard let device = try service.devices.device(pk: devicePK, in: db) else {
                 violations.append("factor \(id) belongs to device \(devicePK), which does not exist")
                 continue

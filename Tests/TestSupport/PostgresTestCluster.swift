@@ -229,6 +229,12 @@ public enum TestDatabase {
     /// `sqlitePath`, or a new PostgreSQL database's URL when the run uses PostgreSQL.
     public static func location(sqlitePath: String) throws -> String {
         guard isPostgres else { return sqlitePath }
+        return try postgresLocation()
+    }
+
+    /// A new PostgreSQL database's URL in the run's cluster, whatever `IOT_TEST_DB` says (tests of what only
+    /// PostgreSQL can show: claims racing under READ COMMITTED, processes sharing one server).
+    public static func postgresLocation() throws -> String {
         let cluster = try PostgresTestCluster.get()
         let name = try cluster.createDatabase()
         return "postgres://\(PostgresTestCluster.appUser):\(PostgresTestCluster.appPassword)@127.0.0.1:\(cluster.port)/\(name)?sslmode=disable"

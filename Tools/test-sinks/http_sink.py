@@ -2,7 +2,7 @@
 """A small HTTP server for tests (Python standard library only).
 
     python3 http_sink.py --port 0 [--fail-first N] [--cert C --key K] [--host 127.0.0.1]
-                         [--response chunked|close|length] [--response-size N]
+                         [--response chunked|close|length] [--response-size N] [--hold-first N --hold SECONDS]
 
 Prints "port N" as its first stdout line, then one JSON line per request:
 {"method": ..., "path": "<path and query>", "headers": {name: value}, "body": "<body as text>"}
@@ -10,6 +10,8 @@ and answers 200 {"ok":true} (500 {"ok":false} to the first N requests).
 
 --response chooses how the answer's body is framed: Content-Length (default), chunked, or ended by
 closing the connection; --response-size N pads the body to N bytes (to test the client's cap).
+--hold-first N --hold SECONDS: the first N requests are printed at once but answered only after SECONDS
+(a slow receiver, to kill a sender mid-delivery).
 """
 
 import argparse
@@ -50,6 +52,9 @@ class Handler(BaseHTTPRequestHandler):
         with COUNTER_LOCK:
             REQUESTS += 1
             failing = REQUESTS <= self.server.options.fail_first
+            holding = REQUESTS <= self.server.options.hold_first
+        if holding:
+            time.sleep(self.server.options.hold)
         status = 500 if failing else 200
         payload = b'{"ok":false}' if failing else b'{"ok":true}'
         size = self.server.options.response_size
@@ -108,6 +113,8 @@ def main():
     parser.add_argument("--key")
     parser.add_argument("--response", choices=["length", "chunked", "close"], default="length")
     parser.add_argument("--response-size", type=int, default=0)
+    parser.add_argument("--hold-first", type=int, default=0)
+    parser.add_argument("--hold", type=float, default=0)
     args = parser.parse_args()
     exit_with_parent()
 

@@ -2,15 +2,18 @@ import Core
 import Dispatch
 import Foundation
 import Persistence
+import Platform
 import Synchronization
 
 /// Delivers the outbox (run by the scheduler, never by the api-server): claims due messages under a lease, sends
 /// each through its channel's transport outside any transaction, and records the outcome. A failure is retried with
 /// exponential backoff (`retry_base` × 1, 2, 4 …) up to `max_attempts`, then `failed` with the last error; past
 /// `max_per_receiver_per_hour` sent messages a receiver's next ones are `suppressed`. Two schedulers never hold one
-/// message at once; a scheduler killed mid-send leaves its message's lease (`lease`, at least a minute) to run out, and the
-/// message is sent again by another scheduler's next pass (at least once, never twice by two live schedulers). The job
-/// that runs `deliverDue` has a lease of its own (the scheduler's job lease), which a dead scheduler also leaves to expire.
+/// message at once (claimed `FOR UPDATE SKIP LOCKED` on PostgreSQL). A message's lease is short (`scheduler.lease`, 30 s)
+/// and renewed every third of it while it is being sent, so a slow receiver keeps its message, and a scheduler killed
+/// mid-send leaves it to run out: another scheduler's next pass sends it again within about one lease (at least once,
+/// never twice by two live schedulers). The job that runs `deliverDue` has a lease of its own (`scheduler.lease` too,
+/// renewed the same way), which a dead scheduler also leaves to expire.
 ///
 /// Messages go out concurrently: at most `max_in_flight` at once and `max_in_flight_per_organization` of one organization,
 /// so one tenant's slow or dead receivers cannot hold back another tenant's messages; one receiver gets one message at a
@@ -21,7 +24,7 @@ final class NotificationDispatcher: Sendable {
     let logger: Logger
     let settings: NotificationSettings
     let owner = "scheduler-\(ProcessInfo.processInfo.processIdentifier)-\(RandomID.make(length: 8))"
-    /// Longest a claimed message may take before another scheduler takes it again.
+    /// Seconds a claimed message's lease lasts unless renewed (`scheduler.lease`).
     let lease: Int64
 
     init(db: DatabasePool, clock: any WallClock, logger: Logger, settings: NotificationSettings) {
@@ -29,7 +32,7 @@ final class NotificationDispatcher: Sendable {
         self.clock = clock
         self.logger = logger
         self.settings = settings
-        lease = Int64(max(60, (settings.connectTimeout + settings.timeout * 3) * 4))
+        lease = settings.lease
     }
 
     /// What one pass has going on, shared by its delivering threads.
@@ -40,6 +43,8 @@ final class NotificationDispatcher: Sendable {
         var busyReceivers: Set<Int64> = []
         /// Messages this pass already tried: a retry waits for the next pass.
         var attemptedIDs: Set<Int64> = []
+        /// Messages being sent now, whose leases the heartbeat renews.
+        var inFlightIDs: Set<Int64> = []
         var failure: (any Error)?
     }
 
@@ -51,6 +56,18 @@ final class NotificationDispatcher: Sendable {
         let finished = DispatchSemaphore(value: 0)
         let maxInFlight = settings.maxInFlight
         let perOrganization = settings.maxInFlightPerOrganization
+        let lease = lease
+        let heartbeat = Heartbeat(every: Double(lease) / 3) { [self] in
+            let ids = pass.withLock { Array($0.inFlightIDs) }
+            guard !ids.isEmpty else { return }
+            let leaseUntil = clock.unixSeconds() + lease
+            do {
+                try db.write { try NotificationStore(db: $0).renew(ids: ids, owner: owner, leaseUntil: leaseUntil) }
+            } catch {
+                logger.warning("notification lease renewal failed", ["error": .string(String(describing: error))])
+            }
+        }
+        defer { heartbeat.stop() }
         while true {
             let free = pass.withLock { maxInFlight - $0.running }
             var claimed: [(AlertNotification, Int64)] = []
@@ -77,6 +94,7 @@ final class NotificationDispatcher: Sendable {
                     state.runningByOrganization[organization, default: 0] += 1
                     state.busyReceivers.insert(message.receiverID)
                     state.attemptedIDs.insert(message.id)
+                    state.inFlightIDs.insert(message.id)
                 }
                 Thread.detachNewThread { [self] in
                     let passStart = clock.unixSeconds()
@@ -86,6 +104,7 @@ final class NotificationDispatcher: Sendable {
                         state.running -= 1
                         state.runningByOrganization[organization, default: 1] -= 1
                         state.busyReceivers.remove(message.receiverID)
+                        state.inFlightIDs.remove(message.id)
                         if state.failure == nil, let thrown { state.failure = thrown }
                     }
                     finished.signal()

@@ -24,6 +24,9 @@ public struct NotificationSettings: Sendable {
     /// Messages sent at once by one scheduler, and of them at most this many of one organization.
     public var maxInFlight: Int
     public var maxInFlightPerOrganization: Int
+    /// Seconds a scheduler's claim on a message lasts unless renewed (`scheduler.lease`); renewed every third of it
+    /// while the message is being sent, so a killed scheduler's message is sent by another after about this long.
+    public var lease: Int64
 
     public static let smtpHost = ConfigKey("notifications.email.smtp_host", .text, default: "", "SMTP server; empty = e-mail goes to the log transport")
     public static let smtpPort = ConfigKey("notifications.email.smtp_port", .integer(1...65_535), default: nil, shown: "587 / 465 / 25",
@@ -71,6 +74,7 @@ public struct NotificationSettings: Sendable {
     ]
 
     public init(config: Config) {
+        lease = max(1, Int64(config.seconds(KernelKeys.schedulerLease).rounded(.up)))
         let tls = SMTPSecurity(rawValue: config.string(Self.smtpTLS)) ?? .starttls
         timeout = max(0.1, config.seconds(Self.timeoutKey))
         connectTimeout = max(0.1, config.seconds(Self.connectTimeoutKey))

@@ -80,6 +80,7 @@ extension AlertService {
             let finalOpened = opened.filter { local[$0] == true }
             let finalClosed = closed.filter { local[$0] == false }
             tx.onCommit { engine.apply(opened: finalOpened, closed: finalClosed) }
+            tx.announce(RuleEngine.activeTopic, scopes: Set((finalOpened + finalClosed).map(\.devicePK)))
         }
     }
 
@@ -139,6 +140,7 @@ extension AlertService {
             engine.setRules(devicePK: devicePK, rules)
             engine.apply(opened: [], closed: orphaned.map { RuleEngine.ActiveKey(devicePK: devicePK, ruleKey: $0) })
         }
+        if !orphaned.isEmpty { tx.announce(RuleEngine.activeTopic, scope: devicePK) }
     }
 
     /// A device left its project (unbound or moved): its active alerts resolve, and its rules are forgotten until
@@ -152,6 +154,9 @@ extension AlertService {
             engine.setRules(devicePK: devicePK, rules)
             engine.apply(opened: [], closed: active.map { RuleEngine.ActiveKey(devicePK: devicePK, ruleKey: $0) })
         }
+        // Other processes read this device's rules again (a move changes them without a factor write) and its alerts.
+        tx.announce(FactorService.changesTopic)
+        tx.announce(RuleEngine.activeTopic, scope: devicePK)
     }
 
     // MARK: - Offline (a scheduler job)

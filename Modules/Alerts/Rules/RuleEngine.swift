@@ -16,6 +16,8 @@ final class RuleEngine: Sendable {
         var configs: [Int64: AlertConfig] = [:]
         /// (device, rule key) of active threshold alerts.
         var active: Set<ActiveKey> = []
+        /// Devices whose active alerts another process changed: read again at the next evaluation.
+        var staleActive: Set<Int64> = []
     }
 
     struct ActiveKey: Hashable, Sendable {
@@ -74,7 +76,21 @@ final class RuleEngine: Sendable {
 
     /// Loads every rule and the active threshold alerts once, through `tx` (the first group commit).
     func loadIfNeeded(_ tx: Database) throws {
-        if state.withLock({ $0.loaded }) { return }
+        let (loaded, stale) = state.withLock { ($0.loaded, $0.staleActive) }
+        if loaded, !stale.isEmpty {
+            // Another process opened or closed alerts of these devices: their active keys are read again.
+            let store = AlertStore(db: tx)
+            var fresh: Set<ActiveKey> = []
+            for devicePK in stale {
+                for ruleKey in try store.activeRuleKeys(devicePK: devicePK, thresholdOnly: true) { fresh.insert(ActiveKey(devicePK: devicePK, ruleKey: ruleKey)) }
+            }
+            state.withLock { state in
+                state.active = state.active.filter { !stale.contains($0.devicePK) }.union(fresh)
+                state.staleActive.subtract(stale)
+            }
+            return
+        }
+        if loaded { return }
         var byDevice: [Int64: [AlarmRule]] = [:]
         for rule in try factors.alarmRules(in: tx) { byDevice[rule.devicePK, default: []].append(rule) }
         let rules = byDevice.mapValues(DeviceRules.init)
@@ -83,6 +99,7 @@ final class RuleEngine: Sendable {
             guard !state.loaded else { return }
             state.rules = rules
             state.active = Set(active)
+            state.staleActive = []
             state.loaded = true
         }
     }
@@ -101,6 +118,41 @@ final class RuleEngine: Sendable {
     func forgetConfig(projectPK: Int64) { state.withLock { _ = $0.configs.removeValue(forKey: projectPK) } }
 
     func isActive(_ key: ActiveKey) -> Bool { state.withLock { $0.active.contains(key) } }
+
+    /// Another process changed rules (factors): everything is read again at the next evaluation.
+    func reload() {
+        state.withLock { state in
+            state = State()
+        }
+    }
+
+    /// Another process opened or closed alerts of `devicePK` (nil: of any device).
+    func activeChanged(devicePK: Int64?) {
+        guard let devicePK else { return reload() }
+        state.withLock { state in
+            guard state.loaded else { return }
+            state.staleActive.insert(devicePK)
+        }
+    }
+
+    /// Another process changed the alert config of `projectPK` (nil: of any project).
+    func configChanged(projectPK: Int64?) {
+        state.withLock { state in
+            if let projectPK { state.configs[projectPK] = nil } else { state.configs = [:] }
+        }
+    }
+
+    /// The change-feed topic of alerts opened, resolved or cancelled, scoped by device pk.
+    static let activeTopic = "alerts.active"
+    /// The change-feed topic of alert config changes, scoped by project pk.
+    static let configTopic = "alerts.config"
+
+    /// Follows other processes' announcements (their rule, config and alert changes).
+    func listen(to changes: ChangeFeed) {
+        changes.subscribe(FactorService.changesTopic) { [self] _ in reload() }
+        changes.subscribe(Self.activeTopic) { [self] devicePK in activeChanged(devicePK: devicePK) }
+        changes.subscribe(Self.configTopic) { [self] projectPK in configChanged(projectPK: projectPK) }
+    }
 
     /// Applies what a committed transaction opened and closed.
     func apply(opened: [ActiveKey], closed: [ActiveKey]) {

@@ -109,6 +109,7 @@ extension AlertService {
             let engine = engine
             let key = RuleEngine.ActiveKey(devicePK: item.devicePK, ruleKey: item.ruleKey)
             tx.onCommit { engine.apply(opened: [], closed: [key]) }
+            tx.announce(RuleEngine.activeTopic, scope: item.devicePK)
             return item
         }
         return try view(item, project: project)

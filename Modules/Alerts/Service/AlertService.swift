@@ -29,6 +29,7 @@ public final class AlertService: Sendable, PlatformService {
         self.devices = devices
         self.factors = factors
         engine = RuleEngine(factors: factors)
+        engine.listen(to: context.db.changes)
         webhookPolicy = NotificationSettings(config: context.config).webhookPolicy
         maxReceiversPerChannel = context.config.int(NotificationSettings.maxReceiversPerChannelKey)
     }
@@ -98,6 +99,7 @@ public final class AlertService: Sendable, PlatformService {
             try AlertStore(db: tx).save(config, organizationID: project.organizationID)
             let engine = engine
             tx.onCommit { engine.forgetConfig(projectPK: project.pk) }
+            tx.announce(RuleEngine.configTopic, scope: project.pk)
             return config
         }
         return (project, config)

@@ -213,6 +213,27 @@ struct AlertStore {
     }
 
     /// (device pk, rule key) of every active threshold alert (the rule engine's first load).
+    // MARK: - Invariants (`admin-cli check`)
+
+    /// (id, device, project) of every active alert.
+    func activeAlertPlacements() throws -> [(id: Int64, devicePK: Int64, projectPK: Int64)] {
+        try db.query("SELECT id, device_pk, project_pk FROM alert_items WHERE status = 'active' ORDER BY id").map { ($0.int(0), $0.int(1), $0.int(2)) }
+    }
+
+    /// (notification id, alert id) of outbox rows whose alert does not exist.
+    func orphanedNotifications() throws -> [(id: Int64, alertID: Int64)] {
+        try db.query("""
+            SELECT n.id, n.alert_id FROM alert_notifications n LEFT JOIN alert_items i ON i.id = n.alert_id WHERE i.id IS NULL ORDER BY n.id
+            """).map { ($0.int(0), $0.int(1)) }
+    }
+
+    /// (device, rule key, count) of rules with more than one active alert.
+    func duplicateActiveAlerts() throws -> [(devicePK: Int64, ruleKey: String, count: Int64)] {
+        try db.query("""
+            SELECT device_pk, rule_key, COUNT(*) FROM alert_items WHERE status = 'active' GROUP BY device_pk, rule_key HAVING COUNT(*) > 1
+            """).map { ($0.int(0), $0.string(1), $0.int(2)) }
+    }
+
     func activeThresholdKeys() throws -> [(devicePK: Int64, ruleKey: String)] {
         try db.query("SELECT device_pk, rule_key FROM alert_items WHERE status = 'active' AND the_type = 'threshold'")
             .map { ($0.int(0), $0.string(1)) }

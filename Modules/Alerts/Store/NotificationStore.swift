@@ -42,14 +42,16 @@ struct NotificationStore {
     /// Leases up to `limit` due messages to `owner` until `leaseUntil` (a message whose lease ran out is due again:
     /// its scheduler died mid-delivery), taking at most `room(organization)` of each organization's. Two schedulers never
     /// hold one message at once. `accept(id, organization, receiver)` passes over candidates (and counts what it accepts),
-    /// so the caller can bound each organization's share. Returns each message with its organization.
+    /// so the caller can bound each organization's share. Returns each message with its organization. The candidates are
+    /// selected `FOR UPDATE SKIP LOCKED` on PostgreSQL: messages another scheduler is claiming at that moment are passed
+    /// over, so two claims at once never take one message twice.
     func claim(owner: String, now: Int64, leaseUntil: Int64, limit: Int, accept: (Int64, Int64, Int64) -> Bool) throws
         -> [(AlertNotification, Int64)] {
         guard limit > 0 else { return [] }
         let candidates = try db.query("""
             SELECT n.id, COALESCE(i.organization_id, 0), n.receiver_id FROM alert_notifications n LEFT JOIN alert_items i ON i.id = n.alert_id
             WHERE n.status = 'pending' AND n.next_attempt_s <= ? AND (n.lease_until_s IS NULL OR n.lease_until_s < ?)
-            ORDER BY n.next_attempt_s, n.id LIMIT ?
+            ORDER BY n.next_attempt_s, n.id LIMIT ?\(db.skipLocked(of: "n"))
             """, [now, now, max(limit * 8, 64)])
         var chosen: [(Int64, Int64)] = []
         for row in candidates where chosen.count < limit && accept(row.int(0), row.int(1), row.int(2)) {
@@ -67,6 +69,22 @@ struct NotificationStore {
             }
         }
         return claimed
+    }
+
+    /// Extends `owner`'s leases on the given messages to `leaseUntil` (the heartbeat of deliveries in flight); returns
+    /// how many it still held.
+    @discardableResult
+    func renew(ids: [Int64], owner: String, leaseUntil: Int64) throws -> Int {
+        guard !ids.isEmpty else { return 0 }
+        var renewed = 0
+        for start in stride(from: 0, to: ids.count, by: 500) {
+            let chunk = ids[start..<min(start + 500, ids.count)]
+            let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+            try db.execute("UPDATE alert_notifications SET lease_until_s = ? WHERE lease_owner = ? AND status = 'pending' AND id IN (\(placeholders))",
+                           [leaseUntil, owner] + chunk.map { $0 as any SQLBindable })
+            renewed += db.changes
+        }
+        return renewed
     }
 
     /// Messages sent to a receiver since `since` (the hourly cap).

@@ -10,9 +10,9 @@ public final class AuthService: Sendable, PlatformService {
     let iterations: Int
     let loginTokenLifetime: Double
     /// Failed logins per (address, username): a flood from one address locks only the names it guesses there.
-    let loginLimiter: RateLimiter
+    let loginLimiter: any AttemptLimiter
     /// Failed logins per address, whatever the username (a higher bound: several users may share an address).
-    let addressLimiter: RateLimiter
+    let addressLimiter: any AttemptLimiter
     /// Lifetimes of the UFDL dialect's session tokens (`auth.access_token_ttl` 5 min, `auth.refresh_token_ttl` 8 h).
     public let accessTokenLifetime: Double
     public let refreshTokenLifetime: Double
@@ -34,11 +34,15 @@ public final class AuthService: Sendable, PlatformService {
         accessTokenLifetime = context.config.seconds(AuthKeys.accessTokenTTL)
         refreshTokenLifetime = context.config.seconds(AuthKeys.refreshTokenTTL)
         let window = context.config.seconds(AuthKeys.loginWindow)
-        loginLimiter = RateLimiter(maxFailures: context.config.int(AuthKeys.loginMaxFailures), window: window, clock: context.clock)
-        addressLimiter = RateLimiter(maxFailures: context.config.int(AuthKeys.loginMaxFailuresPerAddress), window: window,
-                                     clock: context.clock)
+        loginLimiter = context.attemptLimiter("auth.login", maxFailures: context.config.int(AuthKeys.loginMaxFailures), window: window)
+        addressLimiter = context.attemptLimiter("auth.address", maxFailures: context.config.int(AuthKeys.loginMaxFailuresPerAddress), window: window)
         tokenCache = ThreadLocalCache(ttl: min(1, max(0, context.config.seconds(AuthKeys.tokenCacheTTL))))
+        // A token revoked through another server is refused here at once (the cache's 1 s bound holds regardless).
+        context.db.changes.subscribe(Self.tokensTopic) { [tokenCache] _ in tokenCache.invalidateAll() }
     }
+
+    /// The change-feed topic announced when tokens are revoked.
+    static let tokensTopic = "auth.tokens"
 
     var now: String { Timestamp.format(clock.now()) }
 
@@ -334,6 +338,7 @@ public final class AuthService: Sendable, PlatformService {
                 wave = try store.children(of: wave).filter { !revoked.contains($0) }
             }
             tx.onCommit { [tokenCache] in tokenCache.invalidateAll() }
+            tx.announce(Self.tokensTopic)
         }
     }
 

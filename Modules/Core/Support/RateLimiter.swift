@@ -1,9 +1,18 @@
 import Foundation
 import Synchronization
 
-/// Counts failures per key in a fixed window and blocks a key once it reaches `maxFailures`
-/// (login attempts per username and per address, wrong safe codes per device and per token).
-public final class RateLimiter: Sendable {
+/// A limit on failed attempts per key in a fixed window (login attempts per address, wrong safe codes per device and per
+/// token): `attempt` counts before the check it guards (429 `RATE_LIMITED` once a key is past its limit), `forgive` takes
+/// the count back when the attempt succeeded.
+public protocol AttemptLimiter: Sendable {
+    func attempt(_ keys: [String]) throws
+    func forgive(_ keys: [String])
+    func reset(_ key: String)
+}
+
+/// Counts failures per key in a fixed window and blocks a key once it reaches `maxFailures`, in this process's memory
+/// (the platform's services count in the database instead: `DatabaseRateLimiter`).
+public final class RateLimiter: AttemptLimiter {
     private struct Entry { var failures: Int; var windowStart: Double }
 
     private let maxFailures: Int

@@ -32,7 +32,7 @@ public final class ScopedCache<Key: Hashable & Sendable, Value: Sendable>: Senda
     }
 
     public func value(for key: Key) -> Value? {
-        guard ttl > 0 else { return nil }
+        guard ttl > 0, !FreshReads.areRequested else { return nil }
         let time = now()
         return state.withLock { state in
             guard let entry = state.entries[key] else { return nil }

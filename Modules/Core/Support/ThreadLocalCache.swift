@@ -41,7 +41,7 @@ public final class ThreadLocalCache<Key: Hashable & Sendable, Value: Sendable>: 
 
     @inlinable
     public func value(for key: Key) -> Value? {
-        guard ttl > 0 else { return nil }
+        guard ttl > 0, !FreshReads.areRequested else { return nil }
         let table = tables.local
         guard let entry = table.entries[key] else { return nil }
         guard entry.generation == current.load(ordering: .acquiring), now() - entry.storedAt < ttl else {

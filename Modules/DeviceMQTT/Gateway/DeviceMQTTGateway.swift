@@ -13,7 +13,7 @@ import Synchronization
 final class DeviceMQTTGateway: MQTTApplication, Sendable {
     let context: PlatformContext
     let devices: DeviceService
-    let limiter: RateLimiter
+    let limiter: any AttemptLimiter
     /// Where database work runs; each session has a serial queue targeting it (its publishes stay in order).
     let work = DispatchQueue(label: "mqtt-gateway", attributes: .concurrent)
     /// The current session of each connected device (by device pk).
@@ -28,8 +28,8 @@ final class DeviceMQTTGateway: MQTTApplication, Sendable {
     init(context: PlatformContext, devices: DeviceService) {
         self.context = context
         self.devices = devices
-        limiter = RateLimiter(maxFailures: context.config.int(DeviceKeys.bindMaxFailures), window: context.config.seconds(DeviceKeys.bindWindow),
-                              clock: context.clock)
+        limiter = context.attemptLimiter("mqtt.connect", maxFailures: context.config.int(DeviceKeys.bindMaxFailures),
+                                         window: context.config.seconds(DeviceKeys.bindWindow))
     }
 
     /// Starts refreshing the contact time of connected devices (every 30 s: "in contact" while connected).

@@ -73,4 +73,6 @@ public protocol DeviceFactorInfo: Sendable {
     func devicesWithThresholds(_ devicePKs: [Int64]) throws -> Set<Int64>
     /// Factor names by agri_id for one device (`d-1000-abcd-01` → `temp`), for the latest-value read.
     func factorNames(devicePK: Int64) throws -> [String: String]
+    /// The change-feed topic announced when a device's factors change, scoped by organization id.
+    var changesTopic: String { get }
 }

@@ -88,6 +88,7 @@ extension DeviceService {
                 try store.touch(pk: device.id, connectTime: seconds)
                 try bus.publish(DeviceContacted(devicePKs: [device.id], now: seconds), in: tx)
             }
+            announce(tx, organizationID: device.organizationID)
         }
         invalidate(organizationID: device.organizationID)
     }

@@ -19,7 +19,7 @@ public final class DeviceService: Sendable, ProjectDeviceCounter, PlatformServic
     let commandLifetime: Int64
     /// Seconds of telemetry the daily retention job keeps (`devices.telemetry_retention`; 0 = forever).
     public let telemetryRetention: Double
-    let bindLimiter: RateLimiter
+    let bindLimiter: any AttemptLimiter
     /// Device lists and details by organization (60 s, seed 001), invalidated on every device change.
     let viewCache: ScopedCache<String, CachedList>
     /// Latest values by device (120 s, seed 001), invalidated on every commit of the device's telemetry.
@@ -48,22 +48,27 @@ public final class DeviceService: Sendable, ProjectDeviceCounter, PlatformServic
         maxPointsPerRequest = max(1, config.int(DeviceKeys.maxPointsPerRequest))
         commandLifetime = max(1, Int64(config.seconds(DeviceKeys.commandTTL)))
         telemetryRetention = config.seconds(DeviceKeys.telemetryRetention)
-        bindLimiter = RateLimiter(maxFailures: config.int(DeviceKeys.bindMaxFailures), window: config.seconds(DeviceKeys.bindWindow), clock: context.clock)
+        bindLimiter = context.attemptLimiter("devices.bind", maxFailures: config.int(DeviceKeys.bindMaxFailures), window: config.seconds(DeviceKeys.bindWindow))
         viewCache = ScopedCache(ttl: config.seconds(DeviceKeys.cacheTTL))
         dataCache = ScopedCache(ttl: config.seconds(DeviceKeys.dataCacheTTL))
         countCache = ThreadLocalCache(ttl: config.seconds(DeviceKeys.countCacheTTL))
         ingestor = TelemetryIngestor(db: context.db, bus: context.bus, clock: context.clock, logger: context.logger, metrics: context.metrics,
                                      maxPointsPerCommit: max(100, config.int(DeviceKeys.maxPointsPerCommit)))
+        listenForChanges(context.db.changes)
     }
 
     /// Wires the Factors implementation (done by the app at composition).
     public func setFactorInfo(_ info: any DeviceFactorInfo) {
         factorInfo.withLock { $0 = info }
+        context.db.changes.subscribe(info.changesTopic, organizationChanged)
     }
 
     var factors: (any DeviceFactorInfo)? { factorInfo.withLock { $0 } }
 
     var now: String { Timestamp.format(clock.now()) }
+
+    /// Whether a database read is a network round trip (PostgreSQL): request handlers then run off the event loop.
+    public var databaseIsRemote: Bool { context.db.isPostgreSQL }
 
     // MARK: - Provisioning
 
@@ -122,6 +127,44 @@ public final class DeviceService: Sendable, ProjectDeviceCounter, PlatformServic
         if let organizationID { viewCache.invalidate(scope: organizationID) }
     }
 
+    /// The change-feed topic of device writes, scoped by organization id (lists, details, project counts).
+    public static let changesTopic = "devices"
+    /// The change-feed topic of telemetry commits and bindings, scoped by device pk (latest values, last contact).
+    public static let dataTopic = "devices.data"
+    /// The change-feed topic of series deleted (a purge): group commits forget the series ids they hold.
+    public static let seriesTopic = "devices.series"
+
+    /// Tells the other processes, with `tx`'s commit, that the organization's devices (and `devicePK`'s data) changed.
+    func announce(_ tx: Database, organizationID: Int64?, devicePK: Int64? = nil) {
+        if let organizationID { tx.announce(Self.changesTopic, scope: organizationID) }
+        if let devicePK { tx.announce(Self.dataTopic, scope: devicePK) }
+    }
+
+    /// Drops the cached lists of an organization (all when nil) and the project counts.
+    var organizationChanged: @Sendable (Int64?) -> Void {
+        { [viewCache, countCache] organizationID in
+            if let organizationID { viewCache.invalidate(scope: organizationID) } else { viewCache.invalidateAll() }
+            countCache.invalidateAll()
+        }
+    }
+
+    /// What other processes announce: their device, project and factor writes drop this process's cached lists and
+    /// counts of the organization, their telemetry drops the device's latest values and counts as its contact.
+    func listenForChanges(_ changes: ChangeFeed) {
+        changes.subscribe(Self.changesTopic, organizationChanged)
+        changes.subscribe(ProjectService.changesTopic, organizationChanged)
+        changes.subscribe(Self.dataTopic) { [self] devicePK in
+            guard let devicePK else {
+                dataCache.invalidateAll()
+                return
+            }
+            dataCache.invalidate(scope: devicePK)
+            let now = clock.unixSeconds()
+            contacts.withLock { $0[devicePK] = max($0[devicePK] ?? 0, now) }
+        }
+        changes.subscribe(Self.seriesTopic) { [ingestor] _ in ingestor.forgetSeries() }
+    }
+
     // MARK: - Bind / unbind
 
     /// Binds a provisioned device to a project by `device_id` + `safe_code` (compared in constant time).
@@ -162,6 +205,7 @@ public final class DeviceService: Sendable, ProjectDeviceCounter, PlatformServic
                 invalidate(organizationID: organizationID)
                 dataCache.invalidate(scope: devicePK)
             }
+            announce(tx, organizationID: organizationID, devicePK: devicePK)
             return current
         }
         return try views([bound])[0]
@@ -190,6 +234,7 @@ public final class DeviceService: Sendable, ProjectDeviceCounter, PlatformServic
             invalidate(organizationID: organizationID)
             dataCache.invalidate(scope: device.id)
         }
+        announce(tx, organizationID: organizationID, devicePK: device.id)
     }
 
     // MARK: - Lists and detail
@@ -260,6 +305,7 @@ public final class DeviceService: Sendable, ProjectDeviceCounter, PlatformServic
             try bus.publish(DeviceUpdated(devicePK: device.id, projectPK: device.projectPK, organizationID: device.organizationID), in: tx)
             let organizationID = project.organizationID
             tx.onCommit { [self] in invalidate(organizationID: organizationID) }
+            announce(tx, organizationID: organizationID)
             return device
         }
         return try views([updated])[0]
@@ -289,6 +335,7 @@ public final class DeviceService: Sendable, ProjectDeviceCounter, PlatformServic
                                         organizationID: source.organizationID), in: tx)
             let organizationID = source.organizationID
             tx.onCommit { [self] in invalidate(organizationID: organizationID) }
+            announce(tx, organizationID: organizationID)
             return device
         }
         return try views([moved])[0]
@@ -350,12 +397,15 @@ public final class DeviceService: Sendable, ProjectDeviceCounter, PlatformServic
                 invalidate(organizationID: event.fromOrganizationID)
                 invalidate(organizationID: event.toOrganizationID)
             }
+            announce(tx, organizationID: event.fromOrganizationID)
+            announce(tx, organizationID: event.toOrganizationID)
         })
         // Cached device lists show the project's name: refresh them when it changes.
         bus.subscribe(ProjectUpdated.self, afterCommit: { [self] event in invalidate(organizationID: event.project.organizationID) })
         bus.subscribe(ProjectPurged.self, inTransaction: { [self] event, tx in
             for device in try DeviceStore(db: tx).devices(projectPK: event.project.pk) { try unbind(device, tx) }
             try TelemetryStore(db: tx).purge(projectPK: event.project.pk)
+            tx.announce(Self.seriesTopic)
             // Inside the transaction (under the writer lock): no group commit can reuse a purged series id.
             ingestor.forgetSeries()
         })

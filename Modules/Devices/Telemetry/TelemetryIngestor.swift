@@ -209,8 +209,9 @@ final class TelemetryIngestor: Sendable {
         // so comparing one agri_id finds the series without hashing the key (a profile's 7 % of the committer).
         var seriesByPosition: [Int64: [(agriID: String, series: Int64)]] = [:]
         var contact: [Int64: Int64] = [:]
-        // Another process (admin-cli purge) may have deleted series since the last group: start over then.
-        let version = try tx.dataVersion()
+        // Another process (admin-cli purge) may have deleted series since the last group: start over then. On PostgreSQL,
+        // while the change feed listens, its `devices.series` announcements say so instead (`DeviceService.listenForChanges`).
+        let version = tx.dialect == .postgres && db.changes.isListening ? 0 : try tx.dataVersion()
         if version != lastDataVersion.load(ordering: .relaxed) {
             forgetSeries()
             lastDataVersion.store(version, ordering: .relaxed)
@@ -266,6 +267,8 @@ final class TelemetryIngestor: Sendable {
             }
         }
         for (pk, time) in contact { try devices.touch(pk: pk, connectTime: time) }
+        // Other processes drop these devices' latest values and count the contact (PostgreSQL; rides with the COMMIT).
+        tx.announce(DeviceService.dataTopic, scopes: contact.keys)
         let stored = batches.enumerated().compactMap { index, batch -> TelemetryStored.Batch? in
             guard !moved.contains(index), let device = placement[batch.devicePK] ?? nil else { return nil }
             return TelemetryStored.Batch(devicePK: batch.devicePK, projectPK: batch.projectPK, organizationID: batch.organizationID,

@@ -10,7 +10,7 @@ public struct ExportSettings: Sendable {
     public let retention: Int64
     /// Unfinished (pending or running) tasks allowed per organization (`exports.max_unfinished_per_org`, default 20).
     public let maxUnfinishedPerOrganization: Int
-    /// Seconds a scheduler's claim on a task lasts without a heartbeat (`exports.lease`, default 60s).
+    /// Seconds a scheduler's claim on a task lasts without a heartbeat (`exports.lease`, default 30 s).
     public let lease: Int64
     /// Tries before a task whose scheduler keeps dying fails (`exports.max_attempts`, default 3).
     public let maxAttempts: Int64
@@ -26,7 +26,7 @@ public struct ExportSettings: Sendable {
                                                "succeeded files are removed after this (task → `expired`)")
     public static let maxUnfinishedKey = ConfigKey("exports.max_unfinished_per_org", .integer(1...100_000), default: "20",
                                                    "pending + running tasks per organization before 429")
-    public static let leaseKey = ConfigKey("exports.lease", .duration, default: "60s",
+    public static let leaseKey = ConfigKey("exports.lease", .duration, default: "30s",
                                            "a scheduler's claim on a task (renewed every half second); a dead scheduler's task is retaken after it")
     public static let maxAttemptsKey = ConfigKey("exports.max_attempts", .integer(1...100), default: "3",
                                                  "claims of one task before it fails (its schedulers kept dying)")

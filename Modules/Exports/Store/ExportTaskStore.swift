@@ -105,33 +105,37 @@ struct ExportTaskStore {
 
     // MARK: - Leases
 
-    /// Fails running tasks whose lease ran out after their last allowed try; returns them.
+    /// Fails running tasks whose lease ran out after their last allowed try; returns them (only those this call failed:
+    /// rows another scheduler is failing at the same moment are passed over on PostgreSQL).
     func failAbandoned(now: Int64, maxAttempts: Int64, at time: String) throws -> [ExportTask] {
         let rows = try db.query("""
-            SELECT \(Self.columns) FROM exports_tasks WHERE status = 'running' AND lease_until_s < ? AND attempts >= ?
+            SELECT \(Self.columns) FROM exports_tasks WHERE status = 'running' AND lease_until_s < ? AND attempts >= ?\(db.skipLocked())
             """, [now, maxAttempts]).map(Self.task)
+        var failed: [ExportTask] = []
         for task in rows {
             try db.execute("""
                 UPDATE exports_tasks SET status = 'failed', error = ?, finished_at = ?, lease_owner = NULL, lease_until_s = NULL
                 WHERE id = ? AND status = 'running'
                 """, ["the scheduler running it stopped \(task.attempts) times", time, task.id])
+            if db.changes == 1 { failed.append(task) }
         }
-        return rows
+        return failed
     }
 
     /// Claims the oldest pending task, or a running one whose lease expired (its scheduler died), for `owner`.
-    /// `only` restricts the claim to one task.
+    /// `only` restricts the claim to one task. The candidate is selected `FOR UPDATE SKIP LOCKED` on PostgreSQL, so
+    /// two schedulers claiming at once take two different tasks (or one takes it and the other none), never one twice.
     func claim(owner: String, now: Int64, lease: Int64, maxAttempts: Int64, at time: String, only: Int64? = nil) throws -> ExportTask? {
         let candidate = """
             (status = 'pending' OR (status = 'running' AND lease_until_s < ?)) AND attempts < ?
             """
         let found = if let only {
-            try db.queryOne("SELECT id FROM exports_tasks WHERE id = ? AND \(candidate)", [only, now, maxAttempts])
+            try db.queryOne("SELECT id FROM exports_tasks WHERE id = ? AND \(candidate)\(db.skipLocked())", [only, now, maxAttempts])
         } else {
-            try db.queryOne("SELECT id FROM exports_tasks WHERE \(candidate) ORDER BY id LIMIT 1", [now, maxAttempts])
+            try db.queryOne("SELECT id FROM exports_tasks WHERE \(candidate) ORDER BY id LIMIT 1\(db.skipLocked())", [now, maxAttempts])
         }
         guard let id = found?.int(0) else { return nil }
-        // The condition again: the claim is an atomic compare-and-set (FOR UPDATE SKIP LOCKED on PostgreSQL).
+        // The condition again (a compare-and-set): the row is locked on PostgreSQL and SQLite's writer is alone, so it holds.
         try db.execute("""
             UPDATE exports_tasks SET status = 'running', lease_owner = ?, lease_until_s = ?, attempts = attempts + 1,
                    started_at = COALESCE(started_at, ?), progress = 0, row_count = 0, error = NULL

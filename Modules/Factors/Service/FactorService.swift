@@ -25,7 +25,12 @@ public final class FactorService: Sendable, DeviceFactorInfo, PlatformService {
 
     func published(_ device: Device, _ project: ProjectRef, _ tx: Database) throws {
         try bus.publish(FactorsChanged(devicePK: device.id, projectPK: project.pk, organizationID: project.organizationID), in: tx)
+        tx.announce(Self.changesTopic, scope: project.organizationID)
     }
+
+    /// The change-feed topic of factor writes (thresholds included), scoped by organization id.
+    public static let changesTopic = "factors"
+    public var changesTopic: String { Self.changesTopic }
 
     // MARK: - CRUD
 

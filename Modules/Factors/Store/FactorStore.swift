@@ -138,4 +138,9 @@ struct FactorStore {
         try db.execute("INSERT INTO sensor_modules (name, model, factors, updated_at) VALUES (?, ?, ?, ?)", [name, model, encoded, time])
         return (db.lastInsertRowID, false)
     }
+
+    /// (id, device, project, agri_id) of every factor (`admin-cli check`).
+    func placements() throws -> [(id: Int64, devicePK: Int64, projectPK: Int64, agriID: String)] {
+        try db.query("SELECT id, device_pk, project_pk, agri_id FROM factors ORDER BY id").map { ($0.int(0), $0.int(1), $0.int(2), $0.string(3)) }
+    }
 }

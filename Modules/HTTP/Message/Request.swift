@@ -62,6 +62,13 @@ public struct Request: Sendable {
         return !connection.contains("close")
     }
 
+    /// Whether the client asked for an answer not taken from a cache: `Cache-Control: no-cache` (or `max-age=0`), or
+    /// `Pragma: no-cache` (RFC 9111 §5.2.1.4, §5.4).
+    public var asksForFreshData: Bool {
+        if let control = headers["Cache-Control"]?.lowercased(), control.contains("no-cache") || control.contains("max-age=0") { return true }
+        return headers["Pragma"]?.lowercased().contains("no-cache") ?? false
+    }
+
     /// The body as JSON; 415 unless the content type is JSON, 400 `MALFORMED_JSON` when it does not parse.
     public func json() throws(APIError) -> JSON {
         try jsonBody().parsed()

@@ -124,7 +124,7 @@ public struct APIResponder: HTTPResponder {
     /// Details an error does not expose stay in the log.
     static func run(_ handler: Handler, _ request: Request, logger: Logger, errors: @autoclosure () -> ErrorRenderer = .platform) -> Response {
         do {
-            return try handler(request)
+            return try FreshReads.during(request.asksForFreshData) { try handler(request) }
         } catch {
             return render(error, request, logger: logger, errors: errors())
         }

@@ -40,6 +40,8 @@ public final class Database: TransactionScope {
 
     func isCached(_ sql: String) -> Bool { cache[sql] != nil }
     private var commitActions: [@Sendable () -> Void] = []
+    /// What this write transaction announces to other processes (sent with COMMIT on PostgreSQL).
+    private var announcements: [Announcement] = []
     /// Depth of `write` calls on this connection (nested writes become savepoints).
     var writeDepth = 0
 
@@ -90,6 +92,19 @@ public final class Database: TransactionScope {
 
     /// The SQL dialect of this connection.
     public var dialect: SQLDialect { postgres == nil ? .sqlite : .postgres }
+
+    /// The locking clause that ends a claim's `SELECT` inside `write`: ` FOR UPDATE SKIP LOCKED` on PostgreSQL (rows
+    /// another transaction is claiming are passed over, not waited for, and the rows found stay locked until COMMIT, so
+    /// two processes never take one row), ` FOR UPDATE OF table SKIP LOCKED` when `table` names the claimed table of a join;
+    /// empty on SQLite, whose single writer already makes the select-then-update of a `write` atomic.
+    ///
+    /// ```swift
+    /// try db.query("SELECT id FROM tasks WHERE status = 'pending' ORDER BY id LIMIT ?\(db.skipLocked())", [n])
+    /// ```
+    public func skipLocked(of table: String? = nil) -> String {
+        guard postgres != nil else { return "" }
+        return table.map { " FOR UPDATE OF \($0) SKIP LOCKED" } ?? " FOR UPDATE SKIP LOCKED"
+    }
 
     func close() {
         cache.removeAll()
@@ -309,6 +324,20 @@ public final class Database: TransactionScope {
 
     var pendingCommitActionCount: Int { commitActions.count }
 
+    /// Tells every process over this database, once the enclosing write transaction commits, that `topic` changed (for
+    /// `scope`, an id, when given): their `ChangeFeed` handlers of the topic run. On PostgreSQL the announcements ride
+    /// with the COMMIT (one round trip); on SQLite they are dropped (see `ChangeFeed`). Dropped on rollback.
+    public func announce(_ topic: String, scope: Int64? = nil) {
+        guard postgres != nil, writeDepth > 0 else { return }
+        announcements.append(Announcement(topic, scope: scope))
+    }
+
+    /// `announce` for several scopes of one topic.
+    public func announce(_ topic: String, scopes: some Sequence<Int64>) {
+        guard postgres != nil, writeDepth > 0 else { return }
+        for scope in scopes { announcements.append(Announcement(topic, scope: scope)) }
+    }
+
     /// Runs `body` in a savepoint of the open write transaction: its changes and `onCommit` actions are undone
     /// when it throws, while the enclosing transaction goes on.
     public func savepoint<T>(_ body: (Database) throws -> T) throws -> T {
@@ -322,6 +351,7 @@ public final class Database: TransactionScope {
         if writeDepth > 0 {
             let name = "sp\(writeDepth)"
             let actionsBefore = commitActions.count
+            let announcementsBefore = announcements.count
             try executeScript("SAVEPOINT \(name)")
             writeDepth += 1
             defer { writeDepth -= 1 }
@@ -332,6 +362,7 @@ public final class Database: TransactionScope {
             } catch {
                 try? executeScript("ROLLBACK TO \(name); RELEASE \(name)")
                 discardCommitActions(keeping: actionsBefore)
+                if announcements.count > announcementsBefore { announcements.removeLast(announcements.count - announcementsBefore) }
                 throw error
             }
         }
@@ -359,12 +390,18 @@ public final class Database: TransactionScope {
         if postgres.transactionStatus != .idle { _ = try? postgres.simpleQuery("ROLLBACK") }
         try executeScript("BEGIN")
         writeDepth = 1
-        defer { writeDepth = 0 }
+        announcements = []
+        defer {
+            writeDepth = 0
+            announcements = []
+        }
         do {
             let result = try body(self)
             if postgres.transactionStatus == .failed { throw Self.transactionLost }
             let answers: [PostgresResult]
-            do { answers = try postgres.simpleQuery("COMMIT") } catch { throw PostgresDialect.error(error, sql: "COMMIT") }
+            // The announcements go in the same simple query as COMMIT: delivered to listeners only if it commits.
+            let commit = ChangeFeed.notifySQL(ChangeFeed.payloads(announcements)) + "COMMIT"
+            do { answers = try postgres.simpleQuery(commit) } catch { throw PostgresDialect.error(error, sql: "COMMIT") }
             if answers.last?.commandTag == "ROLLBACK" { throw Self.transactionLost }
             return result
         } catch {

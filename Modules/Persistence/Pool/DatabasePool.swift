@@ -41,12 +41,15 @@ public final class DatabasePool: @unchecked Sendable {
     private var closed = false
     private let isMemory: Bool
     private let checkpointer: WALCheckpointer?
+    /// Announcements of what other processes over the same database changed (PostgreSQL; silent on SQLite).
+    public let changes: ChangeFeed
 
     /// Opens (creating the file and its folder when missing) and configures WAL mode.
     public init(path: String, configuration: DatabaseConfiguration = DatabaseConfiguration()) throws {
         self.path = path
         self.configuration = configuration
         postgres = nil
+        changes = ChangeFeed(postgres: nil)
         isMemory = path == ":memory:" || path.isEmpty
         if !isMemory {
             let folder = (path as NSString).deletingLastPathComponent
@@ -68,6 +71,7 @@ public final class DatabasePool: @unchecked Sendable {
         path = settings.redactedURL
         self.configuration = configuration
         postgres = PostgresPool(configuration: settings, size: max(1, size), acquireTimeout: max(1, settings.connectTimeout))
+        changes = ChangeFeed(postgres: settings)
         isMemory = false
         writer = nil
         checkpointer = nil
@@ -147,6 +151,7 @@ public final class DatabasePool: @unchecked Sendable {
         let outcome: Result<(T, [@Sendable () -> Void]), any Error> = Result {
             do {
                 return try postgres.withConnection { connection in
+                    changes.noteOwnBackend(connection.processID)
                     let db = Database(postgres: connection, readOnly: false)
                     let result = try db.transaction(body)
                     return (result, db.takeCommitActions())
@@ -257,6 +262,18 @@ public final class DatabasePool: @unchecked Sendable {
         readersCondition.unlock()
     }
 
+    /// Holds one connection for `seconds` inside a read (`pg_sleep` on PostgreSQL): the diagnostics route that shows a slow
+    /// query does not stall other requests.
+    public func sleepInDatabase(seconds: Double) throws {
+        try read { db in
+            if db.dialect == .postgres {
+                _ = try db.queryOne("SELECT pg_sleep(?)", [seconds])
+            } else {
+                usleep(UInt32(seconds * 1_000_000))
+            }
+        }
+    }
+
     /// Closes every connection (after in-flight closures finish). Later calls throw.
     public func close() {
         readersCondition.lock()
@@ -265,6 +282,7 @@ public final class DatabasePool: @unchecked Sendable {
             return
         }
         closed = true
+        changes.stop()
         postgres?.close()
         idleReaders.removeAll()
         readersCondition.broadcast()

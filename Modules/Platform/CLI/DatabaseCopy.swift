@@ -34,9 +34,10 @@ public struct DatabaseCopy: Sendable {
     }
 
     /// Tables of the kernel that hold no installation data and are not copied: the migrations' own record (TARGET has
-    /// its own from migrating) and the scheduler's job leases and run counts (state of the processes on SOURCE; on
-    /// TARGET every job is due at its first pass, and each job does only the work that is due).
-    public static let kernelTables: Set<String> = Set(["schema_migrations"] + JobScheduler.tables)
+    /// its own from migrating), the scheduler's job leases and run counts (state of the processes on SOURCE; on TARGET
+    /// every job is due at its first pass, and each job does only the work that is due) and the failure counters of the
+    /// rate limits (windows of minutes).
+    public static let kernelTables: Set<String> = Set(["schema_migrations"] + JobScheduler.tables + RateLimitStore.tables)
 
     let modules: [any PlatformModule]
     let migrations: [Migration]

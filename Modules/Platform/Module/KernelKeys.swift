@@ -45,6 +45,9 @@ public enum KernelKeys {
                                                        "PEM certificate chain: serve HTTPS with `server.tls.private_key` (flag `--tls-certificate`)")
     public static let serverTLSPrivateKey = ConfigKey("server.tls.private_key", .text, default: "", "its PEM key (flag `--tls-private-key`)")
     public static let serverDemo = ConfigKey("server.demo", .boolean, default: "false", "seed the demo organization once (flag `--demo`)")
+    public static let schedulerLease = ConfigKey("scheduler.lease", .duration, default: "30s",
+        "how long a scheduler's claim on a job or a notification lasts unless renewed (every third of it while the work runs): "
+            + "a killed scheduler's work is taken over by another after about this long")
     public static let logLevel = ConfigKey("log.level", .choice(["debug", "info", "warning", "error"]), default: "info",
                                            "`debug`, `info`, `warning`, `error` (JSON lines on stderr)")
     public static let logAccess = ConfigKey("log.access", .boolean, default: "true", "one JSON access-log line per request")
@@ -64,6 +67,6 @@ public enum KernelKeys {
         dbPath, dbURL, dbPoolSize, dbSynchronous, dbReaders, dbBusyTimeout, dbCheckpointFrames, serverHost, serverPort, serverWorkers, serverEventLoops,
         serverMaxBodyBytes, serverMaxHeaderBytes, serverHeaderTimeout, serverBodyTimeout, serverIdleTimeout, serverResponseTimeout,
         serverMaxConnections, serverMaxConnectionsPerAddress, serverShutdownGrace, serverReleaseStartupMemory, serverTLSCertificate,
-        serverTLSPrivateKey, serverDemo, logLevel, logAccess, debugRoutes,
+        serverTLSPrivateKey, serverDemo, schedulerLease, logLevel, logAccess, debugRoutes,
     ]
 }

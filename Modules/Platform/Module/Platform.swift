@@ -26,7 +26,7 @@ public final class Platform: Sendable {
     }
 
     /// The kernel's migrations (the scheduler's table), then every module's, in module order.
-    public var migrations: [Migration] { JobScheduler.migrations + modules.flatMap(\.migrations) }
+    public var migrations: [Migration] { JobScheduler.migrations + RateLimitStore.migrations + modules.flatMap(\.migrations) }
 
     /// Applies pending migrations; returns the names applied.
     @discardableResult

@@ -64,8 +64,9 @@ public struct Job: Sendable {
     public let name: String
     /// Seconds between runs.
     public let interval: Double
-    /// Seconds a run's claim lasts (nil: the scheduler's default, an hour). A job whose own work is leased in its
-    /// tables (exports) uses a short one, so a killed scheduler's job is taken over soon.
+    /// Seconds a run's claim lasts unless renewed (nil: `scheduler.lease`, 30 s). The scheduler renews it every third
+    /// of it while the job runs, so a long run keeps its claim and a killed scheduler's job is taken over after about
+    /// one lease. A job whose own work is leased in its tables (exports) uses that lease.
     public let lease: Double?
     public let run: @Sendable () throws -> Void
 
@@ -93,6 +94,11 @@ public final class PlatformContext: Sendable {
         self.config = config
         self.logger = logger
         self.metrics = metrics
+    }
+
+    /// A failure limiter counted in the database, shared by every process over it (`DatabaseRateLimiter`).
+    public func attemptLimiter(_ name: String, maxFailures: Int, window: Double) -> any AttemptLimiter {
+        DatabaseRateLimiter(db: db, name: name, maxFailures: maxFailures, window: window, clock: clock, logger: logger)
     }
 
     /// The database tuning of `config` (`db.readers`, `db.synchronous`, `db.busy_timeout_ms`, `db.checkpoint_frames`).

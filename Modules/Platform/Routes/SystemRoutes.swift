@@ -7,6 +7,8 @@ extension Platform {
     /// `/api/v2/openapi.json`) and every module's routes under `/api/v2`.
     public func makeRouter() -> Router {
         let router = Router()
+        // DESIGN §3.4: with PostgreSQL the event loop never waits on the network.
+        router.readsMayBlock = context.db.isPostgreSQL
         let system = router.group("", tag: "system")
         let status = { (value: String) in Schema.object([.required("status", .oneOf([value]))]) }
         system.get("/healthz", summary: "Process is up", responses: [.ok(status("ok"))], auth: .anonymous) { _ in
@@ -46,6 +48,13 @@ extension Platform {
                    auth: .anonymous, blocking: true) { request in
                 let seconds = min(30, max(0, Double(request.query["seconds"] ?? "1") ?? 1))
                 usleep(UInt32(seconds * 1_000_000))
+                return .json(JSONObject(["slept": .number(seconds)]))
+            }
+            api.on(.get, "/debug/db-sleep/", summary: "Holds a database connection ?seconds= (max 30, pg_sleep on PostgreSQL); only with debug.routes",
+                   query: [QueryParameter("seconds", .number(0...30))], responses: [.ok(.object([.required("slept", .number())]))],
+                   auth: .anonymous) { request in
+                let seconds = min(30, max(0, Double(request.query["seconds"] ?? "1") ?? 1))
+                try db.sleepInDatabase(seconds: seconds)
                 return .json(JSONObject(["slept": .number(seconds)]))
             }
         }

@@ -4,8 +4,11 @@ import Persistence
 
 /// Runs the modules' periodic jobs for the `scheduler` program. A job is due when it never finished or
 /// last finished at least `interval` seconds ago. Jobs are claimed with a lease in the `scheduler_jobs`
-/// table inside a write transaction, so two schedulers (two processes on one database) never run the same
-/// job at once, and a crashed scheduler's claim expires after `leaseSeconds`.
+/// table inside a write transaction (`FOR UPDATE SKIP LOCKED` on PostgreSQL), so two schedulers (two processes on one
+/// database) never run the same job at once. Each job has its own lease (`Job.lease`, else `scheduler.lease`, 30 s),
+/// renewed every third of it while the job runs, so a killed scheduler's claim runs out within about one lease.
+///
+/// `run` gives every job a worker thread of its own: a long `exports.run` never delays `alerts.deliver-notifications`.
 public final class JobScheduler: Sendable {
     /// What one job run did.
     public struct Outcome: Sendable {
@@ -39,35 +42,33 @@ public final class JobScheduler: Sendable {
     let clock: any WallClock
     let logger: Logger
     let jobs: [Job]
-    let owner: String
+    /// Who holds the leases this scheduler takes (`host:pid:random`).
+    public let owner: String
+    /// The lease of a job that names none (`scheduler.lease`).
     let leaseSeconds: Int64
 
-    public init(platform: Platform, leaseSeconds: Int64 = 3_600) {
-        db = platform.context.db
-        clock = platform.context.clock
-        logger = platform.context.logger
-        jobs = platform.jobs
-        owner = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(RandomID.make(length: 6))"
-        self.leaseSeconds = leaseSeconds
+    /// A scheduler of `platform`'s jobs; `leaseSeconds` defaults to `scheduler.lease`.
+    public convenience init(platform: Platform, leaseSeconds: Int64? = nil) {
+        let configured = Int64(platform.context.config.seconds(KernelKeys.schedulerLease).rounded(.up))
+        self.init(db: platform.context.db, clock: platform.context.clock, logger: platform.context.logger, jobs: platform.jobs,
+                  leaseSeconds: leaseSeconds ?? configured)
+    }
+
+    /// A scheduler of the given jobs (tests run two over one database as two processes would).
+    public init(db: DatabasePool, clock: any WallClock, logger: Logger, jobs: [Job], leaseSeconds: Int64 = 30, owner: String? = nil) {
+        self.db = db
+        self.clock = clock
+        self.logger = logger
+        self.jobs = jobs
+        self.owner = owner ?? "\(ProcessInfo.processInfo.hostName):\(getpid()):\(RandomID.make(length: 6))"
+        self.leaseSeconds = max(1, leaseSeconds)
     }
 
     /// The scheduler's tables: job leases and run counts, state of the processes on one database (`db copy` leaves them).
     public static let tables = ["scheduler_jobs"]
 
     /// The scheduler's own table (a kernel migration, applied with the modules' ones).
-    public static let migrations = [
-        Migration("platform.001.create-scheduler-jobs", """
-            CREATE TABLE scheduler_jobs (
-                name TEXT PRIMARY KEY,
-                runs INTEGER NOT NULL DEFAULT 0,
-                last_started_at INTEGER,
-                last_finished_at INTEGER,
-                last_error TEXT,
-                lease_owner TEXT,
-                lease_until INTEGER
-            );
-            """),
-    ]
+    public static let migrations = JobStore.migrations
 
     /// Claims and runs, one after the other, every job that is due now; returns what ran.
     @discardableResult
@@ -99,7 +100,9 @@ public final class JobScheduler: Sendable {
         }
         let started = DispatchTime.now().uptimeNanoseconds
         var failure: String?
+        let heartbeat = startHeartbeat(job)
         do { try job.run() } catch { failure = String(describing: error) }
+        heartbeat.stop()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         do {
             try finish(job, error: failure)
@@ -114,24 +117,53 @@ public final class JobScheduler: Sendable {
         return Outcome(job: job.name, seconds: seconds, error: failure)
     }
 
-    /// Runs due jobs every `tick` seconds until `shouldStop` says so (checked between jobs and ticks).
-    public func run(tick: Double = 1, shouldStop: @Sendable () -> Bool) {
-        while !shouldStop() {
-            runDue()
-            var waited = 0.0
-            while waited < tick, !shouldStop() {
-                usleep(50_000)
-                waited += 0.05
+    /// Runs due jobs until `shouldStop` says so: each job on a worker thread of its own, which claims it when due, runs it,
+    /// and looks again every `tick` seconds (a slow job delays only itself). Returns once every worker finished its
+    /// job in progress.
+    public func run(tick: Double = 1, shouldStop: @escaping @Sendable () -> Bool) {
+        let workers = DispatchGroup()
+        for job in jobs {
+            workers.enter()
+            let thread = Thread { [self] in
+                while !shouldStop() {
+                    _ = runOne(job, ignoringInterval: false)
+                    var waited = 0.0
+                    while waited < tick, !shouldStop() {
+                        usleep(50_000)
+                        waited += 0.05
+                    }
+                }
+                workers.leave()
             }
+            thread.name = "job " + job.name
+            thread.start()
         }
+        workers.wait()
     }
+
+    /// The job's lease in whole seconds.
+    func lease(of job: Job) -> Int64 { job.lease.map { max(1, Int64($0.rounded(.up))) } ?? leaseSeconds }
 
     /// Takes the job's lease unless another scheduler holds it; unless `ignoringInterval`, only when its interval has passed.
     func claim(_ job: Job, now: Int64, ignoringInterval: Bool = false) throws -> Bool {
         try db.write { db in
-            try JobStore(db: db).claim(name: job.name, owner: owner, now: now,
-                                       leaseUntil: now + (job.lease.map { Int64($0.rounded(.up)) } ?? leaseSeconds),
+            try JobStore(db: db).claim(name: job.name, owner: owner, now: now, leaseUntil: now + lease(of: job),
                                        interval: Int64(job.interval.rounded(.up)), ignoringInterval: ignoringInterval)
+        }
+    }
+
+    /// A thread that renews the job's lease every third of it until stopped (a failed renewal is logged and tried again
+    /// at the next beat; a lease another scheduler took over is not renewed).
+    private func startHeartbeat(_ job: Job) -> Heartbeat {
+        let lease = lease(of: job)
+        return Heartbeat(every: Double(lease) / 3) { [self] in
+            let leaseUntil = clock.unixSeconds() + lease
+            do {
+                let held = try db.write { try JobStore(db: $0).renew(name: job.name, owner: owner, leaseUntil: leaseUntil) }
+                if !held { logger.warning("job lease lost while running", ["job": .string(job.name)]) }
+            } catch {
+                logger.warning("job lease renewal failed", ["job": .string(job.name), "error": .string(String(describing: error))])
+            }
         }
     }
 

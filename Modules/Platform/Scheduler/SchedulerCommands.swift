@@ -16,6 +16,7 @@ extension Platform {
                     // As the api-server does: a long-running process gives back the pages only its startup touched.
                     _ = StartupMemory.release()
                 }
+                context.db.changes.start(logger: context.logger)
                 output.out("scheduler running \(jobs.count) jobs: \(jobs.map(\.name).joined(separator: ", "))")
                 scheduler.run { stop.load(ordering: .relaxed) }
                 sources.forEach { $0.cancel() }

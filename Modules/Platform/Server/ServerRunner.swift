@@ -50,6 +50,8 @@ public enum ServerRunner {
         let stop = DispatchSemaphore(value: 0)
         let sources = SignalSources.make([SIGTERM, SIGINT]) { _ in stop.signal() }
         let reload = configuration.tls.map { reloadOnHangup($0, logger: platform.context.logger) }
+        // Other processes' announcements drop what went stale in this one's caches (PostgreSQL; SQLite: nothing to hear).
+        platform.context.db.changes.start(logger: platform.context.logger)
         let port = try server.start()
         if config.bool(KernelKeys.serverReleaseStartupMemory) {
             // Startup is over (migrations, bootstrap, the loops are up): give back what only it touched.

@@ -54,7 +54,7 @@ final class ProjectCache: Sendable {
 
     /// A cached row and the stamp of its entry.
     func stampedProject(id: String) -> (project: Project, stamp: UInt64)? {
-        guard isEnabled else { return nil }
+        guard isEnabled, !FreshReads.areRequested else { return nil }
         let now = now
         return state.withLock { state in
             guard let entry = state.byID[id], entry.expires > now else { return nil }
@@ -89,7 +89,7 @@ final class ProjectCache: Sendable {
     // MARK: Lists
 
     func list(organizationID: Int64, key: String) -> PageResult<Project>? {
-        guard isEnabled else { return nil }
+        guard isEnabled, !FreshReads.areRequested else { return nil }
         let now = now
         return state.withLock { state in
             guard let entry = state.lists[organizationID]?[key], entry.expires > now else { return nil }
@@ -112,6 +112,17 @@ final class ProjectCache: Sendable {
     }
 
     // MARK: Invalidation
+
+    /// Drops everything and bumps the generation (another process changed projects).
+    func invalidateAll() {
+        state.withLock { state in
+            state.generation &+= 1
+            state.byID = [:]
+            state.idByPK = [:]
+            state.lists = [:]
+            state.listCount = 0
+        }
+    }
 
     /// Drops the rows of `projects` and every list page of `organizations`, and bumps the generation.
     func invalidate(projects: [Project], organizations: [Int64]) {

@@ -38,6 +38,8 @@ public final class ProjectService: Sendable, PlatformService {
         self.context = context
         self.auth = auth
         cache = ProjectCache(ttl: context.config.seconds(Self.cacheTTLKey), clock: context.clock)
+        // Another server's project writes: rows and pages start over (project writes are rare).
+        context.db.changes.subscribe(Self.changesTopic) { [cache] _ in cache.invalidateAll() }
         trashRetention = context.config.seconds(Self.trashRetentionKey)
     }
 
@@ -306,5 +308,11 @@ public final class ProjectService: Sendable, PlatformService {
     func invalidateOnCommit(_ tx: Database, _ projects: [Project], organizations: [Int64]) {
         let cache = cache
         tx.onCommit { cache.invalidate(projects: projects, organizations: organizations) }
+        tx.announce(Self.changesTopic, scopes: organizations)
     }
+
+    /// The change-feed topic every project write announces, scoped by organization id (other modules subscribe to it
+    /// for what they show of projects: names in device lists, counts).
+    public static let changesTopic = "projects"
+
 }
