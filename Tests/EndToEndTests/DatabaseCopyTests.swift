@@ -21,6 +21,12 @@ import TestSupport
         location.hasPrefix("postgres") ? directory.file(name + ".db") : try postgresDatabase()
     }
 
+    /// `admin-cli init` of org `acme` with owner `alice` on `location`.
+    static func initialize(_ location: String) throws -> CommandResult {
+        try runProgram("admin-cli", ["--db", location, "init", "--org", "acme", "--org-name", "Acme", "--user", "alice",
+                                     "--password", "alice-password"])
+    }
+
     static func copy(_ from: String, _ to: String, json: Bool = true) throws -> CommandResult {
         try runProgram("admin-cli", ["db", "copy", "--from", from, "--to", to] + (json ? ["--json"] : []))
     }
@@ -76,11 +82,12 @@ import TestSupport
             let value: Double = Double(i) * 0.001
             items.append((other, value, start + Int64(i) * 3_600))
         }
+        let data = "/api/v2/projects/\(project)/devices/\(pk)/data/"
         for first in stride(from: 0, to: items.count, by: 2_000) {
-            let posted = try client.post("/api/v2/projects/\(project)/devices/\(pk)/data/", DeviceAPI.points(Array(items[first..<min(items.count, first + 2_000)])))
+            let posted = try client.post(data, DeviceAPI.points(Array(items[first..<min(items.count, first + 2_000)])))
             #expect(posted.status == 202, "\(posted.text)")
         }
-        #expect(try client.post("/api/v2/projects/\(project)/devices/\(pk)/data/", DeviceAPI.points([(factor, 1_234.5, 1_706_950_000)])).status == 202)
+        #expect(try client.post(data, DeviceAPI.points([(factor, 1_234.5, 1_706_950_000)])).status == 202)
         let levels = try client.get("/api/v2/projects/\(project)/alert/levels/").json.arrayValue ?? []
         let level = try #require(levels.first { $0["the_type"] == .string("manual") }?["id"])
         let alert = try client.post("/api/v2/projects/\(project)/alert/items/", .object([
@@ -101,7 +108,7 @@ import TestSupport
         let tokenIDs = (tokens.arrayValue ?? tokens["results"]?.arrayValue ?? []).compactMap { $0["id"]?.int64Value }
         var history: [String: JSON] = [:]
         for path in historyPaths(project, pk, [factor, other]) { history[path] = try client.get(path).json }
-        let aggregate = try client.get("/api/v2/projects/\(project)/devices/\(pk)/data/?agri_id=\(factor)&start=0&interval=1d&agg=count,min,max,sum").json
+        let aggregate = try client.get(data + "?agri_id=\(factor)&start=0&interval=1d&agg=count,min,max,sum").json
         let current = try client.get("/api/v2/projects/\(project)/alert/items/current/").json
         #expect((current.arrayValue ?? []).contains { $0["trigger_data"]?["direction"] == .string("above") }, "\(current)")
         return Installation(project: project, device: device, pk: pk, factor: factor, user: user, password: "secret-\(user)", ownerToken: owner,
@@ -130,8 +137,8 @@ import TestSupport
 
         // Telemetry, its summaries and the alerts read back as before.
         for (path, expected) in origin.history { #expect(try owner.get(path).json == expected, "\(path)") }
-        #expect(try owner.get("/api/v2/projects/\(origin.project)/devices/\(origin.pk)/data/?agri_id=\(origin.factor)&start=0&interval=1d&agg=count,min,max,sum").json
-                == origin.aggregate)
+        let data = "/api/v2/projects/\(origin.project)/devices/\(origin.pk)/data/"
+        #expect(try owner.get(data + "?agri_id=\(origin.factor)&start=0&interval=1d&agg=count,min,max,sum").json == origin.aggregate)
         #expect(try owner.get("/api/v2/projects/\(origin.project)/alert/items/current/").json == origin.current)
 
         // The pre-signed link of the origin still downloads the same file.
@@ -141,7 +148,8 @@ import TestSupport
 
         // The device key still works on the gateway, and its point lands after the copied ones.
         let basic = "Basic " + Data("\(origin.device.deviceID):\(origin.device.key)".utf8).base64EncodedString()
-        let ingest = try HTTPTestClient(port: server.port).request("POST", "/api/v2/gateway/data/", json: DeviceAPI.points([(origin.factor, 21.5, 1_707_000_000)]),
+        let ingest = try HTTPTestClient(port: server.port).request("POST", "/api/v2/gateway/data/",
+                                                                     json: DeviceAPI.points([(origin.factor, 21.5, 1_707_000_000)]),
                                                                      headers: [("Authorization", basic)], token: .some(nil))
         #expect(ingest.status == 202, "\(ingest.text)")
         let history = try owner.get(historyPaths(origin.project, origin.pk, [origin.factor])[0]).json
@@ -150,7 +158,8 @@ import TestSupport
         #expect(count(history) == count(previous) + 1, "\(history)")
 
         // New rows draw fresh ids on every table that has them.
-        #expect(try owner.post("/api/v2/projects/", .object(["project_id": .string("p-\(RandomID.make(length: 10))"), "name": .string("after the copy")])).status == 201)
+        let project = JSON.object(["project_id": .string("p-\(RandomID.make(length: 10))"), "name": .string("after the copy")])
+        #expect(try owner.post("/api/v2/projects/", project).status == 201)
         let minted = try owner.post("/api/v2/tokens/", .object(["role": .string("viewer"), "projects": .array([.string(origin.project)])]))
         #expect(minted.status == 201, "\(minted.text)")
         #expect((minted.json["id"]?.int64Value ?? 0) > origin.tokenIDs.max()!)
@@ -207,9 +216,10 @@ import TestSupport
         let directory = TemporaryDirectory("iot-db-copy")
         defer { directory.remove() }
         let source = directory.file("source.db")
-        #expect(try runProgram("admin-cli", ["--db", source, "init", "--org", "acme", "--org-name", "Acme", "--user", "alice", "--password", "alice-password"]).exitCode == 0)
+        #expect(try Self.initialize(source).exitCode == 0)
         for target in [directory.file("target.db"), try Self.postgresDatabase()] {
-            let made = try runProgram("admin-cli", ["--db", target, "init", "--org", "globex", "--org-name", "Globex", "--user", "bob", "--password", "bob-password"])
+            let made = try runProgram("admin-cli", ["--db", target, "init", "--org", "globex", "--org-name", "Globex", "--user", "bob",
+                                                    "--password", "bob-password"])
             #expect(made.exitCode == 0, "\(made.stderr)")
             let before = try [["org", "list", "--json"], ["user", "list", "--org", "globex", "--json"], ["token", "list", "--json"]].map {
                 try runProgram("admin-cli", ["--db", target] + $0).stdout
@@ -239,7 +249,7 @@ import TestSupport
         let directory = TemporaryDirectory("iot-db-copy")
         defer { directory.remove() }
         let source = directory.file("source.db")
-        #expect(try runProgram("admin-cli", ["--db", source, "init", "--org", "acme", "--org-name", "Acme", "--user", "alice", "--password", "alice-password"]).exitCode == 0)
+        #expect(try Self.initialize(source).exitCode == 0)
         let badPort = try Self.copy(source, "postgres://iot@127.0.0.1:notaport/iot")
         #expect(badPort.exitCode == 2)
         #expect(badPort.stderr.contains("--to") && badPort.stderr.contains("port"), "\(badPort.stderr)")

@@ -59,7 +59,8 @@ import TestSupport
             try db.execute("INSERT INTO children (parent_id, t, data, note) VALUES (?, ?, ?, ?)", [1, 1, Array(0...255) as [UInt8], SQLValue.null])
             try db.execute("INSERT INTO children (parent_id, t, data, note) VALUES (?, ?, ?, ?)", [2, -5, big, "big"])
             for t in 0..<700 {
-                try db.execute("INSERT INTO children (parent_id, t, data, note) VALUES (?, ?, ?, ?)", [3, Int64(t) * 1_000_000_007, [UInt8(t & 0xFF), 0, 0x5C, 0x78], SQLValue.null])
+                try db.execute("INSERT INTO children (parent_id, t, data, note) VALUES (?, ?, ?, ?)",
+                               [3, Int64(t) * 1_000_000_007, [UInt8(t & 0xFF), 0, 0x5C, 0x78], SQLValue.null])
             }
         }
         let original = try Self.dump(sqlite)

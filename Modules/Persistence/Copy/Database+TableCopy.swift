@@ -43,8 +43,10 @@ extension Database {
     /// The names of every table of this database (SQLite's own `sqlite_*` tables left out), sorted.
     public func tableNames() throws -> [String] {
         if dialect == .postgres {
-            return try query("SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1")
-                .map { $0.string(0) }
+            return try query("""
+                SELECT table_name::text FROM information_schema.tables
+                WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1
+                """).map { $0.string(0) }
         }
         return try query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name")
             .map { $0.string(0) }
@@ -91,7 +93,8 @@ extension Database {
         let sourceColumns = try columns(of: name)
         guard Set(targetColumns.names) == Set(sourceColumns.names) else {
             let missing = Set(sourceColumns.names).symmetricDifference(targetColumns.names).sorted()
-            throw TableCopyError("table \(name) has different columns in the two databases (\(missing.joined(separator: ", "))): migrate both with the same admin-cli")
+            throw TableCopyError("table \(name) has different columns in the two databases (\(missing.joined(separator: ", "))): "
+                                 + "migrate both with the same admin-cli")
         }
         let names = try targetColumns.names.map(Self.identifier)
         let list = names.joined(separator: ", ")
@@ -142,8 +145,10 @@ extension Database {
     /// `name` when it is a plain lower-case SQL identifier (tables and columns are spliced into SQL text here).
     static func identifier(_ name: String) throws -> String {
         let bytes = Array(name.utf8)
-        let valid = !bytes.isEmpty && bytes.count <= 63 && !(bytes[0] >= UInt8(ascii: "0") && bytes[0] <= UInt8(ascii: "9"))
-            && bytes.allSatisfy { ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: "_") }
+        let isDigit = { (byte: UInt8) in byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+        let isLower = { (byte: UInt8) in byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z") }
+        let valid = !bytes.isEmpty && bytes.count <= 63 && !isDigit(bytes[0])
+            && bytes.allSatisfy { isLower($0) || isDigit($0) || $0 == UInt8(ascii: "_") }
         guard valid else { throw TableCopyError("not a plain table or column name: \(name)") }
         return name
     }

@@ -84,10 +84,12 @@ public struct DatabaseCopy: Sendable {
         let pending = known.filter { !applied.contains($0) }
         let unknown = applied.filter { !known.contains($0) }
         if !unknown.isEmpty {
-            throw Refusal("SOURCE has migrations this admin-cli does not know (\(unknown.joined(separator: ", "))): copy it with the admin-cli that migrated it")
+            throw Refusal("SOURCE has migrations this admin-cli does not know (\(unknown.joined(separator: ", "))): "
+                          + "copy it with the admin-cli that migrated it")
         }
         if !pending.isEmpty {
-            throw Refusal("SOURCE is not migrated to this version (pending: \(pending.joined(separator: ", "))): run admin-cli --db SOURCE migrate first")
+            throw Refusal("SOURCE is not migrated to this version (pending: \(pending.joined(separator: ", "))): "
+                          + "run admin-cli --db SOURCE migrate first")
         }
     }
 
