@@ -118,6 +118,10 @@ struct TelemetryStore {
     /// large one. Points at stored times, or late points that fall among stored ones, make the chunks they overlap be
     /// read, merged (new values win) and written back sealed.
     struct PointWriter {
+        let db: Database
+        /// On PostgreSQL for a group commit: rows collected here and written by `flush` as one multi-row statement per
+        /// table (nil: each row is written as it comes).
+        let pending: PendingRows?
         let openChunk: PreparedStatement
         let insertOpen: PreparedStatement
         let updateOpen: PreparedStatement
@@ -152,6 +156,52 @@ struct TelemetryStore {
             try extend(series: series, open: nil, points, opening: true)
         }
 
+        /// Writes what a batching writer collected: at most one statement per table, queued (`executePipelined`).
+        func flush() throws {
+            guard let pending else { return }
+            let chunkColumns = "?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bytea[]"
+            func chunkArrays(_ rows: [(series: Int64, chunk: TelemetryChunk)]) -> [any SQLBindable] {
+                [PostgresArray.integers(rows.map(\.series)), PostgresArray.integers(rows.map(\.chunk.tFirst)),
+                 PostgresArray.integers(rows.map(\.chunk.tLast)), PostgresArray.integers(rows.map { Int64($0.chunk.count) }),
+                 PostgresArray.bytes(rows.map(\.chunk.bytes))]
+            }
+            if !pending.openUpdates.isEmpty {
+                try db.executePipelined("""
+                    UPDATE telemetry_open_chunks AS o SET t_first = v.t_first, t_last = v.t_last, count = v.count, points = v.points
+                    FROM unnest(\(chunkColumns)) AS v(series_id, t_first, t_last, count, points) WHERE o.series_id = v.series_id
+                    """, chunkArrays(pending.openUpdates))
+            }
+            if !pending.openInserts.isEmpty {
+                try db.executePipelined("""
+                    INSERT INTO telemetry_open_chunks (series_id, t_first, t_last, count, points) SELECT * FROM unnest(\(chunkColumns))
+                    """, chunkArrays(pending.openInserts))
+            }
+            if !pending.sealed.isEmpty {
+                let rows = pending.sealed
+                try db.executePipelined("""
+                    INSERT INTO telemetry_chunks (series_id, t_first, t_last, count, points, value_min, value_max, value_sum, value_sum_error)
+                    SELECT * FROM unnest(\(chunkColumns), ?::float8[], ?::float8[], ?::float8[], ?::float8[])
+                    """, chunkArrays(rows.map { ($0.series, $0.chunk) }) + [
+                        PostgresArray.doubles(rows.map(\.summary.min)), PostgresArray.doubles(rows.map(\.summary.max)),
+                        PostgresArray.doubles(rows.map(\.summary.sum)), PostgresArray.doubles(rows.map(\.summary.sumError)),
+                    ])
+            }
+            if !pending.latest.isEmpty {
+                let rows = pending.latest
+                try db.executePipelined("""
+                    INSERT INTO telemetry_latest (device_pk, agri_id, t, value)
+                    SELECT * FROM unnest(?::bigint[], ?::text[], ?::bigint[], ?::float8[])
+                    ON CONFLICT (device_pk, agri_id) DO UPDATE SET t = excluded.t, value = excluded.value
+                    WHERE excluded.t >= telemetry_latest.t
+                    """, [PostgresArray.integers(rows.map(\.devicePK)), PostgresArray.texts(rows.map(\.agriID)),
+                          PostgresArray.integers(rows.map(\.t)), PostgresArray.doubles(rows.map(\.value))])
+            }
+            pending.openUpdates = []
+            pending.openInserts = []
+            pending.sealed = []
+            pending.latest = []
+        }
+
         /// The series' open chunk, if it has one.
         func open(_ series: Int64) throws -> TelemetryChunk? {
             try openChunk.bind(1, series)
@@ -169,6 +219,10 @@ struct TelemetryStore {
 
         /// Writes the open chunk of `series`: a new row (`inserting`), or over the series' existing one.
         func saveOpen(series: Int64, _ chunk: TelemetryChunk, inserting: Bool) throws {
+            if let pending {
+                if inserting { pending.openInserts.append((series, chunk)) } else { pending.openUpdates.append((series, chunk)) }
+                return
+            }
             if inserting {
                 try Self.run(insertOpen, series: series, chunk)
             } else {
@@ -237,6 +291,7 @@ struct TelemetryStore {
         /// and the group commit does not fail for every device; `admin-cli check` names it.
         func seal(series: Int64, _ chunk: TelemetryChunk) throws {
             let summary = (try? TelemetrySummary(of: chunk)) ?? .empty
+            if let pending { return pending.sealed.append((series, chunk, summary)) }
             for (index, value) in [summary.min, summary.max, summary.sum, summary.sumError].enumerated() {
                 if let value { try insertSealed.bind(Int32(6 + index), value) } else { try insertSealed.bindNull(Int32(6 + index)) }
             }
@@ -255,6 +310,7 @@ struct TelemetryStore {
 
         /// The latest value of (device, agri_id), kept only when `t` is not older than the stored one.
         func latest(devicePK: Int64, agriID: String, t: Int64, value: Double) throws {
+            if let pending { return pending.latest.append((devicePK, agriID, t, value)) }
             try upsertLatest.bind(1, devicePK)
             try upsertLatest.bind(2, agriID)
             try upsertLatest.bind(3, t)
@@ -263,9 +319,22 @@ struct TelemetryStore {
         }
     }
 
-    func pointWriter() throws -> PointWriter {
+    /// Rows a batching `PointWriter` collected (PostgreSQL group commit).
+    final class PendingRows {
+        var openUpdates: [(series: Int64, chunk: TelemetryChunk)] = []
+        var openInserts: [(series: Int64, chunk: TelemetryChunk)] = []
+        var sealed: [(series: Int64, chunk: TelemetryChunk, summary: TelemetrySummary)] = []
+        var latest: [(devicePK: Int64, agriID: String, t: Int64, value: Double)] = []
+    }
+
+    /// A writer for `write`/`seal`/`saveOpen`/`latest`. `batching` (PostgreSQL only; ignored on SQLite, where a row costs
+    /// no round trip): rows are collected and `flush` writes each table's in one statement over `unnest` of arrays, queued
+    /// to go out with the COMMIT. Deletes (late points rewriting sealed chunks) still run in order before them.
+    func pointWriter(batching: Bool = false) throws -> PointWriter {
         let columns = "t_first, t_last, count, points"
         return PointWriter(
+            db: db,
+            pending: batching && db.dialect == .postgres ? PendingRows() : nil,
             openChunk: try db.prepared("SELECT \(columns) FROM telemetry_open_chunks WHERE series_id = ?"),
             insertOpen: try db.prepared("INSERT INTO telemetry_open_chunks (series_id, \(columns)) VALUES (?, ?, ?, ?, ?)"),
             updateOpen: try db.prepared("UPDATE telemetry_open_chunks SET t_first = ?, t_last = ?, count = ?, points = ? WHERE series_id = ?"),

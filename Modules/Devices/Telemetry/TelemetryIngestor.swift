@@ -250,7 +250,7 @@ final class TelemetryIngestor: Sendable {
     /// was validated: those are not stored (the device's next owner never receives them).
     private func write(_ batches: [Batch], _ tx: Database) throws -> Set<Int> {
         let store = TelemetryStore(db: tx)
-        let writer = try store.pointWriter()
+        let writer = try store.pointWriter(batching: true)
         // Keyed by series id: an integer hash per point instead of hashing the key's text again.
         // Each series' points of the whole group, in arrival order: written as one run per series, whose newest point
         // is the series' latest value.
@@ -360,6 +360,7 @@ final class TelemetryIngestor: Sendable {
                 try writer.latest(devicePK: run.key.devicePK, agriID: run.key.agriID, t: newest.t, value: newest.value)
             }
         }
+        try writer.flush()
         for (pk, time) in contact { try devices.touch(pk: pk, connectTime: time) }
         let stored = batches.enumerated().compactMap { index, batch -> TelemetryStored.Batch? in
             guard !moved.contains(index), let device = placement[batch.devicePK] ?? nil else { return nil }
