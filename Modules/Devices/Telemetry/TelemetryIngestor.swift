@@ -179,21 +179,17 @@ final class TelemetryIngestor: Sendable {
         } catch {
             // A failed series insert may have cached ids of rolled-back rows.
             forgetSeries()
-            let devices = Set(group.map(\.0.devicePK))
-            if devices.count > 1 {
-                // One device's failure (an alert evaluation that throws, a conflict with another writer) must not refuse
-                // the others' points: the group is written again, each device in a savepoint of its own.
-                logger.warning("telemetry group commit failed; retrying device by device",
-                               ["batches": .int(group.count), "error": .string(String(describing: error))])
-                do {
-                    (moved, refused) = try db.write { tx in try writeByDevice(group.map(\.0), tx) }
-                    if !refused.isEmpty { forgetSeries() }
-                } catch {
-                    failure = error
-                    forgetSeries()
-                }
-            } else {
+            // One device's failure (an alert evaluation that throws, a conflict with another writer) must not refuse
+            // the others' points: the group is written again, once, in a new transaction, each device in a savepoint of
+            // its own. (A conflict with another writer, such as two api-servers opening one series' chunk, passes then.)
+            logger.warning("telemetry group commit failed; retrying device by device",
+                           ["batches": .int(group.count), "error": .string(String(describing: error))])
+            do {
+                (moved, refused) = try db.write { tx in try writeByDevice(group.map(\.0), tx) }
+                if !refused.isEmpty { forgetSeries() }
+            } catch {
                 failure = error
+                forgetSeries()
             }
             if let failure {
                 logger.error("telemetry commit failed", ["batches": .int(group.count), "error": .string(String(describing: failure))])
