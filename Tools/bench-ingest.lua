@@ -12,6 +12,7 @@ function init(args)
   agri = os.getenv("AGRI_" .. id)
   base = 1600000000 + id * 10000000
   storm = os.getenv("STORM") == "1"
+  oneSeries = os.getenv("ONE_SERIES") == "1"
 end
 
 -- STORM=1: the usual 100 channels at t, but channel 001 reads 30.5 at t and 25.0 again at t+1 (101 points: a sensor
@@ -30,6 +31,16 @@ end
 
 function request()
   if storm then return stormRequest() end
+  if oneSeries then
+    -- ONE_SERIES=1: 100 points of channel 001 at 100 consecutive seconds.
+    counter = counter + 1
+    local t = base + counter * 100
+    local parts = {}
+    for i = 1, 100 do
+      parts[i] = string.format('{"agri_id":"%s-001","value":%d.5,"t":%d}', agri, (counter + i) % 1000, t + i - 1)
+    end
+    return wrk.format("POST", os.getenv("PATH_" .. id), nil, "[" .. table.concat(parts, ",") .. "]")
+  end
   counter = counter + 1
   local t = base + counter
   local parts = {}

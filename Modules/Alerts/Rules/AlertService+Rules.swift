@@ -125,7 +125,11 @@ extension AlertService {
 
     /// A device was heard from: its offline alert (if any) resolves, in the contact's transaction.
     func deviceContacted(_ event: DeviceContacted, _ tx: Database) throws {
-        for devicePK in event.devicePKs { try resolve(devicePK: devicePK, keys: ["offline"], seconds: event.now, tx) }
+        let resolved = try AlertStore(db: tx).resolve(devicePKs: event.devicePKs, ruleKey: "offline",
+                                                      at: Timestamp.format(unixSeconds: event.now), seconds: event.now)
+        for (id, projectPK, devicePK) in resolved {
+            try bus.publish(AlertResolved(alertID: id, projectPK: projectPK, devicePK: devicePK), in: tx)
+        }
     }
 
     /// A device's factors changed: alerts of rules that no longer exist resolve now; the new rules apply from commit.

@@ -206,6 +206,20 @@ struct AlertStore {
         return resolved
     }
 
+    /// Resolves the active alerts of `ruleKey` of every device of `devicePKs` (a device's contact resolving its offline
+    /// alert): one round trip on PostgreSQL for all of them. Returns (id, project, device) of each resolved alert.
+    func resolve(devicePKs: [Int64], ruleKey: String, at time: String, seconds: Int64) throws -> [(id: Int64, projectPK: Int64, devicePK: Int64)] {
+        let answers = try db.queryMany("""
+            UPDATE alert_items SET status = 'resolved', resolved_at = ?, closed_s = ?
+            WHERE device_pk = ? AND rule_key = ? AND status = 'active' RETURNING id, project_pk
+            """, devicePKs.map { [time, seconds, $0, ruleKey] })
+        var resolved: [(id: Int64, projectPK: Int64, devicePK: Int64)] = []
+        for (index, rows) in answers.enumerated() {
+            for row in rows { resolved.append((row.int(0), row.int(1), devicePKs[index])) }
+        }
+        return resolved
+    }
+
     /// Rule keys of the device's active alerts (only threshold ones when `thresholdOnly`).
     func activeRuleKeys(devicePK: Int64, thresholdOnly: Bool) throws -> [String] {
         try db.query("SELECT rule_key FROM alert_items WHERE device_pk = ? AND status = 'active'"

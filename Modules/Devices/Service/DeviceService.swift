@@ -117,7 +117,8 @@ public final class DeviceService: Sendable, ProjectDeviceCounter, PlatformServic
 
     /// The device `pk` if it is in `project`; 404 `DEVICE_NOT_FOUND` otherwise.
     func device(_ pk: Int64, in project: ProjectRef) throws -> Device {
-        guard let device = try db.read({ try DeviceStore(db: $0).device(pk: pk) }), device.projectPK == project.pk else {
+        // One statement: no snapshot to share (on PostgreSQL no BEGIN/COMMIT round trips on every ingest request).
+        guard let device = try db.read(snapshot: false, { try DeviceStore(db: $0).device(pk: pk) }), device.projectPK == project.pk else {
             throw DeviceError.notFound(pk: pk, projectID: project.projectID)
         }
         return device

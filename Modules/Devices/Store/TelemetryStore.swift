@@ -19,19 +19,94 @@ struct TelemetryStore {
         let organizationID: Int64
     }
 
+    static let selectSeries = """
+        SELECT id FROM telemetry_series WHERE device_pk = ? AND agri_id = ? AND project_pk = ? AND organization_id = ?
+        """
+    /// Creates a series unless it exists: race-free between writers (another one may insert the same key meanwhile; its
+    /// row then wins and no row comes back, so the id is read after).
+    static let insertSeries = """
+        INSERT INTO telemetry_series (device_pk, agri_id, project_pk, organization_id, the_type) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (device_pk, agri_id, project_pk, organization_id) DO NOTHING RETURNING id
+        """
+
     /// The series id for `key`, created when new.
     func seriesID(_ key: SeriesKey, theType: String) throws -> Int64 {
-        let select = try db.prepared("""
-            SELECT id FROM telemetry_series WHERE device_pk = ? AND agri_id = ? AND project_pk = ? AND organization_id = ?
-            """)
+        let select = try db.prepared(Self.selectSeries)
         try select.bind(1, key.devicePK)
         try select.bind(2, key.agriID)
         try select.bind(3, key.projectPK)
         try select.bind(4, key.organizationID)
         if let row = try select.first() { return row.int(0) }
-        try db.execute("INSERT INTO telemetry_series (device_pk, agri_id, project_pk, organization_id, the_type) VALUES (?, ?, ?, ?, ?)",
-                       [key.devicePK, key.agriID, key.projectPK, key.organizationID, theType])
-        return db.lastInsertRowID
+        if let row = try db.queryOne(Self.insertSeries, [key.devicePK, key.agriID, key.projectPK, key.organizationID, theType]) {
+            return row.int(0)
+        }
+        // Inserted by another writer since the SELECT (PostgreSQL: committed meanwhile, so a new statement sees it).
+        guard let row = try select.first() else { throw APIError.internalError("a telemetry series vanished while it was created") }
+        return row.int(0)
+    }
+
+    /// The ids of many series, those that are new created, in two round trips on PostgreSQL whatever their number (one
+    /// pipelined get-or-create each, then a pipelined read of the ones another writer inserted meanwhile). Keys are taken
+    /// in order, so two writers lock index entries in the same order.
+    func seriesIDs(_ keys: [(key: SeriesKey, theType: String)]) throws -> [SeriesKey: Int64] {
+        var ids: [SeriesKey: Int64] = [:]
+        guard db.dialect == .postgres else {
+            for (key, theType) in keys { ids[key] = try seriesID(key, theType: theType) }
+            return ids
+        }
+        let sorted = keys.sorted { ($0.key.devicePK, $0.key.agriID, $0.key.projectPK, $0.key.organizationID) <
+                                   ($1.key.devicePK, $1.key.agriID, $1.key.projectPK, $1.key.organizationID) }
+        let created = try db.queryMany(Self.insertSeries, sorted.map { [$0.key.devicePK, $0.key.agriID, $0.key.projectPK, $0.key.organizationID, $0.theType] })
+        var existing: [SeriesKey] = []
+        for (index, rows) in created.enumerated() {
+            if let row = rows.first { ids[sorted[index].key] = row.int(0) } else { existing.append(sorted[index].key) }
+        }
+        guard !existing.isEmpty else { return ids }
+        let found = try db.queryMany(Self.selectSeries, existing.map { [$0.devicePK, $0.agriID, $0.projectPK, $0.organizationID] })
+        for (index, rows) in found.enumerated() {
+            guard let row = rows.first else { throw APIError.internalError("a telemetry series vanished while it was created") }
+            ids[existing[index]] = row.int(0)
+        }
+        return ids
+    }
+
+    /// What a group commit already read of a series before writing it (PostgreSQL reads every series of the group at once).
+    struct Known {
+        /// The open chunk, if the series has one.
+        let open: TelemetryChunk?
+        /// The `t_last` of the last sealed chunk (read only when there is no open chunk), if any.
+        let lastSealedTLast: Int64?
+    }
+
+    /// On PostgreSQL, for the series of a group commit: which of them still exist (another process may have deleted one
+    /// since its id was cached: `vanished`), their open chunks locked for this transaction (`FOR UPDATE`, in series
+    /// order, so two writers of one series extend it one after the other) and, for series without one, the end of their
+    /// last sealed chunk. Two round trips for the whole group; nil on SQLite, whose single writer reads as it goes.
+    func known(series: [Int64]) throws -> (known: [Int64: Known], vanished: Set<Int64>)? {
+        guard db.dialect == .postgres, !series.isEmpty else { return nil }
+        let sorted = series.sorted()
+        let array = "{" + sorted.map(String.init).joined(separator: ",") + "}"
+        let answers = try db.queryPipeline([
+            ("SELECT id FROM telemetry_series WHERE id = ANY(?::bigint[])", [array]),
+            ("""
+             SELECT series_id, t_first, t_last, count, points FROM telemetry_open_chunks WHERE series_id = ANY(?::bigint[])
+             ORDER BY series_id FOR UPDATE
+             """, [array]),
+        ])
+        let existing = Set(answers[0].map { $0.int(0) })
+        var open: [Int64: TelemetryChunk] = [:]
+        for row in answers[1] {
+            open[row.int(0)] = TelemetryChunk(tFirst: row.int(1), tLast: row.int(2), count: Int(row.int(3)), bytes: row.blob(4))
+        }
+        let without = sorted.filter { open[$0] == nil && existing.contains($0) }
+        var lastSealed: [Int64: Int64] = [:]
+        if !without.isEmpty {
+            let rows = try db.queryMany("SELECT t_last FROM telemetry_chunks WHERE series_id = ? ORDER BY t_first DESC LIMIT 1", without.map { [$0] })
+            for (index, answer) in rows.enumerated() { if let row = answer.first { lastSealed[without[index]] = row.int(0) } }
+        }
+        var known: [Int64: Known] = [:]
+        for id in sorted where existing.contains(id) { known[id] = Known(open: open[id], lastSealedTLast: lastSealed[id]) }
+        return (known, Set(sorted).subtracting(existing))
     }
 
     /// Writes a series' points and latest values in the group commit through cached statements (positions bound here only).
@@ -43,6 +118,10 @@ struct TelemetryStore {
     /// large one. Points at stored times, or late points that fall among stored ones, make the chunks they overlap be
     /// read, merged (new values win) and written back sealed.
     struct PointWriter {
+        let db: Database
+        /// On PostgreSQL for a group commit: rows collected here and written by `flush` as one multi-row statement per
+        /// table (nil: each row is written as it comes).
+        let pending: PendingRows?
         let openChunk: PreparedStatement
         let insertOpen: PreparedStatement
         let updateOpen: PreparedStatement
@@ -53,21 +132,74 @@ struct TelemetryStore {
         let upsertLatest: PreparedStatement
 
         /// Stores `points` of `series`, sorted by `t` with one point per `t` (`TelemetryChunk.normalized`); a point at a
-        /// stored `t` replaces the stored value.
-        func write(series: Int64, points: [(t: Int64, value: Double)]) throws {
+        /// stored `t` replaces the stored value. `known`: what was already read of the series (else it is read here).
+        func write(series: Int64, points: [(t: Int64, value: Double)], known: Known? = nil) throws {
             guard let first = points.first else { return }
-            if let open = try open(series) {
+            let stored = try known == nil ? self.open(series) : known?.open
+            if let open = stored {
                 // After the open chunk (the common case), or within or after its span (late points of concurrent
                 // requests): only the open chunk is involved.
                 if open.tLast < first.t { return try extend(series: series, open: open, points) }
                 if open.tFirst <= first.t { return try extend(series: series, open: nil, try merged([open], points)) }
                 return try merge(series: series, points, open: open)
             }
-            try lastSealed.bind(1, series)
-            if let row = try lastSealed.first(), row.int(1) >= first.t {
+            let lastSealedTLast: Int64?
+            if let known {
+                lastSealedTLast = known.lastSealedTLast
+            } else {
+                try lastSealed.bind(1, series)
+                lastSealedTLast = try lastSealed.first()?.int(1)
+            }
+            if let lastSealedTLast, lastSealedTLast >= first.t {
                 return try merge(series: series, points, open: nil)
             }
             try extend(series: series, open: nil, points, opening: true)
+        }
+
+        /// Writes what a batching writer collected: at most one statement per table, queued (`executePipelined`).
+        func flush() throws {
+            guard let pending else { return }
+            let chunkColumns = "?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bytea[]"
+            func chunkArrays(_ rows: [(series: Int64, chunk: TelemetryChunk)]) -> [any SQLBindable] {
+                [PostgresArray.integers(rows.map(\.series)), PostgresArray.integers(rows.map(\.chunk.tFirst)),
+                 PostgresArray.integers(rows.map(\.chunk.tLast)), PostgresArray.integers(rows.map { Int64($0.chunk.count) }),
+                 PostgresArray.bytes(rows.map(\.chunk.bytes))]
+            }
+            if !pending.openUpdates.isEmpty {
+                try db.executePipelined("""
+                    UPDATE telemetry_open_chunks AS o SET t_first = v.t_first, t_last = v.t_last, count = v.count, points = v.points
+                    FROM unnest(\(chunkColumns)) AS v(series_id, t_first, t_last, count, points) WHERE o.series_id = v.series_id
+                    """, chunkArrays(pending.openUpdates))
+            }
+            if !pending.openInserts.isEmpty {
+                try db.executePipelined("""
+                    INSERT INTO telemetry_open_chunks (series_id, t_first, t_last, count, points) SELECT * FROM unnest(\(chunkColumns))
+                    """, chunkArrays(pending.openInserts))
+            }
+            if !pending.sealed.isEmpty {
+                let rows = pending.sealed
+                try db.executePipelined("""
+                    INSERT INTO telemetry_chunks (series_id, t_first, t_last, count, points, value_min, value_max, value_sum, value_sum_error)
+                    SELECT * FROM unnest(\(chunkColumns), ?::float8[], ?::float8[], ?::float8[], ?::float8[])
+                    """, chunkArrays(rows.map { ($0.series, $0.chunk) }) + [
+                        PostgresArray.doubles(rows.map(\.summary.min)), PostgresArray.doubles(rows.map(\.summary.max)),
+                        PostgresArray.doubles(rows.map(\.summary.sum)), PostgresArray.doubles(rows.map(\.summary.sumError)),
+                    ])
+            }
+            if !pending.latest.isEmpty {
+                let rows = pending.latest
+                try db.executePipelined("""
+                    INSERT INTO telemetry_latest (device_pk, agri_id, t, value)
+                    SELECT * FROM unnest(?::bigint[], ?::text[], ?::bigint[], ?::float8[])
+                    ON CONFLICT (device_pk, agri_id) DO UPDATE SET t = excluded.t, value = excluded.value
+                    WHERE excluded.t >= telemetry_latest.t
+                    """, [PostgresArray.integers(rows.map(\.devicePK)), PostgresArray.texts(rows.map(\.agriID)),
+                          PostgresArray.integers(rows.map(\.t)), PostgresArray.doubles(rows.map(\.value))])
+            }
+            pending.openUpdates = []
+            pending.openInserts = []
+            pending.sealed = []
+            pending.latest = []
         }
 
         /// The series' open chunk, if it has one.
@@ -87,6 +219,10 @@ struct TelemetryStore {
 
         /// Writes the open chunk of `series`: a new row (`inserting`), or over the series' existing one.
         func saveOpen(series: Int64, _ chunk: TelemetryChunk, inserting: Bool) throws {
+            if let pending {
+                if inserting { pending.openInserts.append((series, chunk)) } else { pending.openUpdates.append((series, chunk)) }
+                return
+            }
             if inserting {
                 try Self.run(insertOpen, series: series, chunk)
             } else {
@@ -95,7 +231,7 @@ struct TelemetryStore {
                 try updateOpen.bind(3, Int64(chunk.count))
                 try updateOpen.bind(4, chunk.bytes)
                 try updateOpen.bind(5, series)
-                try updateOpen.run()
+                try updateOpen.runPipelined()
             }
         }
 
@@ -116,7 +252,7 @@ struct TelemetryStore {
                 try deleteSealed.bind(1, series)
                 try deleteSealed.bind(2, low)
                 try deleteSealed.bind(3, high)
-                try deleteSealed.run()
+                try deleteSealed.runPipelined()
             }
             stored.reverse()
             if let open, open.tFirst <= last.t {
@@ -155,6 +291,7 @@ struct TelemetryStore {
         /// and the group commit does not fail for every device; `admin-cli check` names it.
         func seal(series: Int64, _ chunk: TelemetryChunk) throws {
             let summary = (try? TelemetrySummary(of: chunk)) ?? .empty
+            if let pending { return pending.sealed.append((series, chunk, summary)) }
             for (index, value) in [summary.min, summary.max, summary.sum, summary.sumError].enumerated() {
                 if let value { try insertSealed.bind(Int32(6 + index), value) } else { try insertSealed.bindNull(Int32(6 + index)) }
             }
@@ -168,22 +305,36 @@ struct TelemetryStore {
             try insert.bind(3, chunk.tLast)
             try insert.bind(4, Int64(chunk.count))
             try insert.bind(5, chunk.bytes)
-            try insert.run()
+            try insert.runPipelined()
         }
 
         /// The latest value of (device, agri_id), kept only when `t` is not older than the stored one.
         func latest(devicePK: Int64, agriID: String, t: Int64, value: Double) throws {
+            if let pending { return pending.latest.append((devicePK, agriID, t, value)) }
             try upsertLatest.bind(1, devicePK)
             try upsertLatest.bind(2, agriID)
             try upsertLatest.bind(3, t)
             try upsertLatest.bind(4, value)
-            try upsertLatest.run()
+            try upsertLatest.runPipelined()
         }
     }
 
-    func pointWriter() throws -> PointWriter {
+    /// Rows a batching `PointWriter` collected (PostgreSQL group commit).
+    final class PendingRows {
+        var openUpdates: [(series: Int64, chunk: TelemetryChunk)] = []
+        var openInserts: [(series: Int64, chunk: TelemetryChunk)] = []
+        var sealed: [(series: Int64, chunk: TelemetryChunk, summary: TelemetrySummary)] = []
+        var latest: [(devicePK: Int64, agriID: String, t: Int64, value: Double)] = []
+    }
+
+    /// A writer for `write`/`seal`/`saveOpen`/`latest`. `batching` (PostgreSQL only; ignored on SQLite, where a row costs
+    /// no round trip): rows are collected and `flush` writes each table's in one statement over `unnest` of arrays, queued
+    /// to go out with the COMMIT. Deletes (late points rewriting sealed chunks) still run in order before them.
+    func pointWriter(batching: Bool = false) throws -> PointWriter {
         let columns = "t_first, t_last, count, points"
         return PointWriter(
+            db: db,
+            pending: batching && db.dialect == .postgres ? PendingRows() : nil,
             openChunk: try db.prepared("SELECT \(columns) FROM telemetry_open_chunks WHERE series_id = ?"),
             insertOpen: try db.prepared("INSERT INTO telemetry_open_chunks (series_id, \(columns)) VALUES (?, ?, ?, ?, ?)"),
             updateOpen: try db.prepared("UPDATE telemetry_open_chunks SET t_first = ?, t_last = ?, count = ?, points = ? WHERE series_id = ?"),

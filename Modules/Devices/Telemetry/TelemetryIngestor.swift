@@ -67,6 +67,9 @@ final class TelemetryIngestor: Sendable {
         }
     }
 
+    /// Points queued and not yet taken by the committer.
+    var queuedPoints: Int { pending.withLock { $0.points } }
+
     /// Whether the committer thread has been started (by a first batch).
     var isRunning: Bool { pending.withLock { $0.started } }
 
@@ -169,15 +172,33 @@ final class TelemetryIngestor: Sendable {
         let started = DispatchTime.now().uptimeNanoseconds
         var failure: (any Error)?
         var moved = Set<Int>()
+        /// Batches refused alone, when the group was retried device by device: index → error.
+        var refused: [Int: any Error] = [:]
         do {
             moved = try db.write { tx in try write(group.map(\.0), tx) }
         } catch {
-            failure = error
-            logger.error("telemetry commit failed", ["batches": .int(group.count), "error": .string(String(describing: error))])
             // A failed series insert may have cached ids of rolled-back rows.
             forgetSeries()
+            // One device's failure (an alert evaluation that throws, a conflict with another writer) must not refuse
+            // the others' points: the group is written again, once, in a new transaction, each device in a savepoint of
+            // its own. (A conflict with another writer, such as two api-servers opening one series' chunk, passes then.)
+            logger.warning("telemetry group commit failed; retrying device by device",
+                           ["batches": .int(group.count), "error": .string(String(describing: error))])
+            do {
+                (moved, refused) = try db.write { tx in try writeByDevice(group.map(\.0), tx) }
+                if !refused.isEmpty { forgetSeries() }
+            } catch {
+                failure = error
+                forgetSeries()
+            }
+            if let failure {
+                logger.error("telemetry commit failed", ["batches": .int(group.count), "error": .string(String(describing: failure))])
+            }
+            for (index, error) in refused.sorted(by: { $0.key < $1.key }) {
+                logger.error("telemetry of one device refused", ["device_pk": .int64(group[index].0.devicePK), "error": .string(String(describing: error))])
+            }
         }
-        let points = group.enumerated().reduce(0) { $0 + (moved.contains($1.offset) ? 0 : $1.element.0.points.count) }
+        let points = group.enumerated().reduce(0) { $0 + (moved.contains($1.offset) || refused[$1.offset] != nil ? 0 : $1.element.0.points.count) }
         if failure == nil {
             metrics.increment("telemetry_points_committed_total", by: Double(points), help: "Telemetry points committed.")
             metrics.increment("telemetry_commits_total", help: "Group-commit transactions of telemetry.")
@@ -185,7 +206,7 @@ final class TelemetryIngestor: Sendable {
                               help: "Time spent in telemetry commits.")
         }
         for (index, (batch, ticket)) in group.enumerated() {
-            if failure != nil {
+            if failure != nil || refused[index] != nil {
                 ticket.outcome.withLock { $0 = APIError.unavailable("Telemetry could not be stored; retry") }
             } else if moved.contains(index) {
                 ticket.outcome.withLock { $0 = DeviceError.leftProject(pk: batch.devicePK, projectID: batch.projectID) }
@@ -195,12 +216,37 @@ final class TelemetryIngestor: Sendable {
         }
     }
 
+    /// The group again, each device's batches in a savepoint of their own (after the whole group failed once): returns
+    /// the moved batches as `write` does, and the batches of devices whose savepoint failed, with the error.
+    private func writeByDevice(_ batches: [Batch], _ tx: Database) throws -> (moved: Set<Int>, refused: [Int: any Error]) {
+        var order: [Int64] = []
+        var indexes: [Int64: [Int]] = [:]
+        for (index, batch) in batches.enumerated() {
+            if indexes[batch.devicePK] == nil { order.append(batch.devicePK) }
+            indexes[batch.devicePK, default: []].append(index)
+        }
+        var moved = Set<Int>()
+        var refused: [Int: any Error] = [:]
+        for device in order.sorted() {
+            let mine = indexes[device] ?? []
+            do {
+                let movedHere = try tx.savepoint { tx in try write(mine.map { batches[$0] }, tx) }
+                for local in movedHere { moved.insert(mine[local]) }
+            } catch {
+                // A savepoint whose release or rollback failed leaves the transaction unusable: then everyone fails.
+                if !tx.isTransactionUsable { throw error }
+                for index in mine { refused[index] = error }
+            }
+        }
+        return (moved, refused)
+    }
+
     /// Stores every point (one run per series, `TelemetryStore.PointWriter`), keeps one latest value per (device, agri_id) and the newest connect_time per device.
     /// Returns the indexes of batches whose device left the batch's project (or organization) after the request
     /// was validated: those are not stored (the device's next owner never receives them).
     private func write(_ batches: [Batch], _ tx: Database) throws -> Set<Int> {
         let store = TelemetryStore(db: tx)
-        let writer = try store.pointWriter()
+        let writer = try store.pointWriter(batching: true)
         // Keyed by series id: an integer hash per point instead of hashing the key's text again.
         // Each series' points of the whole group, in arrival order: written as one run per series, whose newest point
         // is the series' latest value.
@@ -209,20 +255,34 @@ final class TelemetryIngestor: Sendable {
         // so comparing one agri_id finds the series without hashing the key (a profile's 7 % of the committer).
         var seriesByPosition: [Int64: [(agriID: String, series: Int64)]] = [:]
         var contact: [Int64: Int64] = [:]
-        // Another process (admin-cli purge) may have deleted series since the last group: start over then. On PostgreSQL,
-        // while the change feed listens, its `devices.series` announcements say so instead (`DeviceService.listenForChanges`).
-        let version = tx.dialect == .postgres && db.changes.isListening ? 0 : try tx.dataVersion()
-        if version != lastDataVersion.load(ordering: .relaxed) {
-            forgetSeries()
-            lastDataVersion.store(version, ordering: .relaxed)
+        let postgres = tx.dialect == .postgres
+        if !postgres {
+            // Another process (admin-cli purge) may have deleted series since the last group: start over then.
+            // (On PostgreSQL a purge first unbinds the project's devices, whose rows this commit locks: a cached id of a
+            // purged series can never pass the placement check below.)
+            let version = try tx.dataVersion()
+            if version != lastDataVersion.load(ordering: .relaxed) {
+                forgetSeries()
+                lastDataVersion.store(version, ordering: .relaxed)
+            }
         }
         var cache = seriesCache.withLock { $0 }
         var cacheChanged = false
-        var placement: [Int64: Device?] = [:]
         let devices = DeviceStore(db: tx)
+        // Every device of the group read at once (on PostgreSQL one round trip, with BEGIN, each row locked).
+        let found = try devices.devicesForIngest(pks: batches.map(\.devicePK))
+        var placement: [Int64: Device?] = [:]
+        for batch in batches { placement[batch.devicePK] = .some(found[batch.devicePK]) }
+        // PostgreSQL: series missing from the cache get a stand-in id (negative) now, and are all read or created at
+        // once after the loop; SQLite reads or creates each at once (a local call).
+        var standIns: [(key: TelemetryStore.SeriesKey, theType: String)] = []
+        func resolve(_ key: TelemetryStore.SeriesKey, theType: String) throws -> Int64 {
+            guard postgres else { return try store.seriesID(key, theType: theType) }
+            standIns.append((key, theType))
+            return -Int64(standIns.count)
+        }
         var moved = Set<Int>()
         for (index, batch) in batches.enumerated() {
-            if placement[batch.devicePK] == nil { placement[batch.devicePK] = .some(try devices.device(pk: batch.devicePK)) }
             guard let current = placement[batch.devicePK] ?? nil, current.projectPK == batch.projectPK,
                   current.organizationID == batch.organizationID else {
                 moved.insert(index)
@@ -242,7 +302,7 @@ final class TelemetryIngestor: Sendable {
                     if let known = cache[key] {
                         series = known
                     } else {
-                        series = try store.seriesID(key, theType: batch.theType)
+                        series = try resolve(key, theType: batch.theType)
                         cache[key] = series
                         cacheChanged = true
                     }
@@ -257,15 +317,46 @@ final class TelemetryIngestor: Sendable {
             seriesByPosition[batch.devicePK] = byPosition
             contact[batch.devicePK] = max(contact[batch.devicePK] ?? 0, batch.connectTime)
         }
+        /// Replaces stand-in (or vanished) series ids in `runs` and the cache with ids read or created now.
+        func replace(_ entries: [(id: Int64, key: TelemetryStore.SeriesKey, theType: String)]) throws -> [Int64] {
+            let ids = try store.seriesIDs(entries.map { ($0.key, $0.theType) })
+            var replaced: [Int64] = []
+            for entry in entries {
+                guard let id = ids[entry.key] else { throw APIError.internalError("a telemetry series was not created") }
+                if let run = runs.removeValue(forKey: entry.id) { runs[id, default: (run.key, [])].points.append(contentsOf: run.points) }
+                cache[entry.key] = id
+                cacheChanged = true
+                replaced.append(id)
+            }
+            return replaced
+        }
+        if !standIns.isEmpty {
+            _ = try replace(standIns.enumerated().map { (-Int64($0.offset + 1), $0.element.key, $0.element.theType) })
+        }
+        var known: [Int64: TelemetryStore.Known]?
+        if let answer = try store.known(series: Array(runs.keys)) {
+            known = answer.known
+            if !answer.vanished.isEmpty {
+                // Deleted by another process since their ids were cached: read or created again, so that points never
+                // go to a deleted series.
+                let entries = answer.vanished.sorted().compactMap { id -> (id: Int64, key: TelemetryStore.SeriesKey, theType: String)? in
+                    guard let key = runs[id]?.key else { return nil }
+                    return (id, key, batches.first { $0.devicePK == key.devicePK }?.theType ?? "")
+                }
+                let replaced = try replace(entries)
+                if let more = try store.known(series: replaced) { known?.merge(more.known) { $1 } }
+            }
+        }
         for series in runs.keys.sorted() {
             guard let run = runs[series] else { continue }
             let points = TelemetryChunk.normalized(run.points)
-            try writer.write(series: series, points: points)
+            try writer.write(series: series, points: points, known: known?[series])
             // The newest point; at equal times the later one given, as `normalized` keeps it.
             if let newest = points.last {
                 try writer.latest(devicePK: run.key.devicePK, agriID: run.key.agriID, t: newest.t, value: newest.value)
             }
         }
+        try writer.flush()
         for (pk, time) in contact { try devices.touch(pk: pk, connectTime: time) }
         // Other processes drop these devices' latest values and count the contact (PostgreSQL; rides with the COMMIT).
         tx.announce(DeviceService.dataTopic, scopes: contact.keys)

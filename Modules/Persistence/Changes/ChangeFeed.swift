@@ -7,7 +7,7 @@ import Synchronization
 /// every process over the same PostgreSQL database hears it within milliseconds of the COMMIT, so its in-memory copies
 /// (caches, the rule engine's memory) can drop what went stale.
 ///
-/// On PostgreSQL the announcements of a transaction travel as one `NOTIFY` sent with its COMMIT (NOTIFY is
+/// On PostgreSQL the announcements of a transaction travel as `pg_notify` calls pipelined with its COMMIT (NOTIFY is
 /// transactional: a rolled-back write announces nothing); each process that `start`s the feed holds one extra
 /// connection that LISTENs and calls the handlers subscribed to each topic. When that connection is lost, and again when
 /// it is back, every handler is called with a nil scope ("anything may have changed"), since announcements may have been
@@ -134,11 +134,6 @@ public final class ChangeFeed: Sendable {
         }
         if !current.isEmpty { payloads.append(current) }
         return payloads
-    }
-
-    /// The SQL that sends `payloads` on the channel (run in the same simple query as COMMIT: one round trip).
-    static func notifySQL(_ payloads: [String]) -> String {
-        payloads.map { "SELECT pg_notify('\(channel)', '\($0.replacingOccurrences(of: "'", with: "''"))');" }.joined()
     }
 
     // MARK: - Listening

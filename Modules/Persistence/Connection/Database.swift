@@ -23,6 +23,14 @@ public final class Database: TransactionScope {
     let postgres: PostgresConnection?
     /// Rows changed by the last statement (PostgreSQL, from its command tag).
     private var postgresChanges = 0
+    /// PostgreSQL statements queued to go out ahead of the next one that needs an answer, in the same round trip: a
+    /// deferred `BEGIN`, and writes whose answer nobody reads (`executePipelined`, `PreparedStatement.runPipelined`).
+    private var queued: [PostgresStatement] = []
+    /// The SQL of each queued statement as the store wrote it (for the error of a queued statement that fails).
+    private var queuedSQL: [String] = []
+    /// Queued statements sent at once at most (their answers are small: a longer pipeline cannot fill the socket
+    /// buffers while the server waits for us to read).
+    static let maxQueued = 512
     let path: String
     let readOnly: Bool
     private var cache: [String: Statement] = [:]
@@ -184,6 +192,7 @@ public final class Database: TransactionScope {
             // Rows stream as they arrive; after `body` says stop, the rest are read and dropped. `body` must not run
             // statements on this connection (the answer is still arriving).
             var going = true
+            try flushQueued(postgres)
             do {
                 try postgres.query(PostgresDialect.placeholders(sql), arguments.map { PostgresDialect.value($0.sqlValue) }) { row in
                     if going { going = try body(PostgresDialect.row(row)) }
@@ -203,17 +212,13 @@ public final class Database: TransactionScope {
     /// Runs the same statement once per argument list (bulk inserts), reusing one prepared statement.
     public func executeMany(_ sql: String, _ argumentLists: [[any SQLBindable]]) throws {
         if let postgres {
-            // Pipelined, 64 statements per round trip (a very long pipeline could fill both socket buffers).
+            // Pipelined, `maxQueued` statements per round trip (with what was queued before them).
             let text = PostgresDialect.placeholders(sql)
             var start = 0
             while start < argumentLists.count {
-                let end = min(argumentLists.count, start + 64)
+                let end = min(argumentLists.count, start + Self.maxQueued)
                 let statements = argumentLists[start..<end].map { PostgresStatement(text, $0.map { PostgresDialect.value($0.sqlValue) }) }
-                do {
-                    postgresChanges = try postgres.pipeline(statements).last?.affectedRows ?? 0
-                } catch {
-                    throw PostgresDialect.error(error, sql: sql)
-                }
+                postgresChanges = try pgSend(postgres, statements, sql: sql).last?.affectedRows ?? 0
                 start = end
             }
             return
@@ -235,6 +240,7 @@ public final class Database: TransactionScope {
     /// Runs several `;`-separated statements with no arguments (migrations, pragmas).
     public func executeScript(_ sql: String) throws {
         if let postgres {
+            try flushQueued(postgres)
             do {
                 try postgres.simpleQuery(sql)
             } catch {
@@ -256,9 +262,102 @@ public final class Database: TransactionScope {
     /// session; 0 when none.
     public var lastInsertRowID: Int64 {
         if let postgres {
-            return (try? postgres.query("SELECT lastval()").rows.first?[0].intValue) ?? 0
+            return (try? pgSend(postgres, [PostgresStatement("SELECT lastval()")], sql: "SELECT lastval()").first?.rows.first?[0].intValue) ?? 0
         }
         return sqlite3_last_insert_rowid(handle)
+    }
+
+    /// Runs one INSERT of one row and returns its generated id: through `RETURNING column` on PostgreSQL (no `lastval()`
+    /// round trip), `last_insert_rowid()` on SQLite (`column` must then be the rowid alias, an `INTEGER PRIMARY KEY`).
+    /// `sql` must not have a RETURNING clause of its own.
+    ///
+    /// ```swift
+    /// let id = try db.insertReturningID("INSERT INTO things (name) VALUES (?)", ["lamp"])
+    /// ```
+    public func insertReturningID(_ sql: String, _ arguments: [any SQLBindable] = [], column: String = "id") throws -> Int64 {
+        if let postgres {
+            let returning = sql + " RETURNING " + column
+            let result = try pgRun(postgres, returning, arguments)
+            postgresChanges = result.affectedRows
+            guard let id = result.rows.first?[0].intValue else { throw PersistenceUsageError("INSERT returned no \(column): \(sql.prefix(200))") }
+            return id
+        }
+        try execute(sql, arguments)
+        return sqlite3_last_insert_rowid(handle)
+    }
+
+    /// Runs the same query once per argument list and returns each one's rows, in order: on PostgreSQL in one round
+    /// trip (pipelined, with what was queued before), on SQLite one after the other through the cached statement.
+    public func queryMany(_ sql: String, _ argumentLists: [[any SQLBindable]]) throws -> [[Row]] {
+        try queryPipeline(argumentLists.map { (sql, $0) })
+    }
+
+    /// Runs several queries and returns each one's rows, in order: on PostgreSQL in one round trip (pipelined, with what
+    /// was queued before), on SQLite one after the other. A failure throws (on PostgreSQL the ones after it did not run).
+    public func queryPipeline(_ queries: [(sql: String, arguments: [any SQLBindable])]) throws -> [[Row]] {
+        guard let postgres else { return try queries.map { try query($0.sql, $0.arguments) } }
+        var answers: [[Row]] = []
+        answers.reserveCapacity(queries.count)
+        var start = 0
+        while start < queries.count {
+            let end = min(queries.count, start + Self.maxQueued)
+            let statements = queries[start..<end].map {
+                PostgresStatement(PostgresDialect.placeholders($0.sql), $0.arguments.map { PostgresDialect.value($0.sqlValue) })
+            }
+            for result in try pgSend(postgres, statements, sql: queries[start].sql) { answers.append(result.rows.map(PostgresDialect.row)) }
+            start = end
+        }
+        return answers
+    }
+
+    /// Runs a write whose answer nobody reads. On PostgreSQL inside a write transaction it is queued and sent with the
+    /// next statement that needs an answer (or the COMMIT), in the same round trip; a failure surfaces there (and fails
+    /// the transaction, as any failed statement does). `changes` does not count it. On SQLite (or outside a write) it
+    /// runs now.
+    public func executePipelined(_ sql: String, _ arguments: [any SQLBindable] = []) throws {
+        guard let postgres, writeDepth > 0 else { return try execute(sql, arguments) }
+        try enqueue(postgres, PostgresStatement(PostgresDialect.placeholders(sql), arguments.map { PostgresDialect.value($0.sqlValue) }), sql: sql)
+    }
+
+    /// Queues an already numbered statement (see `executePipelined`); sends the queue when it is full.
+    func enqueue(_ connection: PostgresConnection, _ statement: PostgresStatement, sql: String) throws {
+        if writeDepth > 0, connection.transactionStatus == .failed { throw Self.transactionLost }
+        queued.append(statement)
+        queuedSQL.append(sql)
+        if queued.count >= Self.maxQueued { try flushQueued(connection) }
+    }
+
+    /// Sends what is queued, if anything (one round trip).
+    private func flushQueued(_ connection: PostgresConnection) throws {
+        guard !queued.isEmpty else { return }
+        _ = try pgSend(connection, [], sql: nil)
+    }
+
+    /// Sends what is queued followed by `statements` in one round trip and returns the answers to `statements`.
+    private func pgSend(_ connection: PostgresConnection, _ statements: [PostgresStatement], sql: String?) throws -> [PostgresResult] {
+        if writeDepth > 0, connection.transactionStatus == .failed { throw Self.transactionLost }
+        let ahead = queued.count
+        let all = ahead == 0 ? statements : queued + statements
+        let aheadSQL = queuedSQL
+        queued.removeAll(keepingCapacity: true)
+        queuedSQL.removeAll(keepingCapacity: true)
+        guard !all.isEmpty else { return [] }
+        do {
+            let results = try connection.pipeline(all)
+            return ahead == 0 ? results : Array(results[ahead...])
+        } catch {
+            // The failing statement is one of the queued ones or `sql`; the error names them all (no values).
+            var texts: [String] = []
+            for text in aheadSQL + [sql].compactMap({ $0 }) where !texts.contains(text) { texts.append(text) }
+            let named = ahead == 0 ? sql : texts.joined(separator: "; ")
+            throw PostgresDialect.error(error, sql: named)
+        }
+    }
+
+    /// Drops what is queued unsent (the transaction or savepoint it belonged to is being rolled back).
+    private func dropQueued() {
+        queued.removeAll(keepingCapacity: true)
+        queuedSQL.removeAll(keepingCapacity: true)
     }
 
     /// `PRAGMA data_version`: changes whenever another connection (another process, for the writer) commits.
@@ -282,28 +381,33 @@ public final class Database: TransactionScope {
     /// Runs one already numbered statement on PostgreSQL (`PreparedStatement`); failures as `DatabaseError`.
     func postgresQuery(_ sql: String, _ values: [PostgresValue]) throws -> PostgresResult {
         guard let postgres else { throw PersistenceUsageError("not a PostgreSQL connection") }
-        if writeDepth > 0, postgres.transactionStatus == .failed { throw Self.transactionLost }
-        do {
-            let result = try postgres.query(sql, values)
-            postgresChanges = result.affectedRows
-            return result
-        } catch {
-            throw PostgresDialect.error(error, sql: sql)
-        }
+        let result = try pgSend(postgres, [PostgresStatement(sql, values)], sql: sql)[0]
+        postgresChanges = result.affectedRows
+        return result
+    }
+
+    /// Queues an already numbered statement on PostgreSQL (`PreparedStatement.runPipelined`); runs it now outside a write.
+    func postgresQueue(_ sql: String, _ values: [PostgresValue]) throws {
+        guard let postgres else { throw PersistenceUsageError("not a PostgreSQL connection") }
+        guard writeDepth > 0 else { return _ = try postgresQuery(sql, values) }
+        try enqueue(postgres, PostgresStatement(sql, values), sql: sql)
     }
 
     /// Runs one statement on PostgreSQL with numbered placeholders; failures as `DatabaseError`.
     private func pgRun(_ connection: PostgresConnection, _ sql: String, _ arguments: [any SQLBindable]) throws -> PostgresResult {
-        if writeDepth > 0, connection.transactionStatus == .failed { throw Self.transactionLost }
-        do {
-            return try connection.query(PostgresDialect.placeholders(sql), arguments.map { PostgresDialect.value($0.sqlValue) })
-        } catch {
-            throw PostgresDialect.error(error, sql: sql)
-        }
+        try pgSend(connection, [PostgresStatement(PostgresDialect.placeholders(sql), arguments.map { PostgresDialect.value($0.sqlValue) })], sql: sql)[0]
     }
 
     /// Whether this connection may write (inside `DatabasePool.write`).
     public var isWritable: Bool { !readOnly && writeDepth > 0 }
+
+    /// Whether the open write transaction can still commit: false once PostgreSQL aborted it (a failed statement outside
+    /// a savepoint that was rolled back) or SQLite rolled it back on its own.
+    public var isTransactionUsable: Bool {
+        guard writeDepth > 0 else { return false }
+        if let postgres { return !postgres.isBroken && postgres.transactionStatus != .failed }
+        return sqlite3_get_autocommit(handle) == 0
+    }
 
     // MARK: - Transactions
 
@@ -360,6 +464,7 @@ public final class Database: TransactionScope {
                 try executeScript("RELEASE \(name)")
                 return result
             } catch {
+                dropQueued()
                 try? executeScript("ROLLBACK TO \(name); RELEASE \(name)")
                 discardCommitActions(keeping: actionsBefore)
                 if announcements.count > announcementsBefore { announcements.removeLast(announcements.count - announcementsBefore) }
@@ -387,8 +492,12 @@ public final class Database: TransactionScope {
     /// The PostgreSQL write transaction: BEGIN … COMMIT, ROLLBACK when `body` throws.
     private func postgresTransaction<T>(_ body: (Database) throws -> T) throws -> T {
         guard let postgres else { throw PersistenceUsageError("not a PostgreSQL connection") }
+        dropQueued()
         if postgres.transactionStatus != .idle { _ = try? postgres.simpleQuery("ROLLBACK") }
-        try executeScript("BEGIN")
+        // BEGIN goes out with the first statement, and the last writes with COMMIT: a group commit that reads once
+        // and writes costs two round trips.
+        queued.append(PostgresStatement("BEGIN"))
+        queuedSQL.append("BEGIN")
         writeDepth = 1
         announcements = []
         defer {
@@ -398,13 +507,19 @@ public final class Database: TransactionScope {
         do {
             let result = try body(self)
             if postgres.transactionStatus == .failed { throw Self.transactionLost }
-            let answers: [PostgresResult]
-            // The announcements go in the same simple query as COMMIT: delivered to listeners only if it commits.
-            let commit = ChangeFeed.notifySQL(ChangeFeed.payloads(announcements)) + "COMMIT"
-            do { answers = try postgres.simpleQuery(commit) } catch { throw PostgresDialect.error(error, sql: "COMMIT") }
+            if queued.count == 1, postgres.transactionStatus == .idle, announcements.isEmpty {
+                dropQueued()   // nothing ran: no transaction to commit
+                return result
+            }
+            // The announcements go out with COMMIT (one round trip): delivered to listeners only if it commits.
+            let notifications = ChangeFeed.payloads(announcements).map {
+                PostgresStatement("SELECT pg_notify($1, $2)", [.text(ChangeFeed.channel), .text($0)])
+            }
+            let answers = try pgSend(postgres, notifications + [PostgresStatement("COMMIT")], sql: "COMMIT")
             if answers.last?.commandTag == "ROLLBACK" { throw Self.transactionLost }
             return result
         } catch {
+            dropQueued()
             if !postgres.isBroken, postgres.transactionStatus != .idle { _ = try? postgres.simpleQuery("ROLLBACK") }
             commitActions = []
             throw error
@@ -414,9 +529,15 @@ public final class Database: TransactionScope {
     /// Runs `body` in a deferred read transaction, so several queries see one snapshot.
     func readTransaction<T>(_ body: (Database) throws -> T) throws -> T {
         if let postgres {
-            // One snapshot for the whole closure, as SQLite's deferred read transaction gives.
-            try executeScript("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            defer { if !postgres.isBroken, postgres.transactionStatus != .idle { _ = try? postgres.simpleQuery("COMMIT") } }
+            // One snapshot for the whole closure, as SQLite's deferred read transaction gives; BEGIN goes out with the
+            // first query (a read that finds everything in caches costs no round trip).
+            dropQueued()
+            queued.append(PostgresStatement("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+            queuedSQL.append("BEGIN")
+            defer {
+                dropQueued()
+                if !postgres.isBroken, postgres.transactionStatus != .idle { _ = try? postgres.simpleQuery("COMMIT") }
+            }
             return try body(self)
         }
         try executeScript("BEGIN DEFERRED")

@@ -157,6 +157,14 @@ public struct PreparedStatement {
         while try statement.step() {}
     }
 
+    /// Runs a write whose answer nobody reads: on PostgreSQL inside a write it is queued and sent with the next
+    /// statement that needs an answer or the COMMIT (`Database.executePipelined`); on SQLite the same as `run`.
+    public func runPipelined() throws {
+        guard let statement else { return try postgres!.runPipelined() }
+        defer { sqlite3_reset(statement.handle) }
+        while try statement.step() {}
+    }
+
     /// Steps through the rows, calling `body` with each until it returns false (then resets).
     public func forEach(_ body: (Row) throws -> Bool) throws {
         guard let statement else {
@@ -198,6 +206,8 @@ final class PostgresPrepared {
     }
 
     func run() throws { _ = try database.postgresQuery(sql, values) }
+
+    func runPipelined() throws { try database.postgresQueue(sql, values) }
 
     func rows() throws -> [Row] { try database.postgresQuery(sql, values).rows.map(PostgresDialect.row) }
 }

@@ -167,13 +167,13 @@ public final class DatabasePool: @unchecked Sendable {
         return result
     }
 
-    private func postgresRead<T>(_ postgres: PostgresPool, _ body: (Database) throws -> T) throws -> T {
+    private func postgresRead<T>(_ postgres: PostgresPool, snapshot: Bool = true, _ body: (Database) throws -> T) throws -> T {
         if closed { throw PersistenceUsageError("database is closed") }
         let (result, actions) = try { () throws -> (T, [@Sendable () -> Void]) in
             do {
                 return try postgres.withConnection { connection in
                     let db = Database(postgres: connection, readOnly: true)
-                    let result = try db.readTransaction(body)
+                    let result = try snapshot ? db.readTransaction(body) : body(db)
                     return (result, db.takeCommitActions())
                 }
             } catch {
@@ -194,6 +194,15 @@ public final class DatabasePool: @unchecked Sendable {
 
     /// Whether the calling thread is inside `write` (work that waits for another writer would deadlock).
     public var isWritingOnThisThread: Bool { writerOwner.load(ordering: .acquiring) == UInt(pthread_self()) }
+
+    /// Runs `body` on a read-only connection; with `snapshot: false` its statements need not share one snapshot, which
+    /// on PostgreSQL saves the BEGIN and COMMIT round trips around a read of one statement (the hot path's lookups). On
+    /// SQLite the same as `read`.
+    public func read<T>(snapshot: Bool, _ body: (Database) throws -> T) throws -> T {
+        guard !snapshot, let postgres else { return try read(body) }
+        if writerOwner.load(ordering: .acquiring) == UInt(pthread_self()) { throw reentered("read") }
+        return try postgresRead(postgres, snapshot: false, body)
+    }
 
     /// Runs `body` on a read-only connection inside one read transaction (one consistent snapshot).
     /// Inside a `write` on the same thread it reads through the writer (and sees the uncommitted changes).

@@ -1,3 +1,4 @@
+import Glibc
 import Postgres
 import Synchronization
 
@@ -150,7 +151,11 @@ enum PostgresDialect {
     /// PostgreSQL text cannot hold U+0000: a NUL in a text value is stored as U+FFFD (SQLite keeps it).
     @inline(__always)
     static func storable(_ text: String) -> String {
-        guard text.utf8.contains(0) else { return text }
+        // memchr over the contiguous bytes: multi-row statements bind array literals of hundreds of kilobytes.
+        let hasNUL = text.utf8.withContiguousStorageIfAvailable { bytes in
+            bytes.baseAddress.map { memchr($0, 0, bytes.count) != nil } ?? false
+        } ?? text.utf8.contains(0)
+        guard hasNUL else { return text }
         return String(text.unicodeScalars.map { $0 == "\u{0}" ? "\u{FFFD}" : Character($0) })
     }
 
