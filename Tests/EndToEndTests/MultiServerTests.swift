@@ -94,6 +94,10 @@ import TestSupport
         let after = try clientA.get(current).json.arrayValue ?? []
         #expect(after.count == 1)
         #expect(after.first?["id"]?.int64Value != alertID)
+
+        // The device switched off through A: B, which has been taking its points, refuses the next ones.
+        #expect(try clientA.patch("/api/v2/projects/\(project)/devices/\(pk)/", .object(["allow": .bool(false)])).status == 200)
+        #expect(try Self.eventually(within: 1) { try clientB.post(data, DeviceAPI.points([(factor, 1, nil)])).status == 403 })
     }
 
     @Test func aClientReadsItsOwnWriteThroughTheOtherServerAtOnceWhenItAsks() throws {

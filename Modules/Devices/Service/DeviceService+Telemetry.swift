@@ -46,7 +46,7 @@ extension DeviceService {
                        completion: @escaping @Sendable (Result<IngestResult, any Error>) -> Void) throws {
         let body = try TelemetryPayload.Body(document, maxPoints: maxPointsPerRequest)
         let project = try projects.resolve(projectID, for: caller, access: .write)
-        try queue(device: device(pk, in: project), project: project, body: body, completion: completion)
+        try queue(device: deviceForIngest(pk, in: project), project: project, body: body, completion: completion)
     }
 
     /// Validates a request's points and queues them for the group commit; `completion` runs after it.

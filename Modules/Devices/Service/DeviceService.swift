@@ -31,6 +31,9 @@ public final class DeviceService: Sendable, ProjectDeviceCounter, PlatformServic
     /// every bind, unbind, move, transfer, delete, restore or purge. `offline` is computed from it at each request
     /// with the contacts recorded since, so the counts stay exact without a query per request.
     let countCache: ThreadLocalCache<Int64, [(pk: Int64, connectTime: Int64?)]>
+    /// Devices as the ingest path checks them (project, organization, `allow`, prefix), per thread for `devices.cache_ttl`;
+    /// dropped on every device change here and on other processes' announcements.
+    let placementCache: ThreadLocalCache<Int64, Device>
 
     struct CachedList: Sendable {
         let count: Int64
@@ -52,6 +55,7 @@ public final class DeviceService: Sendable, ProjectDeviceCounter, PlatformServic
         viewCache = ScopedCache(ttl: config.seconds(DeviceKeys.cacheTTL))
         dataCache = ScopedCache(ttl: config.seconds(DeviceKeys.dataCacheTTL))
         countCache = ThreadLocalCache(ttl: config.seconds(DeviceKeys.countCacheTTL))
+        placementCache = ThreadLocalCache(ttl: config.seconds(DeviceKeys.cacheTTL))
         ingestor = TelemetryIngestor(db: context.db, bus: context.bus, clock: context.clock, logger: context.logger, metrics: context.metrics,
                                      maxPointsPerCommit: max(100, config.int(DeviceKeys.maxPointsPerCommit)))
         listenForChanges(context.db.changes)
@@ -124,8 +128,20 @@ public final class DeviceService: Sendable, ProjectDeviceCounter, PlatformServic
         return device
     }
 
+    /// `device(_:in:)` for the ingest path, through `placementCache`: a device that reports every few seconds is read once
+    /// a minute, not per request (on PostgreSQL that read was a round trip per POST). The group commit checks the
+    /// device's project and organization again under its lock, so a stale entry can never store a point in the wrong place.
+    func deviceForIngest(_ pk: Int64, in project: ProjectRef) throws -> Device {
+        if let cached = placementCache.value(for: pk), cached.projectPK == project.pk { return cached }
+        let generation = placementCache.generation
+        let device = try device(pk, in: project)
+        placementCache.store(device, for: pk, generation: generation)
+        return device
+    }
+
     func invalidate(organizationID: Int64?) {
         if let organizationID { viewCache.invalidate(scope: organizationID) }
+        placementCache.invalidateAll()
     }
 
     /// The change-feed topic of device writes, scoped by organization id (lists, details, project counts).
@@ -143,9 +159,10 @@ public final class DeviceService: Sendable, ProjectDeviceCounter, PlatformServic
 
     /// Drops the cached lists of an organization (all when nil) and the project counts.
     var organizationChanged: @Sendable (Int64?) -> Void {
-        { [viewCache, countCache] organizationID in
+        { [viewCache, countCache, placementCache] organizationID in
             if let organizationID { viewCache.invalidate(scope: organizationID) } else { viewCache.invalidateAll() }
             countCache.invalidateAll()
+            placementCache.invalidateAll()
         }
     }
 
