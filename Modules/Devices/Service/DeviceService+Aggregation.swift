@@ -76,14 +76,24 @@ struct BucketFold {
             current.add(count: Int64(chunk.count), min: min, max: max, sum: sum, sumError: summary.sumError ?? 0)
             return
         }
-        // Points go straight from the decoder into the bucket, in locals: no array of points, and no access to `self`
-        // from the closure.
-        let (start, end, request) = (start, end, request)
-        var current = current
-        var currentEnd = currentEnd
-        var buckets = buckets
-        self.buckets = []
-        try chunk.forEach { t, value in
+        // Points go straight from the decoder into the bucket: the sink's `take` is inlined into the decoding loop.
+        var sink = Sink(request: request, start: start, end: end, current: current, currentEnd: currentEnd, buckets: buckets)
+        buckets = []
+        defer { (current, currentEnd, buckets) = (sink.current, sink.currentEnd, sink.buckets) }
+        try chunk.forEach(into: &sink)
+    }
+
+    /// The fold of decoded points (the buckets move in and out of it around each chunk).
+    struct Sink: PointSink {
+        let request: AggregationRequest
+        let start: Int64
+        let end: Int64
+        var current: AggregateBucket
+        var currentEnd: Int64
+        var buckets: [AggregateBucket]
+
+        @inline(__always)
+        mutating func take(_ t: Int64, _ value: Double) -> Bool {
             guard t >= start else { return true }
             guard t < end else { return false }
             if t >= currentEnd || t < current.start {
@@ -94,9 +104,6 @@ struct BucketFold {
             current.add(value)
             return true
         }
-        self.current = current
-        self.currentEnd = currentEnd
-        self.buckets = buckets
     }
 
     /// Closes the current bucket (when it holds anything) and opens the one holding `t`.

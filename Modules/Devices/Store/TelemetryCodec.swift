@@ -398,6 +398,20 @@ enum TelemetryCodec {
     @inline(__always)
     static func decodeV2(_ bytes: UnsafeBufferPointer<UInt8>, tFirst: Int64,
                          _ body: (_ t: Int64, _ value: Double) throws -> Bool) throws -> Bool {
+        try withoutActuallyEscaping(body) { body in
+            var sink = ClosureSink(body: body)
+            var seen = 0
+            var last: Int64 = 0
+            return try decodeV2(bytes, tFirst: tFirst, into: &sink, seen: &seen, last: &last)
+        }
+    }
+
+    /// `decodeV2` into a sink: specialized for the sink's type, its `take` is inlined into the decoding loop (the
+    /// aggregation's fold runs there without a call per point). `seen` and `last` count the points handed over and
+    /// keep the last one's time.
+    @inline(__always)
+    static func decodeV2<Sink: PointSink>(_ bytes: UnsafeBufferPointer<UInt8>, tFirst: Int64, into sink: inout Sink,
+                                          seen: inout Int, last lastTime: inout Int64) throws -> Bool {
         let (streamEnd, pad, state) = try parseTrailer(bytes)
         let streamBytes = streamEnd - 1
         let bitLength = streamBytes * 8 - pad
@@ -440,7 +454,9 @@ enum TelemetryCodec {
             var t = tFirst
             var delta: Int64 = 0
             var last = state.first
-            if try !body(t, state.isDecimal ? Double(Int64(bitPattern: last)) / powers[state.mode] : Double(bitPattern: last)) {
+            seen += 1
+            lastTime = t
+            if try !sink.take(t, state.isDecimal ? Double(Int64(bitPattern: last)) / powers[state.mode] : Double(bitPattern: last)) {
                 return false
             }
             var leading = 0
@@ -523,7 +539,9 @@ enum TelemetryCodec {
                     }
                     value = Double(bitPattern: last)
                 }
-                if try !body(t, value) { return false }
+                seen += 1
+                lastTime = t
+                if try !sink.take(t, value) { return false }
             }
             guard position == bitLength else {
                 throw position > bitLength ? TelemetryChunkError.truncated : TelemetryChunkError.inconsistent("bits after the last point")
@@ -564,4 +582,17 @@ enum TelemetryCodec {
         }
         return bytes
     }
+}
+
+/// Where a decoder puts points, one at a time in time order; `take` returns false to stop the walk.
+protocol PointSink {
+    mutating func take(_ t: Int64, _ value: Double) throws -> Bool
+}
+
+/// A closure as a sink.
+struct ClosureSink: PointSink {
+    let body: (_ t: Int64, _ value: Double) throws -> Bool
+
+    @inline(__always)
+    mutating func take(_ t: Int64, _ value: Double) throws -> Bool { try body(t, value) }
 }
