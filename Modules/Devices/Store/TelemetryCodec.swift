@@ -407,8 +407,8 @@ enum TelemetryCodec {
     }
 
     /// `decodeV2` into a sink: specialized for the sink's type, its `take` is inlined into the decoding loop (the
-    /// aggregation's fold runs there without a call per point). `seen` and `last` count the points handed over and
-    /// keep the last one's time.
+    /// aggregation's fold runs there without a call per point). When the walk completes, `seen` is the number of points
+    /// handed over and `last` the last one's time (for the caller's consistency check).
     @inline(__always)
     static func decodeV2<Sink: PointSink>(_ bytes: UnsafeBufferPointer<UInt8>, tFirst: Int64, into sink: inout Sink,
                                           seen: inout Int, last lastTime: inout Int64) throws -> Bool {
@@ -454,8 +454,6 @@ enum TelemetryCodec {
             var t = tFirst
             var delta: Int64 = 0
             var last = state.first
-            seen += 1
-            lastTime = t
             if try !sink.take(t, state.isDecimal ? Double(Int64(bitPattern: last)) / powers[state.mode] : Double(bitPattern: last)) {
                 return false
             }
@@ -539,8 +537,6 @@ enum TelemetryCodec {
                     }
                     value = Double(bitPattern: last)
                 }
-                seen += 1
-                lastTime = t
                 if try !sink.take(t, value) { return false }
             }
             guard position == bitLength else {
@@ -549,6 +545,9 @@ enum TelemetryCodec {
             guard delta == state.lastDelta, last == state.last, decimalMode || (leading, length) == (state.leading, state.length) else {
                 throw TelemetryChunkError.inconsistent("trailer state")
             }
+            // Every point was handed over (an early stop returned above): counted once, not per point.
+            seen = state.count
+            lastTime = t
             return true
         }
     }
