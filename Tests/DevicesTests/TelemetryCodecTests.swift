@@ -251,6 +251,98 @@ import TestSupport
         #expect(TelemetrySummary([0.0, -0.0]).max?.sign == .plus)
     }
 
+    /// The general loop of Shewchuk's partials (what `ExactSum` did for every value before it kept two components
+    /// inline), with its final rounding: the reference the inline path must match bit for bit.
+    static func referenceSum(_ values: [Double]) -> Double {
+        var partials: [Double] = []
+        for value in values {
+            var x = value
+            var kept = 0
+            for index in partials.indices {
+                var y = partials[index]
+                if x.magnitude < y.magnitude { swap(&x, &y) }
+                let high = x + y
+                let low = y - (high - x)
+                if low != 0 {
+                    partials[kept] = low
+                    kept += 1
+                }
+                x = high
+            }
+            partials.removeSubrange(kept...)
+            partials.append(x)
+        }
+        guard var index = partials.indices.last else { return 0 }
+        var high = partials[index]
+        var low = 0.0
+        while index > 0 {
+            index -= 1
+            let x = high
+            let y = partials[index]
+            high = x + y
+            low = y - (high - x)
+            if low != 0 { break }
+        }
+        if index > 0, (low < 0 && partials[index - 1] < 0) || (low > 0 && partials[index - 1] > 0) {
+            let y = low * 2
+            let x = high + y
+            if y == x - high { high = x }
+        }
+        return high
+    }
+
+    /// `ExactSum` (chunk summaries) and `AggregateBucket` (aggregation) share one exact sum that keeps up to two
+    /// components inline: bit for bit the general loop's result — signed zeros, cancellation, values that need many
+    /// components, one-decimal sensor values — and never NaN for finite values that do not overflow.
+    @Test func theInlineSumIsTheGeneralLoopsBitForBit() {
+        var random = SplitMix(state: 17)
+        let special: [Double] = [0, -0.0, 1, -1, 0.1, -0.1, 1e308, -1e308, 1e-308, .leastNonzeroMagnitude, -.leastNonzeroMagnitude, 2.5, 1e16, -1e16, 3]
+        var series: [[Double]] = [[], [-0.0], [-0.0, -0.0], [0.0, -0.0], [-0.0, 0.0], [1, -1], [-1, 1, -0.0], [1e100, 1, -1e100, 1e-100],
+                                  [0.1, 0.2, 0.3, -0.6], Array(repeating: 0.1, count: 10), [1, 1e-16, 1e-16], [1e16, 1, -1e16, -1]]
+        for _ in 0 ..< 2_000 {
+            let count = Int.random(in: 1 ... 200, using: &random)
+            let values: [Double] = (0 ..< count).map { _ in
+                switch Int.random(in: 0 ... 4, using: &random) {
+                case 0: special[Int.random(in: 0 ..< special.count, using: &random)]
+                case 1: Double(Int.random(in: -300 ... 400, using: &random)) / 10   // a one-decimal sensor
+                case 2: Double(bitPattern: random.next() & 0x7FEF_FFFF_FFFF_FFFF) * (random.next() & 1 == 0 ? 1 : -1)   // any finite
+                case 3: Double(Int.random(in: -1_000_000 ... 1_000_000, using: &random)) * 0x1p-30
+                default: Double.random(in: -1 ... 1, using: &random) * pow(2, Double(Int.random(in: -60 ... 60, using: &random)))
+                }
+            }
+            series.append(values)
+        }
+        for values in series {
+            var exact = ExactSum()
+            var bucket = AggregateBucket(start: 0)
+            for value in values {
+                exact.add(value)
+                bucket.add(value)
+            }
+            let reference = Self.referenceSum(values)
+            // The general loop overflows to ±∞ or NaN where ExactSum says "no sum"; elsewhere both agree bit for bit.
+            guard reference.isFinite else {
+                #expect(exact.sum == nil || exact.sum?.isFinite == false, "\(values)")
+                continue
+            }
+            #expect(exact.sum?.bitPattern == reference.bitPattern, "\(values)")
+            #expect(bucket.sum.bitPattern == reference.bitPattern, "\(values)")
+            #expect(exact.result()?.sum.bitPattern == reference.bitPattern, "\(values)")
+        }
+        // Summaries added to a bucket (sum + error) give the raw points' sum.
+        var random2 = SplitMix(state: 3)
+        for _ in 0 ..< 200 {
+            let values = (0 ..< Int.random(in: 1 ... 300, using: &random2)).map { _ in Double(Int.random(in: -5_000 ... 5_000, using: &random2)) / 100 }
+            let cut = Int.random(in: 0 ... values.count, using: &random2)
+            var bucket = AggregateBucket(start: 0)
+            for part in [values[..<cut], values[cut...]] where !part.isEmpty {
+                let summary = TelemetrySummary(part)
+                bucket.add(count: Int64(part.count), min: summary.min!, max: summary.max!, sum: summary.sum!, sumError: summary.sumError ?? 0)
+            }
+            #expect(bucket.sum.bitPattern == Self.referenceSum(values).bitPattern, "\(values)")
+        }
+    }
+
     @Test func nanAndInfinities() {
         #expect(TelemetrySummary([1, .nan, 2]) == .empty)
         #expect(TelemetrySummary([.infinity, -.infinity]) == .empty)

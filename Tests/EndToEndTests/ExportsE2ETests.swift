@@ -88,6 +88,66 @@ import TestSupport
                 print(json.dumps(cells, ensure_ascii=False))
         """
 
+    /// Issue 25: an hourly-average report (with `tz`) over random data through the real binaries — `api-server` takes
+    /// the task, `scheduler once` writes it — holds exactly the aggregation API's buckets, as CSV and as XLSX.
+    @Test func anHourlyAverageReportEqualsTheAggregationAPI() throws {
+        let server = try ServerProcess()
+        defer { server.stop() }
+        let client = server.client()
+        let (project, device, pk) = try DeviceAPI.boundDevice(server, client)
+        let agriID = device.agriID + "-01"
+        var generator = SplitMix(state: 25)
+        var t: Int64 = 1_706_745_600
+        var points: [(String, Double, Int64?)] = []
+        for index in 0..<6_000 {
+            t += Int64(generator.next() % 120) + 1
+            let value = index % 2 == 0 ? Double(Int64(generator.next() % 4_000)) / 100 - 10 : Double(bitPattern: 0x4000_0000_0000_0000 | (generator.next() >> 12))
+            points.append((agriID, value, t))
+        }
+        for start in stride(from: 0, to: points.count, by: 2_000) {
+            #expect(try client.post("/api/v2/projects/\(project)/devices/\(pk)/data/", DeviceAPI.points(Array(points[start..<start + 2_000]))).status == 202)
+        }
+        let (start, end) = (Int64(1_706_745_600), t + 1)
+        let api = try client.get("/api/v2/projects/\(project)/devices/\(pk)/data/?agri_id=\(agriID)&start=\(start)&end=\(end)&interval=1h&agg=avg&tz=%2B08:00")
+        let buckets = try #require(api.json["results"]?.arrayValue)
+        #expect(buckets.count > 50)
+        var ids: [Int64] = []
+        for format in ["csv", "xlsx"] {
+            let created = try client.post("/api/v2/projects/\(project)/data-download-tasks/", .object([
+                "device_id": .int64(pk), "factors": .array([.string(agriID)]), "start_time": .int64(start), "end_time": .int64(end),
+                "format": .string(format), "interval": .string("1h"), "agg": .array([.string("avg")]), "tz": .string("+08:00"),
+            ]))
+            ids.append(try #require(created.json["id"]?.int64Value, "\(created.text)"))
+        }
+        let run = try runProgram("scheduler", ["--db", server.databasePath, "once", "exports.run"])
+        #expect(run.exitCode == 0, "\(run.stdout) \(run.stderr)")
+        for id in ids { #expect(try Self.task(client, project, id)["row_count"]?.int64Value == Int64(buckets.count)) }
+
+        let csv = try Self.download(server, project, ids[0])
+        let rows = try CSV.parse(String(decoding: csv.body.dropFirst(3), as: UTF8.self))
+        #expect(rows.first == ["time", "device_id", "device_name", "agri_id", "factor", "unit", "count", "avg"])
+        #expect(rows.count == buckets.count + 1)
+        for (row, bucket) in zip(rows.dropFirst(), buckets) {
+            #expect(row.prefix(6) == [Timestamp.format(unixSeconds: bucket["t"]?.int64Value ?? 0), device.deviceID, "", agriID, "", ""])
+            #expect(Int64(row[6]) == bucket["count"]?.int64Value && Double(row[7]) == bucket["avg"]?.doubleValue, "\(row) \(bucket)")
+        }
+
+        let xlsx = try Self.download(server, project, ids[1])
+        let directory = TemporaryDirectory("iot-exports-e2e")
+        defer { directory.remove() }
+        let path = directory.file("report.xlsx")
+        try Data(xlsx.body).write(to: URL(fileURLWithPath: path))
+        let script = directory.file("read_xlsx.py")
+        try Self.xlsxReader.write(toFile: script, atomically: true, encoding: .utf8)
+        let sheetRows = try shell("python3 \(script) \(path)").split(separator: "\n").map { try JSONParser.parse(Array($0.utf8)).arrayValue ?? [] }
+        #expect(sheetRows.first?.compactMap(\.stringValue) == ["time", "device_id", "device_name", "agri_id", "factor", "unit", "count", "avg"])
+        #expect(sheetRows.count == buckets.count + 1)
+        for (cells, bucket) in zip(sheetRows.dropFirst(), buckets) {
+            #expect(cells.count == 8 && cells.first?.int64Value == bucket["t"]?.int64Value, "\(cells) \(bucket)")
+            #expect(cells.last?.doubleValue == bucket["avg"]?.doubleValue && cells.dropLast().last?.int64Value == bucket["count"]?.int64Value)
+        }
+    }
+
     @Test func eachFormatHoldsThePostedPointsRowByRow() throws {
         let server = try ServerProcess()
         defer { server.stop() }

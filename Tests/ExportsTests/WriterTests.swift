@@ -167,6 +167,30 @@ private func rfc3339(_ seconds: Int64) -> String {
     }
 }
 
+@Suite struct BucketLayoutTests {
+    static let rows = [
+        ExportRow(t: 1_706_781_600, deviceID: "dev-1", deviceName: "G, 1", agriID: "a-01", factor: "temp", unit: "℃", count: 360,
+                  aggregates: [21.25, .infinity, 30]),
+        ExportRow(t: 1_706_785_200, deviceID: "dev-1", deviceName: "G, 1", agriID: "a-01", factor: "temp", unit: "℃", count: 2,
+                  aggregates: [0.1, 0.2, 1e-7]),
+    ]
+    static let layout = ExportLayout.buckets(aggregates: ["avg", "sum", "max"])
+
+    @Test func csvHasCountThenOneColumnPerAggregate() throws {
+        let (bytes, _) = try export(Self.rows) { try CSVExportWriter(output: $0, layout: Self.layout) }
+        #expect(String(decoding: bytes.dropFirst(3), as: UTF8.self) == "time,device_id,device_name,agri_id,factor,unit,count,avg,sum,max\r\n"
+            + "2024-02-01T10:00:00Z,dev-1,\"G, 1\",a-01,temp,℃,360,21.25,,30\r\n"
+            + "2024-02-01T11:00:00Z,dev-1,\"G, 1\",a-01,temp,℃,2,0.1,0.2,0.0000001\r\n")
+    }
+
+    @Test func ndjsonCarriesCountAndTheAggregatesByName() throws {
+        let (bytes, _) = try export(Self.rows) { NDJSONExportWriter(output: $0, layout: Self.layout) }
+        #expect(String(decoding: bytes, as: UTF8.self)
+            == #"{"t":1706781600,"agri_id":"a-01","factor":"temp","unit":"℃","device_id":"dev-1","count":360,"avg":21.25,"sum":null,"max":30}"# + "\n"
+            + #"{"t":1706785200,"agri_id":"a-01","factor":"temp","unit":"℃","device_id":"dev-1","count":2,"avg":0.1,"sum":0.2,"max":0.0000001}"# + "\n")
+    }
+}
+
 // MARK: ZIP
 
 private let zipCheck = """
@@ -370,7 +394,8 @@ for sheet in workbook.find(M + 'sheets'):
                 cells.append({'s': c.find(M + 'is').find(M + 't').text or '', 'style': c.get('s')})
             else:
                 assert c.get('t') in (None, 'n')
-                cells.append({'n': float(c.find(M + 'v').text), 'style': c.get('s')})
+                v = c.find(M + 'v')
+                cells.append({'n': float(v.text) if v is not None else None, 'style': c.get('s')})
         rows.append({'r': row.get('r'), 'cells': cells})
     sheets.append({'name': sheet.get('name'), 'target': target, 'contentType': overrides.get('/' + target), 'rows': rows})
 print(json.dumps({'parts': parts, 'sheets': sheets, 'styles': overrides.get('/xl/styles.xml'),
@@ -386,6 +411,21 @@ private func readWorkbook(_ path: String) throws -> Workbook {
 private let sheetType = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
 
 @Suite struct XLSXWriterTests {
+    /// Bucket rows (aggregated exports): `count` and one numeric cell per aggregate; a non-finite one is an empty cell
+    /// that keeps the next in its column.
+    @Test func bucketRowsHaveCountAndAggregateColumns() throws {
+        let layout = ExportLayout.buckets(aggregates: ["avg", "sum", "max"])
+        let rows = [ExportRow(t: 1_706_781_600, deviceID: "dev-1", deviceName: "G", agriID: "a-01", factor: "temp", unit: "℃", count: 360,
+                              aggregates: [21.25, .infinity, 30]),
+                    ExportRow(t: 1_706_785_200, deviceID: "dev-1", deviceName: "G", agriID: "a-01", factor: "temp", unit: "℃", count: 1,
+                              aggregates: [-0.5, -0.5, -0.5])]
+        let (_, path) = try export(rows) { try XLSXExportWriter(output: $0, layout: layout) }
+        let sheet = try #require(try readWorkbook(path).sheets.first)
+        #expect(sheet.rows[0].cells.map(\.s) == ["time", "device_id", "device_name", "agri_id", "factor", "unit", "count", "avg", "sum", "max"])
+        #expect(sheet.rows[1].cells[6...].map(\.n) == [360, 21.25, nil, 30])
+        #expect(sheet.rows[2].cells[6...].map(\.n) == [1, -0.5, -0.5, -0.5])
+    }
+
     @Test func workbookHasExactlyTheMinimalPartsAndTypedCells() throws {
         let rows = (0 ..< 25).map { i in row(1_706_781_600 + Int64(i) * 3_661, device: "dev-\(i % 3)", value: Double(i) * 1.5 - 3) }
         let (_, path) = try export(rows) { try XLSXExportWriter(output: $0) }

@@ -136,28 +136,24 @@ extension DevicesModule {
         }
         var interval: Int64 = 0
         if let text = query["interval"] {
-            if let value = AggregationRequest.parseInterval(text) { interval = value } else {
-                problems["interval"] = "must be Ns, Nm, Nh, Nd or seconds, from 1 s to 366 d"
-            }
+            if let value = AggregationRequest.parseInterval(text) { interval = value } else { problems["interval"] = AggregationRequest.Problem.interval }
         } else {
-            problems["interval"] = "is required with agg and tz"
+            problems["interval"] = AggregationRequest.Problem.intervalRequired
         }
         var offset: Int64 = 0
         if let text = query["tz"] {
-            if let value = AggregationRequest.parseOffset(text) { offset = value } else { problems["tz"] = "must be a fixed offset such as +08:00" }
+            if let value = AggregationRequest.parseOffset(text) { offset = value } else { problems["tz"] = AggregationRequest.Problem.tz }
         }
         var aggregates: [AggregationRequest.Aggregate] = [.count]
-        for name in (query["agg"] ?? "").split(separator: ",", omittingEmptySubsequences: false) where !(query["agg"] ?? "").isEmpty {
-            guard let aggregate = AggregationRequest.Aggregate(rawValue: String(name).trimmingCharacters(in: .whitespaces)) else {
-                problems["agg"] = "must be a comma-separated list of count, min, max, avg, sum, first, last"
-                break
+        if let text = query["agg"], !text.isEmpty {
+            if let parsed = AggregationRequest.parseAggregates(text.split(separator: ",", omittingEmptySubsequences: false)) {
+                aggregates = parsed
+            } else {
+                problems["agg"] = AggregationRequest.Problem.agg
             }
-            if !aggregates.contains(aggregate) { aggregates.append(aggregate) }
         }
         let aggregation = AggregationRequest(interval: max(1, interval), offset: offset, aggregates: aggregates)
-        if problems.isEmpty, aggregation.bucketCount(start: start, end: end) > AggregationRequest.maxBuckets {
-            problems["interval"] = "gives more than \(AggregationRequest.maxBuckets) buckets over start..end; choose a longer interval or a shorter range"
-        }
+        if problems.isEmpty, aggregation.exceedsBucketLimit(start: start, end: end) { problems["interval"] = AggregationRequest.Problem.tooManyBuckets }
         if !problems.isEmpty { throw APIError.validation(problems) }
         let agriID = query["agri_id"] ?? ""
         let buckets = try devices.aggregate(projectID: projectID, pk: pk, caller: caller, agriID: agriID, start: start, end: end,

@@ -173,6 +173,25 @@ struct TelemetryChunk {
         return true
     }
 
+    /// `forEach` into a sink (the aggregation's fold): the same walk and checks, the sink's `take` inlined into the
+    /// v2 decoder.
+    @discardableResult @inline(__always)
+    func forEach<Sink: PointSink>(into sink: inout Sink) throws -> Bool {
+        guard version == 2 else {
+            return try forEach { t, value in try sink.take(t, value) }
+        }
+        var seen = 0
+        var last = tFirst
+        let finished = try bytes.withUnsafeBufferPointer { buffer throws -> Bool in
+            try TelemetryCodec.decodeV2(buffer, tFirst: tFirst, into: &sink, seen: &seen, last: &last)
+        }
+        guard finished else { return false }
+        guard seen == count, last == tLast else {
+            throw TelemetryChunkError.inconsistent("\(seen) points ending at \(last), the row says \(count) ending at \(tLast)")
+        }
+        return true
+    }
+
     /// Every point, in order; throws when the chunk is malformed.
     func decoded() throws -> [(t: Int64, value: Double)] {
         var result: [(t: Int64, value: Double)] = []
@@ -241,3 +260,4 @@ extension TelemetryChunk: Equatable {
         (lhs.tFirst, lhs.tLast, lhs.count, lhs.bytes) == (rhs.tFirst, rhs.tLast, rhs.count, rhs.bytes)
     }
 }
+

@@ -74,25 +74,76 @@ struct TelemetrySummary: Equatable, CustomStringConvertible {
     }
 }
 
-/// An exact sum of Doubles as non-overlapping partial sums (Shewchuk's expansion, as `math.fsum` describes it).
+/// An exact sum of Doubles as non-overlapping partial sums (Shewchuk's expansion, as `math.fsum` describes it). Chunk
+/// summaries and aggregation buckets both use it.
+///
+/// While the expansion has at most two components they live inline (`first`, `second`, `inline` of them), so the usual
+/// case — one sensor's values — costs at most two error-free additions and no array; a third component moves them
+/// all to `partials`, where the general loop runs from then on. Both paths do the same arithmetic in the same order,
+/// so every result (the sign of a zero included) is the general loop's.
 struct ExactSum {
+    private var first = 0.0
+    private var second = 0.0
+    /// How many of `first`, `second` hold components (0…2); unused once `partials` holds them.
+    private var inline = 0
+    /// Every component, in increasing magnitude, once there were more than two (empty before).
     private var partials: [Double] = []
     private var positiveInfinity = false
     private var negativeInfinity = false
     private var overflowed = false
 
+    /// `x + y` and its exact error (Fast2Sum after ordering by magnitude; `high` may be non-finite).
+    @inline(__always)
+    private static func twoSum(_ a: Double, _ b: Double) -> (high: Double, low: Double) {
+        var x = a
+        var y = b
+        if x.magnitude < y.magnitude { swap(&x, &y) }
+        let high = x + y
+        return (high, y - (high - x))
+    }
+
+    @inline(__always)
     mutating func add(_ value: Double) {
         guard value.isFinite else {
             if value == .infinity { positiveInfinity = true } else if value == -.infinity { negativeInfinity = true } else { overflowed = true }
             return
         }
+        switch inline {
+        case 0 where partials.isEmpty:
+            first = value
+            inline = 1
+        case 1:
+            let (high, low) = Self.twoSum(value, first)
+            guard high.isFinite else { return overflowed = true }
+            if low != 0 {
+                (first, second, inline) = (low, high, 2)
+            } else {
+                first = high
+            }
+        case 2:
+            let (middle, low) = Self.twoSum(value, first)
+            guard middle.isFinite else { return overflowed = true }
+            let (high, lowMiddle) = Self.twoSum(middle, second)
+            guard high.isFinite else { return overflowed = true }
+            switch (low != 0, lowMiddle != 0) {
+            case (true, true):
+                partials = [low, lowMiddle, high]
+                inline = 0
+            case (true, false): (first, second) = (low, high)
+            case (false, true): (first, second) = (lowMiddle, high)
+            case (false, false): (first, inline) = (high, 1)
+            }
+        default:
+            addToPartials(value)
+        }
+    }
+
+    /// The general case: Shewchuk's loop over every component.
+    private mutating func addToPartials(_ value: Double) {
         var x = value
         var kept = 0
         for index in partials.indices {
-            var y = partials[index]
-            if x.magnitude < y.magnitude { swap(&x, &y) }
-            let high = x + y
-            let low = y - (high - x)
+            let (high, low) = Self.twoSum(x, partials[index])
             if !high.isFinite {
                 overflowed = true
                 return
@@ -111,19 +162,39 @@ struct ExactSum {
         }
     }
 
+    /// The components in increasing magnitude.
+    private var components: [Double] {
+        switch inline {
+        case 1: [first]
+        case 2: [first, second]
+        default: partials
+        }
+    }
+
+    /// The correctly rounded sum; nil when there is none (+∞ and −∞ met, or the exact sum overflowed on the way).
+    var sum: Double? {
+        guard !overflowed, !(positiveInfinity && negativeInfinity) else { return nil }
+        if positiveInfinity { return .infinity }
+        if negativeInfinity { return -.infinity }
+        switch inline {
+        case 1: return first
+        // `rounded` of two components: one addition (no component below them to settle a half-way case).
+        case 2: return second + first
+        default: return Self.rounded(partials)
+        }
+    }
+
     /// The correctly rounded sum and the exact remainder when a Double holds it; nil when there is no sum (a NaN
     /// would come of +∞ and −∞, or the exact sum overflowed on the way).
     func result() -> (sum: Double, error: Double?)? {
-        guard !overflowed, !(positiveInfinity && negativeInfinity) else { return nil }
-        if positiveInfinity { return (.infinity, nil) }
-        if negativeInfinity { return (-.infinity, nil) }
-        let sum = Self.rounded(partials)
+        guard let sum else { return nil }
+        if positiveInfinity || negativeInfinity { return (sum, nil) }
         // The remainder, rounded, and whether taking it away too leaves exactly nothing.
         var rest = self
         rest.add(-sum)
-        let error = Self.rounded(rest.partials)
+        let error = Self.rounded(rest.components)
         rest.add(-error)
-        guard !rest.overflowed, rest.partials.allSatisfy({ $0 == 0 }) else { return (sum, nil) }
+        guard !rest.overflowed, rest.components.allSatisfy({ $0 == 0 }) else { return (sum, nil) }
         return (sum, error)
     }
 

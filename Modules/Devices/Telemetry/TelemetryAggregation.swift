@@ -1,4 +1,5 @@
 import Core
+import Foundation
 
 /// What an aggregation asks for (DESIGN §5.2 "Aggregation"): buckets of `interval` seconds aligned to the Unix epoch
 /// shifted by `offset` seconds (a fixed time-zone offset), and the aggregates to compute in each.
@@ -73,8 +74,33 @@ public struct AggregationRequest: Sendable, Equatable {
     }
 }
 
-/// One bucket's aggregates, accumulated point by point in time order. The sum is exact (Shewchuk's partials, as
-/// Python's `math.fsum`): `sum` is the exact sum rounded once, `avg` that sum divided by the count.
+extension AggregationRequest {
+    /// What is wrong with a parameter, in the same words wherever aggregation is asked for (the data API, exports).
+    public enum Problem {
+        public static let interval = "must be Ns, Nm, Nh, Nd or seconds, from 1 s to 366 d"
+        public static let intervalRequired = "is required with agg and tz"
+        public static let tz = "must be a fixed offset such as +08:00"
+        public static let agg = "must be a comma-separated list of count, min, max, avg, sum, first, last"
+        public static let tooManyBuckets = "gives more than \(AggregationRequest.maxBuckets) buckets over start..end; choose a longer interval or a shorter range"
+    }
+
+    /// `count`, then each name given (trimmed) in order without repeats; nil when a name is not an aggregate.
+    public static func parseAggregates<S: Sequence>(_ names: S) -> [Aggregate]? where S.Element: StringProtocol {
+        var aggregates: [Aggregate] = [.count]
+        for name in names {
+            guard let aggregate = Aggregate(rawValue: name.trimmingCharacters(in: .whitespaces)) else { return nil }
+            if !aggregates.contains(aggregate) { aggregates.append(aggregate) }
+        }
+        return aggregates
+    }
+
+    /// Whether `[start, end)` spans more buckets than one answer (or one series of an export) may hold.
+    public func exceedsBucketLimit(start: Int64, end: Int64) -> Bool { bucketCount(start: start, end: end) > Self.maxBuckets }
+}
+
+/// One bucket's aggregates, accumulated point by point in time order. The sum is exact (`ExactSum`: Shewchuk's partials,
+/// as Python's `math.fsum`): `sum` is the exact sum rounded once, `avg` that sum divided by the count. A sum that has no
+/// value (+∞ and −∞ met, or an overflow on the way) is NaN, which JSON answers as null.
 public struct AggregateBucket: Sendable {
     public let start: Int64
     public private(set) var count: Int64 = 0
@@ -82,17 +108,18 @@ public struct AggregateBucket: Sendable {
     public private(set) var max = -Double.infinity
     public private(set) var first = 0.0
     public private(set) var last = 0.0
-    private var partials: [Double] = []
+    private var exact = ExactSum()
 
     public init(start: Int64) { self.start = start }
 
+    @inline(__always)
     public mutating func add(_ value: Double) {
         if count == 0 { first = value }
         last = value
         count += 1
         if value < min { min = value }
         if value > max { max = value }
-        addToSum(value)
+        exact.add(value)
     }
 
     /// Adds a chunk's summary: `count` points between `min` and `max` whose exact sum is `sum + sumError` (first and
@@ -101,75 +128,27 @@ public struct AggregateBucket: Sendable {
         count += points
         if low < min { min = low }
         if high > max { max = high }
-        addToSum(sum)
-        if sumError != 0 { addToSum(sumError) }
-    }
-
-    /// One more term of the exact sum (Shewchuk's partials).
-    private mutating func addToSum(_ value: Double) {
-        if partials.count == 1 {
-            // The usual case (values of one sensor): one partial, an error-free two-sum with it.
-            var x = value
-            var y = partials[0]
-            if abs(x) < abs(y) { swap(&x, &y) }
-            let high = x + y
-            let low = y - (high - x)
-            if low == 0 {
-                partials[0] = high
-            } else {
-                partials[0] = low
-                partials.append(high)
-            }
-            return
-        }
-        var x = value
-        var kept = 0
-        for index in partials.indices {
-            var y = partials[index]
-            if abs(x) < abs(y) { swap(&x, &y) }
-            let high = x + y
-            let low = y - (high - x)
-            if low != 0 {
-                partials[kept] = low
-                kept += 1
-            }
-            x = high
-        }
-        partials.removeSubrange(kept...)
-        partials.append(x)
+        exact.add(sum)
+        if sumError != 0 { exact.add(sumError) }
     }
 
     /// The exact sum, correctly rounded.
-    public var sum: Double {
-        guard var index = partials.indices.last else { return 0 }
-        var high = partials[index]
-        var low = 0.0
-        while index > 0 {
-            index -= 1
-            let x = high
-            let y = partials[index]
-            high = x + y
-            low = y - (high - x)
-            if low != 0 { break }
-        }
-        // Half-way cases: make the rounding of (high + low) come out right, as fsum does.
-        if index > 0, (low < 0 && partials[index - 1] < 0) || (low > 0 && partials[index - 1] > 0) {
-            let y = low * 2
-            let x = high + y
-            if y == x - high { high = x }
-        }
-        return high
-    }
+    public var sum: Double { exact.sum ?? .nan }
 
     public func value(_ aggregate: AggregationRequest.Aggregate) -> JSON {
+        aggregate == .count ? .int64(count) : .number(number(aggregate))
+    }
+
+    /// One aggregate as a number (`count` too).
+    public func number(_ aggregate: AggregationRequest.Aggregate) -> Double {
         switch aggregate {
-        case .count: .int64(count)
-        case .min: .number(min)
-        case .max: .number(max)
-        case .avg: .number(sum / Double(count))
-        case .sum: .number(sum)
-        case .first: .number(first)
-        case .last: .number(last)
+        case .count: Double(count)
+        case .min: min
+        case .max: max
+        case .avg: sum / Double(count)
+        case .sum: sum
+        case .first: first
+        case .last: last
         }
     }
 

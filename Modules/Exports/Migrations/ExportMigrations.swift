@@ -70,5 +70,15 @@ enum ExportMigrations {
                 created_at TEXT NOT NULL
             );
             """),
+        // Aggregated exports (DESIGN §5.5, issue 25): a task or schedule with `interval_s` writes buckets of `aggregates`
+        // (a JSON list of names, `count` first) aligned to the epoch shifted by `tz_offset_s`; NULL = raw points.
+        Migration("exports.002.aggregated-exports", """
+            ALTER TABLE exports_tasks ADD COLUMN interval_s INTEGER;
+            ALTER TABLE exports_tasks ADD COLUMN tz_offset_s INTEGER;
+            ALTER TABLE exports_tasks ADD COLUMN aggregates TEXT;
+            ALTER TABLE exports_schedules ADD COLUMN interval_s INTEGER;
+            ALTER TABLE exports_schedules ADD COLUMN tz_offset_s INTEGER;
+            ALTER TABLE exports_schedules ADD COLUMN aggregates TEXT;
+            """),
     ]
 }

@@ -1,4 +1,5 @@
 import Core
+import Devices
 
 /// A recurring data-download: each whole day (or ISO week) in UTC is exported once, after `hour` of the next one.
 public struct ExportSchedule: Sendable, Equatable {
@@ -12,6 +13,8 @@ public struct ExportSchedule: Sendable, Equatable {
     public var devicePK: Int64?
     public var factors: [String]
     public var format: ExportFormat
+    /// The tasks' buckets (nil = raw points).
+    public var aggregation: AggregationRequest?
     public var period: Period
     /// 0–23, UTC.
     public var hour: Int64
@@ -62,6 +65,7 @@ public struct ExportSchedule: Sendable, Equatable {
         object.append("device_id", devicePK.map { .int64($0) } ?? .null)
         object.append("factors", .array(factors.map(JSON.string)))
         object.append("format", .string(format.rawValue))
+        ExportTask.appendAggregation(aggregation, to: &object)
         object.append("period", .string(period.rawValue))
         object.append("hour", .int64(hour))
         object.append("weekday", .int64(weekday))
@@ -94,5 +98,10 @@ public struct ScheduleInput: Sendable, Equatable {
     public var hour: Int64?
     public var weekday: Int64?
     public var enabled: Bool?
+    /// `interval`: nil = unchanged, `.some(nil)` = no aggregation (null), else seconds.
+    public var interval: Int64??
+    /// `agg` (with `count` first) and `tz` (seconds east of UTC); nil = unchanged (or the default when new).
+    public var aggregates: [AggregationRequest.Aggregate]?
+    public var offset: Int64?
     public init() {}
 }

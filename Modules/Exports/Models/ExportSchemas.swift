@@ -1,10 +1,27 @@
 import Core
+import Devices
 
 /// The declarations the Exports routes parse and answer with; the OpenAPI document renders these same values.
 public enum ExportSchemas {
     static let format = Schema.oneOf(ExportFormat.allCases.map(\.rawValue))
     /// Unix seconds (a number or a numeric string) or RFC 3339.
     static let time = Schema.oneOf([.number(0...99_999_999_999), .string(1...64)])
+
+    static let aggregateName = Schema.oneOf(AggregationRequest.Aggregate.allCases.map(\.rawValue))
+    /// `interval`, `agg`, `tz` of a task or schedule request: DESIGN §5.2's rules.
+    static let aggregationInput: [Schema.Property] = [
+        .optional("interval", Schema.oneOf([.integer(1...AggregationRequest.maxInterval), .string(1...16)]).orNull
+            .described("Rows become buckets of this length: Ns, Nm, Nh, Nd or seconds (1 s … 366 d); at most 10 000 per series")),
+        .optional("agg", Schema.oneOf([.array(aggregateName, maxItems: 7), .string(1...64)]).orNull
+            .described("Aggregates, a list or comma-separated: count, min, max, avg, sum, first, last (count always); needs interval")),
+        .optional("tz", Schema.string(1...8).orNull.described("Fixed offset the buckets align to, e.g. +08:00 (default +00:00); needs interval")),
+    ]
+    /// `interval`, `agg`, `tz` as tasks and schedules answer them (three nulls for raw points).
+    static let aggregationOutput: [Schema.Property] = [
+        .required("interval", Schema.integer(1...AggregationRequest.maxInterval).orNull),
+        .required("agg", Schema.array(aggregateName).orNull),
+        .required("tz", Schema.string().orNull),
+    ]
 
     /// `POST …/data-download-tasks/` (the task record's read-only fields may be sent back and are ignored).
     public static let taskRequest = Schema.object([
@@ -14,7 +31,7 @@ public enum ExportSchemas {
         .required("start_time", time.described("Unix seconds or RFC 3339")),
         .optional("end_time", time.orNull.described("Unix seconds or RFC 3339; after start_time; default now")),
         .optional("format", format),
-    ]).named("ExportTaskRequest")
+    ] + aggregationInput).named("ExportTaskRequest")
 
     /// A data-download task.
     public static let task = Schema.object([
@@ -25,6 +42,7 @@ public enum ExportSchemas {
         .required("start_time", .integer(from: 0)),
         .required("end_time", .integer(from: 0)),
         .required("format", format),
+    ] + aggregationOutput + [
         .required("status", .oneOf(ExportTask.Status.allCases.map(\.rawValue))),
         .required("progress", .integer(0...100)),
         .required("row_count", .integer(from: 0)),
@@ -55,7 +73,7 @@ public enum ExportSchemas {
         .optional("hour", .integer(0...23)),
         .optional("weekday", Schema.integer(1...7).described("1 = Monday")),
         .optional("enabled", .boolean),
-    ]).named("ExportScheduleInput")
+    ] + aggregationInput).named("ExportScheduleInput")
 
     /// A recurring export.
     public static let schedule = Schema.object([
@@ -64,6 +82,7 @@ public enum ExportSchemas {
         .required("device_id", Schema.integer(from: 1).orNull),
         .required("factors", .array(.string())),
         .required("format", format),
+    ] + aggregationOutput + [
         .required("period", .oneOf(ExportSchedule.Period.allCases.map(\.rawValue))),
         .required("hour", .integer(0...23)),
         .required("weekday", .integer(1...7)),

@@ -1,4 +1,5 @@
 import Core
+import Devices
 
 /// A data-download task in the vendor's shape (DESIGN §5.5).
 public struct ExportTask: Sendable, Equatable {
@@ -22,6 +23,8 @@ public struct ExportTask: Sendable, Equatable {
     public let startTime: Int64
     public let endTime: Int64
     public let format: ExportFormat
+    /// Rows are buckets of these aggregates (DESIGN §5.5 with §5.2's rules); nil = the raw points.
+    public let aggregation: AggregationRequest?
     public var status: Status
     public var progress: Int64
     public var rowCount: Int64
@@ -46,6 +49,7 @@ public struct ExportTask: Sendable, Equatable {
         object.append("start_time", .int64(startTime))
         object.append("end_time", .int64(endTime))
         object.append("format", .string(format.rawValue))
+        Self.appendAggregation(aggregation, to: &object)
         object.append("status", .string(status.rawValue))
         object.append("progress", .int64(progress))
         object.append("row_count", .int64(rowCount))
@@ -59,6 +63,13 @@ public struct ExportTask: Sendable, Equatable {
         object.append("expires_at", .optional(expiresAt))
         object.append("download_url", status == .succeeded ? .string(Self.path(projectID: projectID, id: id) + "download/") : .null)
         return .object(object)
+    }
+
+    /// `interval` (seconds), `agg` (names, `count` first) and `tz` (`+08:00`), or three nulls for a point export.
+    static func appendAggregation(_ aggregation: AggregationRequest?, to object: inout JSONObject) {
+        object.append("interval", aggregation.map { .int64($0.interval) } ?? .null)
+        object.append("agg", aggregation.map { .array($0.aggregates.map { .string($0.rawValue) }) } ?? .null)
+        object.append("tz", aggregation.map { .string(AggregationRequest.formatOffset($0.offset)) } ?? .null)
     }
 
     /// `/api/v2/projects/{project_id}/data-download-tasks/{id}/`.
@@ -79,14 +90,17 @@ public struct ExportRequest: Sendable, Equatable {
     public var startTime: Int64
     public var endTime: Int64?
     public var format: ExportFormat
+    /// Buckets instead of points; the service checks the bucket limit against the task's range.
+    public var aggregation: AggregationRequest?
 
     public init(name: String? = nil, devicePK: Int64? = nil, factors: [String] = [], startTime: Int64, endTime: Int64? = nil,
-                format: ExportFormat = .csv) {
+                format: ExportFormat = .csv, aggregation: AggregationRequest? = nil) {
         self.name = name
         self.devicePK = devicePK
         self.factors = factors
         self.startTime = startTime
         self.endTime = endTime
         self.format = format
+        self.aggregation = aggregation
     }
 }

@@ -1,5 +1,6 @@
 import Auth
 import Core
+import Devices
 import Foundation
 import HTTP
 import Platform
@@ -101,8 +102,58 @@ extension ExportsModule {
             if let value = ExportFormat(rawValue: text) { format = value } else { reader.fail("format", "must be csv, xlsx or ndjson") }
         }
         if let start, let end, end <= start { reader.fail("end_time", "must be after start_time") }
+        let fields = aggregationFields(&reader)
+        var aggregation: AggregationRequest?
+        if case .some(.some(let interval)) = fields.interval {
+            aggregation = AggregationRequest(interval: interval, offset: fields.offset ?? 0, aggregates: fields.aggregates ?? [.count])
+        } else if fields.aggregates != nil || fields.offset != nil, reader.problems["interval"] == nil {
+            reader.fail("interval", AggregationRequest.Problem.intervalRequired)
+        }
         try reader.finish()
-        return ExportRequest(name: name, devicePK: devicePK, factors: factors ?? [], startTime: start!, endTime: end, format: format)
+        return ExportRequest(name: name, devicePK: devicePK, factors: factors ?? [], startTime: start!, endTime: end, format: format,
+                             aggregation: aggregation)
+    }
+
+    /// `interval`, `agg` and `tz` of a task or schedule body, each nil when absent (or null, for `agg` and `tz`), with
+    /// the aggregation API's rules and words (DESIGN §5.2): `interval` `Ns`/`Nm`/`Nh`/`Nd` or seconds (a string or a
+    /// number), 1 s … 366 d, `.some(nil)` when null; `agg` a list or a comma-separated string of aggregate names
+    /// (`count` first, no repeats); `tz` a fixed offset.
+    static func aggregationFields(_ reader: inout FieldReader) -> (interval: Int64??, aggregates: [AggregationRequest.Aggregate]?, offset: Int64?) {
+        var interval: Int64??
+        switch reader.object["interval"] {
+        case nil: interval = nil
+        case .null?: interval = .some(nil)
+        case .string(let text)?:
+            if let seconds = AggregationRequest.parseInterval(text) { interval = seconds } else { reader.fail("interval", AggregationRequest.Problem.interval) }
+        case .number(let number)? where number == number.rounded() && number >= 1 && number <= Double(AggregationRequest.maxInterval):
+            interval = Int64(number)
+        default: reader.fail("interval", AggregationRequest.Problem.interval)
+        }
+        var aggregates: [AggregationRequest.Aggregate]?
+        switch reader.object["agg"] {
+        case nil, .null?: break
+        case .string(let text)?:
+            if text.isEmpty {
+                aggregates = [.count]
+            } else if let parsed = AggregationRequest.parseAggregates(text.split(separator: ",", omittingEmptySubsequences: false)) {
+                aggregates = parsed
+            } else {
+                reader.fail("agg", AggregationRequest.Problem.agg)
+            }
+        case .array(let items)? where items.count <= 7 && items.allSatisfy({ $0.stringValue != nil }):
+            if let parsed = AggregationRequest.parseAggregates(items.compactMap(\.stringValue)) { aggregates = parsed } else {
+                reader.fail("agg", AggregationRequest.Problem.agg)
+            }
+        default: reader.fail("agg", AggregationRequest.Problem.agg)
+        }
+        var offset: Int64?
+        switch reader.object["tz"] {
+        case nil, .null?: break
+        case .string(let text)?:
+            if let seconds = AggregationRequest.parseOffset(text) { offset = seconds } else { reader.fail("tz", AggregationRequest.Problem.tz) }
+        default: reader.fail("tz", AggregationRequest.Problem.tz)
+        }
+        return (interval, aggregates, offset)
     }
 
     /// Unix seconds (a number or a numeric string) or RFC 3339.

@@ -61,6 +61,7 @@ extension ExportsModule {
         input.hour = reader.int("hour")
         input.weekday = reader.int("weekday")
         input.enabled = reader.bool("enabled")
+        (input.interval, input.aggregates, input.offset) = aggregationFields(&reader)
         try reader.finish()
         return input
     }

@@ -133,24 +133,45 @@ public final class ExportRunner: Sendable {
         let devices = try service.devices(of: task)
         let directory = (path as NSString).deletingLastPathComponent
         try Self.makeDirectory(directory)
-        let writer = try ExportFormat.makeWriter(format: task.format, path: path)
+        let aggregates = task.aggregation?.aggregates.filter { $0 != .count } ?? []
+        let layout = task.aggregation == nil ? ExportLayout.points : .buckets(aggregates: aggregates.map(\.rawValue))
+        let writer = try ExportFormat.makeWriter(format: task.format, path: path, layout: layout)
         let filter = task.factors.isEmpty ? nil : Set(task.factors)
         var total: Int64 = 0
         for device in devices {
             total += try service.devices.countPoints(devicePK: device.id, agriIDs: filter, start: task.startTime, end: task.endTime)
         }
         var written: Int64 = 0
+        // Points covered so far: the rows written, or the points of the buckets written (progress).
+        var covered: Int64 = 0
         var stopped = false
         let started = Self.monotonic()
         let rate = Double(settings.maxRowsPerSecond)
         var nextBeat = started + heartbeatInterval
         let beat: () throws -> Bool = { [self] in
             onHeartbeat?(written)
-            let progress = total > 0 ? min(99, written * 100 / total) : 0
+            let progress = total > 0 ? min(99, covered * 100 / total) : 0
             let leaseUntil = service.clock.unixSeconds() + settings.lease
             let owner = owner
             return try db.write { try ExportTaskStore(db: $0).heartbeat(id: task.id, owner: owner, progress: progress, rowCount: written,
                                                                         leaseUntil: leaseUntil) }
+        }
+        /// After each row: the rate limit, and a heartbeat when one is due (false: stop).
+        func paced() throws -> Bool {
+            if written & 1_023 == 0, rate > 0 {
+                let due = started + Double(written) / rate
+                let now = Self.monotonic()
+                if due > now { usleep(UInt32(min(0.5, due - now) * 1e6)) }
+            }
+            // Bucket rows are few and each may stand for many points: the clock is read after every one.
+            if written & 1_023 == 0 || task.aggregation != nil, Self.monotonic() >= nextBeat {
+                guard try beat() else {
+                    stopped = true
+                    return false
+                }
+                nextBeat = Self.monotonic() + heartbeatInterval
+            }
+            return true
         }
         // A first heartbeat before any row: a task cancelled right after its claim stops at once.
         guard try beat() else { return nil }
@@ -159,31 +180,37 @@ public final class ExportRunner: Sendable {
             let deviceName = device.deviceName
             var row = ExportRow(t: 0, deviceID: device.deviceID, deviceName: deviceName, agriID: "", factor: "", unit: "", value: 0)
             var currentAgriID = ""
-            try service.devices.forEachPoint(devicePK: device.id, agriIDs: filter, start: task.startTime, end: task.endTime) { agriID, t, value in
-                if agriID != currentAgriID {
-                    currentAgriID = agriID
-                    let info = names[agriID]
-                    row.agriID = agriID
-                    row.factor = info?.name ?? ""
-                    row.unit = info?.unit ?? ""
+            func label(_ agriID: String) {
+                guard agriID != currentAgriID else { return }
+                currentAgriID = agriID
+                let info = names[agriID]
+                row.agriID = agriID
+                row.factor = info?.name ?? ""
+                row.unit = info?.unit ?? ""
+            }
+            if let aggregation = task.aggregation {
+                row.aggregates = Array(repeating: 0, count: aggregates.count)
+                try service.devices.forEachBucket(devicePK: device.id, agriIDs: filter, start: task.startTime, end: task.endTime,
+                                                  request: aggregation) { agriID, bucket in
+                    label(agriID)
+                    row.t = bucket.start
+                    row.count = bucket.count
+                    for (index, aggregate) in aggregates.enumerated() { row.aggregates[index] = bucket.number(aggregate) }
+                    try writer.write(row)
+                    written += 1
+                    covered += bucket.count
+                    return try paced()
                 }
+                continue
+            }
+            try service.devices.forEachPoint(devicePK: device.id, agriIDs: filter, start: task.startTime, end: task.endTime) { agriID, t, value in
+                label(agriID)
                 row.t = t
                 row.value = value
                 try writer.write(row)
                 written += 1
-                if written & 1_023 == 0, rate > 0 {
-                    let due = started + Double(written) / rate
-                    let now = Self.monotonic()
-                    if due > now { usleep(UInt32(min(0.5, due - now) * 1e6)) }
-                }
-                if written & 1_023 == 0, Self.monotonic() >= nextBeat {
-                    guard try beat() else {
-                        stopped = true
-                        return false
-                    }
-                    nextBeat = Self.monotonic() + heartbeatInterval
-                }
-                return true
+                covered += 1
+                return try paced()
             }
         }
         if !stopped, try !beat() { stopped = true }

@@ -31,6 +31,7 @@ extension ExportService {
         let factors = input.factors ?? []
         let chosen = try chosenDevices(devicePK, factors: factors, in: project)
         let period = input.period ?? .daily
+        let aggregation = try Self.aggregation(input, merging: nil, period: period)
         let label = devicePK == nil ? "All devices" : chosen.first.map { $0.deviceName.isEmpty ? $0.deviceID : $0.deviceName } ?? "Export"
         let name = input.name ?? "\(label) \(period.rawValue)"
         let time = now
@@ -38,7 +39,7 @@ extension ExportService {
             try projects.ensureActive(project, in: tx)
             return try ExportScheduleStore(db: tx).insert(
                 organizationID: project.organizationID, organizationSlug: caller.organizationSlug, projectPK: project.pk, name: name,
-                devicePK: devicePK, factors: factors, format: input.format ?? .csv, period: period, hour: input.hour ?? 1,
+                devicePK: devicePK, factors: factors, format: input.format ?? .csv, aggregation: aggregation, period: period, hour: input.hour ?? 1,
                 weekday: input.weekday ?? 1, enabled: input.enabled ?? true, createdBy: caller.username, at: time)
         }
     }
@@ -55,6 +56,7 @@ extension ExportService {
         if let hour = input.hour { schedule.hour = hour }
         if let weekday = input.weekday { schedule.weekday = weekday }
         if let enabled = input.enabled { schedule.enabled = enabled }
+        schedule.aggregation = try Self.aggregation(input, merging: schedule.aggregation, period: schedule.period)
         _ = try chosenDevices(schedule.devicePK, factors: schedule.factors, in: project)
         schedule.updatedAt = max(now, schedule.updatedAt)
         try db.write { tx in
@@ -62,6 +64,33 @@ extension ExportService {
             try ExportScheduleStore(db: tx).save(schedule)
         }
         return schedule
+    }
+
+    /// The schedule's aggregation after `input`: `interval: null` removes it; otherwise the fields given replace those of
+    /// `current`; `agg` or `tz` without an interval → 400 naming `interval`; a period that would hold more than
+    /// 10 000 buckets (however its start falls against the buckets) → 400 naming `interval`.
+    static func aggregation(_ input: ScheduleInput, merging current: AggregationRequest?,
+                            period: ExportSchedule.Period) throws -> AggregationRequest? {
+        let interval: Int64?
+        switch input.interval {
+        case .some(.none): return nil
+        case .some(.some(let seconds)): interval = seconds
+        case .none: interval = current?.interval
+        }
+        guard let interval else {
+            if input.aggregates != nil || input.offset != nil {
+                throw APIError.validation(field: "interval", AggregationRequest.Problem.intervalRequired)
+            }
+            return nil
+        }
+        let aggregation = AggregationRequest(interval: interval, offset: input.offset ?? current?.offset ?? 0,
+                                             aggregates: input.aggregates ?? current?.aggregates ?? [.count])
+        let length = period == .daily ? Int64(86_400) : 7 * 86_400
+        // The most buckets a period of `length` seconds can touch, wherever it starts.
+        if (length - 1) / interval + 2 > AggregationRequest.maxBuckets {
+            throw APIError.validation(field: "interval", AggregationRequest.Problem.tooManyBuckets)
+        }
+        return aggregation
     }
 
     /// Removes a schedule (the tasks it made stay).
@@ -90,7 +119,7 @@ extension ExportService {
             let name = String(label.unicodeScalars.prefix(200))
             let new = ExportTaskStore.NewTask(organizationID: schedule.organizationID, projectPK: schedule.projectPK, name: name,
                                               devicePK: schedule.devicePK, factors: schedule.factors, startTime: due.start, endTime: due.end,
-                                              format: schedule.format, scheduleID: schedule.id, periodStart: due.start,
+                                              format: schedule.format, aggregation: schedule.aggregation, scheduleID: schedule.id, periodStart: due.start,
                                               createdBy: "schedule \(schedule.id)")
             let made = try db.write { tx -> Bool in
                 guard try projects.project(pk: schedule.projectPK, in: tx) != nil else { return false }

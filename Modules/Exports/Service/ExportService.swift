@@ -42,11 +42,14 @@ public final class ExportService: Sendable, PlatformService {
         if endTime <= request.startTime {
             throw APIError.validation(field: request.endTime == nil ? "start_time" : "end_time", "end_time must be after start_time")
         }
+        if let aggregation = request.aggregation, aggregation.exceedsBucketLimit(start: request.startTime, end: endTime) {
+            throw APIError.validation(field: "interval", AggregationRequest.Problem.tooManyBuckets)
+        }
         let chosen = try chosenDevices(request.devicePK, factors: request.factors, in: project)
         let name = request.name ?? Self.generatedName(chosen: request.devicePK == nil ? nil : chosen.first, start: request.startTime, end: endTime)
         let new = ExportTaskStore.NewTask(organizationID: project.organizationID, projectPK: project.pk, name: name, devicePK: request.devicePK,
                                           factors: request.factors, startTime: request.startTime, endTime: endTime, format: request.format,
-                                          scheduleID: nil, periodStart: nil, createdBy: caller.username)
+                                          aggregation: request.aggregation, scheduleID: nil, periodStart: nil, createdBy: caller.username)
         let slug = caller.organizationSlug
         let limit = settings.maxUnfinishedPerOrganization
         let time = now

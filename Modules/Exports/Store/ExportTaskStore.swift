@@ -1,4 +1,5 @@
 import Core
+import Devices
 import Persistence
 
 /// SQL over `exports_tasks` and `exports_secrets` (Exports' own tables only).
@@ -7,16 +8,32 @@ struct ExportTaskStore {
 
     static let columns = """
         id, organization_id, project_pk, name, device_pk, factors, start_time, end_time, format, status, progress, row_count,
-        file_size, file_path, error, attempts, schedule_id, create_time, started_at, finished_at, expires_at
+        file_size, file_path, error, attempts, schedule_id, create_time, started_at, finished_at, expires_at, interval_s, tz_offset_s,
+        aggregates
         """
 
     static func task(_ row: Row) -> ExportTask {
         ExportTask(id: row.int(0), organizationID: row.int(1), projectPK: row.int(2), name: row.string(3), devicePK: row.optionalInt(4),
                    factors: ExportTaskStore.decodeList(row.string(5)), startTime: row.int(6), endTime: row.int(7),
-                   format: ExportFormat(rawValue: row.string(8)) ?? .csv, status: ExportTask.Status(rawValue: row.string(9)) ?? .failed,
+                   format: ExportFormat(rawValue: row.string(8)) ?? .csv,
+                   aggregation: aggregation(interval: row.optionalInt(21), offset: row.optionalInt(22), names: row.optionalString(23)),
+                   status: ExportTask.Status(rawValue: row.string(9)) ?? .failed,
                    progress: row.int(10), rowCount: row.int(11), fileSize: row.optionalInt(12), filePath: row.string(13),
                    error: row.optionalString(14), attempts: row.int(15), scheduleID: row.optionalInt(16), createTime: row.string(17),
                    startedAt: row.optionalString(18), finishedAt: row.optionalString(19), expiresAt: row.optionalString(20))
+    }
+
+    /// The aggregation stored in `interval_s`, `tz_offset_s` and `aggregates` (nil for a point export).
+    static func aggregation(interval: Int64?, offset: Int64?, names: String?) -> AggregationRequest? {
+        guard let interval, interval > 0 else { return nil }
+        let aggregates = AggregationRequest.parseAggregates(decodeList(names ?? "[]")) ?? [.count]
+        return AggregationRequest(interval: interval, offset: offset ?? 0, aggregates: aggregates)
+    }
+
+    /// The three column values of an aggregation (NULLs for a point export).
+    static func aggregationColumns(_ aggregation: AggregationRequest?) -> [any SQLBindable] {
+        guard let aggregation else { return [SQLValue.null, SQLValue.null, SQLValue.null] }
+        return [aggregation.interval, aggregation.offset, (encodeList(aggregation.aggregates.map(\.rawValue)))]
     }
 
     static func encodeList(_ items: [String]) -> String { JSONWriter.string(.array(items.map(JSON.string))) }
@@ -34,6 +51,7 @@ struct ExportTaskStore {
         var startTime: Int64
         var endTime: Int64
         var format: ExportFormat
+        var aggregation: AggregationRequest?
         var scheduleID: Int64?
         var periodStart: Int64?
         var createdBy: String
@@ -43,11 +61,12 @@ struct ExportTaskStore {
     func insert(_ new: NewTask, at time: String, filePath: (Int64) -> String) throws -> ExportTask? {
         try db.execute("""
             INSERT INTO exports_tasks (organization_id, project_pk, name, device_pk, factors, start_time, end_time, format, status,
-                                       file_path, schedule_id, period_start, created_by, create_time)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', '', ?, ?, ?, ?)
+                                       file_path, schedule_id, period_start, created_by, create_time, interval_s, tz_offset_s, aggregates)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', '', ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (schedule_id, period_start) DO NOTHING
             """, [new.organizationID, new.projectPK, new.name, nullable(new.devicePK), Self.encodeList(new.factors), new.startTime,
-                  new.endTime, new.format.rawValue, nullable(new.scheduleID), nullable(new.periodStart), new.createdBy, time])
+                  new.endTime, new.format.rawValue, nullable(new.scheduleID), nullable(new.periodStart), new.createdBy, time]
+                + Self.aggregationColumns(new.aggregation))
         guard db.changes == 1 else { return nil }
         let id = db.lastInsertRowID
         try db.execute("UPDATE exports_tasks SET file_path = ? WHERE id = ?", [filePath(id), id])

@@ -1,13 +1,17 @@
 /// RFC 4180 CSV: a UTF-8 byte order mark (so spreadsheet programs detect the encoding), a header row, CRLF line endings,
-/// and fields quoted only when they contain a comma, quote, CR or LF (quotes doubled). Times are RFC 3339 UTC.
+/// and fields quoted only when they contain a comma, quote, CR or LF (quotes doubled). Times are RFC 3339 UTC. Bucket
+/// rows end in `count` and the aggregates (a non-finite aggregate is an empty field).
 final class CSVExportWriter: ExportWriter {
     private let output: BufferedFileOutput
+    private let buckets: Bool
     private var clock = RFC3339Clock()
     private var lifecycle = WriterLifecycle()
 
-    init(output: BufferedFileOutput) throws {
+    init(output: BufferedFileOutput, layout: ExportLayout = .points) throws {
         self.output = output
-        try output.write("\u{FEFF}time,device_id,device_name,agri_id,factor,unit,value\r\n" as StaticString)
+        buckets = layout.isBuckets
+        var header = "\u{FEFF}" + layout.columns.joined(separator: ",") + "\r\n"
+        try header.withUTF8 { try output.write($0[...]) }
     }
 
     func write(_ row: ExportRow) throws {
@@ -32,6 +36,17 @@ final class CSVExportWriter: ExportWriter {
         try field(row.agriID)
         try field(row.factor)
         try field(row.unit)
+        if buckets {
+            try output.withReservedSpace(TextFormatting.maxIntegerLength) { TextFormatting.writeInteger(row.count, into: $0) }
+            for value in row.aggregates {
+                try output.withReservedSpace(TextFormatting.maxNumberLength + 1) { out in
+                    out[0] = UInt8(ascii: ",")
+                    return value.isFinite ? 1 + TextFormatting.writeNumber(value, into: out + 1) : 1
+                }
+            }
+            try output.write("\r\n" as StaticString)
+            return
+        }
         try output.withReservedSpace(TextFormatting.maxNumberLength + 2) { out in
             let count = TextFormatting.writeNumber(row.value, into: out)
             out[count] = UInt8(ascii: "\r")

@@ -11,8 +11,12 @@ public struct ExportRow: Sendable {
     /// Factor name; may be empty.
     public var factor: String
     public var unit: String
-    /// Always finite.
+    /// Always finite (point rows).
     public var value: Double
+    /// Bucket rows (an `ExportLayout.buckets` writer): the points in the bucket starting at `t`.
+    public var count: Int64 = 0
+    /// Bucket rows: the layout's aggregates, in its order; a non-finite one (an overflowing sum) is written empty (null).
+    public var aggregates: [Double] = []
 
     public init(t: Int64, deviceID: String, deviceName: String, agriID: String, factor: String, unit: String, value: Double) {
         self.t = t
@@ -23,6 +27,31 @@ public struct ExportRow: Sendable {
         self.unit = unit
         self.value = value
     }
+
+    /// A bucket row.
+    public init(t: Int64, deviceID: String, deviceName: String, agriID: String, factor: String, unit: String, count: Int64, aggregates: [Double]) {
+        self.init(t: t, deviceID: deviceID, deviceName: deviceName, agriID: agriID, factor: factor, unit: unit, value: 0)
+        self.count = count
+        self.aggregates = aggregates
+    }
+}
+
+/// What a row of an export file holds: a point (`time … unit, value`), or a bucket of an aggregated export
+/// (`time … unit, count`, then one column per aggregate, named by it: `avg`, `min`, …; DESIGN §5.5).
+public enum ExportLayout: Sendable, Equatable {
+    case points
+    /// The aggregate columns after `count`, in order (without `count`).
+    case buckets(aggregates: [String])
+
+    /// CSV and XLSX column names, in order.
+    public var columns: [String] {
+        switch self {
+        case .points: ExportFormat.columns
+        case .buckets(let aggregates): ["time", "device_id", "device_name", "agri_id", "factor", "unit", "count"] + aggregates
+        }
+    }
+
+    var isBuckets: Bool { if case .buckets = self { true } else { false } }
 }
 
 /// A streaming export file: rows go in one at a time and memory stays constant.
@@ -59,20 +88,20 @@ public enum ExportFormat: String, Sendable, CaseIterable {
     /// A writer streaming into an open descriptor positioned where the file should start. The caller keeps ownership of the
     /// descriptor (`finish()` flushes and syncs but does not close it). XLSX patches ZIP headers with `pwrite` when the
     /// descriptor is seekable and falls back to data descriptors otherwise (pipes, sockets).
-    public static func makeWriter(format: ExportFormat, fileDescriptor: Int32) throws -> any ExportWriter {
-        try makeWriter(format: format, output: BufferedFileOutput(fileDescriptor: fileDescriptor, ownsDescriptor: false))
+    public static func makeWriter(format: ExportFormat, fileDescriptor: Int32, layout: ExportLayout = .points) throws -> any ExportWriter {
+        try makeWriter(format: format, output: BufferedFileOutput(fileDescriptor: fileDescriptor, ownsDescriptor: false), layout: layout)
     }
 
     /// A writer creating (or truncating) the file at `path` with mode 0644; `finish()` syncs and closes it.
-    public static func makeWriter(format: ExportFormat, path: String) throws -> any ExportWriter {
-        try makeWriter(format: format, output: BufferedFileOutput(path: path))
+    public static func makeWriter(format: ExportFormat, path: String, layout: ExportLayout = .points) throws -> any ExportWriter {
+        try makeWriter(format: format, output: BufferedFileOutput(path: path), layout: layout)
     }
 
-    static func makeWriter(format: ExportFormat, output: BufferedFileOutput) throws -> any ExportWriter {
+    static func makeWriter(format: ExportFormat, output: BufferedFileOutput, layout: ExportLayout = .points) throws -> any ExportWriter {
         switch format {
-        case .csv: try CSVExportWriter(output: output)
-        case .ndjson: NDJSONExportWriter(output: output)
-        case .xlsx: try XLSXExportWriter(output: output)
+        case .csv: try CSVExportWriter(output: output, layout: layout)
+        case .ndjson: NDJSONExportWriter(output: output, layout: layout)
+        case .xlsx: try XLSXExportWriter(output: output, layout: layout)
         }
     }
 }

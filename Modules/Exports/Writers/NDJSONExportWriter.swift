@@ -1,11 +1,15 @@
 /// Newline-delimited JSON: one `{"t":…,"agri_id":…,"factor":…,"unit":…,"value":…,"device_id":…}` object per line, LF-terminated.
-/// Strings are escaped per RFC 8259 (quote, backslash, control characters); `t` is unix seconds.
+/// Strings are escaped per RFC 8259 (quote, backslash, control characters); `t` is unix seconds. A bucket row carries
+/// `count` and the aggregates (by name, null when not finite) instead of `value`, as the aggregation API's buckets do.
 final class NDJSONExportWriter: ExportWriter {
     private let output: BufferedFileOutput
+    /// `,"avg":` … for each aggregate of a bucket layout.
+    private let aggregateKeys: [[UInt8]]?
     private var lifecycle = WriterLifecycle()
 
-    init(output: BufferedFileOutput) {
+    init(output: BufferedFileOutput, layout: ExportLayout = .points) {
         self.output = output
+        if case .buckets(let names) = layout { aggregateKeys = names.map { Array(",\"\($0)\":".utf8) } } else { aggregateKeys = nil }
     }
 
     func write(_ row: ExportRow) throws {
@@ -28,10 +32,24 @@ final class NDJSONExportWriter: ExportWriter {
         try string(row.factor)
         try output.write(",\"unit\":" as StaticString)
         try string(row.unit)
-        try output.write(",\"value\":" as StaticString)
-        try output.withReservedSpace(TextFormatting.maxNumberLength) { TextFormatting.writeNumber(row.value, into: $0) }
+        if aggregateKeys == nil {
+            try output.write(",\"value\":" as StaticString)
+            try output.withReservedSpace(TextFormatting.maxNumberLength) { TextFormatting.writeNumber(row.value, into: $0) }
+        }
         try output.write(",\"device_id\":" as StaticString)
         try string(row.deviceID)
+        if let aggregateKeys {
+            try output.write(",\"count\":" as StaticString)
+            try output.withReservedSpace(TextFormatting.maxIntegerLength) { TextFormatting.writeInteger(row.count, into: $0) }
+            for (key, value) in zip(aggregateKeys, row.aggregates) {
+                try output.write(key)
+                if value.isFinite {
+                    try output.withReservedSpace(TextFormatting.maxNumberLength) { TextFormatting.writeNumber(value, into: $0) }
+                } else {
+                    try output.write("null" as StaticString)
+                }
+            }
+        }
         try output.write("}\n" as StaticString)
     }
 

@@ -6,11 +6,14 @@
 /// `time` is an Excel date serial in UTC (days since 1899-12-30) with the number format `yyyy-mm-dd hh:mm:ss`, `value` a
 /// numeric cell, everything else an inline string (`t="inlineStr"`). Text is XML-escaped, characters not allowed in XML 1.0
 /// are dropped, literal `_xHHHH_` sequences are protected as `_x005F_xHHHH_` and cells are cut at Excel's 32 767 characters.
-/// The workbook parts listing the sheets are written at `finish()`; ZIP limits apply (see `ZIPWriter`).
+/// The workbook parts listing the sheets are written at `finish()`; ZIP limits apply (see `ZIPWriter`). Bucket rows
+/// end in `count` and the aggregates as numeric cells (a non-finite aggregate is an empty cell).
 final class XLSXExportWriter: ExportWriter {
     static let maxRowsPerSheet = 1_048_575
 
     private let output: BufferedFileOutput
+    private let buckets: Bool
+    private let sheetStart: String
     private let zip: ZIPWriter
     private let rowsPerSheet: Int
     private let staging: StagingBuffer
@@ -22,10 +25,12 @@ final class XLSXExportWriter: ExportWriter {
     /// - Parameters:
     ///   - rowsPerSheet: data rows per sheet before rolling over (tests use small numbers).
     ///   - compress: DEFLATE the parts; stored entries otherwise.
-    init(output: BufferedFileOutput, rowsPerSheet: Int = XLSXExportWriter.maxRowsPerSheet, compress: Bool = true,
+    init(output: BufferedFileOutput, layout: ExportLayout = .points, rowsPerSheet: Int = XLSXExportWriter.maxRowsPerSheet, compress: Bool = true,
          forceDataDescriptor: Bool = false) throws {
         precondition(rowsPerSheet > 0 && rowsPerSheet <= Self.maxRowsPerSheet)
         self.output = output
+        buckets = layout.isBuckets
+        sheetStart = Self.sheetStart(columns: layout.columns)
         self.rowsPerSheet = rowsPerSheet
         zip = ZIPWriter(output: output, compress: compress, forceDataDescriptor: forceDataDescriptor)
         staging = StagingBuffer(zip: zip)
@@ -61,6 +66,28 @@ final class XLSXExportWriter: ExportWriter {
         try textCell(row.agriID)
         try textCell(row.factor)
         try textCell(row.unit)
+        if buckets {
+            try staging.reserve(60) { out in
+                var n = Self.copy("<c><v>", to: out)
+                n += TextFormatting.writeInteger(row.count, into: out + n)
+                return n + Self.copy("</v></c>", to: out + n)
+            }
+            for value in row.aggregates {
+                // Cells carry no reference: an empty one keeps the next in its column.
+                guard value.isFinite else {
+                    try staging.append("<c/>" as StaticString)
+                    continue
+                }
+                try staging.reserve(60) { out in
+                    var n = Self.copy("<c><v>", to: out)
+                    n += TextFormatting.writeNumber(value, into: out + n)
+                    return n + Self.copy("</v></c>", to: out + n)
+                }
+            }
+            try staging.append("</row>" as StaticString)
+            if staging.count >= StagingBuffer.drainThreshold { try staging.drain() }
+            return
+        }
         try staging.reserve(60) { out in
             var n = Self.copy("<c><v>", to: out)
             n += TextFormatting.writeNumber(row.value, into: out + n)
@@ -108,7 +135,7 @@ final class XLSXExportWriter: ExportWriter {
         rowsInSheet = 0
         sheetOpen = true
         try zip.beginEntry(name: "xl/worksheets/sheet\(sheetCount).xml")
-        try staging.append(Self.sheetStart)
+        try staging.append(sheetStart)
     }
 
     private func closeSheet() throws {
@@ -209,15 +236,17 @@ final class XLSXExportWriter: ExportWriter {
 
     // MARK: Fixed parts
 
-    private static let sheetStart = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n"
+    /// A sheet's opening: frozen header row of `columns` (time wide, text columns medium, numbers narrow).
+    private static func sheetStart(columns: [String]) -> String { "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n"
         + "<worksheet xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\" "
         + "xmlns:r=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships\">"
         + "<sheetViews><sheetView workbookViewId=\"0\"><pane ySplit=\"1\" topLeftCell=\"A2\" activePane=\"bottomLeft\" state=\"frozen\"/>"
         + "</sheetView></sheetViews>"
         + "<cols><col min=\"1\" max=\"1\" width=\"20\" customWidth=\"1\"/><col min=\"2\" max=\"6\" width=\"16\" customWidth=\"1\"/>"
-        + "<col min=\"7\" max=\"7\" width=\"12\" customWidth=\"1\"/></cols><sheetData><row r=\"1\">"
-        + ExportFormat.columns.map { "<c t=\"inlineStr\" s=\"2\"><is><t>\($0)</t></is></c>" }.joined()
+        + "<col min=\"7\" max=\"\(columns.count)\" width=\"12\" customWidth=\"1\"/></cols><sheetData><row r=\"1\">"
+        + columns.map { "<c t=\"inlineStr\" s=\"2\"><is><t>\($0)</t></is></c>" }.joined()
         + "</row>"
+    }
 
     /// Style 1: date-time number format 164; style 2: bold header.
     private static let styles = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n"
