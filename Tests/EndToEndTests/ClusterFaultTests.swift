@@ -181,8 +181,8 @@ import TestSupport
         #expect(try client.get("/readyz").status == 200)
     }
 
-    /// Two api-servers over one database; one is killed (SIGKILL) while it ingests: every point it acknowledged is
-    /// read back through the other, which keeps serving.
+    /// Two api-servers over one database, each ingesting a device of its own; one is killed (SIGKILL): every point it
+    /// acknowledged is read back through the other, which keeps acknowledging its own points throughout.
     @Test func killedServerLosesNoAcknowledgedPoint() throws {
         let cluster = try PostgresTestCluster.get()
         let url = cluster.url(database: try cluster.createDatabase())
@@ -196,23 +196,38 @@ import TestSupport
         }
         let token = try #require(victim.adminToken)
         #expect(survivor.adminToken == nil, "the second server made a second owner")
-        let (project, device, pk) = try DeviceAPI.boundDevice(victim, victim.client())
+        let (project, devices) = try DeviceAPI.boundProject(victim, victim.client(), count: 2)
+        let (device, pk) = devices[0]
         let path = "/api/v2/projects/\(project)/devices/\(pk)/data/"
         let load = Load()
         let finished = Self.post(load: load, port: victim.port, token: token, path: path, agriID: device.agriID, threads: 3,
                                  tolerateDisconnect: true)
+        // Meanwhile the survivor ingests another device (one writer per series: see BENCHMARKS, issue 23 §2).
+        let (otherDevice, otherPK) = devices[1]
+        let otherPath = "/api/v2/projects/\(project)/devices/\(otherPK)/data/"
+        let otherLoad = Load()
+        let otherFinished = Self.post(load: otherLoad, port: survivor.port, token: token, path: otherPath, agriID: otherDevice.agriID, threads: 1)
         #expect(Self.waitFor(30) { load.acknowledgedCount >= 50 }, "no ingestion before the kill")
         victim.stop(signal: SIGKILL)
         load.stop.store(true, ordering: .relaxed)
         #expect(finished.wait(timeout: .now() + 60) == .success, "a posting thread hung")
         #expect(load.broken.withLock { $0 }.isEmpty, "\(load.broken.withLock { $0.prefix(5) })")
+        // The survivor went on acknowledging after the kill.
+        let survivorBefore = otherLoad.acknowledgedCount
+        #expect(Self.waitFor(30) { otherLoad.acknowledgedCount >= survivorBefore + 20 }, "the survivor stopped ingesting")
+        otherLoad.stop.store(true, ordering: .relaxed)
+        #expect(otherFinished.wait(timeout: .now() + 60) == .success, "a posting thread hung")
+        #expect(otherLoad.broken.withLock { $0 }.isEmpty && otherLoad.unavailable.load(ordering: .relaxed) == 0,
+                "the survivor answered otherwise than 202: \(otherLoad.broken.withLock { $0.prefix(5) })")
 
         let reader = survivor.client(token: token)
-        let acknowledged = Set(load.acknowledged.withLock { $0 })
-        let found = try Self.storedPoints(reader, path: path)
-        let lost = acknowledged.filter { found[$0] != Self.channels }
-        #expect(lost.isEmpty, "\(lost.count) of \(acknowledged.count) acknowledged batches lost or partial, e.g. \(lost.sorted().prefix(5))")
-        #expect(found.values.allSatisfy { $0 == Self.channels })
+        for (load, path) in [(load, path), (otherLoad, otherPath)] {
+            let acknowledged = Set(load.acknowledged.withLock { $0 })
+            let found = try Self.storedPoints(reader, path: path)
+            let lost = acknowledged.filter { found[$0] != Self.channels }
+            #expect(lost.isEmpty, "\(path): \(lost.count) of \(acknowledged.count) acknowledged batches lost or partial, e.g. \(lost.sorted().prefix(5))")
+            #expect(found.values.allSatisfy { $0 == Self.channels })
+        }
         // The survivor keeps ingesting for the same device.
         let more = try reader.post(path, DeviceAPI.points([("\(device.agriID)-1", 1, Self.base + 99_000_000)]))
         #expect(more.status == 202, "\(more.status) \(more.text.prefix(200))")
