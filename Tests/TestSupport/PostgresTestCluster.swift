@@ -3,7 +3,8 @@ import Glibc
 import Postgres
 import Synchronization
 
-/// A PostgreSQL cluster for the integration tests, made once per test run: `initdb` into a temporary folder (as user
+/// A PostgreSQL cluster for the integration tests, made once per test run (`get()`), or one of a test's own that it may
+/// stop and start (`makePrivate()`): `initdb` into a temporary folder (as user
 /// `postgres` when the tests run as root; the server refuses root), SCRAM passwords, a free loopback port, TLS with a
 /// certificate from a test-made CA. A watchdog process stops it and removes the folder when the test process ends,
 /// however it ends. Missing PostgreSQL programs are an error (the tests fail, never skip).
