@@ -5,7 +5,7 @@ import Synchronization
 
 /// A thread-safe pool of at most `size` connections. A connection is lent to one closure at a time; a broken one is
 /// dropped, one idle for long is checked before reuse, and new connections after failures are attempted with
-/// exponential backoff (so a restarting server is not hammered, and callers get `connectionLost` quickly rather
+/// exponential backoff (so a restarting server is not hammered, and callers get `connectionLost` at once rather
 /// than a hang).
 ///
 /// ```swift
@@ -144,35 +144,32 @@ public final class PostgresPool: Sendable {
         }
     }
 
-    /// A new connection; connection failures are retried with exponential backoff (shared by all threads) until
-    /// `deadline`. Authentication, TLS and other definite refusals are not retried.
+    /// A new connection. A failure to reach the server (refused, dropped, "starting up") is not waited out: the caller
+    /// gets `connectionLost` at once (HTTP: 503 with `Retry-After`), and the next attempt by any thread is held back
+    /// with exponential backoff, during which callers fail at once too — so while PostgreSQL restarts no request holds
+    /// a worker for the acquire timeout, and the first attempt after the backoff reconnects. Authentication, TLS and
+    /// other definite refusals are thrown as they are.
     private func connect(deadline: Deadline) throws -> Entry {
-        while true {
-            let wait = state.withLock { $0.nextAttempt.remainingSeconds }
-            if wait > 0 {
-                guard wait < deadline.remainingSeconds else {
-                    throw PostgresError(.connectionLost, "PostgreSQL at \(configuration.host):\(configuration.port) is unavailable "
-                        + "(reconnecting with backoff)")
-                }
-                usleep(UInt32(wait * 1_000_000))
+        let wait = state.withLock { $0.nextAttempt.remainingSeconds }
+        if wait > 0 {
+            throw PostgresError(.connectionLost, "PostgreSQL at \(configuration.host):\(configuration.port) is unavailable "
+                + "(next reconnect attempt in \(Int((wait * 1000).rounded())) ms)")
+        }
+        do {
+            var configuration = self.configuration
+            configuration.connectTimeout = max(0.1, min(configuration.connectTimeout, deadline.remainingSeconds))
+            let connection = try PostgresConnection.connect(configuration)
+            connection.defaultStatementTimeout = statementTimeout
+            state.withLock { state in
+                state.open += 1
+                state.consecutiveFailures = 0
+                state.nextAttempt = Deadline(nanoseconds: 0)
             }
-            do {
-                var configuration = self.configuration
-                configuration.connectTimeout = max(0.1, min(configuration.connectTimeout, deadline.remainingSeconds))
-                let connection = try PostgresConnection.connect(configuration)
-                connection.defaultStatementTimeout = statementTimeout
-                state.withLock { state in
-                    state.open += 1
-                    state.consecutiveFailures = 0
-                    state.nextAttempt = Deadline(nanoseconds: 0)
-                }
-                return Entry(connection)
-            } catch {
-                // Unreachable or lost, or "the database system is starting up" (57P03): a restart in progress.
-                guard error.isConnectionLost || error.sqlState == "57P03" else { throw error }
-                let delay = backOff()
-                if deadline.remainingSeconds <= delay { throw error }
-            }
+            return Entry(connection)
+        } catch {
+            // Unreachable or lost, or "the database system is starting up" (57P03): a restart in progress.
+            if error.isConnectionLost || error.sqlState == "57P03" { _ = backOff() }
+            throw error
         }
     }
 

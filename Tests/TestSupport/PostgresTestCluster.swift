@@ -3,7 +3,8 @@ import Glibc
 import Postgres
 import Synchronization
 
-/// A PostgreSQL cluster for the integration tests, made once per test run: `initdb` into a temporary folder (as user
+/// A PostgreSQL cluster for the integration tests, made once per test run (`get()`), or one of a test's own that it may
+/// stop and start (`makePrivate()`): `initdb` into a temporary folder (as user
 /// `postgres` when the tests run as root; the server refuses root), SCRAM passwords, a free loopback port, TLS with a
 /// certificate from a test-made CA. A watchdog process stops it and removes the folder when the test process ends,
 /// however it ends. Missing PostgreSQL programs are an error (the tests fail, never skip).
@@ -36,6 +37,16 @@ public final class PostgresTestCluster: Sendable {
 
     /// The run's cluster, started on first use.
     public static func get() throws -> PostgresTestCluster { try shared.get() }
+
+    /// Clusters made in this process (the run's and private ones), to find a database URL's cluster by its port.
+    private static let made = Mutex<[PostgresTestCluster]>([])
+
+    /// A cluster of the caller's own, for tests that stop and start it (`stop()`, `start()`); removed, as the run's,
+    /// when the test process ends.
+    public static func makePrivate() throws -> PostgresTestCluster { try PostgresTestCluster() }
+
+    /// The cluster (made in this process) that listens on `port`.
+    static func cluster(port: Int) -> PostgresTestCluster? { made.withLock { $0.first { $0.port == port } } }
 
     public struct ClusterError: Error, CustomStringConvertible {
         public let description: String
@@ -80,8 +91,9 @@ public final class PostgresTestCluster: Sendable {
         handle.seekToEndOfFile()
         handle.write(Data(settings.utf8))
         handle.closeFile()
-        try runServerProgram("pg_ctl", ["-D", dataDirectory, "-l", base + "/server.log", "-w", "-t", "60", "start"])
+        try start()
         try createRoles()
+        Self.made.withLock { $0.append(self) }
     }
 
     private static func findBinDirectory() throws -> String {
@@ -160,6 +172,22 @@ public final class PostgresTestCluster: Sendable {
         try runServerProgram("pg_ctl", ["-D", dataDirectory, "-l", base + "/server.log", "-m", "fast", "-w", "-t", "60", "restart"])
     }
 
+    /// Stops the server (fast shutdown: open sessions are terminated, as when an operator restarts it) and waits until
+    /// it is down; its port then refuses connections.
+    public func stop() throws {
+        try runServerProgram("pg_ctl", ["-D", dataDirectory, "-m", "fast", "-w", "-t", "60", "stop"])
+    }
+
+    /// Starts the (stopped) server and waits until it accepts connections.
+    public func start() throws {
+        try runServerProgram("pg_ctl", ["-D", dataDirectory, "-l", base + "/server.log", "-w", "-t", "60", "start"])
+    }
+
+    /// A PostgreSQL URL of database `name` in this cluster, as every program takes for `--db` (the app user, no TLS).
+    public func url(database name: String) -> String {
+        "postgres://\(Self.appUser):\(Self.appPassword)@127.0.0.1:\(port)/\(name)?sslmode=disable"
+    }
+
     private func runServerProgram(_ name: String, _ arguments: [String]) throws {
         if asPostgres {
             try run("/usr/sbin/runuser", ["-u", "postgres", "--", "\(binDirectory)/\(name)"] + arguments)
@@ -236,16 +264,23 @@ public enum TestDatabase {
     /// PostgreSQL can show: claims racing under READ COMMITTED, processes sharing one server).
     public static func postgresLocation() throws -> String {
         let cluster = try PostgresTestCluster.get()
-        let name = try cluster.createDatabase()
-        return "postgres://\(PostgresTestCluster.appUser):\(PostgresTestCluster.appPassword)@127.0.0.1:\(cluster.port)/\(name)?sslmode=disable"
+        return cluster.url(database: try cluster.createDatabase())
     }
 
     static func isPostgresURL(_ location: String) -> Bool { location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") }
 
+    /// The test cluster a URL points at (by its port): a private one, else the run's.
+    static func clusterOf(_ location: String) -> PostgresTestCluster? {
+        let afterAt = location.split(separator: "@").last.map(String.init) ?? ""
+        let hostPort = afterAt.split(separator: "/").first.map(String.init) ?? ""
+        if let port = hostPort.split(separator: ":").last.flatMap({ Int($0) }), let cluster = PostgresTestCluster.cluster(port: port) { return cluster }
+        return try? PostgresTestCluster.get()
+    }
+
     /// The folder of a test database's files: the SQLite file's folder, or for a PostgreSQL database a folder of its
     /// own inside the cluster's (removed with the cluster).
     public static func dataFolder(for location: String) -> String {
-        guard isPostgresURL(location), let cluster = try? PostgresTestCluster.get() else { return (location as NSString).deletingLastPathComponent }
+        guard isPostgresURL(location), let cluster = clusterOf(location) else { return (location as NSString).deletingLastPathComponent }
         let name = location.split(separator: "/").last.map { String($0.split(separator: "?").first ?? $0) } ?? "db"
         let folder = cluster.base + "/files-" + name
         try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)

@@ -74,7 +74,8 @@ public final class AuthService: Sendable, PlatformService {
                 found = try db.read { try AuthStore(db: $0).caller(tokenHash: hash) }
             } catch {
                 logger.error("token lookup failed", ["error": .string(String(describing: error))])
-                throw APIError.unavailable("Authentication is temporarily unavailable")
+                throw APIError.unavailable("Authentication is temporarily unavailable",
+                                           retryAfter: (error as? any TransientFailure)?.retryAfterSeconds ?? 1)
             }
             guard let (lookedUp, revoked, lookedUpKind) = found, !revoked else { throw APIError.unauthorized }
             tokenCache.store(CachedToken(caller: lookedUp, kind: lookedUpKind), for: digest, generation: generation)

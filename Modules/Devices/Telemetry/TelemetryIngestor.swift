@@ -84,7 +84,7 @@ final class TelemetryIngestor: Sendable {
         try enqueue(batch, ticket)
         guard ticket.done.wait(timeout: .now() + 60) == .success else {
             // Not known to be committed; a retry is harmless (a point with the same agri_id and t replaces itself).
-            throw APIError.unavailable("Telemetry commit is taking too long; retry")
+            throw APIError.unavailable("Telemetry commit is taking too long; retry", retryAfter: 1)
         }
         if let error = ticket.outcome.withLock({ $0 }) { throw error }
     }
@@ -205,9 +205,11 @@ final class TelemetryIngestor: Sendable {
             metrics.increment("telemetry_commit_seconds_total", by: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9,
                               help: "Time spent in telemetry commits.")
         }
+        // Nothing of the group is stored: the client may retry (503 with Retry-After, DESIGN §3.4).
+        let retryAfter = (failure as? any TransientFailure)?.retryAfterSeconds ?? 1
         for (index, (batch, ticket)) in group.enumerated() {
             if failure != nil || refused[index] != nil {
-                ticket.outcome.withLock { $0 = APIError.unavailable("Telemetry could not be stored; retry") }
+                ticket.outcome.withLock { $0 = APIError.unavailable("Telemetry could not be stored; retry", retryAfter: retryAfter) }
             } else if moved.contains(index) {
                 ticket.outcome.withLock { $0 = DeviceError.leftProject(pk: batch.devicePK, projectID: batch.projectID) }
             }
