@@ -71,9 +71,6 @@ public final class DeviceService: Sendable, ProjectDeviceCounter, PlatformServic
 
     var now: String { Timestamp.format(clock.now()) }
 
-    /// Whether a database read is a network round trip (PostgreSQL): request handlers then run off the event loop.
-    public var databaseIsRemote: Bool { context.db.isPostgreSQL }
-
     // MARK: - Provisioning
 
     /// Creates devices from a manufacturing file, all or nothing; returns each device's gateway key (shown once).

@@ -9,6 +9,9 @@ public struct Response: Sendable {
     public var file: FileBody?
     /// Set on `Response.deferred`: the real response comes later; everything else here is ignored.
     public var pending: DeferredResponse?
+    /// Set when the handler, run on an event loop, needed to wait on the network: the server runs the request again on a
+    /// worker and this response is dropped (see `EventLoopThread`).
+    public var mustRunOffLoop = false
 
     public init(status: Int = 200, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
         self.status = status

@@ -40,7 +40,16 @@ public struct APIResponder: HTTPResponder {
             request.parameters = parameters
             request.routePattern = pattern
             route = pattern
-            response = Self.run(handler, request, logger: logger, errors: table.errorRenderer(for: request.path))
+            let (answer, refused) = EventLoopThread.watchingRefusals {
+                Self.run(handler, request, logger: logger, errors: table.errorRenderer(for: request.path))
+            }
+            if refused, EventLoopThread.isCurrent {
+                // Answered again on a worker: no log line, no metrics for this attempt.
+                var rerun = Response()
+                rerun.mustRunOffLoop = true
+                return rerun
+            }
+            response = answer
         case .methodNotAllowed(let allow):
             response = table.errorRenderer(for: request.path).render(APIError.methodNotAllowed(allow: allow), request)
         case .notFound:

@@ -36,11 +36,6 @@ public final class Router {
     /// Error shapes of route groups, by path prefix (segments); the longest matching prefix wins.
     fileprivate var renderers: [(prefix: [String], renderer: ErrorRenderer)] = []
 
-    /// When true, routes that do not say otherwise run on the blocking pool whatever their method: set when the database
-    /// is across the network (PostgreSQL), so the event loop never waits on a round trip. False: safe methods (GET, HEAD)
-    /// run on the loop (a local SQLite read takes microseconds).
-    public var readsMayBlock = false
-
     public init() {}
 
     /// A group of routes under `prefix` (e.g. `/api/v2`), tagged with `tag`.
@@ -56,7 +51,7 @@ public final class Router {
         let handler: Handler = { request in try handler(request, authenticator.authenticate(request)) }
         let segments = RouteNode.segments(of: path)
         var node = root
-        node.insert(segments[...], method: method, pattern: path, handler: handler, blocking: blocking ?? (readsMayBlock || !method.isSafe))
+        node.insert(segments[...], method: method, pattern: path, handler: handler, blocking: blocking ?? !method.isSafe)
         root = node
         routes.append(RouteInfo(method: method, pattern: path, summary: summary, tag: tag, authentication: authenticator.scheme,
                                 docs: docs))

@@ -158,6 +158,8 @@ public final class HTTPServer: Sendable {
     enum Answer {
         case ready(Encoded)
         case later(DeferredResponse)
+        /// The handler needed to wait on the network: run the request again on a worker.
+        case offLoop
     }
 
     /// A response as bytes: the head and in-memory body, a file streamed after them, and whether the connection stays open.
@@ -173,6 +175,7 @@ public final class HTTPServer: Sendable {
         case .success(let request): response = responder.respond(to: request)
         case .failure(let error): response = responder.respond(rejecting: error, head: head, remoteAddress: remoteAddress)
         }
+        if response.mustRunOffLoop { return .offLoop }
         if let pending = response.pending { return .later(pending) }
         return .ready(encode(response, head: head))
     }
@@ -271,6 +274,7 @@ final class EventLoop: @unchecked Sendable {
     // MARK: - Loop
 
     func run() {
+        EventLoopThread.markCurrent()
         while !stopRequested.load(ordering: .relaxed) {
             let events = selector.wait(timeoutMilliseconds: bufferedInput.isEmpty ? 250 : 0)
             let now = Self.now()
@@ -581,17 +585,24 @@ final class EventLoop: @unchecked Sendable {
             decoded = .success(routed)
         }
         let request = decoded
-        if blocking {
+        func onWorker() -> [ConnectionStateMachine.Action] {
             inFlight += 1
             server.workers.submit { [self] in
                 switch server.handle(head: head, request: request, remoteAddress: remoteAddress) {
                 case .ready(let encoded): complete(Completion(fd: fd, id: id, payload: .encoded(encoded)))
                 case .later(let pending): pending.whenOutcome { [self] in complete(Completion(fd: fd, id: id, payload: .outcome($0, head: head))) }
+                case .offLoop:   // only a loop thread is refused; never here
+                    let failed = server.encode(.error(APIError.internalError("The request could not be answered")), head: head)
+                    complete(Completion(fd: fd, id: id, payload: .encoded(failed)))
                 }
             }
             return []
         }
+        if blocking { return onWorker() }
         switch server.handle(head: head, request: request, remoteAddress: remoteAddress) {
+        case .offLoop:
+            // The handler needed the network after all (a cache miss on PostgreSQL): answered by a worker instead.
+            return onWorker()
         case .ready(let encoded):
             connection.ticket = nil
             return connection.machine.responseReady(encoded.bytes, file: encoded.file, keepAlive: encoded.keepAlive, now: now)

@@ -142,6 +142,7 @@ public final class DatabasePool: @unchecked Sendable {
     }
 
     private func postgresWrite<T>(_ postgres: PostgresPool, me: UInt, _ body: (Database) throws -> T) throws -> T {
+        try refuseOnEventLoop()
         writerLock.lock()
         if closed {
             writerLock.unlock()
@@ -167,7 +168,15 @@ public final class DatabasePool: @unchecked Sendable {
         return result
     }
 
+    /// A PostgreSQL round trip never runs on an event-loop thread: the request runs again on a worker (`EventLoopThread`).
+    private func refuseOnEventLoop() throws {
+        guard EventLoopThread.isCurrent else { return }
+        EventLoopThread.recordRefusal()
+        throw MustRunOffLoop()
+    }
+
     private func postgresRead<T>(_ postgres: PostgresPool, snapshot: Bool = true, _ body: (Database) throws -> T) throws -> T {
+        try refuseOnEventLoop()
         if closed { throw PersistenceUsageError("database is closed") }
         let (result, actions) = try { () throws -> (T, [@Sendable () -> Void]) in
             do {

@@ -7,8 +7,6 @@ extension Platform {
     /// `/api/v2/openapi.json`) and every module's routes under `/api/v2`.
     public func makeRouter() -> Router {
         let router = Router()
-        // DESIGN §3.4: with PostgreSQL the event loop never waits on the network.
-        router.readsMayBlock = context.db.isPostgreSQL
         let system = router.group("", tag: "system")
         let status = { (value: String) in Schema.object([.required("status", .oneOf([value]))]) }
         system.get("/healthz", summary: "Process is up", responses: [.ok(status("ok"))], auth: .anonymous) { _ in

@@ -1,0 +1,43 @@
+import Glibc
+
+/// Marks the HTTP server's event-loop threads, so work that would wait on the network (a PostgreSQL round trip) can
+/// refuse to run there (DESIGN §3.4: the event loop never waits on the network).
+///
+/// A request handler runs on the loop optimistically when it can usually answer from memory (a token and a project from
+/// their caches); when it needs the database after all, the database refuses (`MustRunOffLoop`) and records the refusal
+/// here, and the server runs the request again on a worker. The refusal is recorded besides being thrown, so a handler
+/// that swallows errors (`try?`, a catch-all) cannot turn it into a wrong answer.
+public enum EventLoopThread {
+    private static let loopKey: pthread_key_t = makeKey()
+    private static let refusedKey: pthread_key_t = makeKey()
+
+    private static func makeKey() -> pthread_key_t {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }
+
+    /// Called once by each event-loop thread as it starts.
+    public static func markCurrent() { pthread_setspecific(loopKey, UnsafeRawPointer(bitPattern: 1)) }
+
+    /// Whether the calling thread is an event loop.
+    public static var isCurrent: Bool { pthread_getspecific(loopKey) != nil }
+
+    /// Records that work on this loop thread needed to wait (the request must run again off the loop).
+    public static func recordRefusal() { pthread_setspecific(refusedKey, UnsafeRawPointer(bitPattern: 1)) }
+
+    /// Runs `body` and says whether anything in it was refused for waiting on the network (on a loop thread).
+    public static func watchingRefusals<T>(_ body: () throws -> T) rethrows -> (T, refused: Bool) {
+        pthread_setspecific(refusedKey, nil)
+        let result = try body()
+        let refused = pthread_getspecific(refusedKey) != nil
+        pthread_setspecific(refusedKey, nil)
+        return (result, refused)
+    }
+}
+
+/// Thrown by work that would wait on the network when called on an event-loop thread (see `EventLoopThread`).
+public struct MustRunOffLoop: Error, CustomStringConvertible {
+    public init() {}
+    public var description: String { "a network wait on an event-loop thread (the request runs again on a worker)" }
+}
