@@ -24,6 +24,8 @@ public final class ThreadLocalCache<Key: Hashable & Sendable, Value: Sendable>: 
     }
 
     @usableFromInline let tables = PerThread { Table() }
+    /// Every thread's stores, consulted on a thread's miss.
+    @usableFromInline let shared = Mutex<[Key: (value: Value, storedAt: Double, generation: UInt64)]>([:])
     @usableFromInline let current = Atomic<UInt64>(0)
     @usableFromInline let ttl: Double
     @usableFromInline let capacity: Int
@@ -43,11 +45,16 @@ public final class ThreadLocalCache<Key: Hashable & Sendable, Value: Sendable>: 
     public func value(for key: Key) -> Value? {
         guard ttl > 0, !FreshReads.areRequested else { return nil }
         let table = tables.local
-        guard let entry = table.entries[key] else { return nil }
-        guard entry.generation == current.load(ordering: .acquiring), now() - entry.storedAt < ttl else {
+        if let entry = table.entries[key] {
+            if entry.generation == current.load(ordering: .acquiring), now() - entry.storedAt < ttl { return entry.value }
             table.entries[key] = nil
-            return nil
         }
+        // A miss here may be another thread's hit: what any thread stored is shared (under a lock, on misses only), so
+        // an event loop learns what a worker read for it (`EventLoopThread`: loops never read the network themselves).
+        guard let entry = shared.withLock({ $0[key] }), entry.generation == current.load(ordering: .acquiring),
+              now() - entry.storedAt < ttl else { return nil }
+        if table.entries.count >= capacity { table.entries.removeAll(keepingCapacity: true) }
+        table.entries[key] = entry
         return entry.value
     }
 
@@ -56,7 +63,12 @@ public final class ThreadLocalCache<Key: Hashable & Sendable, Value: Sendable>: 
         guard ttl > 0, generation == current.load(ordering: .acquiring) else { return }
         let table = tables.local
         if table.entries.count >= capacity { table.entries.removeAll(keepingCapacity: true) }
-        table.entries[key] = (value, now(), generation)
+        let entry = (value: value, storedAt: now(), generation: generation)
+        table.entries[key] = entry
+        shared.withLock { shared in
+            if shared.count >= capacity { shared.removeAll(keepingCapacity: true) }
+            shared[key] = entry
+        }
     }
 
     /// Every thread's entries become stale at once.

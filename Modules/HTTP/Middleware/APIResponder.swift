@@ -44,7 +44,8 @@ public struct APIResponder: HTTPResponder {
                 Self.run(handler, request, logger: logger, errors: table.errorRenderer(for: request.path))
             }
             if refused, EventLoopThread.isCurrent {
-                // Answered again on a worker: no log line, no metrics for this attempt.
+                // Answered again on a worker: no log line, no request sample for this attempt.
+                metrics.increment("http_requests_moved_off_loop_total", help: "Requests that needed the network on an event loop and ran again on a worker.")
                 var rerun = Response()
                 rerun.mustRunOffLoop = true
                 return rerun
