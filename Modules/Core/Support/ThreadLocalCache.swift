@@ -3,9 +3,10 @@ import Synchronization
 import Glibc
 #endif
 
-/// A read-mostly cache for the request path: one table per thread (no shared lock on a hit), entries valid for
-/// at most `ttl` seconds, and one atomic generation that `invalidateAll()` bumps so every thread drops what it
-/// holds (events that change the cached facts call it after their commit).
+/// A read-mostly cache for the request path: one table per thread (no shared lock on a hit) backed by one shared table
+/// that a thread consults on a miss (so what a worker read serves an event loop too), entries valid for at most `ttl`
+/// seconds, and one atomic generation that `invalidateAll()` bumps so every thread drops what it holds (events that
+/// change the cached facts call it after their commit).
 ///
 /// ```swift
 /// let generation = cache.generation            // before reading the source
