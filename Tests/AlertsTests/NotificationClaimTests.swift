@@ -29,23 +29,12 @@ import TestSupport
         let now = fixture.clock.unixSeconds() + 1
         for round in 0..<30 {
             try fixture.db.write { try $0.execute("UPDATE alert_notifications SET lease_owner = NULL, lease_until_s = NULL") }
-            let claimed = Mutex<[[Int64]]>([[], []])
-            let failures = Mutex<[String]>([])
-            DispatchQueue.concurrentPerform(iterations: 2) { index in
-                do {
-                    while true {
-                        let batch = try pools[index].write { tx in
-                            try NotificationStore(db: tx).claim(owner: "claimer-\(index)", now: now, leaseUntil: now + 30, limit: 3) { _, _, _ in true }
-                        }
-                        if batch.isEmpty { break }
-                        claimed.withLock { $0[index].append(contentsOf: batch.map(\.0.id)) }
-                    }
-                } catch {
-                    failures.withLock { $0.append(String(describing: error)) }
-                }
+            let (first, second, failures) = ClaimRace.run { index in
+                try pools[index].write { tx in
+                    try NotificationStore(db: tx).claim(owner: "claimer-\(index)", now: now, leaseUntil: now + 30, limit: 3) { _, _, _ in true }
+                }.map(\.0.id)
             }
-            let (first, second) = claimed.withLock { ($0[0], $0[1]) }
-            #expect(failures.withLock { $0 }.isEmpty, "round \(round)")
+            #expect(failures.isEmpty, "round \(round)")
             #expect(Set(first).isDisjoint(with: second), "round \(round): both claimed \(Set(first).intersection(second).sorted())")
             #expect((first + second).sorted() == ids.sorted(), "round \(round): \(first) \(second)")
         }

@@ -27,21 +27,12 @@ import TestSupport
         let now = fixture.clock.unixSeconds()
         for round in 0..<30 {
             try fixture.db.write { try $0.execute("UPDATE exports_tasks SET status = 'pending', lease_owner = NULL, lease_until_s = NULL, attempts = 0") }
-            let claimed = Mutex<[[Int64]]>([[], []])
-            let failures = Mutex<[String]>([])
-            DispatchQueue.concurrentPerform(iterations: 2) { index in
-                do {
-                    while let task = try pools[index].write({ tx in
-                        try ExportTaskStore(db: tx).claim(owner: "claimer-\(index)", now: now, lease: 30, maxAttempts: 1_000, at: "t")
-                    }) {
-                        claimed.withLock { $0[index].append(task.id) }
-                    }
-                } catch {
-                    failures.withLock { $0.append(String(describing: error)) }
-                }
+            let (first, second, failures) = ClaimRace.run { index in
+                try pools[index].write { tx in
+                    try ExportTaskStore(db: tx).claim(owner: "claimer-\(index)", now: now, lease: 30, maxAttempts: 1_000, at: "t")
+                }.map { [$0.id] } ?? []
             }
-            let (first, second) = claimed.withLock { ($0[0], $0[1]) }
-            #expect(failures.withLock { $0 }.isEmpty, "round \(round)")
+            #expect(failures.isEmpty, "round \(round)")
             #expect(Set(first).isDisjoint(with: second), "round \(round): both claimed \(Set(first).intersection(second).sorted())")
             #expect((first + second).sorted() == ids.sorted(), "round \(round): \(first) \(second)")
         }

@@ -62,7 +62,7 @@ final class NotificationDispatcher: Sendable {
             guard !ids.isEmpty else { return }
             let leaseUntil = clock.unixSeconds() + lease
             do {
-                try db.write { try NotificationStore(db: $0).renew(ids: ids, owner: owner, leaseUntil: leaseUntil) }
+                _ = try db.write { try NotificationStore(db: $0).renew(ids: ids, owner: owner, leaseUntil: leaseUntil) }
             } catch {
                 logger.warning("notification lease renewal failed", ["error": .string(String(describing: error))])
             }

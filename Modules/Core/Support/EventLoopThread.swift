@@ -1,5 +1,3 @@
-import Glibc
-
 /// Marks the HTTP server's event-loop threads, so work that would wait on the network (a PostgreSQL round trip) can
 /// refuse to run there (DESIGN §3.4: the event loop never waits on the network).
 ///
@@ -8,31 +6,25 @@ import Glibc
 /// here, and the server runs the request again on a worker. The refusal is recorded besides being thrown, so a handler
 /// that swallows errors (`try?`, a catch-all) cannot turn it into a wrong answer.
 public enum EventLoopThread {
-    private static let loopKey: pthread_key_t = makeKey()
-    private static let refusedKey: pthread_key_t = makeKey()
-
-    private static func makeKey() -> pthread_key_t {
-        var key = pthread_key_t()
-        pthread_key_create(&key, nil)
-        return key
-    }
+    private static let loop = ThreadFlag()
+    private static let refused = ThreadFlag()
 
     /// Called once by each event-loop thread as it starts.
-    public static func markCurrent() { pthread_setspecific(loopKey, UnsafeRawPointer(bitPattern: 1)) }
+    public static func markCurrent() { loop.set(true) }
 
     /// Whether the calling thread is an event loop.
-    public static var isCurrent: Bool { pthread_getspecific(loopKey) != nil }
+    public static var isCurrent: Bool { loop.isSet }
 
     /// Records that work on this loop thread needed to wait (the request must run again off the loop).
-    public static func recordRefusal() { pthread_setspecific(refusedKey, UnsafeRawPointer(bitPattern: 1)) }
+    public static func recordRefusal() { refused.set(true) }
 
     /// Runs `body` and says whether anything in it was refused for waiting on the network (on a loop thread).
     public static func watchingRefusals<T>(_ body: () throws -> T) rethrows -> (T, refused: Bool) {
-        pthread_setspecific(refusedKey, nil)
+        refused.set(false)
         let result = try body()
-        let refused = pthread_getspecific(refusedKey) != nil
-        pthread_setspecific(refusedKey, nil)
-        return (result, refused)
+        let wasRefused = refused.isSet
+        refused.set(false)
+        return (result, wasRefused)
     }
 }
 

@@ -145,8 +145,6 @@ public final class DeviceService: Sendable, ProjectDeviceCounter, PlatformServic
     public static let changesTopic = "devices"
     /// The change-feed topic of telemetry commits and bindings, scoped by device pk (latest values, last contact).
     public static let dataTopic = "devices.data"
-    /// The change-feed topic of series deleted (a purge): group commits forget the series ids they hold.
-    public static let seriesTopic = "devices.series"
 
     /// Tells the other processes, with `tx`'s commit, that the organization's devices (and `devicePK`'s data) changed.
     func announce(_ tx: Database, organizationID: Int64?, devicePK: Int64? = nil) {
@@ -177,7 +175,6 @@ public final class DeviceService: Sendable, ProjectDeviceCounter, PlatformServic
             let now = clock.unixSeconds()
             contacts.withLock { $0[devicePK] = max($0[devicePK] ?? 0, now) }
         }
-        changes.subscribe(Self.seriesTopic) { [ingestor] _ in ingestor.forgetSeries() }
     }
 
     // MARK: - Bind / unbind
@@ -420,7 +417,6 @@ public final class DeviceService: Sendable, ProjectDeviceCounter, PlatformServic
         bus.subscribe(ProjectPurged.self, inTransaction: { [self] event, tx in
             for device in try DeviceStore(db: tx).devices(projectPK: event.project.pk) { try unbind(device, tx) }
             try TelemetryStore(db: tx).purge(projectPK: event.project.pk)
-            tx.announce(Self.seriesTopic)
             // Inside the transaction (under the writer lock): no group commit can reuse a purged series id.
             ingestor.forgetSeries()
         })
